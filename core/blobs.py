@@ -1,0 +1,121 @@
+"""The content-addressed blob store: every distinct file content is kept once, by its sha256."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.errors import StoreError
+
+_CHUNK = 1024 * 1024
+
+
+class BlobStore:
+    """Blobs live at `<root>/<first two hex>/<rest>`; they are written once and never changed."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def read(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if not self.has(digest):
+            with self._temp() as (handle, tmp):
+                handle.write(data)
+                handle.flush()
+            self._commit(tmp, digest)
+        return digest
+
+    def put_file(self, source: str | os.PathLike) -> tuple[str, int]:
+        """Copy a file in while hashing it; returns (digest, size) of what was read.
+
+        The content stored is exactly the content hashed, even if the file changes meanwhile.
+        """
+        hasher = hashlib.sha256()
+        size = 0
+        with open(source, "rb") as src, self._temp() as (handle, tmp):
+            while chunk := src.read(_CHUNK):
+                hasher.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
+        digest = hasher.hexdigest()
+        if self.has(digest):
+            os.unlink(tmp)
+        else:
+            self._commit(tmp, digest)
+        return digest, size
+
+    def copy_out(self, digest: str, dest: str | os.PathLike, mode: int) -> None:
+        """Write a private, writable copy of a blob (never a link: a run may write into it)."""
+        try:
+            shutil.copyfile(self.path(digest), dest)
+            os.chmod(dest, mode)
+        except OSError as exc:
+            raise _store_error(exc, f"cannot write {dest}") from None
+
+    # ------------------------------------------------------------ internals
+
+    def _temp(self):
+        return _TempFile(self.root)
+
+    def _commit(self, tmp: str, digest: str) -> None:
+        final = self.path(digest)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise _store_error(exc, f"cannot store blob {digest[:12]}") from None
+
+
+class _TempFile:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __enter__(self):
+        tmp_dir = self.root / "tmp"
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, self.name = tempfile.mkstemp(dir=tmp_dir)
+        except OSError as exc:
+            raise _store_error(exc, "cannot create a file in the blob store") from None
+        self.handle = os.fdopen(fd, "wb")
+        return self.handle, self.name
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            self.handle.close()
+        except OSError as close_exc:
+            exc = exc or close_exc
+        if exc is not None:
+            _unlink_quietly(self.name)
+            if isinstance(exc, OSError):
+                raise _store_error(exc, "cannot write to the blob store") from None
+        return False
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+
+
+def _store_error(exc: OSError, what: str) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"{what}: no space left on device",
+                          hint="free some space, or move the store with RUNYARD_HOME")
+    return StoreError(f"{what}: {exc.strerror or exc}")

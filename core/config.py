@@ -1,0 +1,343 @@
+"""Configuration: finding the project, reading its TOML, and checking every key.
+
+Files, later ones overriding earlier ones key by key:
+1. the user's `$XDG_CONFIG_HOME/runyard/config.toml` (default ~/.config/runyard/config.toml)
+2. the project's `runyard.toml`, or `[tool.runyard]` in its `pyproject.toml`
+
+A mistake names the file, the key and what was expected, and nothing is launched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from core.errors import ConfigError, UnknownTarget
+from core.paths import user_config_path
+
+TARGET_KINDS = ("local", "ssh", "docker", "slurm")
+DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
+DEFAULT_LOCAL_PARALLEL = 4
+
+
+@dataclass(frozen=True)
+class Project:
+    """A folder runs are launched from: its root, the config file found, and where in it we are."""
+
+    root: Path
+    config_file: Path | None
+    workdir: str            # cwd relative to root, "" at the root
+    is_git: bool
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One target: where runs execute, and how many at once."""
+
+    name: str
+    kind: str = "local"
+    max_parallel: int = DEFAULT_LOCAL_PARALLEL
+    gpus: str | tuple[int, ...] = "auto"     # "auto", "none" or declared ids
+    gpu_share: int = 1                       # runs that may share one GPU
+    options: dict = field(default_factory=dict)   # kind-specific, checked by the executor
+    source: str = "default"
+
+    def to_dict(self) -> dict:
+        gpus = list(self.gpus) if isinstance(self.gpus, tuple) else self.gpus
+        return {"name": self.name, "kind": self.kind, "max_parallel": self.max_parallel,
+                "gpus": gpus, "gpu_share": self.gpu_share, "options": self.options,
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TargetConfig":
+        gpus = data.get("gpus", "auto")
+        return cls(name=data["name"], kind=data.get("kind", "local"),
+                   max_parallel=int(data.get("max_parallel", DEFAULT_LOCAL_PARALLEL)),
+                   gpus=tuple(gpus) if isinstance(gpus, list) else gpus,
+                   gpu_share=int(data.get("gpu_share", 1)), options=dict(data.get("options", {})),
+                   source=data.get("source", "default"))
+
+
+@dataclass(frozen=True)
+class Config:
+    files: tuple[Path, ...] = ()
+    snapshot: SnapshotConfig = SnapshotConfig()
+    metric_patterns: tuple[str, ...] = ()
+    env: dict = field(default_factory=dict)
+    cancel_grace: float = 10.0
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
+
+    def target(self, name: str) -> TargetConfig:
+        if name not in self.targets:
+            known = ", ".join(sorted(self.targets))
+            raise UnknownTarget(f"no target named {name!r}",
+                                hint=f"known targets: {known}; define others under [targets.NAME]")
+        return self.targets[name]
+
+
+# ---------------------------------------------------------------- project discovery
+
+def find_project(cwd: str | os.PathLike) -> Project:
+    """The project around `cwd`: git work tree root, else the folder of the nearest config file."""
+    cwd = Path(cwd).absolute()
+    config_file = None
+    git_root = None
+    for folder in (cwd, *cwd.parents):
+        if config_file is None:
+            config_file = _config_in(folder)
+        if git_root is None and (folder / ".git").exists():
+            git_root = folder
+        if config_file and git_root:
+            break
+    if config_file is not None and git_root is not None and not config_file.is_relative_to(git_root):
+        config_file = None
+    root = git_root or (config_file.parent if config_file else cwd)
+    workdir = cwd.relative_to(root).as_posix()
+    return Project(root=root, config_file=config_file, workdir="" if workdir == "." else workdir,
+                   is_git=git_root is not None)
+
+
+def _config_in(folder: Path) -> Path | None:
+    candidate = folder / "runyard.toml"
+    if candidate.is_file():
+        return candidate
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            text = pyproject.read_text(errors="replace")
+        except OSError:
+            return None
+        if re.search(r"^\s*\[\s*tool\.runyard[\].]", text, re.M):
+            return pyproject
+    return None
+
+
+# ---------------------------------------------------------------- loading
+
+def load(project: Project | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read and check the user config and the project config; raise ConfigError on a mistake."""
+    layers: list[tuple[Path, dict]] = []
+    user_file = user_config_path(env)
+    if user_file.is_file():
+        layers.append((user_file, _read_toml(user_file)))
+    if project is not None and project.config_file is not None:
+        data = _read_toml(project.config_file)
+        if project.config_file.name == "pyproject.toml":
+            data = data.get("tool", {}).get("runyard", {})
+            if not isinstance(data, dict):
+                raise ConfigError(f"{project.config_file}: tool.runyard: expected a table")
+        layers.append((project.config_file, data))
+    return build(layers)
+
+
+def load_text(text: str, name: str = "runyard.toml") -> Config:
+    """Check a config given as text (used by tests and `tui config check`)."""
+    import tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    return build([(Path(name), data)])
+
+
+def _read_toml(path: Path) -> dict:
+    import tomllib
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}",
+                          hint="check the line and column named above") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+# Parsers for sections owned elsewhere (the app's [app] and [keys], say) register here;
+# each gets (file, value) and returns its parsed form or raises ConfigError.
+SECTION_PARSERS: dict[str, Callable[[Path, Any], Any]] = {}
+
+
+def build(layers: list[tuple[Path, dict]]) -> Config:
+    snapshot = SnapshotConfig()
+    patterns: list[str] = []
+    env: dict[str, str] = {}
+    grace = 10.0
+    target_tables: dict[str, tuple[Path, dict]] = {}
+    sections: dict[str, Any] = {}
+    for path, data in layers:
+        for key, value in data.items():
+            if key == "snapshot":
+                snapshot = _snapshot(path, value, snapshot)
+            elif key == "metrics":
+                patterns = _metrics(path, value) or patterns
+            elif key == "run":
+                run_env, run_grace = _run(path, value)
+                env.update(run_env)
+                grace = run_grace if run_grace is not None else grace
+            elif key == "targets":
+                _table(path, "targets", value)
+                for name, table in value.items():
+                    _table(path, f"targets.{name}", table)
+                    earlier = target_tables.get(name, (path, {}))[1]
+                    target_tables[name] = (path, {**earlier, **table})
+            elif key in SECTION_PARSERS:
+                sections[key] = SECTION_PARSERS[key](path, value)
+            else:
+                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
+                                          *SECTION_PARSERS}))
+                raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
+    targets = {"local": TargetConfig(name="local")}
+    for name, (path, table) in target_tables.items():
+        targets[name] = _target(path, name, table)
+    return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
+                  metric_patterns=tuple(patterns), env=env, cancel_grace=grace,
+                  targets=targets, sections=sections)
+
+
+# ---------------------------------------------------------------- checks
+
+def fail(path: Path, key: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{path}: {key}: expected {expected}, got {value!r}")
+
+
+def _table(path: Path, key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise fail(path, key, "a table", value)
+    return value
+
+
+def _unknown(path: Path, where: str, table: dict, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{path}: {where}.{key}: unknown key",
+                              hint=f"allowed in [{where}]: {', '.join(sorted(allowed))}")
+
+
+def string_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(path, key, "a list of strings", value)
+    return tuple(value)
+
+
+def positive_int(path: Path, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise fail(path, key, "a positive integer", value)
+    return value
+
+
+def non_negative_number(path: Path, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise fail(path, key, "a number of seconds (0 or more)", value)
+    return float(value)
+
+
+def string(path: Path, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise fail(path, key, "a non-empty string", value)
+    return value
+
+
+def string_table(path: Path, key: str, value: Any) -> dict[str, str]:
+    table = _table(path, key, value)
+    out = {}
+    for name, item in table.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise fail(path, f"{key}.{name}", "a string", item)
+        out[str(name)] = str(item)
+    return out
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.I)
+_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "KIB": 1024, "M": 1e6, "MB": 1e6, "MIB": 1024**2,
+          "G": 1e9, "GB": 1e9, "GIB": 1024**3, "T": 1e12, "TB": 1e12, "TIB": 1024**4}
+
+
+def byte_size(path: Path, key: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and (m := _SIZE.match(value)):
+        unit = (m.group(2) or "").upper()
+        if unit in _UNITS:
+            return int(float(m.group(1)) * _UNITS[unit])
+    raise fail(path, key, 'a size such as 50000000 or "50MB"', value)
+
+
+def _snapshot(path: Path, value: Any, base: SnapshotConfig) -> SnapshotConfig:
+    table = _table(path, "snapshot", value)
+    _unknown(path, "snapshot", table, {"include", "exclude", "max_file_size"})
+    return SnapshotConfig(
+        include=string_list(path, "snapshot.include", table["include"]) if "include" in table
+        else base.include,
+        exclude=string_list(path, "snapshot.exclude", table["exclude"]) if "exclude" in table
+        else base.exclude,
+        max_file_size=byte_size(path, "snapshot.max_file_size", table["max_file_size"])
+        if "max_file_size" in table else base.max_file_size)
+
+
+def _metrics(path: Path, value: Any) -> list[str]:
+    table = _table(path, "metrics", value)
+    _unknown(path, "metrics", table, {"patterns"})
+    patterns = list(string_list(path, "metrics.patterns", table.get("patterns", [])))
+    for i, pattern in enumerate(patterns):
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise fail(path, f"metrics.patterns[{i}]", f"a regular expression ({exc})",
+                       pattern) from None
+        if not compiled.groupindex:
+            raise fail(path, f"metrics.patterns[{i}]",
+                       "a regular expression with named groups, (?P<key>..) and (?P<value>..) "
+                       "or (?P<metric_name>..)", pattern)
+    return patterns
+
+
+def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:
+    table = _table(path, "run", value)
+    _unknown(path, "run", table, {"env", "cancel_grace"})
+    env = string_table(path, "run.env", table.get("env", {}))
+    grace = non_negative_number(path, "run.cancel_grace", table["cancel_grace"]) \
+        if "cancel_grace" in table else None
+    return env, grace
+
+
+_COMMON_TARGET_KEYS = {"kind", "max_parallel", "gpus", "gpu_share"}
+
+
+def _target(path: Path, name: str, table: dict) -> TargetConfig:
+    where = f"targets.{name}"
+    kind = table.get("kind", "local" if name == "local" else None)
+    if kind not in TARGET_KINDS:
+        raise fail(path, f"{where}.kind", "one of " + ", ".join(TARGET_KINDS), kind)
+    if name == "local" and kind != "local":
+        raise fail(path, f"{where}.kind", '"local" (the name local is reserved)', kind)
+    max_parallel = positive_int(path, f"{where}.max_parallel",
+                                table.get("max_parallel", DEFAULT_LOCAL_PARALLEL))
+    gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"))
+    share = positive_int(path, f"{where}.gpu_share", table.get("gpu_share", 1))
+    options = {k: v for k, v in table.items() if k not in _COMMON_TARGET_KEYS}
+    from core.executors import option_checker
+    options = option_checker(kind)(path, where, options)
+    return TargetConfig(name=name, kind=kind, max_parallel=max_parallel, gpus=gpus,
+                        gpu_share=share, options=options, source=str(path))
+
+
+def _gpus(path: Path, key: str, value: Any) -> str | tuple[int, ...]:
+    if value in ("auto", "none"):
+        return value
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                       for v in value):
+        if len(set(value)) != len(value):
+            raise fail(path, key, "distinct GPU ids", value)
+        return tuple(value)
+    raise fail(path, key, '"auto", "none" or a list of GPU ids such as [0, 1]', value)

@@ -1,0 +1,110 @@
+"""The SQLite database: opening it, and its schema as numbered migrations.
+
+The engine is the only writer (see core.ledger); the CLI and the app open it to read.
+WAL mode lets readers read while the engine writes. Migrations run in the engine, with
+sqlite-utils, and `PRAGMA user_version` records the last one applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+from core.errors import StoreError
+
+
+def connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas runyard relies on. Readers never create the file."""
+    if not write and not path.exists():
+        raise FileNotFoundError(path)
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if write:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_readable(conn: sqlite3.Connection) -> None:
+    version = schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise StoreError(f"the store was written by a newer runyard (schema {version}, "
+                         f"this version knows {len(MIGRATIONS)})",
+                         hint="upgrade runyard, or point RUNYARD_HOME at another store")
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this database lacks, each in its own transaction."""
+    version = schema_version(conn)
+    check_readable(conn)
+    if version == len(MIGRATIONS):
+        return version
+    import sqlite_utils
+    db = sqlite_utils.Database(conn)
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+# ---------------------------------------------------------------- migrations
+
+def _m1_initial(db) -> None:
+    db["runs"].create({
+        "id": int, "name": str, "state": str, "reason": str, "exit_code": int,
+        "target": str, "gpus": int, "gpu_ids": str,
+        "command": str, "template": str, "params": str, "overrides": str, "env": str,
+        "tags": str, "parent": int, "priority": int, "options": str,
+        "snapshot": str, "project": str, "workdir": str,
+        "git_commit": str, "git_dirty": int, "git_diff": str, "base_env": str,
+        "created_at": str, "started_at": str, "finished_at": str,
+        "cancel_requested_at": str, "metrics": str, "handle": str, "ingest": str,
+    }, pk="id", not_null={"state", "target", "command", "template", "project", "created_at"},
+        defaults={"gpus": 0, "gpu_ids": "[]", "params": "{}", "overrides": "{}", "env": "{}",
+                  "tags": "[]", "priority": 0, "options": "{}", "workdir": "", "git_dirty": 0,
+                  "metrics": "{}", "handle": "{}", "ingest": "{}"},
+        foreign_keys=[("parent", "runs", "id")])
+    db["runs"].create_index(["state"])
+    db["runs"].create_index(["parent"])
+    db["events"].create({"id": int, "run_id": int, "at": str, "kind": str, "state": str,
+                         "message": str, "data": str},
+                        pk="id", not_null={"run_id", "at", "kind"},
+                        foreign_keys=[("run_id", "runs", "id")])
+    db["events"].create_index(["run_id"])
+    db.execute("""CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        value REAL,                 -- NULL stands for NaN (SQLite has no NaN)
+        at REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+    ) WITHOUT ROWID""")
+    db["snapshots"].create({"id": str, "root": str, "file_count": int, "total_bytes": int,
+                            "created_at": str}, pk="id")
+    db.execute("""CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT
+    ) WITHOUT ROWID""")
+    db["targets"].create({"name": str, "kind": str, "config": str, "source": str,
+                          "updated_at": str, "status": str, "message": str, "gpus": str},
+                         pk="name")
+
+
+MIGRATIONS: list[Callable] = [
+    _m1_initial,
+]

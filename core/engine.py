@@ -1,0 +1,362 @@
+"""The engine: one long-lived asyncio process per store that schedules and supervises runs.
+
+It listens on a unix socket for requests (one JSON line each way; see core.protocol),
+is the only writer of the database, and holds `engine.lock` while it lives. Started by
+`tui` on demand (core.client), or by hand with `python -m core.engine`.
+Stopping it (SIGTERM, `tui engine stop`) or killing it never stops a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import core
+from core import protocol
+from core import runs as run_queries
+from core.blobs import BlobStore
+from core.errors import EngineError, RunyardError, UnknownTarget
+from core.executors.base import Context
+from core.launching import CloneRequest, LaunchRequest, Prepared, prepare_clone, prepare_launch
+from core.ledger import Ledger
+from core.models import Run, RunState, now_iso
+from core.paths import StorePaths
+from core.runner import Runner
+from core.scheduler import Busy, Waiting, fits, place
+from core.targets import Registry
+
+log = logging.getLogger("runyard.engine")
+
+# How long `cancel` waits past the grace period for a run to be confirmed ended.
+CANCEL_SLACK = 30.0
+
+
+class AlreadyRunning(Exception):
+    """Another engine holds this store's lock."""
+
+
+class Engine:
+    def __init__(self, paths: StorePaths, idle_exit: float = 0.0):
+        self.paths = paths
+        self.idle_exit = idle_exit
+        self.started_at = now_iso()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._last_activity = time.monotonic()
+        self._lock_file = None
+        self._server = None
+        self._ops = {"ping": self.op_ping, "launch": self.op_launch, "clone": self.op_clone,
+                     "cancel": self.op_cancel, "wait": self.op_wait, "status": self.op_status,
+                     "targets": self.op_targets, "stop": self.op_stop}
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def serve(self) -> None:
+        self.paths.ensure()
+        self._take_lock()
+        try:
+            await self._serve_locked()
+        finally:
+            self._release()
+
+    async def _serve_locked(self) -> None:
+        self.ledger = Ledger.open(self.paths.db)
+        self.blobs = BlobStore(self.paths.blobs)
+        self.hashes = self.ledger.load_hashes()
+        self.registry = Registry(self.ledger, Context(self.paths, self.blobs))
+        self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
+        socket_path = self.paths.socket
+        socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        socket_path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path),
+                                                       limit=protocol.MAX_LINE)
+        os.chmod(socket_path, 0o600)
+        self._write_info(socket_path)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.runner.recover()
+        background = [loop.create_task(self._schedule_loop(), name="scheduler"),
+                      loop.create_task(self.runner.ingest_loop(), name="ingest")]
+        if self.idle_exit > 0:
+            background.append(loop.create_task(self._idle_watch(), name="idle-exit"))
+        for task in background:
+            task.add_done_callback(self._background_done)
+        self.wake()
+        log.info("engine %s serving %s (pid %s)", core.__version__, self.paths.home, os.getpid())
+        await self._stop.wait()
+        log.info("engine stopping; runs keep running")
+        self._server.close()
+        for task in [*background, *self.runner.tasks.values()]:
+            task.cancel()
+        await asyncio.gather(*background, *self.runner.tasks.values(), return_exceptions=True)
+        await self.registry.close()
+        self.ledger.close()
+
+    def _background_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed; stopping the engine", task.get_name(),
+                      exc_info=task.exception())
+            self._stop.set()
+
+    def _take_lock(self) -> None:
+        self._lock_file = open(self.paths.lock, "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise AlreadyRunning(str(self.paths.home)) from None
+
+    def _write_info(self, socket_path: Path) -> None:
+        info = {"pid": os.getpid(), "version": core.__version__, "started_at": self.started_at,
+                "socket": str(socket_path), "home": str(self.paths.home)}
+        tmp = self.paths.engine_info.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, self.paths.engine_info)
+
+    def _release(self) -> None:
+        if self._server is not None:
+            self.paths.socket.unlink(missing_ok=True)
+            self.paths.engine_info.unlink(missing_ok=True)
+        if self._lock_file is not None:
+            self._lock_file.close()
+
+    async def _idle_watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.idle_exit, 5.0))
+            busy = self.ledger.conn.execute(
+                "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+            if busy:
+                self._last_activity = time.monotonic()
+            elif time.monotonic() - self._last_activity > self.idle_exit:
+                log.info("idle for %.0f s; exiting", self.idle_exit)
+                self._stop.set()
+                return
+
+    # ------------------------------------------------------------ scheduling
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _schedule_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._schedule_once()
+
+    async def _schedule_once(self) -> None:
+        conn = self.ledger.conn
+        waiting = [Waiting(r["id"], r["target"], r["gpus"], r["priority"]) for r in conn.execute(
+            "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'")]
+        if not waiting:
+            return
+        busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
+            "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
+        capacities = {}
+        for name in {w.target for w in waiting}:
+            runtime = self.registry.get(name)
+            if runtime is None:
+                for item in (w for w in waiting if w.target == name):
+                    self.runner.finish(item.run_id, _failed(f"unknown target {name!r}"))
+                continue
+            await runtime.prepare()
+            capacities[name] = runtime.capacity()
+        for item in waiting:
+            capacity = capacities.get(item.target)
+            if capacity is not None and (problem := fits(capacity, item.gpus)):
+                self.runner.finish(item.run_id, _failed(problem))
+        for placement in place(waiting, busy, capacities):
+            run = run_queries.get_run(conn, placement.run_id)
+            if run.state is not RunState.QUEUED:
+                continue
+            self.runner.launch(run, self.registry.get(placement.target), placement.gpu_ids)
+
+    # ------------------------------------------------------------ requests
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._last_activity = time.monotonic()
+        try:
+            request = await protocol.read_message(reader)
+            handler = self._ops.get(request.get("op"))
+            if handler is None:
+                raise EngineError(f"unknown request {request.get('op')!r}")
+            reply = await handler(request, writer)
+            await protocol.write_message(writer, {"ok": True, **reply})
+        except RunyardError as exc:
+            await _reply_error(writer, exc)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            log.info("client went away")
+        except Exception as exc:  # report to the client, keep serving others
+            log.exception("request failed")
+            await _reply_error(writer, EngineError(f"the engine failed on this request: {exc!r}",
+                                                   hint=f"see {self.paths.engine_log}"))
+        finally:
+            writer.close()
+
+    async def op_ping(self, request, writer) -> dict:
+        return {"pid": os.getpid(), "version": core.__version__}
+
+    async def op_status(self, request, writer) -> dict:
+        counts = dict(self.ledger.conn.execute("SELECT state, count(*) FROM runs GROUP BY state"))
+        return {"pid": os.getpid(), "version": core.__version__, "started_at": self.started_at,
+                "home": str(self.paths.home), "socket": str(self.paths.socket),
+                "runs": counts, "supervising": len(self.runner.tasks)}
+
+    async def op_stop(self, request, writer) -> dict:
+        asyncio.get_running_loop().call_soon(self._stop.set)
+        return {"pid": os.getpid()}
+
+    async def op_launch(self, request, writer) -> dict:
+        prepared = await prepare_launch(LaunchRequest.from_dict(request["launch"]), self.blobs,
+                                        self.hashes, skip=(self.paths.home,))
+        run = await self._record(prepared, base_env=request["launch"]["env"])
+        return {"run": run_queries.run_json(self.ledger.conn, run.id),
+                "warnings": prepared.options["warnings"]}
+
+    async def op_clone(self, request, writer) -> dict:
+        req = CloneRequest.from_dict(request["clone"])
+        conn = self.ledger.conn
+        parent = run_queries.get_run(conn, req.parent)
+        prepared = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
+                                       self.blobs, self.hashes, skip=(self.paths.home,))
+        row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
+                           (parent.id,)).fetchone()
+        reuse = None if prepared.snapshot else (row["git_diff"], bool(row["git_dirty"]))
+        run = await self._record(prepared, base_env_id=row["base_env"], reuse_git=reuse)
+        return {"run": run_queries.run_json(conn, run.id),
+                "warnings": prepared.options["warnings"]}
+
+    async def _record(self, prepared: Prepared, base_env: dict | None = None,
+                      base_env_id: str | None = None, reuse_git=None) -> Run:
+        self.registry.learn(prepared.config.targets)
+        runtime = self.registry.get(prepared.spec.target)
+        await runtime.prepare()
+        if problem := fits(runtime.capacity(), prepared.spec.gpus):
+            raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
+        if prepared.snapshot is not None:
+            self.hashes.update(prepared.snapshot.fresh_hashes)
+            self.ledger.save_hashes(prepared.snapshot.fresh_hashes)
+            self.ledger.record_snapshot(prepared.snapshot_id, str(prepared.project.root),
+                                        prepared.snapshot.file_count,
+                                        prepared.snapshot.total_bytes)
+        if reuse_git is not None:
+            diff_id, dirty = reuse_git
+        else:
+            diff = prepared.git.diff
+            diff_id = self.blobs.put_bytes(diff) if diff else None
+            dirty = bool(diff)
+        if base_env is not None:
+            base_env_id = self.blobs.put_bytes(
+                json.dumps(base_env, sort_keys=True, separators=(",", ":")).encode())
+        run = self.ledger.insert_run(
+            prepared.spec, snapshot=prepared.snapshot_id, project=str(prepared.project.root),
+            workdir=prepared.project.workdir, git_commit=prepared.git.commit, git_diff=diff_id,
+            git_dirty=dirty, base_env=base_env_id, options=prepared.options,
+            message="queued" if prepared.spec.parent is None
+            else f"queued, cloned from run {prepared.spec.parent}")
+        self.wake()
+        return run
+
+    async def op_cancel(self, request, writer) -> dict:
+        conn = self.ledger.conn
+        runs = [run_queries.get_run(conn, run_id) for run_id in request["ids"]]
+        results = []
+        for run in runs:
+            if run.state.terminal:
+                results.append({"id": run.id, "state": run.state.value, "changed": False})
+                continue
+            await self.runner.cancel(run)
+        active = [run for run in runs if not run.state.terminal]
+        grace = max((float(run_queries.options(conn, run.id).get("cancel_grace", 10.0))
+                     for run in active), default=0.0)
+        waits = [self.runner.until_finished(run.id) for run in active]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout=grace + CANCEL_SLACK)
+        except asyncio.TimeoutError:
+            log.warning("cancel of %s not confirmed after %.0f s", [r.id for r in active], grace)
+        for run in active:
+            run = run_queries.get_run(conn, run.id)
+            results.append({"id": run.id, "state": run.state.value, "changed": True})
+        return {"runs": sorted(results, key=lambda r: r["id"])}
+
+    async def op_wait(self, request, writer) -> dict:
+        conn = self.ledger.conn
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
+        pending = {asyncio.ensure_future(self.runner.until_finished(run_id)) for run_id in ids}
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if request.get("stream"):
+                for task in done:
+                    run = task.result()
+                    await protocol.write_message(
+                        writer, {"event": "finished",
+                                 "run": run_queries.run_json(conn, run.id)})
+        return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
+
+    async def op_targets(self, request, writer) -> dict:
+        from core import config as configuration
+        if request.get("cwd"):
+            project = configuration.find_project(request["cwd"])
+            config = configuration.load(project, request.get("env") or {})
+            self.registry.learn(config.targets)
+        counts = {}
+        for row in self.ledger.conn.execute(
+                "SELECT target, state, count(*) AS n FROM runs "
+                "WHERE state IN ('queued', 'running') GROUP BY target, state"):
+            counts.setdefault(row["target"], {})[row["state"]] = row["n"]
+        targets = []
+        for name in sorted(self.registry.configs):
+            runtime = self.registry.get(name)
+            await runtime.prepare()
+            info = runtime.describe()
+            info["running"] = counts.get(name, {}).get("running", 0)
+            info["queued"] = counts.get(name, {}).get("queued", 0)
+            targets.append(info)
+        return {"targets": targets}
+
+
+def _failed(reason: str):
+    from core.executors.base import Exit
+    return Exit(exit_code=None, reason=reason)
+
+
+async def _reply_error(writer: asyncio.StreamWriter, exc: RunyardError) -> None:
+    try:
+        await protocol.write_message(writer, {"ok": False, "error": exc.to_dict()})
+    except (ConnectionError, RuntimeError):
+        log.info("client went away before the error reply")
+
+
+# ---------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.engine",
+                                     description="Run runyard's engine in the foreground.")
+    parser.add_argument("--home", help="the store (default: $RUNYARD_HOME)")
+    parser.add_argument("--idle-exit", type=float,
+                        default=float(os.environ.get("RUNYARD_ENGINE_IDLE_EXIT", "0") or 0),
+                        help="exit after this many idle seconds, 0 = never "
+                             "(env: RUNYARD_ENGINE_IDLE_EXIT)")
+    args = parser.parse_args(argv)
+    paths = StorePaths(Path(args.home).absolute()) if args.home else StorePaths.from_env()
+    paths.ensure()
+    logging.basicConfig(filename=paths.engine_log, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(Engine(paths, idle_exit=args.idle_exit).serve())
+    except AlreadyRunning:
+        print(f"an engine is already running for {paths.home}", file=sys.stderr)
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

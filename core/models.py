@@ -1,0 +1,130 @@
+"""The run lifecycle and the plain records that describe runs and targets."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+
+
+class RunState(str, Enum):
+    """Where a run is in its life. Each state change is stored with its timestamp.
+
+    queued -> running -> succeeded | failed | cancelled | lost
+    queued -> cancelled | failed (could not start)
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED,
+                             RunState.LOST})
+ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+
+ALLOWED_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED, RunState.FAILED}),
+    RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED,
+                                 RunState.LOST, RunState.QUEUED}),
+}
+
+# Glyphs used by the CLI and the app; plain characters that every terminal font has.
+STATE_GLYPHS = {
+    RunState.QUEUED: "·",
+    RunState.RUNNING: "▶",
+    RunState.SUCCEEDED: "✓",
+    RunState.FAILED: "✗",
+    RunState.CANCELLED: "⊘",
+    RunState.LOST: "?",
+}
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with milliseconds and a Z suffix."""
+    return iso_from_epoch(time.time())
+
+
+def iso_from_epoch(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def epoch_from_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is: everything needed to start it, and nothing about how it went."""
+
+    command: list[str]                      # the argv that runs, placeholders filled in
+    template: list[str]                     # the argv as given, `{key}` placeholders kept
+    params: dict                            # knobs inferred from the argv or --set
+    overrides: dict[str, str] = field(default_factory=dict)  # --set values, as text
+    target: str = "local"
+    gpus: int = 0                           # how many GPUs the run asks for
+    env: dict[str, str] = field(default_factory=dict)  # explicit --env / config env
+    name: str | None = None
+    tags: list[str] = field(default_factory=list)
+    parent: int | None = None
+    priority: int = 0
+
+
+@dataclass
+class Run:
+    """A run as stored: its spec plus what happened to it."""
+
+    id: int
+    spec: RunSpec
+    state: RunState
+    snapshot: str | None
+    project: str
+    workdir: str
+    reason: str | None = None
+    exit_code: int | None = None
+    gpu_ids: list[int] = field(default_factory=list)
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    metrics: dict = field(default_factory=dict)
+    handle: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    git_dirty: bool = False
+    cancel_requested: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or default_name(self.spec.command)
+
+
+_INTERPRETERS = {"python", "python3", "uv", "bash", "sh", "node", "julia", "Rscript", "torchrun",
+                 "accelerate", "deepspeed", "env", "nice", "time", "srun", "run", "exec"}
+
+
+def default_name(argv: list[str]) -> str:
+    """A short name for a run from its command: `python train.py --lr 1` -> `train`."""
+    for word in argv:
+        if " " in word.strip():                  # a script given inline: sh -c 'sleep 1; ...'
+            return default_name([w.strip(";&|()") for w in word.split()])
+        base = word.rsplit("/", 1)[-1]
+        if not base or word.startswith("-") or "=" in word:
+            continue
+        stem = base.rsplit(".", 1)[0] if base.endswith((".py", ".sh", ".jl", ".R", ".js")) else base
+        if base.split(".")[0] in _INTERPRETERS or base.startswith("python"):
+            continue
+        return stem[:40]
+    return argv[0].rsplit("/", 1)[-1] if argv else "run"

@@ -1,0 +1,41 @@
+"""The engine's wire format: one JSON object per line over a unix socket, each way.
+
+A request is `{"op": NAME, ...}`; the reply is `{"ok": true, ...}` or
+`{"ok": false, "error": {"type", "title", "message", "hint", "code"}}`. Streaming
+requests (`wait` with `"stream": true`) send event lines before the final reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from core.errors import EngineError
+
+MAX_LINE = 64 * 1024 * 1024      # a launch carries the client's environment
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict:
+    try:
+        message = json.loads(line)
+    except ValueError as exc:
+        raise EngineError(f"malformed message from the engine socket: {exc}") from None
+    if not isinstance(message, dict):
+        raise EngineError("malformed message from the engine socket: not an object")
+    return message
+
+
+async def read_message(reader: asyncio.StreamReader) -> dict:
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError("connection closed")
+    return decode(line)
+
+
+async def write_message(writer: asyncio.StreamWriter, message: dict) -> None:
+    writer.write(encode(message))
+    await writer.drain()

@@ -1,0 +1,238 @@
+"""The part of the engine that owns running runs: start, supervise, ingest, finish, cancel.
+
+What happens to each state when the engine (re)starts is written in RESTART_RULES and
+carried out by `Runner.recover()`; nothing else decides it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+
+from core import runs as run_queries
+from core.errors import ExecutorError, RunyardError, StoreError
+from core.executors.base import Exit
+from core.ledger import Ledger
+from core.metrics import IngestState, Ingestor, latest_values
+from core.models import Run, RunState, epoch_from_iso, iso_from_epoch
+from core.paths import StorePaths
+from core.blobs import BlobStore
+from core.targets import Registry, TargetRuntime
+
+log = logging.getLogger("runyard.engine")
+
+RESTART_RULES = {
+    RunState.QUEUED: "stays queued; the scheduler starts it when capacity allows",
+    RunState.RUNNING: (
+        "reattached through its executor: a recorded exit status ends it with its true exit "
+        "code, a live process is supervised again, a process gone without a status makes it "
+        "lost; a run the engine marked running but never started is queued again"),
+    RunState.SUCCEEDED: "unchanged",
+    RunState.FAILED: "unchanged",
+    RunState.CANCELLED: "unchanged",
+    RunState.LOST: "unchanged",
+}
+
+INGEST_INTERVAL = 0.5
+
+
+class Runner:
+    def __init__(self, ledger: Ledger, registry: Registry, paths: StorePaths, blobs: BlobStore,
+                 on_change):
+        self.ledger = ledger
+        self.registry = registry
+        self.paths = paths
+        self.blobs = blobs
+        self.on_change = on_change          # called after a run starts or ends
+        self.tasks: dict[int, asyncio.Task] = {}
+        self.ingestors: dict[int, Ingestor] = {}
+        self.finished: dict[int, asyncio.Future] = {}
+
+    # ------------------------------------------------------------ starting
+
+    def launch(self, run: Run, runtime: TargetRuntime, gpu_ids: tuple[int, ...]) -> None:
+        """Record the run as running (before acting), then start it in the background."""
+        run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
+                                     message=f"started on {runtime.config.name}")
+        self._spawn_task(run.id, self._start(run, runtime))
+
+    async def _start(self, run: Run, runtime: TargetRuntime) -> None:
+        try:
+            env = self.run_env(run, runtime)
+            handle = await runtime.executor.start(run, env)
+        except (ExecutorError, StoreError) as exc:
+            self.note_in_log(run.id, exc.message)
+            self.finish(run.id, Exit(exit_code=None, reason=exc.message))
+            return
+        self.ledger.set_handle(run.id, handle)
+        await self._supervise(run.id, runtime, handle)
+
+    def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
+        """The run's environment: the launching shell's (local targets only), config and
+        --env values, then runyard's own variables and the GPU ids."""
+        env: dict[str, str] = {}
+        if runtime.config.kind == "local":
+            env.update(self._base_env(run.id))
+        env.update(run.spec.env)
+        run_dir = self.paths.run_dir(run.id)
+        env.update(RUNYARD_RUN_ID=str(run.id), RUNYARD_RUN_NAME=run.name,
+                   RUNYARD_RUN_DIR=str(run_dir), RUNYARD_METRICS=str(run_dir / "metrics.jsonl"),
+                   RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if runtime.gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
+        return env
+
+    def _base_env(self, run_id: int) -> dict[str, str]:
+        row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
+                                       (run_id,)).fetchone()
+        if row is None or not row[0]:
+            return dict(os.environ)
+        return json.loads(self.blobs.read(row[0]))
+
+    # ------------------------------------------------------------ supervising
+
+    def _spawn_task(self, run_id: int, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"run-{run_id}")
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda t, rid=run_id: self._task_done(rid, t))
+
+    def _task_done(self, run_id: int, task: asyncio.Task) -> None:
+        if self.tasks.get(run_id) is task:
+            del self.tasks[run_id]
+        if task.cancelled():
+            return                                   # engine shutting down; runs go on
+        exc = task.exception()
+        if exc is not None:
+            log.error("supervising run %s failed", run_id, exc_info=exc)
+            message = exc.message if isinstance(exc, RunyardError) else f"engine error: {exc!r}"
+            self.note_in_log(run_id, message)
+            self.finish(run_id, Exit(exit_code=None, reason=message, lost=True))
+
+    async def _supervise(self, run_id: int, runtime: TargetRuntime, handle: dict) -> None:
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.cancel_requested:
+            asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
+        outcome = await runtime.executor.wait(run, handle)
+        await self.ingest(run_id)
+        self.finish(run_id, outcome)
+
+    def finish(self, run_id: int, outcome: Exit) -> Run | None:
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state.terminal:
+            return run
+        if run.cancel_requested:
+            state = RunState.CANCELLED
+            reason = "cancelled" + (f" ({outcome.reason})" if outcome.reason else "")
+        elif outcome.lost:
+            state, reason = RunState.LOST, outcome.reason
+        elif outcome.exit_code == 0:
+            state, reason = RunState.SUCCEEDED, None
+        else:
+            state, reason = RunState.FAILED, outcome.reason or "failed"
+        at = None
+        if outcome.ended_at is not None and run.started_at is not None:
+            at = iso_from_epoch(max(outcome.ended_at, epoch_from_iso(run.started_at)))
+        run = self.ledger.transition(run_id, state, reason=reason, exit_code=outcome.exit_code,
+                                     at=at)
+        self.ingestors.pop(run_id, None)
+        future = self.finished.pop(run_id, None)
+        if future is not None and not future.done():
+            future.set_result(run)
+        self.on_change()
+        return run
+
+    def note_in_log(self, run_id: int, message: str) -> None:
+        """Append runyard's own explanation to the run's log, so `tui logs` shows it."""
+        path = self.paths.output_log(run_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as handle:
+                handle.write(f"runyard: {message}\n".encode())
+        except OSError as exc:
+            log.warning("cannot write to %s: %s", path, exc)
+
+    async def until_finished(self, run_id: int) -> Run:
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state.terminal:
+            return run
+        future = self.finished.get(run_id)
+        if future is None:
+            future = self.finished[run_id] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(future)
+
+    # ------------------------------------------------------------ cancelling
+
+    async def cancel(self, run: Run) -> None:
+        if run.state is RunState.QUEUED:
+            self.ledger.request_cancel(run.id)
+            self.finish(run.id, Exit(exit_code=None, reason="cancelled while queued"))
+            return
+        if run.state is not RunState.RUNNING:
+            return
+        self.ledger.request_cancel(run.id)
+        runtime = self.registry.get(run.spec.target)
+        if run.handle and runtime is not None:
+            await self.cancel_running(run, runtime)
+        # No handle yet: the start in progress sees cancel_requested and cancels at once.
+
+    async def cancel_running(self, run: Run, runtime: TargetRuntime) -> None:
+        grace = float(run_queries.options(self.ledger.conn, run.id).get("cancel_grace", 10.0))
+        handle = run.handle or run_queries.get_run(self.ledger.conn, run.id).handle
+        try:
+            await runtime.executor.cancel(run, handle, grace)
+        except ExecutorError as exc:
+            self.ledger.event(run.id, "cancel", f"cancel failed: {exc.message}")
+
+    # ------------------------------------------------------------ metrics
+
+    async def ingest(self, run_id: int) -> None:
+        ingestor = self.ingestors.get(run_id)
+        if ingestor is None:
+            row = self.ledger.conn.execute("SELECT ingest, options, metrics FROM runs WHERE id = ?",
+                                           (run_id,)).fetchone()
+            patterns = json.loads(row["options"]).get("metric_patterns", [])
+            run_dir = self.paths.run_dir(run_id)
+            ingestor = self.ingestors[run_id] = Ingestor(
+                run_dir / "output.log", run_dir / "metrics.jsonl", patterns,
+                IngestState.from_dict(json.loads(row["ingest"])))
+        rows = await asyncio.to_thread(ingestor.poll)
+        if not rows:
+            return
+        current = json.loads(self.ledger.conn.execute(
+            "SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
+                                ingestor.state.to_dict())
+
+    async def ingest_loop(self) -> None:
+        while True:
+            await asyncio.sleep(INGEST_INTERVAL)
+            for run_id in list(self.tasks):
+                try:
+                    await self.ingest(run_id)
+                except (OSError, StoreError) as exc:
+                    log.warning("metrics of run %s: %s", run_id, exc)
+
+    # ------------------------------------------------------------ engine restart
+
+    async def recover(self) -> None:
+        """Apply RESTART_RULES to every run the previous engine left running."""
+        for run in run_queries.list_runs(self.ledger.conn, states=[RunState.RUNNING]):
+            runtime = self.registry.get(run.spec.target)
+            if runtime is None:
+                self.finish(run.id, Exit(None, lost=True,
+                                         reason=f"target {run.spec.target!r} is no longer known"))
+                continue
+            handle = run.handle
+            if not handle:
+                handle = await runtime.executor.recover(run)
+                if handle is None:
+                    self.ledger.transition(run.id, RunState.QUEUED,
+                                           message="queued again: the engine stopped before "
+                                                   "the run started")
+                    continue
+                self.ledger.set_handle(run.id, handle)
+            self.ledger.event(run.id, "reattach", "reattached after an engine restart")
+            self._spawn_task(run.id, self._supervise(run.id, runtime, handle))

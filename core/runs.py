@@ -1,0 +1,150 @@
+"""Reading runs from the database, and the stable JSON shape of a run (schema 1).
+
+Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
+(json_object), so listing 10,000 runs costs one query and no per-row Python.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+from core.errors import UnknownRun
+from core.models import Run, RunSpec, RunState
+
+SCHEMA = 1
+
+# Runs shown by `tui status` without --all: every queued or running run, and this many of
+# the most recently finished ones.
+RECENT_FINISHED = 20
+
+RUN_JSON_SQL = """json_object(
+    'id', id,
+    'name', name,
+    'state', state,
+    'reason', reason,
+    'exit_code', exit_code,
+    'target', target,
+    'gpus', json(gpu_ids),
+    'gpu_count', gpus,
+    'command', json(command),
+    'params', json(params),
+    'env', json(env),
+    'tags', json(tags),
+    'parent', parent,
+    'snapshot', snapshot,
+    'project', project,
+    'workdir', workdir,
+    'git', json_object('commit', git_commit,
+                       'dirty', json(CASE WHEN git_dirty THEN 'true' ELSE 'false' END)),
+    'created_at', created_at,
+    'started_at', started_at,
+    'finished_at', finished_at,
+    'metrics', json(metrics)
+)"""
+
+
+def _filters(states, all_runs: bool, ids=None) -> tuple[str, list]:
+    clauses, args = [], []
+    if ids:
+        clauses.append(f"id IN ({','.join('?' * len(ids))})")
+        args.extend(ids)
+    if states:
+        clauses.append(f"state IN ({','.join('?' * len(states))})")
+        args.extend(str(s) for s in states)
+    elif not all_runs and not ids:
+        clauses.append(
+            "(state IN ('queued', 'running') OR id IN (SELECT id FROM runs "
+            "WHERE state NOT IN ('queued', 'running') ORDER BY id DESC LIMIT ?))")
+        args.append(RECENT_FINISHED)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return where, args
+
+
+def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False) -> list[str]:
+    """The JSON text of each selected run, oldest first."""
+    where, args = _filters(states, all_runs)
+    return [row[0] for row in conn.execute(
+        f"SELECT {RUN_JSON_SQL} FROM runs {where} ORDER BY id", args)]
+
+
+def list_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+              ids=None) -> list[Run]:
+    where, args = _filters(states, all_runs, ids)
+    return [row_to_run(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
+
+
+def get_run(conn: sqlite3.Connection, run_id: int) -> Run:
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
+    return row_to_run(row)
+
+
+def run_json(conn: sqlite3.Connection, run_id: int) -> dict:
+    row = conn.execute(f"SELECT {RUN_JSON_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
+    return json.loads(row[0])
+
+
+def resolve_id(conn: sqlite3.Connection, text: str) -> int:
+    """A run id from user text: a number, or `last` for the newest run."""
+    if text == "last":
+        row = conn.execute("SELECT max(id) FROM runs").fetchone()
+        if row[0] is None:
+            raise UnknownRun("there are no runs yet", hint="start one with: tui launch -- CMD")
+        return row[0]
+    try:
+        run_id = int(text)
+    except ValueError:
+        raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
+    get_run(conn, run_id)
+    return run_id
+
+
+def row_to_run(row: sqlite3.Row) -> Run:
+    spec = RunSpec(command=json.loads(row["command"]), template=json.loads(row["template"]),
+                   params=json.loads(row["params"]), overrides=json.loads(row["overrides"]),
+                   target=row["target"], gpus=row["gpus"], env=json.loads(row["env"]),
+                   name=row["name"], tags=json.loads(row["tags"]), parent=row["parent"],
+                   priority=row["priority"])
+    return Run(id=row["id"], spec=spec, state=RunState(row["state"]), snapshot=row["snapshot"],
+               project=row["project"], workdir=row["workdir"], reason=row["reason"],
+               exit_code=row["exit_code"], gpu_ids=json.loads(row["gpu_ids"]),
+               created_at=row["created_at"], started_at=row["started_at"],
+               finished_at=row["finished_at"], metrics=json.loads(row["metrics"]),
+               handle=json.loads(row["handle"]), git_commit=row["git_commit"],
+               git_dirty=bool(row["git_dirty"]),
+               cancel_requested=row["cancel_requested_at"] is not None)
+
+
+def options(conn: sqlite3.Connection, run_id: int) -> dict:
+    row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def events(conn: sqlite3.Connection, run_id: int) -> list[dict]:
+    return [{"at": r["at"], "kind": r["kind"], "state": r["state"], "message": r["message"]}
+            for r in conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))]
+
+
+def metric_series(conn: sqlite3.Connection, run_id: int, keys=None) -> dict[str, list]:
+    """{key: [[step, value], ...]} in step order; NaN values come back as float('nan')."""
+    sql = "SELECT key, step, value FROM metrics WHERE run_id = ?"
+    args: list = [run_id]
+    if keys:
+        sql += f" AND key IN ({','.join('?' * len(keys))})"
+        args.extend(keys)
+    out: dict[str, list] = {}
+    for key, step, value in conn.execute(sql + " ORDER BY key, step", args):
+        out.setdefault(key, []).append([step, math.nan if value is None else value])
+    return out
+
+
+def json_number(value: float):
+    """JSON has no NaN or infinity: those become the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value

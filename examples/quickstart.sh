@@ -1,0 +1,19 @@
+#!/bin/sh
+# The README's first command: install runyard into .venv, launch the example sweep on
+# this machine and show it until every run has finished.
+set -eu
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+PATH="$PWD/.venv/bin:$PATH"
+export PATH
+cd examples/train
+echo "launching 4 runs of examples/train/train.py with different learning rates..." >&2
+ids=""
+for lr in 0.3 0.1 0.03 0.01; do
+    ids="$ids $(tui launch --tag quickstart -- python train.py --lr "$lr" --epochs 4)"
+done
+tui status
+tui wait $ids || true
+tui status
+echo "more: tui logs $(echo $ids | cut -d' ' -f1)   tui metrics last   tui clone last --set lr=0.5" >&2

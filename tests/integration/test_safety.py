@@ -1,0 +1,111 @@
+"""Hostile output, a full disk and headless imports: the store and the terminal stay safe."""
+
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.helpers import REPO, wait_for
+
+HOSTILE = (r"printf '\033[32mgreen\033[0m \033]0;PWNED-TITLE\007\033]52;c;ZXZpbA==\007"
+           r"\033[?1049h\033[2J\033[?25l\n 10%%\r100%% done\n'; printf '\377\376 bad utf8\n'")
+
+
+def _read_pty(args, env, cwd) -> bytes:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave, env=env, cwd=cwd)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 10)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(master)
+    return b"".join(chunks)
+
+
+def test_logs_in_a_terminal_keep_colours_and_nothing_else(cli, env, project):
+    run_id = cli.launch("sh", "-c", HOSTILE)
+    cli("wait", str(run_id))
+    stored = Path(env["RUNYARD_HOME"], "runs", str(run_id), "output.log").read_bytes()
+    assert b"\x1b]0;PWNED-TITLE" in stored           # the log keeps the bytes as written
+    piped = subprocess.run([sys.executable, "-m", "tui", "logs", str(run_id)], env=env,
+                           capture_output=True, check=True).stdout
+    assert piped == stored, "piped output stays raw, for scripts"
+    shown = _read_pty(["logs", str(run_id)], env, project)
+    assert b"\x1b[32mgreen\x1b[0m" in shown
+    for bad in (b"\x1b]", b"\x1b[?1049h", b"\x1b[2J", b"\x1b[?25l", b"\x07", b"PWNED", b"\r10%"):
+        assert bad not in shown, bad
+    assert b"100% done" in shown and "\ufffd\ufffd bad utf8".encode() in shown
+
+
+def test_a_ten_megabyte_line_without_newline(cli, env):
+    run_id = cli.launch("python3", "-c",
+                        "import sys; sys.stdout.write('loss=1\\n' + 'x' * 10_000_000); sys.stdout.flush()")
+    cli("wait", str(run_id))
+    assert cli.run(run_id)["state"] == "succeeded"
+    assert cli.json("metrics", str(run_id), "--json")["metrics"]["loss"] == [[0, 1.0]]
+    assert len(cli("logs", str(run_id), "--tail", "1").stdout) == 10_000_000
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    require(proc.returncode == 0, f"cannot mount a small tmpfs: {proc.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(cli, env, project, small_disk):
+    cli.env = {**env, "RUNYARD_HOME": str(small_disk / "store")}
+    first = cli.launch("true")
+    cli("wait", str(first))
+    (project / "big.bin").write_bytes(os.urandom(3_000_000))
+    proc = cli("launch", "--", "true", check=False)
+    assert proc.returncode == 6, proc.stderr
+    assert "no space left on device" in proc.stderr
+    runs = cli.json("status", "--json", "--all")["runs"]
+    assert [r["id"] for r in runs] == [first] and runs[0]["state"] == "succeeded"
+    (project / "big.bin").unlink()
+    assert cli("wait", str(cli.launch("true"))).returncode == 0
+
+
+def test_headless_commands_never_import_textual_or_rich(cli, env, project):
+    cli("wait", str(cli.launch("true")))
+    script = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        "for args in (['status'], ['status', '--json'], ['show', '1'], ['logs', '1'],"
+        " ['metrics', '1'], ['targets'], ['engine', 'status'], ['launch', '--', 'true'],"
+        " ['wait', '2'], ['cancel', '2'], ['clone', '1']):\n"
+        "    assert main(args) == 0, args\n"
+        "import core.engine, core.runner, core.executors.local\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=project,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_import_contracts_hold():
+    linter = Path(sys.executable).with_name("lint-imports")
+    require(linter.exists(), "import-linter is not installed (pip install -e '.[test]')")
+    proc = subprocess.run([str(linter)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,76 @@
+"""What a run sees is frozen at launch, also while it waits in the queue."""
+
+import subprocess
+from pathlib import Path
+
+
+def test_edits_after_launch_do_not_reach_a_queued_run(cli, project):
+    (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 1\n")
+    (project / "data.txt").write_text("v1\n")
+    (project / "gone.txt").write_text("still here\n")
+    blocker = cli.launch("sleep", "300")
+    queued = cli.launch("sh", "-c", "cat data.txt gone.txt; ls")
+    assert cli.run(queued)["state"] == "queued"
+    (project / "data.txt").write_text("v2\n")
+    (project / "gone.txt").unlink()
+    (project / "added.txt").write_text("new\n")
+    cli("cancel", str(blocker))
+    cli("wait", str(queued))
+    out = cli("logs", str(queued)).stdout
+    assert "v1" in out and "still here" in out and "added.txt" not in out
+
+
+def test_a_run_writing_into_its_code_changes_no_other_run(cli, project, env):
+    blobs = Path(env["RUNYARD_HOME"]) / "blobs"
+    writer = cli.launch("sh", "-c", "echo overwritten > train.py; echo new > extra.py")
+    before = {p: p.read_bytes() for p in blobs.rglob("*") if p.is_file()}
+    cli("wait", str(writer))
+    reader = cli.launch("sh", "-c", "head -c 3 train.py; ls extra.py 2>/dev/null; echo")
+    cli("wait", str(reader))
+    assert cli.run(reader)["snapshot"] == cli.run(writer)["snapshot"]
+    assert cli("logs", str(reader)).stdout == '"""\n'
+    assert {p: p.read_bytes() for p in blobs.rglob("*") if p.is_file()} == before
+
+
+def test_git_commit_and_uncommitted_diff_are_recorded(cli, git_project, env):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=git_project, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    clean = cli.launch("true")
+    assert cli.run(clean)["git"] == {"commit": head, "dirty": False}
+    with open(git_project / "train.py", "a") as handle:
+        handle.write("# tweak\n")
+    dirty = cli.launch("true")
+    shown = cli.json("show", str(dirty), "--json")
+    assert shown["run"]["git"] == {"commit": head, "dirty": True}
+    assert "+# tweak" in Path(shown["git_diff"]).read_text()
+
+
+def test_launching_from_a_subfolder_runs_there(cli, git_project):
+    sub = git_project / "sub"
+    sub.mkdir()
+    (sub / "here.txt").write_text("in sub\n")
+    run_id = cli.launch("cat", "here.txt", cwd=sub)
+    cli("wait", str(run_id))
+    assert cli("logs", str(run_id)).stdout == "in sub\n"
+    assert cli.run(run_id)["workdir"] == "sub"
+
+
+def test_big_files_are_left_out_with_a_warning(cli, project):
+    (project / "runyard.toml").write_text("[snapshot]\nmax_file_size = '4KB'\n")
+    (project / "weights.bin").write_bytes(b"0" * 5000)
+    proc = cli("launch", "--", "ls")
+    assert "warning: left out 1 file(s)" in proc.stderr and "weights.bin (5.0 KB)" in proc.stderr
+    cli("wait", proc.stdout.strip())
+    assert "weights.bin" not in cli("logs", proc.stdout.strip()).stdout
+
+
+def test_a_hundred_launches_store_the_project_once(cli, env, project):
+    blobs = Path(env["RUNYARD_HOME"]) / "blobs"
+    first = cli.launch("true")
+    count = sum(1 for p in blobs.rglob("*") if p.is_file())
+    for _ in range(99):
+        cli.launch("true")
+    after = sum(1 for p in blobs.rglob("*") if p.is_file())
+    assert after == count
+    snapshots = {r["snapshot"] for r in cli.json("status", "--json", "--all")["runs"]}
+    assert snapshots == {cli.run(first)["snapshot"]}

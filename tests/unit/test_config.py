@@ -1,0 +1,70 @@
+"""A config mistake names the file, the key and what was expected."""
+
+import pytest
+
+from core import config
+from core.errors import ConfigError, UnknownTarget
+
+
+def test_defaults_have_a_local_target():
+    cfg = config.load_text("")
+    assert cfg.target("local").kind == "local"
+    assert cfg.target("local").max_parallel == config.DEFAULT_LOCAL_PARALLEL
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[targets.local]\nmax_parallel = 'four'", "targets.local.max_parallel: expected a positive integer, got 'four'"),
+    ("[targets.local]\ngpus = 'some'", "targets.local.gpus: expected \"auto\", \"none\" or a list"),
+    ("[targets.local]\ngpus = [0, 0]", "targets.local.gpus: expected distinct GPU ids"),
+    ("[snapshot]\nexclude = 'data'", "snapshot.exclude: expected a list of strings"),
+    ("[snapshot]\nmax_file_size = 'big'", "snapshot.max_file_size: expected a size"),
+    ("[snapshot]\nfoo = 1", "snapshot.foo: unknown key"),
+    ("[metrics]\npatterns = ['(']", "metrics.patterns[0]: expected a regular expression"),
+    ("[metrics]\npatterns = ['loss']", "named groups"),
+    ("[run]\ncancel_grace = -1", "run.cancel_grace: expected a number of seconds"),
+    ("[targets.box]\nhost = 'x'", "targets.box.kind: expected one of local, ssh, docker, slurm"),
+    ("[targets.local]\nkind = 'docker'", "the name local is reserved"),
+    ("[targets.local]\nhost = 'x'", "targets.local.host: unknown key"),
+    ("[nonsense]\nx = 1", "nonsense: unknown section"),
+    ("[targets\nx = 1", "invalid TOML"),
+])
+def test_mistakes_name_file_key_and_expectation(text, needle):
+    with pytest.raises(ConfigError) as info:
+        config.load_text(text, name="/p/runyard.toml")
+    assert info.value.message.startswith("/p/runyard.toml: ")
+    assert needle in info.value.message
+
+
+def test_sizes_are_parsed():
+    cfg = config.load_text("[snapshot]\nmax_file_size = '2MB'")
+    assert cfg.snapshot.max_file_size == 2_000_000
+
+
+def test_unknown_target_lists_known_ones():
+    with pytest.raises(UnknownTarget) as info:
+        config.load_text("").target("gpu-box")
+    assert "local" in info.value.hint
+
+
+def test_project_is_git_root_and_config_found_in_pyproject(tmp_path):
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "src").mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname='x'\n[tool.runyard.targets.local]\nmax_parallel = 2\n")
+    project = config.find_project(root / "src")
+    assert project.root == root and project.workdir == "src" and project.is_git
+    assert project.config_file == root / "pyproject.toml"
+    assert config.load(project, {"XDG_CONFIG_HOME": str(tmp_path / "none")}).target("local").max_parallel == 2
+
+
+def test_project_config_overrides_user_config(tmp_path):
+    user = tmp_path / "cfg" / "runyard" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("[targets.local]\nmax_parallel = 8\ngpu_share = 2\n[run]\nenv = {A = '1'}\n")
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "runyard.toml").write_text("[targets.local]\nmax_parallel = 3\n[run]\nenv = {B = '2'}\n")
+    cfg = config.load(config.find_project(proj), {"XDG_CONFIG_HOME": str(tmp_path / "cfg")})
+    assert cfg.target("local").max_parallel == 3
+    assert cfg.target("local").gpu_share == 2
+    assert cfg.env == {"A": "1", "B": "2"}

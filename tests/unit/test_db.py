@@ -1,0 +1,54 @@
+"""The database: migrations are numbered steps, and an old store still opens."""
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core import db, runs
+from core.errors import StoreError
+from core.ledger import Ledger
+from core.models import RunState
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-v1.db"
+
+
+def test_a_store_written_by_schema_1_still_opens(tmp_path):
+    path = tmp_path / "runyard.db"
+    shutil.copy(FIXTURE, path)
+    ledger = Ledger.open(path)
+    assert db.schema_version(ledger.conn) == len(db.MIGRATIONS)
+    listed = runs.list_runs(ledger.conn, all_runs=True)
+    assert [(r.id, r.state) for r in listed] == [(1, RunState.SUCCEEDED), (2, RunState.FAILED),
+                                                 (3, RunState.SUCCEEDED)]
+    assert listed[0].spec.name == "fixture-a" and listed[0].spec.tags == ["old"]
+    assert listed[2].spec.parent == 1 and listed[2].spec.params["lr"] == 0.1
+    shown = [json.loads(text) for text in runs.runs_json(ledger.conn, all_runs=True)]
+    assert shown[1]["exit_code"] == 2 and "loss" in shown[0]["metrics"]
+    assert runs.metric_series(ledger.conn, 1)["loss"]
+
+
+def test_migrating_a_new_store_and_again_is_a_no_op(tmp_path):
+    conn = db.connect(tmp_path / "new.db", write=True)
+    assert db.migrate(conn) == len(db.MIGRATIONS)
+    assert db.migrate(conn) == len(db.MIGRATIONS)
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= \
+        {"runs", "events", "metrics", "snapshots", "file_hashes", "targets"}
+
+
+def test_a_store_from_a_newer_runyard_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(db.MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="written by a newer runyard"):
+        db.check_readable(db.connect(path))
+
+
+def test_illegal_transitions_are_refused(tmp_path):
+    shutil.copy(FIXTURE, tmp_path / "runyard.db")
+    ledger = Ledger.open(tmp_path / "runyard.db")
+    with pytest.raises(StoreError, match="cannot go from succeeded to running"):
+        ledger.transition(1, RunState.RUNNING)

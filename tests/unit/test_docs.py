@@ -1,0 +1,27 @@
+"""The README mentions every command and every flag of the CLI."""
+
+import argparse
+
+from tests.helpers import REPO
+from tui.cli import build_parser
+
+
+def _commands(parser, prefix=""):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{prefix}{name}", sub
+                yield from _commands(sub, f"{prefix}{name} ")
+
+
+def test_readme_covers_every_command_and_flag():
+    readme = (REPO / "README.md").read_text()
+    missing = []
+    for name, sub in _commands(build_parser()):
+        if f"tui {name}" not in readme:
+            missing.append(f"tui {name}")
+        for action in sub._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help" and flag not in readme:
+                    missing.append(f"tui {name} {flag}")
+    assert not missing, f"README lacks: {missing}"

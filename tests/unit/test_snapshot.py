@@ -1,0 +1,108 @@
+"""Snapshots: content-addressed, selective, cached, and private to each run."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from core.blobs import BlobStore
+from core.config import SnapshotConfig, find_project
+from core.snapshot import compile_globs, list_files, manifest, materialize, take
+
+
+def _blob_files(root: Path) -> set[str]:
+    return {str(p) for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"}
+
+
+def test_unchanged_project_is_stored_once(tmp_path):
+    proj = tmp_path / "p"
+    (proj / "pkg").mkdir(parents=True)
+    for i in range(20):
+        (proj / "pkg" / f"m{i}.py").write_text(f"x = {i}\n")
+    blobs = BlobStore(tmp_path / "blobs")
+    cache: dict = {}
+    first = take(find_project(proj), SnapshotConfig(), blobs, cache)
+    stored = _blob_files(tmp_path / "blobs")
+    for _ in range(100):
+        again = take(find_project(proj), SnapshotConfig(), blobs, cache)
+        assert again.id == first.id
+    assert _blob_files(tmp_path / "blobs") == stored
+    assert len(stored) == 21                       # 20 files + 1 manifest
+
+
+def test_hash_cache_skips_reading_unchanged_files(tmp_path, monkeypatch):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "a.py").write_text("a")
+    (proj / "b.py").write_text("b")
+    old = os.stat(proj / "a.py").st_mtime - 10     # not "racy": older than the cache window
+    for name in ("a.py", "b.py"):
+        os.utime(proj / name, (old, old))
+    blobs = BlobStore(tmp_path / "blobs")
+    cache: dict = {}
+    cache.update(take(find_project(proj), SnapshotConfig(), blobs, cache).fresh_hashes)
+    read = []
+    original = blobs.put_file
+    monkeypatch.setattr(blobs, "put_file", lambda path: read.append(path) or original(path))
+    (proj / "b.py").write_text("changed")
+    take(find_project(proj), SnapshotConfig(), blobs, cache)
+    assert [os.path.basename(p) for p in read] == ["b.py"]
+
+
+def test_git_file_set_is_tracked_plus_untracked_not_ignored(tmp_path):
+    proj = tmp_path / "g"
+    proj.mkdir()
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    subprocess.run(["git", "init", "-q"], cwd=proj, check=True, env=env)
+    (proj / ".gitignore").write_text("data/\n*.log\n")
+    (proj / "tracked.py").write_text("1")
+    subprocess.run(["git", "add", "-A"], cwd=proj, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=proj, check=True, env=env)
+    (proj / "new.py").write_text("2")
+    (proj / "data").mkdir()
+    (proj / "data" / "big.bin").write_text("3")
+    (proj / "run.log").write_text("4")
+    names = list_files(find_project(proj), SnapshotConfig())
+    assert names == [".gitignore", "new.py", "tracked.py"]
+
+
+def test_non_git_folder_takes_everything_but_excludes_and_warns_on_big_files(tmp_path):
+    proj = tmp_path / "p"
+    (proj / "data").mkdir(parents=True)
+    (proj / "__pycache__").mkdir()
+    (proj / "train.py").write_text("x")
+    (proj / "data" / "set.csv").write_text("y")
+    (proj / "model.ckpt").write_text("z")
+    (proj / "__pycache__" / "t.pyc").write_text("c")
+    (proj / "huge.bin").write_bytes(b"0" * 2000)
+    config = SnapshotConfig(exclude=("data/**", "*.ckpt"), max_file_size=1000)
+    snap = take(find_project(proj), config, BlobStore(tmp_path / "blobs"), {})
+    names = [e[0] for e in manifest(snap.id, BlobStore(tmp_path / "blobs"))]
+    assert names == ["train.py"]
+    assert len(snap.warnings) == 1 and "huge.bin (2.0 KB)" in snap.warnings[0]
+
+
+def test_materialized_copies_are_private(tmp_path):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "train.py").write_text("original")
+    (proj / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(proj / "run.sh", 0o755)
+    os.symlink("train.py", proj / "link.py")
+    blobs = BlobStore(tmp_path / "blobs")
+    snap = take(find_project(proj), SnapshotConfig(), blobs, {})
+    one, two = tmp_path / "run1", tmp_path / "run2"
+    materialize(snap.id, blobs, one)
+    materialize(snap.id, blobs, two)
+    (one / "train.py").write_text("changed by run 1")
+    assert (two / "train.py").read_text() == "original"
+    assert all(p.read_bytes() in (b"original", b"#!/bin/sh\n")
+               for p in (tmp_path / "blobs").rglob("*") if p.is_file() and p.stat().st_size < 20)
+    assert os.access(two / "run.sh", os.X_OK)
+    assert os.readlink(two / "link.py") == "train.py"
+
+
+def test_globs():
+    pattern = compile_globs(["data/**", "*.ckpt", "build/"])
+    assert pattern.match("data/x/y.csv") and pattern.match("a/b/m.ckpt") and pattern.match("build/x")
+    assert not pattern.match("src/data.py") and not pattern.match("ckpt.py")

@@ -1,0 +1,1 @@
+"""runyard's user interfaces: the `tui` command line and the full-screen Textual app."""

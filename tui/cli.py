@@ -1,0 +1,144 @@
+"""The `tui` command: argument parsing and dispatch. Headless commands never import Textual.
+
+stdout carries data, stderr carries messages; exit codes are `core.errors.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.errors import ExitCode, RunyardError
+
+EPILOG = """exit codes: 0 ok, 1 a waited-for run did not succeed, 2 usage error, 3 unknown run or
+target, 4 configuration error, 5 engine unavailable, 6 store not writable (disk full),
+124 wait timed out, 130 interrupted."""
+
+
+def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
+    parser.add_argument("--name", help="a name for the run")
+    parser.add_argument("--target", help="where to run it (a [targets.NAME] of the config; "
+                                         "default: " + ("the parent's" if clone else "local") + ")")
+    parser.add_argument("--gpus", type=int, help="how many GPUs the run gets (default: "
+                                                 + ("the parent's" if clone else "0") + ")")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a param: rewrites --KEY in the command or fills {KEY}")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", dest="env_vars",
+                        help="an environment variable for the run")
+    parser.add_argument("--tag", action="append", default=[], dest="tags", help="a tag")
+    parser.add_argument("--json", action="store_true", help="print the new run as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui", epilog=EPILOG,
+        description="runyard: launch, watch and compare experiment runs. "
+                    "With no command, opens the full-screen app.")
+    parser.add_argument("--home", help="the store folder (env: RUNYARD_HOME; default "
+                                       "$XDG_DATA_HOME/runyard)")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("launch", help="launch a run: tui launch [options] -- COMMAND...",
+                       description="Snapshot the project and queue COMMAND as a new run. "
+                                   "Prints the run id.")
+    _launch_options(p)
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+    p = sub.add_parser("clone", help="launch a copy of a run, with changes",
+                       description="Launch a new run from a run's spec, with --set changes.")
+    p.add_argument("id", help="the run to clone (a number, or `last`)")
+    _launch_options(p, clone=True)
+    p.add_argument("--code", choices=["parent", "current"], default="parent",
+                   help="the parent's snapshot (default) or the project's files as they are now")
+
+    p = sub.add_parser("status", help="list runs", description="List runs: every queued and "
+                       "running run plus the 20 most recently finished (all with --all).")
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    p.add_argument("--state", action="append", default=[],
+                   choices=["queued", "running", "succeeded", "failed", "cancelled", "lost"],
+                   help="only runs in this state (repeatable)")
+    p.add_argument("--all", action="store_true", help="every run in the store")
+    p.add_argument("--format", choices=["table", "tmux"], default="table",
+                   help="tmux: one short line for a tmux status bar")
+
+    p = sub.add_parser("show", help="everything about one run")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("logs", help="print a run's output")
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    p.add_argument("--raw", action="store_true",
+                   help="bytes as written, even to a terminal (default: raw only when piped)")
+
+    p = sub.add_parser("metrics", help="a run's metrics")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="every point, as JSON")
+    p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+
+    p = sub.add_parser("wait", help="wait for runs to end; exit with the run's exit code")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 124)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+
+    p = sub.add_parser("cancel", help="cancel runs (SIGTERM, grace period, SIGKILL)")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("targets", help="list targets, their capacity and health")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("engine", help="the background engine: status, start, stop")
+    engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
+    q = engine_sub.add_parser("status", help="is the engine running, and its pid")
+    q.add_argument("--json", action="store_true")
+    engine_sub.add_parser("start", help="start the engine in the background")
+    engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
+    engine_sub.add_parser("run", help="run the engine in the foreground")
+    return parser
+
+
+def _split_command(argv: list[str]) -> list[str]:
+    """`launch --name x -- cmd --flag` keeps everything after `--` away from our parser."""
+    if argv and argv[0] == "launch" and "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut] + ["--", *argv[cut + 1:]]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_split_command(argv))
+    if args.version:
+        import core
+        print(core.__version__)
+        return ExitCode.OK
+    try:
+        return int(dispatch(args, parser))
+    except RunyardError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()          # `tui status | head`: the reader left; not an error
+        return ExitCode.OK
+
+
+def dispatch(args, parser) -> int:
+    from core.paths import StorePaths
+    paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
+    if args.command is None:
+        from tui.app import run_app
+        return run_app(paths, theme=args.theme)
+    if args.command in ("targets", "engine"):
+        from tui import cli_engine
+        return cli_engine.run(args, paths)
+    from tui import cli_runs
+    return cli_runs.run(args, paths)

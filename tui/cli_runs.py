@@ -1,0 +1,376 @@
+"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+
+from core import runs as run_queries
+from core.client import EngineClient, engine_alive
+from core.errors import EngineError, ExitCode, UnknownRun, UsageError
+from core.models import STATE_GLYPHS, RunState
+from core.paths import StorePaths
+from tui import formatting
+
+SCHEMA = run_queries.SCHEMA
+
+
+def run(args, paths: StorePaths) -> int:
+    handler = {"launch": launch, "clone": clone, "status": status, "show": show, "logs": logs,
+               "metrics": metrics, "wait": wait, "cancel": cancel}[args.command]
+    return handler(args, paths)
+
+
+# ---------------------------------------------------------------- helpers
+
+def emit(data: dict) -> None:
+    sys.stdout.write(json.dumps({"schema": SCHEMA, **data}) + "\n")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | None:
+    """A read connection to the store, or None when there is no store yet.
+
+    When runs are active but their engine is gone (killed, machine rebooted), the engine
+    is started again so it reattaches to them.
+    """
+    from core import db
+    try:
+        conn = db.connect(paths.db)
+    except FileNotFoundError:
+        return None
+    db.check_readable(conn)
+    if revive and not engine_alive(paths):
+        active = conn.execute(
+            "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
+        if active:
+            EngineClient(paths).start()
+    return conn
+
+
+def need_reader(paths: StorePaths) -> sqlite3.Connection:
+    conn = reader(paths)
+    if conn is None:
+        raise UnknownRun("there are no runs yet",
+                                     hint="start one with: tui launch -- COMMAND")
+    return conn
+
+
+def resolve_ids(conn: sqlite3.Connection, texts: list[str]) -> list[int]:
+    return [run_queries.resolve_id(conn, text) for text in texts]
+
+
+def _request_fields(args) -> dict:
+    return {"name": args.name, "target": args.target, "gpus": args.gpus, "set": args.set,
+            "env_vars": args.env_vars, "tags": args.tags}
+
+
+def _report_new(reply: dict, as_json: bool) -> int:
+    for warning in reply.get("warnings", []):
+        say(f"warning: {warning}")
+    run = reply["run"]
+    if as_json:
+        emit({"run": run, "warnings": reply.get("warnings", [])})
+    else:
+        print(run["id"])
+        if sys.stderr.isatty():
+            say(f"run {run['id']} ({run['name']}) queued on {run['target']}")
+    return ExitCode.OK
+
+
+# ---------------------------------------------------------------- launch and clone
+
+def launch(args, paths: StorePaths) -> int:
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise UsageError("nothing to launch: give a command after --",
+                         hint="for example: tui launch -- python train.py --lr 0.01")
+    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv, **_request_fields(args)}
+    reply = EngineClient(paths).request({"op": "launch", "launch": request})
+    return _report_new(reply, args.json)
+
+
+def clone(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    parent = run_queries.resolve_id(conn, args.id)
+    request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
+               **_request_fields(args)}
+    reply = EngineClient(paths).request({"op": "clone", "clone": request})
+    return _report_new(reply, args.json)
+
+
+# ---------------------------------------------------------------- listing
+
+def status(args, paths: StorePaths) -> int:
+    conn = reader(paths)
+    if args.format == "tmux":
+        print(_tmux_line(conn))
+        return ExitCode.OK
+    if args.json:
+        rows = run_queries.runs_json(conn, args.state, args.all) if conn else []
+        sys.stdout.write('{"schema": %d, "runs": [%s]}\n' % (SCHEMA, ",".join(rows)))
+        return ExitCode.OK
+    runs = run_queries.list_runs(conn, args.state, args.all) if conn else []
+    if not runs:
+        say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
+        return ExitCode.OK
+    keys = formatting.varying_params([r.spec.params for r in runs])
+    rows = []
+    for r in runs:
+        params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
+        shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
+        rows.append([str(r.id), f"{STATE_GLYPHS[r.state]} {r.state.value}", r.name, r.spec.target,
+                     ",".join(map(str, r.gpu_ids)) or "-",
+                     formatting.duration(formatting.elapsed(r.started_at, r.finished_at)),
+                     params, shown])
+    print(formatting.table(["ID", "STATE", "NAME", "TARGET", "GPUS", "ELAPSED", "PARAMS",
+                            "METRICS"], rows, right={0}))
+    return ExitCode.OK
+
+
+def _tmux_line(conn: sqlite3.Connection | None) -> str:
+    if conn is None:
+        return "runyard: no runs"
+    counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
+    parts = [f"{STATE_GLYPHS[RunState(s)]}{counts[s]}" for s in
+             ("running", "queued", "failed", "succeeded") if counts.get(s)]
+    failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
+                          "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    line = " ".join(parts) or "no runs"
+    if failed:
+        line += f" | last failure: #{failed['id']} {failed['name'][:20]}"
+    return line
+
+
+def show(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    data = run_queries.run_json(conn, run_id)
+    events = run_queries.events(conn, run_id)
+    snapshot = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
+                            (data["snapshot"],)).fetchone()
+    row = conn.execute("SELECT git_diff, options FROM runs WHERE id = ?", (run_id,)).fetchone()
+    run_dir = paths.run_dir(run_id)
+    extra = {
+        "events": events,
+        "snapshot_info": {"file_count": snapshot["file_count"],
+                          "total_bytes": snapshot["total_bytes"]} if snapshot else None,
+        "git_diff": str(paths.blobs / row["git_diff"][:2] / row["git_diff"][2:])
+        if row["git_diff"] else None,
+        "paths": {"run_dir": str(run_dir), "log": str(run_dir / "output.log"),
+                  "metrics_file": str(run_dir / "metrics.jsonl")},
+    }
+    if args.json:
+        emit({"run": data, **extra})
+        return ExitCode.OK
+    lines = [
+        f"run {data['id']}  {data['name']}",
+        f"state      {STATE_GLYPHS[RunState(data['state'])]} {data['state']}"
+        + (f"  ({data['reason']})" if data["reason"] else "")
+        + (f"  exit code {data['exit_code']}" if data["exit_code"] is not None else ""),
+        f"command    {' '.join(_quote(a) for a in data['command'])}",
+        f"params     " + (" ".join(f"{k}={v}" for k, v in data["params"].items()) or "-"),
+        f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
+        f" (asked {data['gpu_count']})",
+        f"parent     {data['parent'] if data['parent'] is not None else '-'}",
+        f"tags       {', '.join(data['tags']) or '-'}",
+        f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
+        f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
+        + (f"  {snapshot['file_count']} files, {formatting.size(snapshot['total_bytes'])}"
+           if snapshot else ""),
+        f"git        {data['git']['commit'] or '-'}" + ("  (uncommitted changes)"
+                                                        if data["git"]["dirty"] else ""),
+        f"created    {data['created_at']}",
+        f"started    {data['started_at'] or '-'}",
+        f"finished   {data['finished_at'] or '-'}",
+        f"metrics    " + (" ".join(f"{k}={formatting.number(v)}"
+                                   for k, v in data["metrics"].items()) or "-"),
+        f"log        {extra['paths']['log']}",
+        "history",
+        *(f"  {e['at']}  {e['message']}" for e in events),
+    ]
+    print("\n".join(lines))
+    return ExitCode.OK
+
+
+def _quote(arg: str) -> str:
+    import shlex
+    return shlex.quote(arg)
+
+
+# ---------------------------------------------------------------- logs and metrics
+
+def logs(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    path = paths.output_log(run_id)
+    raw = args.raw or not sys.stdout.isatty()
+    out = sys.stdout.buffer
+    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
+    pending = b""
+    while True:
+        chunk = _read_from(path, offset)
+        offset += len(chunk)
+        if raw:
+            out.write(chunk)
+        else:
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                _write_clean(out, pending[:cut])
+                pending = pending[cut:]
+        if chunk:
+            continue                                   # read on to the end of the file
+        out.flush()
+        if not args.follow:
+            break
+        state = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        if RunState(state).terminal and not _read_from(path, offset, 1):
+            break
+        time.sleep(0.1)
+    if pending:
+        _write_clean(out, pending)
+    out.flush()
+    return ExitCode.OK
+
+
+def _write_clean(out, data: bytes) -> None:
+    from core.textsafe import clean_bytes
+    out.write(clean_bytes(data).encode())
+
+
+def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(limit)
+    except FileNotFoundError:
+        return b""
+
+
+def _tail_offset(path, lines: int) -> int:
+    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            pos, found = end, 0
+            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
+                found = -1                              # the final newline ends the last line
+            while pos > 0:
+                step = min(64 * 1024, pos)
+                pos -= step
+                handle.seek(pos)
+                block = handle.read(step)
+                for i in range(len(block) - 1, -1, -1):
+                    if block[i] == 10:
+                        found += 1
+                        if found == lines:
+                            return pos + i + 1
+            return 0
+    except FileNotFoundError:
+        return 0
+
+
+def metrics(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    series = run_queries.metric_series(conn, run_id, args.key or None)
+    if args.json:
+        emit({"run": run_id, "metrics": {
+            key: [[step, run_queries.json_number(value)] for step, value in points]
+            for key, points in series.items()}})
+        return ExitCode.OK
+    if not series:
+        say(f"run {run_id} has no metrics yet")
+        return ExitCode.OK
+    rows = []
+    for key, points in series.items():
+        values = [v for _, v in points if v == v]
+        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
+                     formatting.number(min(values)) if values else "nan",
+                     formatting.number(max(values)) if values else "nan", str(len(points))])
+    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
+                           right={1, 2, 3, 4, 5}))
+    return ExitCode.OK
+
+
+# ---------------------------------------------------------------- wait and cancel
+
+def wait(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    finals: dict[int, dict] = {}
+    while len(finals) < len(ids):
+        for run_id in ids:
+            data = run_queries.run_json(conn, run_id)
+            if RunState(data["state"]).terminal and run_id not in finals:
+                finals[run_id] = data
+                _report_finished(data, args.quiet)
+        pending = [i for i in ids if i not in finals]
+        if not pending:
+            break
+        try:
+            _wait_engine(paths, pending, finals, deadline, args.quiet)
+        except TimeoutError:
+            say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
+            return ExitCode.TIMEOUT
+        except EngineError:
+            time.sleep(0.2)                    # the engine restarted: look again, then rewait
+    if len(ids) == 1:
+        code = finals[ids[0]]["exit_code"]
+        if finals[ids[0]]["state"] == "succeeded":
+            return ExitCode.OK
+        return code if code not in (None, 0) and 0 < code < 256 else ExitCode.RUN_FAILED
+    return ExitCode.OK if all(f["state"] == "succeeded" for f in finals.values()) \
+        else ExitCode.RUN_FAILED
+
+
+def _wait_engine(paths, pending, finals, deadline, quiet) -> None:
+    import socket
+    client = EngineClient(paths)
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    if timeout == 0.0:
+        raise TimeoutError
+    try:
+        for reply in client.stream({"op": "wait", "ids": pending, "stream": True},
+                                   timeout=timeout):
+            if reply.get("event") == "finished":
+                data = reply["run"]
+                if data["id"] not in finals:
+                    finals[data["id"]] = data
+                    _report_finished(data, quiet)
+    except socket.timeout:
+        raise TimeoutError from None
+
+
+def _report_finished(data: dict, quiet: bool) -> None:
+    if quiet:
+        return
+    took = formatting.duration(formatting.elapsed(data["started_at"], data["finished_at"]))
+    shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(data["metrics"].items())[:4])
+    reason = f" ({data['reason']})" if data["reason"] and data["state"] != "succeeded" else ""
+    say(f"run {data['id']} {data['name']} {data['state']}{reason} after {took}"
+        + (f"  {shown}" if shown else ""))
+
+
+def cancel(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    reply = EngineClient(paths).request({"op": "cancel", "ids": ids})
+    if args.json:
+        emit({"runs": reply["runs"]})
+    for item in reply["runs"]:
+        if item["changed"]:
+            say(f"run {item['id']} {item['state']}")
+        else:
+            say(f"run {item['id']} had already ended ({item['state']})")
+    return ExitCode.OK

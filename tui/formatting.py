@@ -1,0 +1,71 @@
+"""Plain-text formatting shared by the CLI and the app: durations, sizes, tables, params."""
+
+from __future__ import annotations
+
+import time
+
+from core.models import epoch_from_iso
+
+
+def duration(seconds: float | None) -> str:
+    """`75.2` -> `1:15`, `3725` -> `1:02:05`; None -> `-`."""
+    if seconds is None:
+        return "-"
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def elapsed(started_at: str | None, finished_at: str | None, now: float | None = None) -> float | None:
+    start = epoch_from_iso(started_at)
+    if start is None:
+        return None
+    end = epoch_from_iso(finished_at) or (now if now is not None else time.time())
+    return end - start
+
+
+def size(num: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if num < 1000 or unit == "TB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num /= 1000
+    return f"{num:.1f} TB"
+
+
+def number(value) -> str:
+    """A metric value, short: 0.312345 -> 0.3123, 12345.6 -> 1.235e+04."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if value != value:
+        return "nan"
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def varying_params(param_sets: list[dict]) -> list[str]:
+    """The param names whose values differ between runs (all of them for a single run)."""
+    if len(param_sets) <= 1:
+        return sorted({k for params in param_sets for k in params})
+    keys = sorted({k for params in param_sets for k in params})
+    missing = object()
+    return [k for k in keys if len({repr(p.get(k, missing)) for p in param_sets}) > 1]
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells):
+        parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i])
+                 for i, c in enumerate(cells)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])
