@@ -10,7 +10,6 @@ import errno
 import fcntl
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,6 +122,7 @@ class EngineClient:
             raise
 
     def _spawn(self) -> None:
+        import subprocess
         source_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))

@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 # AF_UNIX paths are limited to 108 bytes including the terminating NUL.
@@ -37,11 +35,22 @@ def user_config_path(env: dict[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "runyard" / "config.toml"
 
 
-@dataclass(frozen=True)
 class StorePaths:
     """The paths of one store; creating this touches nothing on disk."""
 
-    home: Path
+    __slots__ = ("home",)
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, StorePaths) and other.home == self.home
+
+    def __hash__(self) -> int:
+        return hash(self.home)
+
+    def __repr__(self) -> str:
+        return f"StorePaths({str(self.home)!r})"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "StorePaths":
@@ -86,6 +95,7 @@ class StorePaths:
         path = self.home / "engine.sock"
         if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
             return path
+        import hashlib
         digest = hashlib.sha256(os.fsencode(self.home)).hexdigest()[:20]
         runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/runyard-{os.getuid()}"
         return Path(runtime) / f"runyard-{digest}.sock"

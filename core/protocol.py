@@ -7,7 +7,6 @@ requests (`wait` with `"stream": true`) send event lines before the final reply.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from core.errors import EngineError

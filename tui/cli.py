@@ -29,7 +29,92 @@ def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> Non
     parser.add_argument("--json", action="store_true", help="print the new run as JSON")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _launch_args(p) -> None:
+    _launch_options(p)
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+
+def _clone_args(p) -> None:
+    p.add_argument("id", help="the run to clone (a number, or `last`)")
+    _launch_options(p, clone=True)
+    p.add_argument("--code", choices=["parent", "current"], default="parent",
+                   help="the parent's snapshot (default) or the project's files as they are now")
+
+
+def _status_args(p) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    p.add_argument("--state", action="append", default=[],
+                   choices=["queued", "running", "succeeded", "failed", "cancelled", "lost"],
+                   help="only runs in this state (repeatable)")
+    p.add_argument("--all", action="store_true", help="every run in the store")
+    p.add_argument("--format", choices=["table", "tmux"], default="table",
+                   help="tmux: one short line for a tmux status bar")
+
+
+def _show_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+
+def _logs_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    p.add_argument("--raw", action="store_true",
+                   help="bytes as written, even to a terminal (default: raw only when piped)")
+
+
+def _metrics_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="every point, as JSON")
+    p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+
+
+def _wait_args(p) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 124)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+
+
+def _cancel_args(p) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--json", action="store_true")
+
+
+def _targets_args(p) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def _engine_args(p) -> None:
+    engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
+    q = engine_sub.add_parser("status", help="is the engine running, and its pid")
+    q.add_argument("--json", action="store_true")
+    engine_sub.add_parser("start", help="start the engine in the background")
+    engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
+    engine_sub.add_parser("run", help="run the engine in the foreground")
+
+
+# name: (help, description, the function adding its arguments)
+COMMANDS = {
+    "launch": ("launch a run: tui launch [options] -- COMMAND...",
+               "Snapshot the project and queue COMMAND as a new run. Prints the run id.",
+               _launch_args),
+    "clone": ("launch a copy of a run, with changes",
+              "Launch a new run from a run's spec, with --set changes.", _clone_args),
+    "status": ("list runs", "List runs: every queued and running run plus the 20 most "
+               "recently finished (all with --all).", _status_args),
+    "show": ("everything about one run", None, _show_args),
+    "logs": ("print a run's output", None, _logs_args),
+    "metrics": ("a run's metrics", None, _metrics_args),
+    "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
+    "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
+    "targets": ("list targets, their capacity and health", None, _targets_args),
+    "engine": ("the background engine: status, start, stop", None, _engine_args),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that subcommand gets its arguments (faster)."""
     parser = argparse.ArgumentParser(
         prog="tui", epilog=EPILOG,
         description="runyard: launch, watch and compare experiment runs. "
@@ -39,65 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version")
     parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("launch", help="launch a run: tui launch [options] -- COMMAND...",
-                       description="Snapshot the project and queue COMMAND as a new run. "
-                                   "Prints the run id.")
-    _launch_options(p)
-    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
-
-    p = sub.add_parser("clone", help="launch a copy of a run, with changes",
-                       description="Launch a new run from a run's spec, with --set changes.")
-    p.add_argument("id", help="the run to clone (a number, or `last`)")
-    _launch_options(p, clone=True)
-    p.add_argument("--code", choices=["parent", "current"], default="parent",
-                   help="the parent's snapshot (default) or the project's files as they are now")
-
-    p = sub.add_parser("status", help="list runs", description="List runs: every queued and "
-                       "running run plus the 20 most recently finished (all with --all).")
-    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
-    p.add_argument("--state", action="append", default=[],
-                   choices=["queued", "running", "succeeded", "failed", "cancelled", "lost"],
-                   help="only runs in this state (repeatable)")
-    p.add_argument("--all", action="store_true", help="every run in the store")
-    p.add_argument("--format", choices=["table", "tmux"], default="table",
-                   help="tmux: one short line for a tmux status bar")
-
-    p = sub.add_parser("show", help="everything about one run")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("logs", help="print a run's output")
-    p.add_argument("id")
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
-    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
-    p.add_argument("--raw", action="store_true",
-                   help="bytes as written, even to a terminal (default: raw only when piped)")
-
-    p = sub.add_parser("metrics", help="a run's metrics")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true", help="every point, as JSON")
-    p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
-
-    p = sub.add_parser("wait", help="wait for runs to end; exit with the run's exit code")
-    p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 124)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print nothing")
-
-    p = sub.add_parser("cancel", help="cancel runs (SIGTERM, grace period, SIGKILL)")
-    p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("targets", help="list targets, their capacity and health")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("engine", help="the background engine: status, start, stop")
-    engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
-    q = engine_sub.add_parser("status", help="is the engine running, and its pid")
-    q.add_argument("--json", action="store_true")
-    engine_sub.add_parser("start", help="start the engine in the background")
-    engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
-    engine_sub.add_parser("run", help="run the engine in the foreground")
+    for name, (help_text, description, add_arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=description)
+        if only is None or only == name:
+            add_arguments(p)
     return parser
 
 
@@ -111,7 +141,8 @@ def _split_command(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(_split_command(argv))
     if args.version:
         import core
@@ -137,6 +168,9 @@ def dispatch(args, parser) -> int:
     if args.command is None:
         from tui.app import run_app
         return run_app(paths, theme=args.theme)
+    if args.command in ("launch", "clone"):
+        from tui import cli_launch
+        return cli_launch.run(args, paths)
     if args.command in ("targets", "engine"):
         from tui import cli_engine
         return cli_engine.run(args, paths)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -10,28 +9,20 @@ import time
 
 from core import runs as run_queries
 from core.client import EngineClient, engine_alive
-from core.errors import EngineError, ExitCode, UnknownRun, UsageError
+from core.errors import EngineError, ExitCode, UnknownRun
 from core.models import STATE_GLYPHS, RunState
 from core.paths import StorePaths
 from tui import formatting
-
-SCHEMA = run_queries.SCHEMA
+from tui.output import SCHEMA, emit, say
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"launch": launch, "clone": clone, "status": status, "show": show, "logs": logs,
-               "metrics": metrics, "wait": wait, "cancel": cancel}[args.command]
+    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
+               "cancel": cancel}[args.command]
     return handler(args, paths)
 
 
 # ---------------------------------------------------------------- helpers
-
-def emit(data: dict) -> None:
-    sys.stdout.write(json.dumps({"schema": SCHEMA, **data}) + "\n")
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | None:
@@ -64,47 +55,6 @@ def need_reader(paths: StorePaths) -> sqlite3.Connection:
 
 def resolve_ids(conn: sqlite3.Connection, texts: list[str]) -> list[int]:
     return [run_queries.resolve_id(conn, text) for text in texts]
-
-
-def _request_fields(args) -> dict:
-    return {"name": args.name, "target": args.target, "gpus": args.gpus, "set": args.set,
-            "env_vars": args.env_vars, "tags": args.tags}
-
-
-def _report_new(reply: dict, as_json: bool) -> int:
-    for warning in reply.get("warnings", []):
-        say(f"warning: {warning}")
-    run = reply["run"]
-    if as_json:
-        emit({"run": run, "warnings": reply.get("warnings", [])})
-    else:
-        print(run["id"])
-        if sys.stderr.isatty():
-            say(f"run {run['id']} ({run['name']}) queued on {run['target']}")
-    return ExitCode.OK
-
-
-# ---------------------------------------------------------------- launch and clone
-
-def launch(args, paths: StorePaths) -> int:
-    argv = list(args.argv)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if not argv:
-        raise UsageError("nothing to launch: give a command after --",
-                         hint="for example: tui launch -- python train.py --lr 0.01")
-    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv, **_request_fields(args)}
-    reply = EngineClient(paths).request({"op": "launch", "launch": request})
-    return _report_new(reply, args.json)
-
-
-def clone(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    parent = run_queries.resolve_id(conn, args.id)
-    request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
-               **_request_fields(args)}
-    reply = EngineClient(paths).request({"op": "clone", "clone": request})
-    return _report_new(reply, args.json)
 
 
 # ---------------------------------------------------------------- listing
@@ -177,7 +127,7 @@ def show(args, paths: StorePaths) -> int:
         + (f"  ({data['reason']})" if data["reason"] else "")
         + (f"  exit code {data['exit_code']}" if data["exit_code"] is not None else ""),
         f"command    {' '.join(_quote(a) for a in data['command'])}",
-        f"params     " + (" ".join(f"{k}={v}" for k, v in data["params"].items()) or "-"),
+        "params     " + (" ".join(f"{k}={v}" for k, v in data["params"].items()) or "-"),
         f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
         f" (asked {data['gpu_count']})",
         f"parent     {data['parent'] if data['parent'] is not None else '-'}",
@@ -191,7 +141,7 @@ def show(args, paths: StorePaths) -> int:
         f"created    {data['created_at']}",
         f"started    {data['started_at'] or '-'}",
         f"finished   {data['finished_at'] or '-'}",
-        f"metrics    " + (" ".join(f"{k}={formatting.number(v)}"
+        "metrics    " + (" ".join(f"{k}={formatting.number(v)}"
                                    for k, v in data["metrics"].items()) or "-"),
         f"log        {extra['paths']['log']}",
         "history",

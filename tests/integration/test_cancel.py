@@ -1,6 +1,5 @@
 """Cancel ends the whole process tree: SIGTERM, a grace period, then SIGKILL."""
 
-import os
 
 from tests.helpers import process_alive, wait_for
 
