@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Callable
 
 from core.errors import StoreError
 
@@ -105,6 +104,7 @@ def _m1_initial(db) -> None:
                          pk="name")
 
 
-MIGRATIONS: list[Callable] = [
+# Applied in order; the number of a migration is its position (1-based).
+MIGRATIONS = [
     _m1_initial,
 ]

@@ -184,12 +184,12 @@ class Engine:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
         try:
-            request = await protocol.read_message(reader)
+            request = await _read_message(reader)
             handler = self._ops.get(request.get("op"))
             if handler is None:
                 raise EngineError(f"unknown request {request.get('op')!r}")
             reply = await handler(request, writer)
-            await protocol.write_message(writer, {"ok": True, **reply})
+            await _write_message(writer, {"ok": True, **reply})
         except RunyardError as exc:
             await _reply_error(writer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -296,7 +296,7 @@ class Engine:
             if request.get("stream"):
                 for task in done:
                     run = task.result()
-                    await protocol.write_message(
+                    await _write_message(
                         writer, {"event": "finished",
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
@@ -323,6 +323,18 @@ class Engine:
         return {"targets": targets}
 
 
+async def _read_message(reader: asyncio.StreamReader) -> dict:
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError("connection closed")
+    return protocol.decode(line)
+
+
+async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:
+    writer.write(protocol.encode(message))
+    await writer.drain()
+
+
 def _failed(reason: str):
     from core.executors.base import Exit
     return Exit(exit_code=None, reason=reason)
@@ -330,7 +342,7 @@ def _failed(reason: str):
 
 async def _reply_error(writer: asyncio.StreamWriter, exc: RunyardError) -> None:
     try:
-        await protocol.write_message(writer, {"ok": False, "error": exc.to_dict()})
+        await _write_message(writer, {"ok": False, "error": exc.to_dict()})
     except (ConnectionError, RuntimeError):
         log.info("client went away before the error reply")
 

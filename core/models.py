@@ -40,17 +40,6 @@ ALLOWED_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
                                  RunState.LOST, RunState.QUEUED}),
 }
 
-# Glyphs used by the CLI and the app; plain characters that every terminal font has.
-STATE_GLYPHS = {
-    RunState.QUEUED: "·",
-    RunState.RUNNING: "▶",
-    RunState.SUCCEEDED: "✓",
-    RunState.FAILED: "✗",
-    RunState.CANCELLED: "⊘",
-    RunState.LOST: "?",
-}
-
-
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds and a Z suffix."""
     return iso_from_epoch(time.time())

@@ -26,15 +26,3 @@ def decode(line: bytes) -> dict:
     if not isinstance(message, dict):
         raise EngineError("malformed message from the engine socket: not an object")
     return message
-
-
-async def read_message(reader: asyncio.StreamReader) -> dict:
-    line = await reader.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    return decode(line)
-
-
-async def write_message(writer: asyncio.StreamWriter, message: dict) -> None:
-    writer.write(encode(message))
-    await writer.drain()

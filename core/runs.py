@@ -1,7 +1,9 @@
 """Reading runs from the database, and the stable JSON shape of a run (schema 1).
 
 Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
-(json_object), so listing 10,000 runs costs one query and no per-row Python.
+(json_object), so listing 10,000 runs costs one query and no per-row Python. The JSON
+paths do not need core.models (dataclasses costs a CLI call ~10 ms to import); only
+the functions that build `Run` objects import it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import math
 import sqlite3
 
 from core.errors import UnknownRun
-from core.models import Run, RunSpec, RunState
 
 SCHEMA = 1
 
@@ -70,12 +71,13 @@ def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False) -> li
 
 
 def list_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
-              ids=None) -> list[Run]:
+              ids=None) -> list:
     where, args = _filters(states, all_runs, ids)
     return [row_to_run(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
 
 
-def get_run(conn: sqlite3.Connection, run_id: int) -> Run:
+def get_run(conn: sqlite3.Connection, run_id: int):
+    """The run as a `core.models.Run`."""
     row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
@@ -100,11 +102,13 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
         run_id = int(text)
     except ValueError:
         raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
-    get_run(conn, run_id)
+    if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
     return run_id
 
 
-def row_to_run(row: sqlite3.Row) -> Run:
+def row_to_run(row: sqlite3.Row):
+    from core.models import Run, RunSpec, RunState
     spec = RunSpec(command=json.loads(row["command"]), template=json.loads(row["template"]),
                    params=json.loads(row["params"]), overrides=json.loads(row["overrides"]),
                    target=row["target"], gpus=row["gpus"], env=json.loads(row["env"]),

@@ -4,7 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+# compat mode: a plain .pth entry, so each `tui` call skips the editable finder import.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --config-settings editable_mode=compat -e .
 PATH="$PWD/.venv/bin:$PATH"
 export PATH
 cd examples/train

@@ -4,5 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# compat mode: a plain .pth entry, so each `tui` call skips the editable finder import.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --config-settings editable_mode=compat -e '.[test]'
 exec .venv/bin/python -m pytest "$@"

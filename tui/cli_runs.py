@@ -8,12 +8,16 @@ import sys
 import time
 
 from core import runs as run_queries
-from core.client import EngineClient, engine_alive
+from core.client import engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
-from core.models import STATE_GLYPHS, RunState
 from core.paths import StorePaths
 from tui import formatting
+from tui.formatting import STATE_GLYPHS
 from tui.output import SCHEMA, emit, say
+
+# `tui status --json` is the scripted hot path: it needs neither core.models (whose
+# dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
+TERMINAL = ("succeeded", "failed", "cancelled", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
@@ -41,6 +45,7 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
         active = conn.execute(
             "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
         if active:
+            from core.client import EngineClient
             EngineClient(paths).start()
     return conn
 
@@ -77,7 +82,7 @@ def status(args, paths: StorePaths) -> int:
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
-        rows.append([str(r.id), f"{STATE_GLYPHS[r.state]} {r.state.value}", r.name, r.spec.target,
+        rows.append([str(r.id), f"{STATE_GLYPHS[r.state.value]} {r.state.value}", r.name, r.spec.target,
                      ",".join(map(str, r.gpu_ids)) or "-",
                      formatting.duration(formatting.elapsed(r.started_at, r.finished_at)),
                      params, shown])
@@ -90,7 +95,7 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
     if conn is None:
         return "runyard: no runs"
     counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
-    parts = [f"{STATE_GLYPHS[RunState(s)]}{counts[s]}" for s in
+    parts = [f"{STATE_GLYPHS[s]}{counts[s]}" for s in
              ("running", "queued", "failed", "succeeded") if counts.get(s)]
     failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
                           "ORDER BY finished_at DESC LIMIT 1").fetchone()
@@ -123,7 +128,7 @@ def show(args, paths: StorePaths) -> int:
         return ExitCode.OK
     lines = [
         f"run {data['id']}  {data['name']}",
-        f"state      {STATE_GLYPHS[RunState(data['state'])]} {data['state']}"
+        f"state      {STATE_GLYPHS[data['state']]} {data['state']}"
         + (f"  ({data['reason']})" if data["reason"] else "")
         + (f"  exit code {data['exit_code']}" if data["exit_code"] is not None else ""),
         f"command    {' '.join(_quote(a) for a in data['command'])}",
@@ -183,7 +188,7 @@ def logs(args, paths: StorePaths) -> int:
         if not args.follow:
             break
         state = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-        if RunState(state).terminal and not _read_from(path, offset, 1):
+        if state in TERMINAL and not _read_from(path, offset, 1):
             break
         time.sleep(0.1)
     if pending:
@@ -262,7 +267,7 @@ def wait(args, paths: StorePaths) -> int:
     while len(finals) < len(ids):
         for run_id in ids:
             data = run_queries.run_json(conn, run_id)
-            if RunState(data["state"]).terminal and run_id not in finals:
+            if data["state"] in TERMINAL and run_id not in finals:
                 finals[run_id] = data
                 _report_finished(data, args.quiet)
         pending = [i for i in ids if i not in finals]
@@ -286,6 +291,7 @@ def wait(args, paths: StorePaths) -> int:
 
 def _wait_engine(paths, pending, finals, deadline, quiet) -> None:
     import socket
+    from core.client import EngineClient
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
@@ -315,6 +321,7 @@ def _report_finished(data: dict, quiet: bool) -> None:
 def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
+    from core.client import EngineClient
     reply = EngineClient(paths).request({"op": "cancel", "ids": ids})
     if args.json:
         emit({"runs": reply["runs"]})

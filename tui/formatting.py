@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from core.models import epoch_from_iso
+# State glyphs for the CLI and the app: plain characters every terminal font has.
+STATE_GLYPHS = {"queued": "·", "running": "▶", "succeeded": "✓", "failed": "✗",
+                "cancelled": "⊘", "lost": "?"}
 
 
 def duration(seconds: float | None) -> str:
@@ -18,6 +20,7 @@ def duration(seconds: float | None) -> str:
 
 
 def elapsed(started_at: str | None, finished_at: str | None, now: float | None = None) -> float | None:
+    from core.models import epoch_from_iso
     start = epoch_from_iso(started_at)
     if start is None:
         return None
