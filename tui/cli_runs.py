@@ -152,7 +152,8 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    print("\n".join(lines))
+    from core.textsafe import clean_line
+    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
     return ExitCode.OK
 
 

@@ -109,3 +109,11 @@ def test_import_contracts_hold():
     require(linter.exists(), "import-linter is not installed (pip install -e '.[test]')")
     proc = subprocess.run([str(linter)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hostile_names_and_params_are_listed_safely(cli, env, project):
+    run_id = cli.launch("true", "--tag", "\x1b]0;TITLE\x07x", opts=("--name", "evil\x1b[2Jname"))
+    cli("wait", str(run_id))
+    for args in (["status"], ["show", str(run_id)]):
+        shown = _read_pty(args, env, project)
+        assert b"\x1b]0;" not in shown and b"\x1b[2J" not in shown and b"evilname" in shown
