@@ -27,7 +27,9 @@ def _report_new(reply: dict, as_json: bool) -> int:
     if as_json:
         emit({"run": run, "warnings": reply.get("warnings", [])})
     else:
-        print(run["id"])
+        # One write, so ids from parallel launches on one pipe never interleave, even
+        # with PYTHONUNBUFFERED set (print would write the newline separately).
+        sys.stdout.write(f"{run['id']}\n")
         if sys.stderr.isatty():
             say(f"run {run['id']} ({run['name']}) queued on {run['target']}")
     return ExitCode.OK
