@@ -112,4 +112,6 @@ def _ratio(result: Result, peer: float) -> str:
         return "n/a"
     higher_is_better = result.unit.endswith("/s")
     ratio = result.value / peer if higher_is_better else peer / result.value
-    return f"runyard {ratio:.1f}x {'faster' if ratio >= 1 else 'slower'}"
+    if ratio >= 1:
+        return f"runyard {ratio:.1f}x faster"
+    return f"runyard {1 / ratio:.1f}x slower"
