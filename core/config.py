@@ -47,7 +47,7 @@ class TargetConfig:
     name: str
     kind: str = "local"
     max_parallel: int = DEFAULT_LOCAL_PARALLEL
-    gpus: str | tuple[int, ...] = "auto"     # "auto", "none" or declared ids
+    gpus: str | int | tuple[int, ...] = "auto"   # "auto", "none", declared ids; docker: "all", N
     gpu_share: int = 1                       # runs that may share one GPU
     options: dict = field(default_factory=dict)   # kind-specific, checked by the executor
     source: str = "default"
@@ -323,7 +323,7 @@ def _target(path: Path, name: str, table: dict) -> TargetConfig:
         raise fail(path, f"{where}.kind", '"local" (the name local is reserved)', kind)
     max_parallel = positive_int(path, f"{where}.max_parallel",
                                 table.get("max_parallel", DEFAULT_LOCAL_PARALLEL))
-    gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"))
+    gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"), kind)
     share = positive_int(path, f"{where}.gpu_share", table.get("gpu_share", 1))
     options = {k: v for k, v in table.items() if k not in _COMMON_TARGET_KEYS}
     from core.executors import option_checker
@@ -332,12 +332,18 @@ def _target(path: Path, name: str, table: dict) -> TargetConfig:
                         gpu_share=share, options=options, source=str(path))
 
 
-def _gpus(path: Path, key: str, value: Any) -> str | tuple[int, ...]:
+def _gpus(path: Path, key: str, value: Any, kind: str = "local") -> str | int | tuple[int, ...]:
+    """GPU ids the scheduler hands out ("auto", "none", [ids]); docker targets also take
+    "all" or a count: a fixed Docker device request every container gets, not scheduled."""
     if value in ("auto", "none"):
+        return value
+    if kind == "docker" and (value == "all" or (isinstance(value, int) and
+                                                not isinstance(value, bool) and value > 0)):
         return value
     if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                        for v in value):
         if len(set(value)) != len(value):
             raise fail(path, key, "distinct GPU ids", value)
         return tuple(value)
-    raise fail(path, key, '"auto", "none" or a list of GPU ids such as [0, 1]', value)
+    extra = ', "all", a count' if kind == "docker" else ""
+    raise fail(path, key, f'"auto", "none"{extra} or a list of GPU ids such as [0, 1]', value)

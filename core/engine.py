@@ -312,11 +312,14 @@ class Engine:
                 "SELECT target, state, count(*) AS n FROM runs "
                 "WHERE state IN ('queued', 'running') GROUP BY target, state"):
             counts.setdefault(row["target"], {})[row["state"]] = row["n"]
-        targets = []
-        for name in sorted(self.registry.configs):
-            runtime = self.registry.get(name)
+        runtimes = {name: self.registry.get(name) for name in sorted(self.registry.configs)}
+        for runtime in runtimes.values():
             await runtime.prepare()
+        await asyncio.gather(*(runtime.check() for runtime in runtimes.values()))
+        targets = []
+        for name, runtime in runtimes.items():
             info = runtime.describe()
+            self.ledger.target_status(name, info["status"], info["message"], info["gpu_ids"])
             info["running"] = counts.get(name, {}).get("running", 0)
             info["queued"] = counts.get(name, {}).get("queued", 0)
             targets.append(info)

@@ -31,7 +31,8 @@ class TargetRuntime:
         self.executor: Executor = executor_class(config.kind)(config, context)
         self.gpus: list[Gpu] = []
         self.gpu_ids: tuple[int, ...] = ()
-        self.problem: str | None = None
+        self.problem: str | None = None          # GPU detection failed
+        self.health: str | None = None           # the target cannot be reached (kinds that tell)
         self._ready = False
         self._lock = asyncio.Lock()
 
@@ -44,11 +45,21 @@ class TargetRuntime:
             if setting == "auto":
                 self.gpus, self.problem = await self.executor.gpus()
                 self.gpu_ids = tuple(g.index for g in self.gpus)
-            elif setting == "none":
+            elif isinstance(setting, tuple):
+                self.gpu_ids = setting
+            else:                   # "none"; docker's fixed requests ("all", N) are not placed
                 self.gpu_ids = ()
-            else:
-                self.gpu_ids = tuple(setting)
             self._ready = True
+
+    async def check(self, timeout: float = 15.0) -> str | None:
+        """Ask the executor whether the target answers (executors with `health()` only)."""
+        probe = getattr(self.executor, "health", None)
+        if probe is not None:
+            try:
+                self.health = await asyncio.wait_for(probe(), timeout)
+            except asyncio.TimeoutError:
+                self.health = f"no answer within {timeout:.0f} s"
+        return self.health
 
     def capacity(self) -> Capacity:
         return Capacity(target=self.config.name, max_parallel=self.config.max_parallel,
@@ -58,8 +69,9 @@ class TargetRuntime:
         data = self.config.to_dict()
         data["gpu_ids"] = list(self.gpu_ids)
         data["gpu_info"] = [g.to_dict() for g in self.gpus]
-        data["status"] = "error" if self.problem else ("ok" if self._ready else "idle")
-        data["message"] = self.problem
+        problem = self.health or self.problem
+        data["status"] = "error" if problem else ("ok" if self._ready else "idle")
+        data["message"] = problem
         return data
 
 

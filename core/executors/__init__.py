@@ -14,6 +14,7 @@ from core.errors import ConfigError
 
 _MODULES = {
     "local": "core.executors.local",
+    "docker": "core.executors.docker",
 }
 
 
