@@ -219,8 +219,9 @@ class DockerExecutor:
                 refusals = refusals + 1 if _server_error(exc) else 0
                 if refusals > MAX_SERVER_ERRORS:
                     raise
-                log.warning("run %s: Docker engine at %s: %s; trying again", run.id,
-                            connection.endpoint.url, exc)
+                detail = exc.message if isinstance(exc, ExecutorError) else \
+                    f"Docker engine at {connection.endpoint.url}: {exc}"
+                log.warning("run %s: %s; trying again", run.id, detail)
                 await connection.reset()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)

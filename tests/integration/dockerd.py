@@ -146,6 +146,18 @@ class Dockerd:
         for pid in _processes_mentioning(str(self.exec_root)):
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: not process_alive(pid), timeout=10, what=f"shim {pid} to end")
+        for point in _mounts_under(self.root):       # dockerd may leave its root mounted
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points at or below `root`, deepest first."""
+    prefix = str(root)
+    with open("/proc/self/mounts") as handle:
+        points = [line.split()[1] for line in handle]
+    points = [p.replace("\\040", " ") for p in points
+              if p == prefix or p.startswith(prefix + "/")]
+    return sorted(points, key=len, reverse=True)
 
 
 def _processes_mentioning(text: str) -> list[int]:

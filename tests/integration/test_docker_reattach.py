@@ -1,0 +1,149 @@
+"""Docker runs outlive runyard's engine and restarts of the Docker engine, with no gap and no
+duplicate in their output, and whatever happened while nobody watched is recorded."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from core.models import epoch_from_iso
+
+from tests.helpers import process_alive, wait_for
+from tests.integration.docker_fixtures import busybox_image, dockerd, write_targets  # noqa: F401
+
+COUNT = 'i=1; while [ $i -le {n} ]; do echo "step=$i loss=$i"; i=$((i+1)); sleep {pause}; done'
+
+
+def _box(cli, dockerd, image) -> None:
+    write_targets(cli.cwd, f'[targets.box]\nkind = "docker"\nimage = "{image}"\n'
+                           f'host = "{dockerd.url}"\n')
+
+
+def _kill_engine(cli) -> None:
+    pid = cli.engine_pid()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not process_alive(pid), what="the engine to die")
+
+
+def _container(dockerd, env, run_id: int) -> str:
+    store = (Path(env["RUNYARD_HOME"]) / "store-id").read_text().strip()
+    [ident] = wait_for(lambda: dockerd.containers(f"label=runyard.store={store}",
+                                                  f"label=runyard.run={run_id}"),
+                       what=f"the container of run {run_id}")
+    return ident
+
+
+def _state(dockerd, ident: str) -> dict:
+    return dockerd.inspect(ident)["State"]
+
+
+def _assert_counted(cli, run_id: int, n: int) -> None:
+    lines = cli("logs", str(run_id)).stdout.splitlines()
+    assert lines == [f"step={i} loss={i}" for i in range(1, n + 1)], "no gap, no duplicate"
+    points = cli.json("metrics", str(run_id), "--json")["metrics"]["loss"]
+    assert points == [[i, float(i)] for i in range(1, n + 1)], "every metric exactly once"
+
+
+def test_engine_kill_9_while_the_container_runs_and_ends(cli, dockerd, busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", COUNT.format(n=40, pause=0.05) + "; exit 5",
+                        opts=("--target", "box"))
+    wait_for(lambda: "step=5 " in cli("logs", str(run_id)).stdout, what="some output")
+    _kill_engine(cli)
+    ident = _container(dockerd, env, run_id)
+    wait_for(lambda: _state(dockerd, ident)["Status"] == "exited", timeout=60,
+             what="the container to end while the engine is down")
+    ended = _docker_time(_state(dockerd, ident)["FinishedAt"])
+    back = time.time()
+    cli("status")                                   # brings the engine back; it reattaches
+    run = cli.wait_state(run_id, "failed", timeout=60)
+    assert run["exit_code"] == 5
+    _assert_counted(cli, run_id, 40)
+    events = [e["message"] for e in cli.json("show", str(run_id), "--json")["events"]]
+    assert "reattached after an engine restart" in events
+    assert abs(epoch_from_iso(run["finished_at"]) - ended) < 0.01 and ended < back, \
+        "the container's own end time, not the time the engine noticed"
+    wait_for(lambda: not dockerd.containers(f"id={ident}"), what="the container removed")
+
+
+def _docker_time(text: str) -> float:
+    return epoch_from_iso(re.sub(r"(\.\d{6})\d*", r"\1", text))
+
+
+def test_docker_engine_restart_mid_run_loses_and_repeats_nothing(cli, dockerd, busybox_image):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", COUNT.format(n=60, pause=0.1), opts=("--target", "box"))
+    wait_for(lambda: "step=10 " in cli("logs", str(run_id)).stdout, what="some output")
+    dockerd.restart()                                # live-restore: the container goes on
+    run = cli.wait_state(run_id, "succeeded", timeout=90)
+    assert run["exit_code"] == 0
+    _assert_counted(cli, run_id, 60)
+
+
+def test_both_engines_down_then_back(cli, dockerd, busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", COUNT.format(n=50, pause=0.1), opts=("--target", "box"))
+    wait_for(lambda: "step=5 " in cli("logs", str(run_id)).stdout, what="some output")
+    _kill_engine(cli)
+    dockerd.stop()
+    targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
+    assert targets["box"]["status"] == "error"
+    assert dockerd.url in targets["box"]["message"]
+    assert targets["local"]["status"] == "ok"
+    local = cli.launch("echo", "local goes on")
+    assert cli.wait_state(local, "succeeded")["exit_code"] == 0
+    assert cli.run(run_id)["state"] == "running", "not given up while Docker is away"
+    dockerd.start()
+    run = cli.wait_state(run_id, "succeeded", timeout=90)
+    assert run["exit_code"] == 0
+    _assert_counted(cli, run_id, 50)
+    targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
+    assert targets["box"]["status"] == "ok" and targets["box"]["message"] is None
+
+
+def test_container_killed_while_engine_away_keeps_its_true_exit_code(cli, dockerd,
+                                                                     busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", "echo started; sleep 300", opts=("--target", "box"))
+    wait_for(lambda: "started" in cli("logs", str(run_id)).stdout, what="the run to start")
+    _kill_engine(cli)
+    ident = _container(dockerd, env, run_id)
+    dockerd.docker("kill", "--signal", "KILL", ident)
+    cli("status")
+    run = cli.wait_state(run_id, "failed", timeout=60)
+    assert run["exit_code"] == 137 and run["reason"] == "killed by signal 9 (SIGKILL)"
+
+
+def test_container_removed_while_engine_away_is_lost_with_reason(cli, dockerd, busybox_image,
+                                                                 env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", "echo started; sleep 300", opts=("--target", "box"))
+    wait_for(lambda: "started" in cli("logs", str(run_id)).stdout, what="the run to start")
+    _kill_engine(cli)
+    ident = _container(dockerd, env, run_id)
+    dockerd.docker("rm", "-f", ident)
+    cli("status")
+    run = cli.wait_state(run_id, "lost", timeout=60)
+    assert "is gone from the Docker engine" in run["reason"] and "run1" in run["reason"]
+    assert cli("logs", str(run_id)).stdout == "started\n"
+
+
+def test_container_found_by_labels_when_the_handle_was_never_recorded(cli, dockerd,
+                                                                      busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", COUNT.format(n=30, pause=0.1), opts=("--target", "box"))
+    wait_for(lambda: "step=3 " in cli("logs", str(run_id)).stdout, what="some output")
+    cli("engine", "stop")
+    # What an engine killed between starting the container and recording it leaves behind:
+    conn = sqlite3.connect(Path(env["RUNYARD_HOME"]) / "runyard.db")
+    conn.execute("UPDATE runs SET handle = '{}' WHERE id = ?", (run_id,))
+    conn.commit()
+    conn.close()
+    cli("status")
+    run = cli.wait_state(run_id, "succeeded", timeout=60)
+    assert run["exit_code"] == 0
+    _assert_counted(cli, run_id, 30)

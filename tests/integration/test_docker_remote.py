@@ -1,0 +1,127 @@
+"""Docker engines on another machine: reached over TCP or over SSH (OpenSSH on loopback), the
+code copied into the container, output and $RUNYARD_METRICS copied back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.helpers import process_alive, wait_for
+from tests.integration.docker_fixtures import (busybox_image, dockerd, python_image,  # noqa: F401
+                                               write_targets)
+from tests.integration.dockerd import free_port
+
+SSHD = "/usr/sbin/sshd"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """OpenSSH on 127.0.0.1 with its own host key, authorized key and pid file."""
+    require(os.path.exists(SSHD) and shutil.which("ssh-keygen") is not None,
+            "OpenSSH is needed (apt-get install openssh-server openssh-client)")
+    root = tmp_path_factory.mktemp("sshd")
+    host_key, user_key = root / "host_ed25519", root / "user_ed25519"
+    for key in (host_key, user_key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    (root / "authorized_keys").write_text((root / "user_ed25519.pub").read_text())
+    port = free_port()
+    (root / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {root}/sshd.pid\n"
+        f"AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nAllowStreamLocalForwarding yes\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-f", str(root / "sshd_config"), "-E", str(root / "log")],
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: _accepts(port) or proc.poll() is not None, what="sshd to listen")
+        assert proc.poll() is None, (root / "log").read_text()
+        yield {"port": port, "user_key": user_key, "host_pub": (root / "host_ed25519.pub")}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def _accepts(port: int) -> bool:
+    import socket
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _ssh_home(cli, sshd, tmp_path, trusted: bool = True) -> None:
+    """A HOME whose ~/.ssh/config names the box; the engine inherits it from the CLI."""
+    ssh = tmp_path / "home" / ".ssh"
+    ssh.mkdir(parents=True)
+    shutil.copy(sshd["user_key"], ssh / "id_ed25519")
+    os.chmod(ssh / "id_ed25519", 0o600)
+    (ssh / "config").write_text(f"Host docker-box\n  HostName 127.0.0.1\n  Port {sshd['port']}\n"
+                                f"  User root\n  IdentityFile {ssh / 'id_ed25519'}\n")
+    if trusted:
+        key = " ".join(sshd["host_pub"].read_text().split()[:2])
+        (ssh / "known_hosts").write_text(f"[127.0.0.1]:{sshd['port']} {key}\n")
+    cli.env["HOME"] = str(tmp_path / "home")
+
+
+def _remote(cli, image: str, host: str) -> None:
+    write_targets(cli.cwd, f'[targets.remote]\nkind = "docker"\nimage = "{image}"\n'
+                           f'host = "{host}"\n')
+
+
+def test_tcp_engine_gets_a_copy_of_the_code_and_sends_metrics_back(cli, dockerd, python_image,
+                                                                   env):
+    _remote(cli, python_image, dockerd.tcp_url)
+    run_id = cli.launch("python3", "train.py", "--epochs", "2", "--delay", "0.2",
+                        opts=("--target", "remote"))
+    run_dir = Path(env["RUNYARD_HOME"]) / "runs" / str(run_id)
+    metrics_file = run_dir / "metrics.jsonl"
+    wait_for(lambda: metrics_file.exists() and metrics_file.read_text().count("\n") >= 1,
+             timeout=60, what="the first metrics line copied back while the run goes on")
+    assert cli.run(run_id)["state"] == "running"
+    run = cli.wait_state(run_id, "succeeded", timeout=120)
+    assert run["exit_code"] == 0
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert not (run_dir / "code").exists(), "nothing bind-mounted: the code was copied in"
+    metrics = cli.json("metrics", str(run_id), "--json")["metrics"]
+    assert [step for step, _ in metrics["val_loss"]] == [16, 32]
+    assert "epoch 2 done" in cli("logs", str(run_id)).stdout
+
+
+def test_ssh_engine_runs_and_reattaches_after_engine_kill(cli, dockerd, busybox_image, sshd,
+                                                          tmp_path):
+    _ssh_home(cli, sshd, tmp_path)
+    _remote(cli, busybox_image, f"ssh://docker-box{dockerd.socket}")
+    script = ('pwd; i=1; while [ $i -le 30 ]; do echo "n=$i"; i=$((i+1)); sleep 0.1; done; '
+              'echo \'{"step": 1, "ssh": 1}\' >> "$RUNYARD_METRICS"; exit 4')
+    run_id = cli.launch("sh", "-c", script, opts=("--target", "remote"))
+    wait_for(lambda: "n=3\n" in cli("logs", str(run_id)).stdout, timeout=60, what="output")
+    pid = cli.engine_pid()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not process_alive(pid), what="the engine to die")
+    cli("status")
+    run = cli.wait_state(run_id, "failed", timeout=60)
+    assert run["exit_code"] == 4
+    assert cli("logs", str(run_id)).stdout.splitlines() == \
+        ["/runyard/code"] + [f"n={i}" for i in range(1, 31)]
+    assert cli.json("metrics", str(run_id), "--json")["metrics"]["ssh"] == [[1, 1.0]]
+    targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
+    assert targets["remote"]["status"] == "ok"
+
+
+def test_ssh_engine_with_an_untrusted_host_key_fails_clearly(cli, dockerd, busybox_image, sshd,
+                                                             tmp_path):
+    _ssh_home(cli, sshd, tmp_path, trusted=False)
+    _remote(cli, busybox_image, f"ssh://docker-box{dockerd.socket}")
+    run_id = cli.launch("true", opts=("--target", "remote"))
+    run = cli.wait_state(run_id, "failed", timeout=60)
+    assert run["reason"].startswith("cannot log in to docker-box over SSH for the Docker engine")
+    targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
+    assert targets["remote"]["status"] == "error"
+    assert "cannot log in to docker-box over SSH" in targets["remote"]["message"]
