@@ -49,39 +49,52 @@ async def mirror_logs(docker, container: str, log_path: Path, log_base: int,
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None, connect=CONNECT_TIMEOUT,
                                     sock_connect=CONNECT_TIMEOUT)
     params = {"stdout": True, "stderr": True, "follow": follow}
+    frames = FrameReader()
     written = 0
     # `_query` is aiodocker's request primitive, the one its own log reader uses.
     async with docker._query(f"containers/{container}/logs", params=params,
                              timeout=timeout) as response:
         with open(log_path, "ab", buffering=0) as out:
-            while True:
-                payload = await _frame(response.content)
-                if payload is None:
-                    return written
-                kind, data = payload
-                if kind not in (STDOUT, STDERR) or not data:
-                    continue
-                if skip >= len(data):
-                    skip -= len(data)
-                    continue
-                data, skip = data[skip:], 0
-                out.write(data)
-                written += len(data)
+            while chunk := await response.content.readany():
+                # Everything already received, at once: a follow stream arrives as many
+                # tiny HTTP chunks (one per line written), too many to handle one by one.
+                data = frames.feed(chunk + response.content.read_nowait())
+                if skip:
+                    dropped = min(skip, len(data))
+                    data, skip = data[dropped:], skip - dropped
+                if data:
+                    out.write(data)
+                    written += len(data)
+    if frames.pending:
+        raise StreamBroken("the log stream ended inside a frame")
+    return written
 
 
-async def _frame(content) -> tuple[int, bytes] | None:
-    """One frame of the multiplexed stream, or None at its clean end."""
-    try:
-        header = await content.readexactly(8)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise StreamBroken("the log stream ended inside a frame header") from None
-        return None
-    kind, length = struct.unpack(">BxxxL", header)
-    try:
-        return kind, await content.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise StreamBroken("the log stream ended inside a frame") from None
+class FrameReader:
+    """Turns the multiplexed stream, fed in chunks of any size, into output bytes."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.buffer)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The stdout and stderr payloads of every frame completed by `chunk`, in order."""
+        buffer = self.buffer
+        buffer += chunk
+        out = bytearray()
+        at = 0
+        while len(buffer) - at >= 8:
+            kind, length = struct.unpack_from(">BxxxL", buffer, at)
+            if len(buffer) - at - 8 < length:
+                break
+            if kind in (STDOUT, STDERR):
+                out += buffer[at + 8:at + 8 + length]
+            at += 8 + length
+        del buffer[:at]
+        return bytes(out)
 
 
 async def mirror_file(docker, container: str, inner_path: str, local_path: Path) -> int:

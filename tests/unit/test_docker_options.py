@@ -127,3 +127,22 @@ def test_code_tar_holds_the_snapshot_under_runyard_code(tmp_path):
 def test_store_id_is_made_once(tmp_path):
     first = spec.store_id(tmp_path)
     assert len(first) == 16 and spec.store_id(tmp_path) == first
+
+
+def test_log_frames_split_anywhere_give_the_same_bytes():
+    import random
+    import struct
+    from core.executors.docker_stream import FrameReader
+    payloads = [(1, b"out\n"), (2, b"err \xff\xfe\n"), (3, b"system"), (1, b""), (1, b"x" * 70000)]
+    stream = b"".join(struct.pack(">BxxxL", kind, len(data)) + data for kind, data in payloads)
+    expected = b"out\nerr \xff\xfe\n" + b"x" * 70000
+    rng = random.Random(7)
+    for _ in range(50):
+        reader, got, at = FrameReader(), b"", 0
+        while at < len(stream):
+            step = rng.randint(1, 9000)
+            got += reader.feed(stream[at:at + step])
+            at += step
+        assert got == expected and not reader.pending
+    reader = FrameReader()
+    assert reader.feed(stream[:5]) == b"" and reader.pending, "a torn header is kept, not output"
