@@ -59,6 +59,7 @@ class DockerExecutor:
             or f"unix://{DEFAULT_SOCKET}"
         self._connections: dict[str, DockerConnection] = {}
         self._store: str | None = None
+        self._pending_stops: dict[int, float] = {}   # run id -> grace, for an engine away
 
     # ------------------------------------------------------------ connections
 
@@ -248,6 +249,15 @@ class DockerExecutor:
             await self._remove(docker, ident)
             return recorded
         state = info["State"]
+        grace = self._pending_stops.pop(run.id, None)
+        if grace is not None and state["Status"] not in _ENDED:
+            try:
+                await self._stop(docker, ident, grace)
+            except Exception as exc:
+                if unreachable(exc) or _server_error(exc):
+                    self._pending_stops[run.id] = grace      # still to do when it answers
+                raise
+            state = (await docker.containers.container(ident).show())["State"]
         if state["Status"] == "created":
             return Exit(None, lost=True, reason=f"its container {info['Name'].lstrip('/')} "
                                                  "was created but never started")
@@ -343,16 +353,27 @@ class DockerExecutor:
         return None
 
     async def cancel(self, run: Run, handle: dict, grace: float) -> None:
-        from aiodocker.exceptions import DockerError
+        """`docker stop` with the grace period. With the engine out of reach, the stop waits
+        for the run's `wait`, which gives it as soon as the engine answers again."""
         connection = self._connection(handle.get("host") or self.url)
-        docker = await connection.client()
         ident = handle.get("container") or handle["name"]
+        try:
+            await self._stop(await connection.client(), ident, grace)
+        except Exception as exc:
+            if not (isinstance(exc, ExecutorError) or unreachable(exc)):
+                raise
+            await connection.reset()
+            self._pending_stops[run.id] = grace
+            log.warning("run %s: stop once the Docker engine answers: %s", run.id,
+                        getattr(exc, "message", exc))
+
+    async def _stop(self, docker, ident: str, grace: float) -> None:
+        from aiodocker.exceptions import DockerError
         try:
             await docker.containers.container(ident).stop(t=math.ceil(grace))
         except DockerError as exc:
-            if exc.status == 900:
-                await connection.reset()
-                raise connection.error(exc) from None
+            if exc.status == 900 or exc.status >= 500:
+                raise
             if exc.status not in (304, 404):          # already stopped, or gone
                 raise ExecutorError(f"cannot stop container {ident[:12]}: {exc.message}",
                                     target=self.target.name) from None

@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -147,3 +149,26 @@ def test_container_found_by_labels_when_the_handle_was_never_recorded(cli, docke
     run = cli.wait_state(run_id, "succeeded", timeout=60)
     assert run["exit_code"] == 0
     _assert_counted(cli, run_id, 30)
+
+
+def test_cancel_while_the_docker_engine_is_down_is_done_when_it_is_back(cli, dockerd,
+                                                                          busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    run_id = cli.launch("sh", "-c", "echo started; sleep 300", opts=("--target", "box"))
+    wait_for(lambda: "started" in cli("logs", str(run_id)).stdout, what="the run to start")
+    dockerd.stop()
+    cancel = subprocess.Popen([sys.executable, "-m", "tui", "cancel", str(run_id)], env=cli.env,
+                              cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: any(e["kind"] == "cancel" for e in
+                             cli.json("show", str(run_id), "--json")["events"]),
+                 what="the cancel request recorded")
+        assert cli.run(run_id)["state"] == "running"
+        dockerd.start()
+        run = cli.wait_state(run_id, "cancelled", timeout=60)
+        assert run["exit_code"] == 143
+        assert cancel.wait(60) == 0
+    finally:
+        if cancel.poll() is None:
+            cancel.kill()
+            cancel.wait()
