@@ -21,21 +21,20 @@ import asyncio
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 from core import gpus as gpu_detection
 from core.config import TargetConfig
 from core.errors import ExecutorError
 from core.executors import docker_spec as spec
-from core.executors.base import Context, Exit, describe_code, parse_status
+from core.executors.base import Context, Exit
 from core.executors.docker_client import DockerConnection, unreachable
 from core.executors.docker_options import DEFAULT_SOCKET, check_options, parse_host
+from core.executors.docker_outcome import exit_of, recorded_exit, start_failure, write_status
 from core.executors.docker_stream import (StreamBroken, file_size, mirror_file,
-                                          mirror_file_while, mirror_logs, write_status)
+                                          mirror_file_while, mirror_logs)
 from core.models import Run
 from core.snapshot import materialize
 
@@ -183,7 +182,8 @@ class DockerExecutor:
                 raise
             if not self.options.get("keep"):
                 await container.delete(force=True)
-            raise ExecutorError(self._start_failure(run, exc.message.strip()),
+            raise ExecutorError(start_failure(self.url, self.options["image"], run.spec.command[0],
+                                              exc.message.strip()),
                                 target=self.target.name) from None
         return {"container": container.id, "name": name, "host": self.url,
                 "log_base": log_base, "mode": mode}
@@ -194,16 +194,6 @@ class DockerExecutor:
                                     "user" in self.options, tar)
             tar.seek(0)
             await container.put_archive("/", tar)
-
-    def _start_failure(self, run: Run, message: str) -> str:
-        image = self.options["image"]
-        if "could not select device driver" in message:
-            return (f"the run asks for GPUs but the Docker engine at {self.url} cannot give "
-                    f"any ({message}); install the NVIDIA Container Toolkit there, or set "
-                    f"the target's gpus to \"none\"")
-        if "executable file not found" in message or "no such file or directory" in message:
-            return f"command not found in image {image}: {run.spec.command[0]} ({message})"
-        return f"the Docker engine at {self.url} could not start the container: {message}"
 
     # ------------------------------------------------------------ wait
 
@@ -236,7 +226,7 @@ class DockerExecutor:
         from aiodocker.exceptions import DockerError
         docker = await connection.client()
         ident = handle.get("container") or handle["name"]
-        recorded = self._recorded_exit(run_dir)
+        recorded = recorded_exit(run_dir)
         try:
             info = await docker.containers.container(ident).show()
         except DockerError as exc:
@@ -282,35 +272,11 @@ class DockerExecutor:
         await mirror_logs(docker, ident, log_file, log_base, follow=False)
         if handle.get("mode") == "copy":
             await mirror_file(docker, ident, spec.METRICS, run_dir / "metrics.jsonl")
-        outcome = self._exit_of(run, state, log_file)
+        outcome = exit_of(state, self.options["image"], run.spec.command[0], log_file)
         await asyncio.to_thread(write_status, run_dir, outcome.exit_code, outcome.reason,
                                 outcome.ended_at)
         await self._remove(docker, ident)
         return outcome
-
-    def _recorded_exit(self, run_dir: Path) -> Exit | None:
-        path = run_dir / "exit_status"
-        try:
-            status = parse_status(path.read_text(errors="replace"))
-            ended_at = path.stat().st_mtime
-        except FileNotFoundError:
-            return None
-        if status is None:
-            return None
-        return Exit(status.exit_code, status.reason, ended_at=ended_at)
-
-    def _exit_of(self, run: Run, state: dict, log_file: Path) -> Exit:
-        code = int(state.get("ExitCode", -1))
-        ended_at = _epoch(state.get("FinishedAt"))
-        if state.get("OOMKilled"):
-            reason = f"killed: out of memory (exit code {code})"
-        elif code == 127 and _tini_not_found(log_file, run.spec.command[0]):
-            reason = f"command not found in image {self.options['image']}: {run.spec.command[0]}"
-        elif state.get("Status") == "dead":
-            reason = f"the container died: {state.get('Error') or 'no reason given'}"
-        else:
-            reason = describe_code(code)
-        return Exit(exit_code=code, reason=reason, ended_at=ended_at)
 
     async def _remove(self, docker, ident: str) -> None:
         from aiodocker.exceptions import DockerError
@@ -420,28 +386,6 @@ def _transient(exc: BaseException) -> bool:
 def _server_error(exc: BaseException) -> bool:
     from aiodocker.exceptions import DockerError
     return isinstance(exc, DockerError) and exc.status >= 500 and exc.status != 900
-
-
-def _epoch(text: str | None) -> float | None:
-    """Docker's RFC 3339 time with nanoseconds -> epoch seconds (None for the zero time)."""
-    if not text or text.startswith("0001-"):
-        return None
-    trimmed = re.sub(r"(\.\d{6})\d*", r"\1", text).replace("Z", "+00:00")
-    try:
-        return datetime.fromisoformat(trimmed).timestamp()
-    except ValueError:
-        return None
-
-
-def _tini_not_found(log_file: Path, command: str) -> bool:
-    """Docker's init reports a command it cannot run as its last words, with code 127."""
-    try:
-        with open(log_file, "rb") as handle:
-            handle.seek(max(0, file_size(log_file) - 4096))
-            tail = handle.read()
-    except OSError:
-        return False
-    return f"exec {command} failed: No such file or directory".encode() in tail
 
 
 EXECUTOR = DockerExecutor

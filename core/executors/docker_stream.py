@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import struct
 from pathlib import Path
 
@@ -143,12 +142,3 @@ async def _set_within(event: asyncio.Event, seconds: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
-
-
-def write_status(run_dir: Path, code: int, reason: str | None, ended_at: float | None) -> None:
-    """Record how the container ended, atomically, before the container may be removed."""
-    tmp = run_dir / "exit_status.tmp"
-    tmp.write_text(f"{code}\t{reason or ''}\n")
-    if ended_at is not None:
-        os.utime(tmp, (ended_at, ended_at))
-    os.replace(tmp, run_dir / "exit_status")
