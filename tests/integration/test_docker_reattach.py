@@ -18,6 +18,11 @@ from tests.helpers import process_alive, wait_for
 from tests.integration.docker_fixtures import busybox_image, dockerd, write_targets  # noqa: F401
 
 COUNT = 'i=1; while [ $i -le {n} ]; do echo "step=$i loss=$i"; i=$((i+1)); sleep {pause}; done'
+# Counts until the test creates `stop` in the run's (bind-mounted) code folder: Docker may
+# lose what a container writes while dockerd is down if the container also ends before
+# dockerd is back (seen with Docker 20.10), so these runs outlive the Docker restart.
+COUNT_UNTIL_STOP = ('i=1; while [ $i -le {n} ] || [ ! -e stop ]; do echo "step=$i loss=$i"; '
+                    'i=$((i+1)); sleep 0.1; done')
 
 
 def _box(cli, dockerd, image) -> None:
@@ -43,8 +48,10 @@ def _state(dockerd, ident: str) -> dict:
     return dockerd.inspect(ident)["State"]
 
 
-def _assert_counted(cli, run_id: int, n: int) -> None:
+def _assert_counted(cli, run_id: int, n: int | None) -> None:
+    """Lines `step=1 loss=1` to `step=n loss=n` (n: as many as there are, at least one)."""
     lines = cli("logs", str(run_id)).stdout.splitlines()
+    n = n or len(lines)
     assert lines == [f"step={i} loss={i}" for i in range(1, n + 1)], "no gap, no duplicate"
     points = cli.json("metrics", str(run_id), "--json")["metrics"]["loss"]
     assert points == [[i, float(i)] for i in range(1, n + 1)], "every metric exactly once"
@@ -76,19 +83,26 @@ def _docker_time(text: str) -> float:
     return epoch_from_iso(re.sub(r"(\.\d{6})\d*", r"\1", text))
 
 
-def test_docker_engine_restart_mid_run_loses_and_repeats_nothing(cli, dockerd, busybox_image):
+def _stop_file(env, run_id: int) -> Path:
+    return Path(env["RUNYARD_HOME"]) / "runs" / str(run_id) / "code" / "stop"
+
+
+def test_docker_engine_restart_mid_run_loses_and_repeats_nothing(cli, dockerd, busybox_image,
+                                                                 env):
     _box(cli, dockerd, busybox_image)
-    run_id = cli.launch("sh", "-c", COUNT.format(n=60, pause=0.1), opts=("--target", "box"))
+    run_id = cli.launch("sh", "-c", COUNT_UNTIL_STOP.format(n=20), opts=("--target", "box"))
     wait_for(lambda: "step=10 " in cli("logs", str(run_id)).stdout, what="some output")
     dockerd.restart()                                # live-restore: the container goes on
+    _stop_file(env, run_id).touch()
     run = cli.wait_state(run_id, "succeeded", timeout=90)
     assert run["exit_code"] == 0
-    _assert_counted(cli, run_id, 60)
+    _assert_counted(cli, run_id, None)
+    assert len(cli("logs", str(run_id)).stdout.splitlines()) > 20
 
 
 def test_both_engines_down_then_back(cli, dockerd, busybox_image, env):
     _box(cli, dockerd, busybox_image)
-    run_id = cli.launch("sh", "-c", COUNT.format(n=50, pause=0.1), opts=("--target", "box"))
+    run_id = cli.launch("sh", "-c", COUNT_UNTIL_STOP.format(n=20), opts=("--target", "box"))
     wait_for(lambda: "step=5 " in cli("logs", str(run_id)).stdout, what="some output")
     _kill_engine(cli)
     dockerd.stop()
@@ -100,9 +114,11 @@ def test_both_engines_down_then_back(cli, dockerd, busybox_image, env):
     assert cli.wait_state(local, "succeeded")["exit_code"] == 0
     assert cli.run(run_id)["state"] == "running", "not given up while Docker is away"
     dockerd.start()
+    _stop_file(env, run_id).touch()
     run = cli.wait_state(run_id, "succeeded", timeout=90)
     assert run["exit_code"] == 0
-    _assert_counted(cli, run_id, 50)
+    _assert_counted(cli, run_id, None)
+    assert len(cli("logs", str(run_id)).stdout.splitlines()) > 20
     targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
     assert targets["box"]["status"] == "ok" and targets["box"]["message"] is None
 
