@@ -269,6 +269,8 @@ class DockerExecutor:
         state = (await docker.containers.container(ident).show())["State"]
         if state["Status"] not in _ENDED:
             return None
+        # A follow stream can end before it has sent all of a container's output (seen with
+        # Docker 20.10: a few of 16 fast writers ended short), so read the rest once more.
         await mirror_logs(docker, ident, log_file, log_base, follow=False)
         if handle.get("mode") == "copy":
             await mirror_file(docker, ident, spec.METRICS, run_dir / "metrics.jsonl")

@@ -132,7 +132,3 @@ def _mount(path: Path, key: str, text: str) -> str:
         raise fail(path, key, expected, text)
     return text
 
-
-def docker_gpus(value: Any) -> bool:
-    """Whether a target's `gpus` value is a docker-only fixed request ("all" or a count)."""
-    return value == "all" or (isinstance(value, int) and not isinstance(value, bool))
