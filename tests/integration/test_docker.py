@@ -132,3 +132,14 @@ def test_python_training_example_in_a_container(cli, dockerd, python_image, env)
     assert sorted(p.name for p in (code / "checkpoints").iterdir()) == ["epoch1.json",
                                                                        "epoch2.json"]
     assert not (cli.cwd / "checkpoints").exists()
+
+
+def test_fast_writers_output_arrives_whole(cli, dockerd, busybox_image, env):
+    _box(cli, dockerd, busybox_image)
+    runs = [cli.launch("sh", "-c", "seq 1 30000; seq 1 500 >&2", opts=("--target", "box"))
+            for _ in range(4)]
+    expected = sorted([str(i) for i in range(1, 30001)] + [str(i) for i in range(1, 501)])
+    for run_id in runs:
+        cli.wait_state(run_id, "succeeded", timeout=60)
+        log = Path(env["RUNYARD_HOME"]) / "runs" / str(run_id) / "output.log"
+        assert sorted(log.read_text().splitlines()) == expected
