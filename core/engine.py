@@ -23,7 +23,7 @@ import core
 from core import protocol
 from core import runs as run_queries
 from core.blobs import BlobStore
-from core.errors import EngineError, RunyardError, UnknownTarget
+from core.errors import EngineError, RunyardError, UnknownTarget, UsageError
 from core.executors.base import Context
 from core.launching import CloneRequest, LaunchRequest, Prepared, prepare_clone, prepare_launch
 from core.ledger import Ledger
@@ -239,6 +239,12 @@ class Engine:
         self.registry.learn(prepared.config.targets)
         runtime = self.registry.get(prepared.spec.target)
         await runtime.prepare()
+        fixed = runtime.config.gpus
+        if prepared.spec.gpus and (fixed == "all" or isinstance(fixed, int)):
+            raise UsageError(f"target {runtime.config.name!r} gives every run the same GPUs "
+                             f"(gpus = {fixed!r}), so --gpus does not apply there",
+                             hint="leave out --gpus, or list GPU ids (gpus = [0, 1]) so runyard "
+                                  "places each run on its own")
         if problem := fits(runtime.capacity(), prepared.spec.gpus):
             raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
         if prepared.snapshot is not None:

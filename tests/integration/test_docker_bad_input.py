@@ -69,3 +69,11 @@ def test_a_config_mistake_names_file_key_and_expectation(cli):
     assert proc.returncode == 4, proc.stderr
     assert f"{cli.cwd / 'runyard.toml'}: targets.box.host: expected a Docker engine address" \
         in proc.stderr
+
+
+def test_gpus_flag_on_a_target_with_fixed_gpus_is_refused_clearly(cli, tmp_path):
+    _target(cli, "box", image='"busybox"', host=f'"unix://{tmp_path}/d.sock"', gpus='"all"')
+    proc = cli("launch", "--target", "box", "--gpus", "1", "--", "true", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "gives every run the same GPUs (gpus = 'all'), so --gpus does not apply" in proc.stderr
+    assert cli.json("status", "--json", "--all")["runs"] == []
