@@ -23,7 +23,7 @@ import core
 from core import protocol
 from core import runs as run_queries
 from core.blobs import BlobStore
-from core.errors import EngineError, RunyardError, UnknownTarget, UsageError
+from core.errors import EngineError, RunyardError, StoreError, UnknownTarget, UsageError
 from core.executors.base import Context
 from core.launching import CloneRequest, LaunchRequest, Prepared, prepare_clone, prepare_launch
 from core.ledger import Ledger
@@ -37,6 +37,10 @@ log = logging.getLogger("runyard.engine")
 
 # How long `cancel` waits past the grace period for a run to be confirmed ended.
 CANCEL_SLACK = 30.0
+# How long `tui targets` waits for targets to answer (an unreachable box shows as such).
+TARGETS_PREPARE_WAIT = 5.0
+# How soon the scheduler looks again at a target that could not be prepared.
+PREPARE_RETRY_WAKE = 16.0
 
 
 class AlreadyRunning(Exception):
@@ -51,6 +55,7 @@ class Engine:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_activity = time.monotonic()
+        self._preparing: dict[str, asyncio.Task] = {}
         self._lock_file = None
         self._server = None
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "clone": self.op_clone,
@@ -71,7 +76,8 @@ class Engine:
         self.ledger = Ledger.open(self.paths.db)
         self.blobs = BlobStore(self.paths.blobs)
         self.hashes = self.ledger.load_hashes()
-        self.registry = Registry(self.ledger, Context(self.paths, self.blobs))
+        self.registry = Registry(self.ledger, Context(self.paths, self.blobs,
+                                                      on_health=self._target_health))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
         socket_path = self.paths.socket
         socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -167,7 +173,11 @@ class Engine:
                 for item in (w for w in waiting if w.target == name):
                     self.runner.finish(item.run_id, _failed(f"unknown target {name!r}"))
                 continue
-            await runtime.prepare()
+            if not runtime.ready:
+                self._prepare_in_background(runtime)   # a slow box never holds up the others
+                continue
+            if not runtime.available():
+                continue                  # unreachable for now: its runs wait, health wakes us
             capacities[name] = runtime.capacity()
         for item in waiting:
             capacity = capacities.get(item.target)
@@ -178,6 +188,33 @@ class Engine:
             if run.state is not RunState.QUEUED:
                 continue
             self.runner.launch(run, self.registry.get(placement.target), placement.gpu_ids)
+
+    def _prepare_in_background(self, runtime) -> None:
+        name = runtime.config.name
+        if name in self._preparing and not self._preparing[name].done():
+            return
+
+        async def prepare() -> None:
+            await runtime.prepare()
+            if runtime.ready:
+                self.wake()
+            elif runtime.failure is not None:
+                # Tried again after the retry delay, or at once when the box comes back.
+                asyncio.get_running_loop().call_later(PREPARE_RETRY_WAKE, self.wake)
+
+        self._preparing[name] = asyncio.get_running_loop().create_task(
+            prepare(), name=f"prepare {name}")
+
+    def _target_health(self, name: str, status: str, message: str | None) -> None:
+        """A remote target's health changed: record it, and let the scheduler look again."""
+        try:
+            self.ledger.target_status(name, status, message)
+        except StoreError as exc:
+            log.warning("cannot record the health of target %s: %s", name, exc.message)
+        runtime = self.registry.runtimes.get(name)
+        if runtime is not None and status == "ok":
+            runtime.retry_now()
+        self.wake()
 
     # ------------------------------------------------------------ requests
 
@@ -238,6 +275,8 @@ class Engine:
                       base_env_id: str | None = None, reuse_git=None) -> Run:
         self.registry.learn(prepared.config.targets)
         runtime = self.registry.get(prepared.spec.target)
+        if not runtime.ready:
+            runtime.retry_now()           # a launch always tries the target afresh
         await runtime.prepare()
         fixed = runtime.config.gpus
         if prepared.spec.gpus and (fixed == "all" or isinstance(fixed, int)):
@@ -245,7 +284,13 @@ class Engine:
                              f"(gpus = {fixed!r}), so --gpus does not apply there",
                              hint="leave out --gpus, or list GPU ids (gpus = [0, 1]) so runyard "
                                   "places each run on its own")
-        if problem := fits(runtime.capacity(), prepared.spec.gpus):
+        failure = runtime.failure
+        if failure is not None and not getattr(failure, "transient", False):
+            raise failure                 # host key, login, work folder: someone must act
+        if failure is not None:
+            prepared.options["warnings"].append(
+                f"{failure.message}; the run waits until the target can be reached")
+        if runtime.ready and (problem := fits(runtime.capacity(), prepared.spec.gpus)):
             raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
         if prepared.snapshot is not None:
             self.hashes.update(prepared.snapshot.fresh_hashes)
@@ -318,12 +363,14 @@ class Engine:
                 "SELECT target, state, count(*) AS n FROM runs "
                 "WHERE state IN ('queued', 'running') GROUP BY target, state"):
             counts.setdefault(row["target"], {})[row["state"]] = row["n"]
-        runtimes = {name: self.registry.get(name) for name in sorted(self.registry.configs)}
-        for runtime in runtimes.values():
-            await runtime.prepare()
-        await asyncio.gather(*(runtime.check() for runtime in runtimes.values()))
+        runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
+        preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
+        await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on in the background
+        probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]
+        await asyncio.wait(probing, timeout=TARGETS_PREPARE_WAIT)
         targets = []
-        for name, runtime in runtimes.items():
+        for runtime in runtimes:
+            name = runtime.config.name
             info = runtime.describe()
             self.ledger.target_status(name, info["status"], info["message"], info["gpu_ids"])
             info["running"] = counts.get(name, {}).get("running", 0)

@@ -63,6 +63,13 @@ class Runner:
             env = self.run_env(run, runtime)
             handle = await runtime.executor.start(run, env)
         except (ExecutorError, StoreError) as exc:
+            if getattr(exc, "transient", False) and \
+                    not run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
+                # The target is unreachable for now: the run waits for it in the queue.
+                self.ledger.transition(run.id, RunState.QUEUED,
+                                       message=f"queued again: {exc.message}")
+                self.on_change()
+                return
             self.note_in_log(run.id, exc.message)
             self.finish(run.id, Exit(exit_code=None, reason=exc.message))
             return

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from core.config import TargetConfig
+from core.errors import ExecutorError
 from core.executors import executor_class
 from core.executors.base import Context, Executor
 from core.gpus import Gpu
@@ -20,6 +22,8 @@ from core.ledger import Ledger
 from core.scheduler import Capacity
 
 log = logging.getLogger("runyard.engine")
+
+PREPARE_RETRY = 15.0
 
 
 class TargetRuntime:
@@ -31,35 +35,62 @@ class TargetRuntime:
         self.executor: Executor = executor_class(config.kind)(config, context)
         self.gpus: list[Gpu] = []
         self.gpu_ids: tuple[int, ...] = ()
-        self.problem: str | None = None          # GPU detection failed
-        self.health: str | None = None           # the target cannot be reached (kinds that tell)
+        self.problem: str | None = None              # GPU detection failed
+        self.failure: ExecutorError | None = None    # why the last prepare() failed
+        self.probed: str | None = None               # why the last probe() failed (kinds that tell)
         self._ready = False
+        self._retry_at = 0.0
         self._lock = asyncio.Lock()
 
     async def prepare(self) -> None:
-        """Learn the target's GPUs once ("auto" asks the executor; lists are taken as given)."""
+        """Learn the target's GPUs once ("auto" asks the executor; lists are taken as given).
+
+        Remote targets are reached here too; if that fails the target stays unprepared, its
+        runs wait, and the next call tries again (at most every PREPARE_RETRY seconds).
+        """
         async with self._lock:
-            if self._ready:
+            if self._ready or time.monotonic() < self._retry_at:
                 return
             setting = self.config.gpus
-            if setting == "auto":
-                self.gpus, self.problem = await self.executor.gpus()
-                self.gpu_ids = tuple(g.index for g in self.gpus)
-            elif isinstance(setting, tuple):
-                self.gpu_ids = setting
-            else:                   # "none"; docker's fixed requests ("all", N) are not placed
-                self.gpu_ids = ()
+            reach = getattr(self.executor, "reach", None)
+            try:
+                if setting == "auto":
+                    self.gpus, self.problem = await self.executor.gpus()
+                    self.gpu_ids = tuple(g.index for g in self.gpus)
+                else:
+                    if reach is not None:
+                        await reach()
+                    # "none", or docker's fixed requests ("all", N), which are not placed
+                    self.gpu_ids = tuple(setting) if isinstance(setting, tuple) else ()
+            except ExecutorError as exc:
+                self.failure = exc
+                self._retry_at = time.monotonic() + PREPARE_RETRY
+                return
+            self.failure = None
             self._ready = True
 
     async def check(self, timeout: float = 15.0) -> str | None:
-        """Ask the executor whether the target answers (executors with `health()` only)."""
-        probe = getattr(self.executor, "health", None)
+        """Ask the target whether it answers now (executors with an async `probe()`)."""
+        probe = getattr(self.executor, "probe", None)
         if probe is not None:
             try:
-                self.health = await asyncio.wait_for(probe(), timeout)
+                self.probed = await asyncio.wait_for(probe(), timeout)
             except asyncio.TimeoutError:
-                self.health = f"no answer within {timeout:.0f} s"
-        return self.health
+                self.probed = f"no answer within {timeout:.0f} s"
+        return self.probed
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def retry_now(self) -> None:
+        """The target came back: the next prepare() tries at once."""
+        self._retry_at = 0.0
+
+    def available(self) -> bool:
+        """Whether new runs may start now (a remote box may be unreachable for a while)."""
+        check = getattr(self.executor, "available", None)
+        return check() if check is not None else True
 
     def capacity(self) -> Capacity:
         return Capacity(target=self.config.name, max_parallel=self.config.max_parallel,
@@ -69,9 +100,16 @@ class TargetRuntime:
         data = self.config.to_dict()
         data["gpu_ids"] = list(self.gpu_ids)
         data["gpu_info"] = [g.to_dict() for g in self.gpus]
-        problem = self.health or self.problem
-        data["status"] = "error" if problem else ("ok" if self._ready else "idle")
-        data["message"] = problem
+        data["status"] = "error" if self.problem else ("ok" if self._ready else "idle")
+        data["message"] = self.problem
+        health = getattr(self.executor, "health", None)
+        if health is not None:
+            status, message = health()
+            if status != "ok" or not self.problem:
+                data["status"], data["message"] = status, message
+        problem = self.failure.message if self.failure is not None else self.probed
+        if problem and data["status"] in ("ok", "idle"):
+            data["status"], data["message"] = "error", problem
         return data
 
 

@@ -15,6 +15,7 @@ from core.errors import ConfigError
 _MODULES = {
     "local": "core.executors.local",
     "docker": "core.executors.docker",
+    "ssh": "core.executors.ssh",
 }
 
 

@@ -13,6 +13,11 @@ An executor is created once per target by the engine. Its methods:
   SIGKILL; the run's processes are always reaped.
 - `gpus()`: the target's GPUs for `gpus = "auto"`, and a problem text if detection failed.
 - `close()`: release connections; runs keep running.
+
+Optional, for targets that can be unreachable (ssh): `health() -> (status, message)`,
+`available() -> bool` (False: the scheduler holds the target's queued runs) and
+`reach()` (connect or raise). An `ExecutorError` with `transient = True` from `start`
+means "try later": the run is queued again instead of failing.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from core.blobs import BlobStore
 from core.config import TargetConfig
@@ -47,6 +52,8 @@ class Context:
 
     paths: StorePaths
     blobs: BlobStore
+    # Remote kinds report their target's health here: (target name, status, message).
+    on_health: Callable[[str, str, str | None], None] | None = None
 
 
 class Executor(Protocol):

@@ -358,7 +358,7 @@ class DockerExecutor:
             return await asyncio.to_thread(gpu_detection.detect)
         return [], None
 
-    async def health(self) -> str | None:
+    async def probe(self) -> str | None:
         """None when the engine answers, else why not (for `tui targets`)."""
         connection = self._connection(self.url)
         try:

@@ -1,0 +1,233 @@
+"""The ssh target: runs on another machine over SSH; the box needs only POSIX sh and coreutils.
+
+Where things are on the box (its work folder, default ~/.runyard):
+    blobs/ab/cdef..        the box's own content-addressed store (only missing blobs are sent)
+    snapshots/<id>/        a snapshot's layout as hard links into blobs/
+    runs/<store>/<id>/     a run: code/ (private copy), output.log, metrics.jsonl, pid, exit_status
+    bin/                   runwrap.sh and the helper, named by content hash
+
+A run is started like a local one: `setsid env ... sh runwrap.sh RUN_DIR WORKDIR -- CMD`,
+output appended to its own file on the box, so the SSH connection can drop at any time.
+The engine mirrors output.log and metrics.jsonl into the local run folder by byte offset
+(core.remote.mirror) and learns the end from exit_status. The handle (box, run folder,
+pid, process start time) lets a restarted engine reattach. A run whose process is gone
+without a status (the box rebooted) is lost. The run gets the environment sshd gives a
+command, plus runyard's variables (with paths on the box); never the local shell's.
+Cancel: SIGTERM to the process group and every process of the tree, `grace` seconds,
+then SIGKILL to whatever is left (processes are reaped by the box's init).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+from pathlib import Path
+
+from core.config import TargetConfig
+from core.errors import ConfigError, ExecutorError
+from core.executors.base import Context, Exit, parse_status
+from core.models import Run
+from core.remote.settings import DEFAULT_WORK_DIR, SshSettings, check_ssh_options, check_work_dir
+
+log = logging.getLogger("runyard.engine")
+
+MIRRORED = ("output.log", "metrics.jsonl")
+
+
+def check_options(path: Path, where: str, options: dict) -> dict:
+    extra = {"work_dir": "the folder on the box for code and runs (default ~/.runyard)"}
+    out = check_ssh_options(path, where, options, extra)
+    if "work_dir" in options:
+        out["work_dir"] = check_work_dir(path, f"{where}.work_dir", options["work_dir"])
+    return out
+
+
+def store_key(home: Path) -> str:
+    """Names this store's runs on a box (several stores and machines may share one box)."""
+    return hashlib.sha256(f"{socket.gethostname()}:{home}".encode()).hexdigest()[:12]
+
+
+class SshExecutor:
+    kind = "ssh"
+
+    def __init__(self, target: TargetConfig, context: Context):
+        from core.remote import pool
+        self.target = target
+        self.context = context
+        try:
+            self.settings = SshSettings.from_options(target.options)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"target {target.name}: bad ssh settings: {exc}") from None
+        self.box = pool.acquire(self.settings, target.options.get("work_dir", DEFAULT_WORK_DIR))
+        self.mirror = pool.mirror(self.box)
+        self.box.listen(self._box_changed)
+        self.problem: str | None = None          # the last failure that was not the network's
+        self.store = store_key(context.paths.home)
+
+    # ------------------------------------------------------------ health
+
+    def health(self) -> tuple[str, str | None]:
+        if self.box.state in ("unreachable", "error"):
+            return self.box.state, self.box.message
+        if self.problem:
+            return "error", self.problem
+        return self.box.state, None
+
+    def available(self) -> bool:
+        """False while the box is unreachable: its queued runs wait."""
+        return self.box.state != "unreachable"
+
+    def _box_changed(self, state: str, message: str | None) -> None:
+        if self.context.on_health is not None:
+            self.context.on_health(self.target.name, *self.health())
+
+    def _note_problem(self, message: str | None) -> None:
+        if message != self.problem:
+            self.problem = message
+            self._box_changed(self.box.state, self.box.message)
+
+    async def reach(self):
+        """Connect (once; shared) or say why not; queued runs keep the box being retried."""
+        try:
+            return await self.box.ready()
+        except ExecutorError as exc:
+            if getattr(exc, "transient", False):
+                self.box.keep_trying()
+            exc.target = self.target.name
+            raise
+
+    # ------------------------------------------------------------ runs
+
+    def _run_dir(self, run_id: int) -> str:
+        return f"runs/{self.store}/{run_id}"
+
+    async def start(self, run: Run, env: dict[str, str]) -> dict:
+        from core.remote import scripts
+        from core.remote.transfer import send_snapshot
+        facts = await self.reach()
+        run_dir = self._run_dir(run.id)
+        await asyncio.to_thread(self._reset_local, run.id)
+        remote = f"{facts.work}/{run_dir}"
+        env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
+               "RUNYARD_HOME": facts.work}
+        executables = await asyncio.to_thread(self._executables, run.snapshot)
+        script = scripts.launch(facts.work, run_dir, run.snapshot, run.workdir, executables, env,
+                                run.spec.command, facts.wrapper)
+        sent = None
+        try:
+            reply = await self.box.script(script, what=f"starting run {run.id}")
+            if reply.text().startswith("NEED"):
+                sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
+                reply = await self.box.script(script, what=f"starting run {run.id}")
+        except ExecutorError as exc:
+            if not getattr(exc, "transient", False):
+                self._note_problem(exc.message)
+            raise
+        first = reply.text().strip().splitlines()[:1] or [""]
+        words = first[0].split()
+        if words[:1] == ["ERR"]:
+            message = f"{self.box.label}: {first[0][4:]}"
+            self._note_problem(message)
+            raise ExecutorError(message, target=self.target.name)
+        if words[:1] != ["PID"] or len(words) < 2 or not words[1].isdigit():
+            raise ExecutorError(f"{self.box.label}: unexpected reply when starting run "
+                                f"{run.id}: {reply.text()[:200]!r} {reply.error_text()}",
+                                target=self.target.name)
+        self._note_problem(None)
+        handle = {"box": self.box.label, "work": facts.work, "run_dir": run_dir,
+                  "pid": int(words[1]), "start_time": words[2] if len(words) > 2 else None}
+        if sent is not None:
+            handle["sent"] = {"blobs": sent.blobs_sent, "of": sent.blobs,
+                              "bytes": sent.content_bytes_sent}
+        return handle
+
+    def _reset_local(self, run_id: int) -> None:
+        """The local copies start empty, like the run's fresh files on the box."""
+        local = self.context.paths.run_dir(run_id)
+        local.mkdir(parents=True, exist_ok=True)
+        for name in MIRRORED:
+            (local / name).unlink(missing_ok=True)
+
+    def _executables(self, snapshot: str | None) -> list[str]:
+        if not snapshot:
+            return []
+        from core.snapshot import manifest
+        return [name for name, kind, _size, _ref in manifest(snapshot, self.context.blobs)
+                if kind == "x"]
+
+    async def wait(self, run: Run, handle: dict) -> Exit:
+        from core.remote.mirror import Watch
+        local = self.context.paths.run_dir(run.id)
+        watch = self.mirror.add(Watch(handle["run_dir"], [(n, local / n) for n in MIRRORED],
+                                      handle.get("pid"), handle.get("start_time")))
+        try:
+            end = await watch.done
+        finally:
+            self.mirror.forget(watch)
+        if end.status is not None:
+            status = parse_status(end.status)
+            if status is not None:
+                return Exit(status.exit_code, status.reason, ended_at=end.ended_at)
+        pid = handle.get("pid")
+        if pid is None:
+            reason = (f"the run never started on {self.box.label} (the engine stopped while "
+                      "starting it)")
+        else:
+            reason = (f"the run's process (pid {pid}) on {self.box.label} ended without "
+                      "writing an exit status (was the box restarted?)")
+        return Exit(exit_code=None, lost=True, reason=reason)
+
+    async def recover(self, run: Run) -> dict | None:
+        from core.remote import scripts
+        run_dir = self._run_dir(run.id)
+        pending = {"box": self.box.label, "run_dir": run_dir, "pid": None, "start_time": None}
+        try:
+            facts = await self.reach()
+            reply = await self.box.script(scripts.find_pid(facts.work, run_dir),
+                                          what=f"looking for run {run.id}")
+        except ExecutorError as exc:
+            log.warning("run %s: cannot ask %s whether it started: %s", run.id, self.box.label,
+                        exc.message)
+            return pending
+        words = reply.text().split()
+        if words[:1] != ["PID"] or len(words) < 2 or not words[1].isdigit():
+            return None
+        return {**pending, "work": facts.work, "pid": int(words[1]),
+                "start_time": words[2] if len(words) > 2 else None}
+
+    async def cancel(self, run: Run, handle: dict, grace: float) -> None:
+        from core.remote import scripts
+        facts = await self.reach()
+        run_dir, pid = handle["run_dir"], handle.get("pid")
+        await self.box.script(scripts.signal_tree(facts.work, run_dir, pid, "TERM"),
+                              what=f"stopping run {run.id}")
+        watch = self.mirror.get(run_dir)
+        if watch is not None:
+            try:
+                await asyncio.wait_for(watch.stopped.wait(), grace)
+            except asyncio.TimeoutError:
+                log.info("run %s did not stop within %.0f s; killing it", run.id, grace)
+        else:
+            await asyncio.sleep(grace)
+        await self.box.script(scripts.signal_tree(facts.work, run_dir, pid, "KILL"),
+                              what=f"killing run {run.id}")
+
+    async def gpus(self):
+        from core.gpus import parse_query
+        from core.remote import scripts
+        await self.reach()
+        reply = await self.box.script(scripts.gpu_query(), what="asking nvidia-smi for GPUs")
+        if reply.returncode != 0:
+            return [], (f"nvidia-smi on {self.box.label} exited {reply.returncode}: "
+                        f"{reply.error_text(200)}")
+        return parse_query(reply.text()), None
+
+    async def close(self) -> None:
+        from core.remote import pool
+        self.box.unlisten(self._box_changed)
+        await pool.release(self.box)
+
+
+EXECUTOR = SshExecutor

@@ -1,0 +1,406 @@
+"""One box reached over SSH: a single shared asyncssh connection that comes back by itself.
+
+Every run on a box, its output mirror and its code transfers share one connection; at
+most MAX_SESSIONS commands run on it at once (OpenSSH allows 10 per connection). When
+the connection drops (network cut, sshd restarted, laptop asleep) and someone still needs
+the box (`want()`), it is opened again with backoff (BACKOFF seconds, then every 30 s).
+Keepalives find a dead peer that sends nothing; every remote command has a time limit,
+and a command that times out drops the connection, so nothing waits forever.
+
+Errors: `BoxUnreachable` (network trouble; waiting may fix it, `transient = True`) and
+`BoxError` (host key, login refused, work folder unusable: someone has to act).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+
+from core.errors import ExecutorError
+from core.remote import scripts
+from core.remote.settings import SshSettings
+
+log = logging.getLogger("runyard.remote")
+
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+MAX_SESSIONS = 8
+KEEPALIVE_COUNT = 3
+WANTED_AFTER_FAILURE = 3600.0      # keep reconnecting this long for queued runs
+
+
+class BoxError(ExecutorError):
+    """The box turned us away for a reason that waiting will not fix."""
+
+    transient = False
+
+
+class BoxUnreachable(ExecutorError):
+    """The box cannot be reached right now; it is tried again with backoff."""
+
+    transient = True
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    def error_text(self, limit: int = 300) -> str:
+        return self.stderr.decode("utf-8", "replace").strip()[-limit:]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the probe learned about the box after logging in."""
+
+    work: str             # the work folder, absolute
+    has_tar: bool
+    has_setsid: bool
+    helper: str           # installed file names in work/bin
+    wrapper: str
+
+
+class Box:
+    def __init__(self, settings: SshSettings, work_dir: str):
+        self.settings = settings
+        self.work_dir = work_dir
+        self.state = "idle"                 # idle, ok, unreachable, error
+        self.message: str | None = None
+        self.facts: Facts | None = None
+        self.connections_made = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.locks: dict[str, asyncio.Lock] = {}     # per snapshot being sent
+        self._conn = None
+        self._attempt: asyncio.Task | None = None
+        self._retry: asyncio.Task | None = None
+        self._up = asyncio.Event()
+        self._sessions = asyncio.Semaphore(MAX_SESSIONS)
+        self._listeners: list[Callable[[str, str | None], None]] = []
+        self._demand = 0
+        self._wanted_until = 0.0
+        self._failures = 0
+
+    @property
+    def label(self) -> str:
+        return self.settings.label
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    # ------------------------------------------------------------ health
+
+    def listen(self, callback: Callable[[str, str | None], None]) -> None:
+        self._listeners.append(callback)
+
+    def unlisten(self, callback) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _set(self, state: str, message: str | None) -> None:
+        if (state, message) == (self.state, self.message):
+            return
+        self.state, self.message = state, message
+        log.info("box %s: %s%s", self.label, state, f" ({message})" if message else "")
+        for callback in list(self._listeners):
+            callback(state, message)
+
+    # ------------------------------------------------------------ wanting the box
+
+    def want(self) -> None:
+        """Someone needs the box (a run is watched): reconnect whenever it drops."""
+        self._demand += 1
+        if self._conn is None and self.state != "idle":
+            self._ensure_retry()
+
+    def unwant(self) -> None:
+        self._demand = max(0, self._demand - 1)
+
+    def keep_trying(self) -> None:
+        """Runs wait for this box: keep trying to reach it for a while, with backoff."""
+        self._wanted_until = time.monotonic() + WANTED_AFTER_FAILURE
+        if self._conn is None:
+            self._ensure_retry()
+
+    def _wanted(self) -> bool:
+        return self._demand > 0 or time.monotonic() < self._wanted_until
+
+    async def wait_up(self):
+        """Wait (as long as it takes) until the box is connected again."""
+        while self._conn is None:
+            self._ensure_retry()
+            await self._up.wait()
+        return self._conn
+
+    def _ensure_retry(self) -> None:
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.get_running_loop().create_task(
+                self._retry_loop(), name=f"reconnect {self.label}")
+
+    async def _retry_loop(self) -> None:
+        while self._conn is None and self._wanted():
+            try:
+                await self.connect()
+                return
+            except ExecutorError:
+                delay = BACKOFF[min(max(self._failures - 1, 0), len(BACKOFF) - 1)]
+                await asyncio.sleep(delay)
+
+    # ------------------------------------------------------------ connecting
+
+    async def connect(self):
+        """The connection, opening it if needed; concurrent callers share one attempt."""
+        if self._conn is not None:
+            return self._conn
+        if self._attempt is None or self._attempt.done():
+            self._attempt = asyncio.get_running_loop().create_task(self._open())
+            self._attempt.add_done_callback(_retrieve)
+        return await asyncio.shield(self._attempt)
+
+    async def ready(self) -> Facts:
+        await self.connect()
+        return self.facts
+
+    async def _open(self):
+        import asyncssh
+        try:
+            options = await asyncio.to_thread(self._options)
+        except (ValueError, OSError, asyncssh.Error) as exc:
+            raise self._fail(BoxError(f"{self.label}: cannot use its SSH settings: {exc}",
+                                      hint="check the ssh config and key files it names"))
+        if options.known_hosts is None:
+            raise self._fail(BoxError(
+                f"{self.label}: the ssh config turns host key checking off "
+                "(UserKnownHostsFile none); runyard always checks host keys",
+                hint="remove that line for this host, or set known_hosts in the target"))
+        config = [self.settings.ssh_config] if self.settings.ssh_config else ()
+        try:
+            conn = await asyncio.wait_for(
+                asyncssh.connect(self.settings.host, config=config, options=options,
+                                 client_factory=lambda: _client(self)),
+                self.settings.connect_timeout + 5)
+        except Exception as exc:  # every failure to connect is classified and reported
+            raise self._fail(self._classify(exc, options)) from None
+        try:
+            facts = await self._probe(conn)
+        except ExecutorError as exc:
+            conn.close()
+            raise self._fail(exc)
+        self._conn, self.facts = conn, facts
+        self._failures = 0
+        self.connections_made += 1
+        self._wanted_until = 0.0
+        self._up.set()
+        self._set("ok", None)
+        return conn
+
+    def _options(self):
+        import asyncssh
+        s = self.settings
+        kwargs: dict = {"host": s.host, "connect_timeout": s.connect_timeout,
+                        "login_timeout": s.connect_timeout, "keepalive_interval": s.keepalive,
+                        "keepalive_count_max": KEEPALIVE_COUNT}
+        if s.ssh_config:
+            kwargs["config"] = [s.ssh_config]
+        if s.user:
+            kwargs["username"] = s.user
+        if s.port:
+            kwargs["port"] = s.port
+        if s.known_hosts:
+            kwargs["known_hosts"] = s.known_hosts
+        if s.identity_files:
+            kwargs["client_keys"] = list(s.identity_files)
+        return asyncssh.SSHClientConnectionOptions(**kwargs)
+
+    def _classify(self, exc: BaseException, options) -> ExecutorError:
+        import asyncssh
+        from core.remote.hostkeys import host_key_error
+        where = f"{options.username}@{options.host}:{options.port or 22}"
+        check = f"{self.settings.ssh_command} true"
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+            return host_key_error(self.label, self.settings.ssh_command, options, BoxError)
+        if isinstance(exc, asyncssh.PermissionDenied):
+            return BoxError(f"{self.label}: {where} refused the login",
+                            hint="check identity_file (or IdentityFile in the ssh config) and "
+                                 f"the box's authorized_keys; try: {check}")
+        if isinstance(exc, socket.gaierror):
+            return BoxError(f"{self.label}: cannot resolve the host name {options.host!r}",
+                            hint="check host, or the HostName in the ssh config")
+        if isinstance(exc, ConnectionRefusedError):
+            return BoxUnreachable(f"{self.label}: {where} refused the connection "
+                                  "(is sshd running?)", hint=f"try: {check}")
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            return BoxUnreachable(f"{self.label}: no answer from {where} within "
+                                  f"{self.settings.connect_timeout:.0f} s",
+                                  hint=f"check the network; try: {check}")
+        if isinstance(exc, (OSError, asyncssh.Error)):
+            return BoxUnreachable(f"{self.label}: cannot connect to {where}: {_describe(exc)}",
+                                  hint=f"try: {check}")
+        return BoxError(f"{self.label}: cannot connect to {where}: {exc!r}")
+
+    def _fail(self, error: ExecutorError) -> ExecutorError:
+        error.target = error.target or self.label
+        self._failures += 1
+        self._set("unreachable" if error.transient else "error", error.message)
+        if self._wanted():
+            self._ensure_retry()
+        return error
+
+    async def _probe(self, conn) -> Facts:
+        import asyncssh
+        try:
+            result = await asyncio.wait_for(
+                conn.run("sh -s", input=scripts.probe(self.work_dir).encode(), encoding=None),
+                self.settings.command_timeout)
+        except (asyncio.TimeoutError, asyncssh.Error, OSError) as exc:
+            raise BoxUnreachable(f"{self.label}: the box did not answer after login: "
+                                 f"{_describe(exc)}") from None
+        lines = (result.stdout or b"").decode("utf-8", "replace").splitlines()
+        found = {line.split(" ", 1)[0]: line.split(" ", 1)[1] if " " in line else ""
+                 for line in lines}
+        if "ERR" in found:
+            raise BoxError(f"{self.label}: {found['ERR']}",
+                           hint=f"set work_dir of this target to a folder that can be created "
+                                f"on the box (now {self.work_dir!r})")
+        if scripts.PROBE_OK not in found or "WORK" not in found:
+            error = (result.stderr or b"").decode("utf-8", "replace").strip()[-300:]
+            raise BoxError(f"{self.label}: the box's shell did not run runyard's probe "
+                           f"(exit {result.returncode}): {error or 'no output'}",
+                           hint="the box needs a POSIX sh on PATH")
+        has = {line[4:] for line in lines if line.startswith("HAS ")}
+        return Facts(work=found["WORK"], has_tar="tar" in has, has_setsid="setsid" in has,
+                     helper=scripts.installed_name(scripts.HELPER),
+                     wrapper=scripts.installed_name(scripts.WRAPPER))
+
+    # ------------------------------------------------------------ losing it
+
+    def drop(self, conn, reason: str) -> None:
+        """Give up on a connection that stopped answering; it is opened again when needed."""
+        if conn is not self._conn:
+            return
+        self._conn = None
+        self._up.clear()
+        conn.abort()
+        self._set("unreachable", f"{self.label}: {reason}")
+        if self._wanted():
+            self._ensure_retry()
+
+    def _lost(self, conn, exc: BaseException | None) -> None:
+        if conn is not self._conn:
+            return
+        self.drop(conn, f"connection lost ({_describe(exc) if exc else 'closed by the box'})")
+
+    async def close(self) -> None:
+        for task in (self._retry, self._attempt):
+            if task is not None and not task.done():
+                task.cancel()
+        conn, self._conn = self._conn, None
+        self._up.clear()
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+        self._set("idle", None)
+
+    # ------------------------------------------------------------ running commands
+
+    async def script(self, text: str, *, what: str, timeout: float | None = None) -> Completed:
+        """Run a POSIX sh script (given on stdin, so any login shell works)."""
+        return await self.run("sh -s", input=text.encode(), what=what, timeout=timeout)
+
+    async def run(self, command: str, *, what: str, input: bytes | None = None,
+                  timeout: float | None = None) -> Completed:
+        import asyncssh
+        conn = await self.connect()
+        limit = timeout or self.settings.command_timeout
+        async with self._sessions:
+            try:
+                result = await asyncio.wait_for(
+                    conn.run(command, input=input, encoding=None), limit)
+            except asyncio.TimeoutError:
+                self.drop(conn, f"no answer within {limit:.0f} s while {what}")
+                raise BoxUnreachable(f"{self.label}: no answer within {limit:.0f} s while "
+                                     f"{what}", target=self.label) from None
+            except (asyncssh.Error, OSError) as exc:
+                raise self._broken(conn, exc, what) from None
+        self.bytes_sent += len(command) + len(input or b"")
+        self.bytes_received += len(result.stdout or b"") + len(result.stderr or b"")
+        if result.returncode is None or (result.exit_signal and conn.is_closed()):
+            raise self._broken(conn, None, what)
+        return Completed(result.returncode, result.stdout or b"", result.stderr or b"")
+
+    async def send(self, command: str, chunks: AsyncIterator[bytes], *, what: str) -> Completed:
+        """Run a command with a stream on its stdin; no progress for command_timeout = lost."""
+        import asyncssh
+        conn = await self.connect()
+        limit = self.settings.command_timeout
+        async with self._sessions:
+            try:
+                process = await asyncio.wait_for(conn.create_process(command, encoding=None),
+                                                 limit)
+                try:
+                    async for chunk in chunks:
+                        process.stdin.write(chunk)
+                        await asyncio.wait_for(process.stdin.drain(), limit)
+                        self.bytes_sent += len(chunk)
+                    process.stdin.write_eof()
+                except (BrokenPipeError, ConnectionResetError):
+                    if conn.is_closed():
+                        raise
+                    # The command stopped reading (it failed): its status and stderr say why.
+                result = await asyncio.wait_for(process.wait(), limit)
+            except asyncio.TimeoutError:
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}")
+                raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
+                                     target=self.label) from None
+            except (asyncssh.Error, OSError) as exc:
+                raise self._broken(conn, exc, what) from None
+        self.bytes_received += len(result.stdout or b"") + len(result.stderr or b"")
+        if result.returncode is None:
+            raise self._broken(conn, None, what)
+        return Completed(result.returncode, result.stdout or b"", result.stderr or b"")
+
+    def _broken(self, conn, exc: BaseException | None, what: str) -> ExecutorError:
+        import asyncssh
+        if isinstance(exc, asyncssh.ChannelOpenError) and not conn.is_closed():
+            return BoxError(f"{self.label}: the box refused a session while {what}: "
+                            f"{exc.reason}", target=self.label)
+        detail = _describe(exc) if exc else "the connection closed"
+        self.drop(conn, f"connection lost while {what} ({detail})")
+        return BoxUnreachable(f"{self.label}: connection lost while {what} ({detail})",
+                              target=self.label)
+
+
+def _client(box: Box):
+    """An asyncssh client object that tells the box when its connection is lost."""
+    import asyncssh
+
+    class Client(asyncssh.SSHClient):
+        def connection_made(self, conn) -> None:
+            self.conn = conn
+
+        def connection_lost(self, exc) -> None:
+            box._lost(self.conn, exc)
+
+    return Client()
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """Mark a shared attempt's failure as seen (each awaiting caller gets it too)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text
