@@ -70,6 +70,7 @@ class Facts:
 
 class Box:
     def __init__(self, settings: SshSettings, work_dir: str):
+        logging.getLogger("asyncssh").setLevel(logging.WARNING)    # one line per channel is noise
         self.settings = settings
         self.work_dir = work_dir
         self.state = "idle"                 # idle, ok, unreachable, error

@@ -1,0 +1,105 @@
+"""SSH targets against real OpenSSH boxes: runs, output, metrics, code transfer, GPUs, cancel."""
+
+import os
+import time
+
+from tests.helpers import process_alive, wait_for
+from tests.integration.ssh_fixtures import lab  # noqa: F401
+
+
+def test_a_run_on_a_box_reports_output_metrics_and_its_exit_code(lab, cli, project):
+    lab.configure(lab.target("box1"))
+    cli.env = {**cli.env, "RUNYARD_LOCAL_ONLY": "from-the-laptop"}
+    run_id = cli.launch("sh", "-c",
+                        'python3 train.py --epochs 2 --delay 0 && echo "dir=$RUNYARD_RUN_DIR" '
+                        '&& echo "local=${RUNYARD_LOCAL_ONLY:-absent} e=$MY_E"; exit 5',
+                        opts=("--target", "box1", "--env", "MY_E=given"))
+    done = cli.wait_state(run_id, "failed", timeout=60)
+    assert done["exit_code"] == 5 and done["reason"] == "exit code 5"
+    log = cli("logs", str(run_id)).stdout
+    remote = lab.remote_run_dir(lab.box1, run_id)
+    assert log == (remote / "output.log").read_text(), "the local log is the remote log"
+    assert f"dir={remote}" in log, "the run sees its folder on the box"
+    assert "local=absent e=given" in log, "--env reaches the box, the local shell's env not"
+    metrics = cli.json("metrics", str(run_id), "--json")["metrics"]
+    assert len(metrics["loss"]) == 8 and len(metrics["val_loss"]) == 2   # 16 steps/epoch, every 4th
+    assert (remote / "code" / "checkpoints" / "epoch2.json").exists(), "ran in its own copy"
+    assert not (project / "checkpoints").exists()
+
+
+def test_a_box_with_nothing_installed_gets_code_and_runs_it(lab, cli, project):
+    (project / "tool.sh").write_text("#!/bin/sh\necho tool-ran\n")
+    os.chmod(project / "tool.sh", 0o755)
+    os.symlink("tool.sh", project / "tool-link")
+    (project / "deep" / "er").mkdir(parents=True)
+    (project / "deep" / "er" / "it's here.txt").write_text("quoted name\n")
+    lab.configure(lab.target("box2"))
+    run_id = cli.launch("sh", "-c", "./tool-link && cat \"deep/er/it's here.txt\" && "
+                        "command -v tar || echo no-tar-here", opts=("--target", "box2"))
+    cli.wait_state(run_id, "succeeded", timeout=60)
+    assert cli("logs", str(run_id)).stdout == "tool-ran\nquoted name\nno-tar-here\n"
+    code = lab.remote_run_dir(lab.box2, run_id) / "code"
+    assert os.readlink(code / "tool-link") == "tool.sh"
+    assert (code / "tool.sh").stat().st_mode & 0o777 == 0o755
+    assert (code / "train.py").stat().st_mode & 0o777 == 0o644
+
+
+def test_an_unchanged_project_is_sent_once_and_a_change_sends_one_file(lab, cli, project):
+    lab.configure(lab.target("box1"))
+    first = cli.launch("true", opts=("--target", "box1"))
+    cli.wait_state(first, "succeeded", timeout=60)
+    blobs = lab.box1.work / "blobs"
+    stored = sorted(p.name for p in blobs.glob("*/*"))
+    sent = lab.handle(first)["sent"]
+    assert sent["blobs"] == sent["of"] == len(stored) > 0
+    again = cli.launch("true", opts=("--target", "box1"))
+    cli.wait_state(again, "succeeded", timeout=60)
+    assert "sent" not in lab.handle(again), "the snapshot was on the box already"
+    (project / "train.py").write_text((project / "train.py").read_text() + "# edited\n")
+    edited = cli.launch("true", opts=("--target", "box1"))
+    cli.wait_state(edited, "succeeded", timeout=60)
+    assert lab.handle(edited)["sent"]["blobs"] == 1
+    assert len(list(blobs.glob("*/*"))) == len(stored) + 1
+
+
+def test_gpus_are_detected_on_the_box_and_never_shared(lab, cli):
+    lab.configure(lab.target("box1", gpus="auto"))
+    box = next(t for t in cli.json("targets", "--json")["targets"] if t["name"] == "box1")
+    assert box["gpu_ids"] == [0, 1] and box["status"] == "ok"
+    assert box["gpu_info"][1]["name"] == "NVIDIA A100-SXM4-80GB"
+    ids = [cli.launch("sh", "-c", 'echo "gpu=$CUDA_VISIBLE_DEVICES"; sleep 30',
+                      opts=("--target", "box1", "--gpus", "1")) for _ in range(3)]
+    wait_for(lambda: all("gpu=" in cli("logs", str(i)).stdout for i in ids[:2]),
+             timeout=60, what="two GPU runs to print their device")
+    seen = {cli("logs", str(i)).stdout.strip() for i in ids[:2]}
+    assert seen == {"gpu=0", "gpu=1"}
+    assert cli.run(ids[2])["state"] == "queued"
+    refused = cli("launch", "--target", "box1", "--gpus", "3", "--", "true", check=False)
+    assert refused.returncode == 3 and "has 2 GPUs" in refused.stderr
+    cli("cancel", *map(str, ids))
+
+
+def test_cancel_ends_the_whole_remote_tree(lab, cli, project):
+    lab.configure(lab.target("box1"), "[run]\ncancel_grace = 1\n")
+    marker = str(400 + int(time.time()) % 500)
+    run_id = cli.launch("sh", "-c", f"trap '' TERM; sleep {marker} & sleep {marker}.5 & "
+                        "echo started; wait", opts=("--target", "box1"))
+    wait_for(lambda: "started" in cli("logs", str(run_id)).stdout, timeout=60, what="start")
+    pid = lab.handle(run_id)["pid"]
+    cancelled = cli.json("cancel", str(run_id), "--json")["runs"][0]
+    assert cancelled["state"] == "cancelled"
+    wait_for(lambda: not process_alive(pid) and not _sleepers(marker), timeout=20,
+             what="the remote tree to be gone")
+
+
+def _sleepers(marker: str) -> list[str]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[:1] == [b"sleep"] and argv[1:2] and argv[1].startswith(marker.encode()):
+            found.append(name)
+    return found
