@@ -139,8 +139,10 @@ def launch(work: str, run_dir: str, snapshot: str | None, subdir: str, executabl
     copy = (f"[ -d snapshots/{snapshot} ] || {{ echo NEED; exit 0; }}\n"
             f"rm -rf {run_dir} && mkdir -p {run_dir} || "
             f"fail \"cannot create the run folder $PWD/{run_dir}\"\n"
-            f"cp -R snapshots/{snapshot} {code} 2> {run_dir}/.copy-error || "
-            f"fail \"cannot copy the code into $PWD/{code}: $(head -c 300 {run_dir}/.copy-error)\"\n"
+            f"if ! error=$(cp -R snapshots/{snapshot} {code} 2>&1); then\n"
+            f"    rm -rf {code}\n"
+            f"    fail \"cannot copy the code into $PWD/{code}: $(echo \"$error\" | head -n 1)\"\n"
+            f"fi\n"
             f"chmod -R u+w {code}\n") if snapshot else (
             f"rm -rf {run_dir} && mkdir -p {code} || "
             f"fail \"cannot create the run folder $PWD/{run_dir}\"\n")
@@ -158,8 +160,7 @@ fail() {{ echo "ERR $*"; exit 0; }}
 {_START_TIME}
 cd {quote(work)} || fail "cannot enter the work folder {work}"
 work=$PWD
-{copy}{chmods}rm -f {run_dir}/.copy-error
-: >> {run_dir}/output.log || fail "cannot write $PWD/{run_dir}/output.log"
+{copy}{chmods}: >> {run_dir}/output.log || fail "cannot write $PWD/{run_dir}/output.log"
 cd {run_dir}
 if command -v setsid >/dev/null 2>&1; then
     setsid {start_cmd}

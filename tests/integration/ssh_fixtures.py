@@ -95,6 +95,11 @@ class Lab:
 def lab(tmp_path, env, project):
     require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
+    # The engine must never read the machine's ~/.ssh or agent: its HOME is empty here.
+    home = tmp_path / "home"
+    home.mkdir()
+    env["HOME"] = str(home)
+    env.pop("SSH_AUTH_SOCK", None)
     made = Lab(tmp_path / "ssh", project, env)
     yield made
     made.close()

@@ -1,7 +1,9 @@
 """SSH targets against real OpenSSH boxes: runs, output, metrics, code transfer, GPUs, cancel."""
 
 import os
+import signal
 import time
+from pathlib import Path
 
 from tests.helpers import process_alive, wait_for
 from tests.integration.ssh_fixtures import lab  # noqa: F401
@@ -12,7 +14,8 @@ def test_a_run_on_a_box_reports_output_metrics_and_its_exit_code(lab, cli, proje
     cli.env = {**cli.env, "RUNYARD_LOCAL_ONLY": "from-the-laptop"}
     run_id = cli.launch("sh", "-c",
                         'python3 train.py --epochs 2 --delay 0 && echo "dir=$RUNYARD_RUN_DIR" '
-                        '&& echo "local=${RUNYARD_LOCAL_ONLY:-absent} e=$MY_E"; exit 5',
+                        '&& echo "local=${RUNYARD_LOCAL_ONLY:-absent} e=$MY_E" && '
+                        'echo \'{"from_file": 42}\' >> "$RUNYARD_METRICS"; exit 5',
                         opts=("--target", "box1", "--env", "MY_E=given"))
     done = cli.wait_state(run_id, "failed", timeout=60)
     assert done["exit_code"] == 5 and done["reason"] == "exit code 5"
@@ -23,6 +26,9 @@ def test_a_run_on_a_box_reports_output_metrics_and_its_exit_code(lab, cli, proje
     assert "local=absent e=given" in log, "--env reaches the box, the local shell's env not"
     metrics = cli.json("metrics", str(run_id), "--json")["metrics"]
     assert len(metrics["loss"]) == 8 and len(metrics["val_loss"]) == 2   # 16 steps/epoch, every 4th
+    assert metrics["from_file"] == [[32, 42]], "metrics.jsonl is mirrored and read too"
+    local_file = Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "metrics.jsonl"
+    assert local_file.read_bytes() == (remote / "metrics.jsonl").read_bytes()
     assert (remote / "code" / "checkpoints" / "epoch2.json").exists(), "ran in its own copy"
     assert not (project / "checkpoints").exists()
 
@@ -103,3 +109,34 @@ def _sleepers(marker: str) -> list[str]:
         if argv[:1] == [b"sleep"] and argv[1:2] and argv[1].startswith(marker.encode()):
             found.append(name)
     return found
+
+
+def test_a_run_that_vanishes_on_the_box_is_lost_with_the_reason(lab, cli):
+    lab.configure(lab.target("box1"))
+    run_id = cli.launch("sleep", "300", opts=("--target", "box1"))
+    cli.wait_state(run_id, "running", timeout=60)
+    wait_for(lambda: lab.handle(run_id).get("pid"), timeout=30, what="the handle")
+    os.killpg(lab.handle(run_id)["pid"], signal.SIGKILL)     # what a reboot looks like
+    lost = cli.wait_state(run_id, "lost", timeout=30)
+    assert lost["reason"].startswith("the run's process (pid ")
+    assert "on box1 ended without writing an exit status" in lost["reason"]
+
+
+def test_proxy_jump_and_a_host_given_in_full(lab, cli):
+    with open(lab.client.config, "a") as handle:
+        handle.write(f"Host behind\n  HostName 127.0.0.1\n  Port {lab.box2.port}\n  User root\n"
+                     f"  IdentityFile {lab.client.key}\n"
+                     f"  UserKnownHostsFile {lab.client.known_hosts}\n  ProxyJump box1\n")
+    full = {"host": f"root@127.0.0.1:{lab.box1.port}", "known_hosts": str(lab.client.known_hosts),
+            "identity_file": str(lab.client.key)}
+    lab.configure(lab.target("jumped", box=lab.box2, host="behind"),
+                  lab.target("direct", box=lab.box1, **full).replace(
+                      f'ssh_config = "{lab.client.config}"\n', ""))
+    jumped = cli.launch("sh", "-c", "echo via-jump; sleep 2", opts=("--target", "jumped"))
+    wait_for(lambda: "via-jump" in cli("logs", str(jumped)).stdout, timeout=60, what="output")
+    assert len(lab.box1.connections()) == 1, "the jump goes through box1"
+    assert len(lab.box2.connections()) == 1
+    cli.wait_state(jumped, "succeeded", timeout=60)
+    direct = cli.launch("echo", "direct", opts=("--target", "direct"))
+    cli.wait_state(direct, "succeeded", timeout=60)
+    assert cli("logs", str(direct)).stdout == "direct\n"
