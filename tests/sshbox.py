@@ -191,15 +191,14 @@ class SshBox:
         return len(victims)
 
     def stop(self) -> None:
+        """sshd goes away: first it stops accepting, then its connections die, then it."""
         if self.process is None:
             return
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGSTOP)
         self.cut_connections()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        self.process.kill()
+        self.process.wait(timeout=10)
         self.process = None
 
     def restart(self) -> None:

@@ -117,8 +117,11 @@ class SshExecutor:
                                 run.spec.command, facts.wrapper)
         sent = None
         try:
+            if run.snapshot and run.snapshot not in self.box.known_snapshots:
+                sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
             reply = await self.box.script(script, what=f"starting run {run.id}")
-            if reply.text().startswith("NEED"):
+            if reply.text().startswith("NEED"):           # removed from the box meanwhile
+                self.box.known_snapshots.discard(run.snapshot)
                 sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
                 reply = await self.box.script(script, what=f"starting run {run.id}")
         except ExecutorError as exc:

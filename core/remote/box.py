@@ -36,6 +36,7 @@ class BoxError(ExecutorError):
     """The box turned us away for a reason that waiting will not fix."""
 
     transient = False
+    cache_was_used = False      # set by code transfer: what the engine knew may be stale
 
 
 class BoxUnreachable(ExecutorError):
@@ -64,6 +65,7 @@ class Facts:
     work: str             # the work folder, absolute
     has_tar: bool
     has_setsid: bool
+    has_gzip: bool
     helper: str           # installed file names in work/bin
     wrapper: str
 
@@ -80,6 +82,9 @@ class Box:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.locks: dict[str, asyncio.Lock] = {}     # per snapshot being sent
+        # What this engine saw on the box (sent or confirmed); checked again when wrong.
+        self.known_blobs: set[str] = set()
+        self.known_snapshots: set[str] = set()
         self._conn = None
         self._attempt: asyncio.Task | None = None
         self._retry: asyncio.Task | None = None
@@ -265,6 +270,8 @@ class Box:
         except (asyncio.TimeoutError, asyncssh.Error, OSError) as exc:
             raise BoxUnreachable(f"{self.label}: the box did not answer after login: "
                                  f"{_describe(exc)}") from None
+        if result.returncode is None or conn.is_closed():
+            raise BoxUnreachable(f"{self.label}: the connection closed during login")
         lines = (result.stdout or b"").decode("utf-8", "replace").splitlines()
         found = {line.split(" ", 1)[0]: line.split(" ", 1)[1] if " " in line else ""
                  for line in lines}
@@ -279,6 +286,7 @@ class Box:
                            hint="the box needs a POSIX sh on PATH")
         has = {line[4:] for line in lines if line.startswith("HAS ")}
         return Facts(work=found["WORK"], has_tar="tar" in has, has_setsid="setsid" in has,
+                     has_gzip="gzip" in has,
                      helper=scripts.installed_name(scripts.HELPER),
                      wrapper=scripts.installed_name(scripts.WRAPPER))
 

@@ -3,7 +3,8 @@
 # Installed by runyard into WORK/bin (named by its content hash); needs POSIX sh and
 # coreutils, and uses tar when the box has it.
 #
-#   sh helper.sh WORK receive-tar NONCE SNAPSHOT  < tar: incoming/NONCE.list, blobs/.., snapshots/SNAPSHOT.tmp-NONCE/..
+#   sh helper.sh WORK receive-tar NONCE SNAPSHOT [gz]  < tar (gzipped with gz): incoming/NONCE.list,
+#                                                       blobs/.., snapshots/tmp-NONCE/..
 #   sh helper.sh WORK receive-plain NONCE         < frames "ab/cdef.. SIZE\n" + SIZE bytes, then "END 0\n"
 #
 # A transfer that dies half-way (connection cut, box rebooted) can leave a partly written
@@ -32,7 +33,7 @@ clean_stale() {
                 rm -f "blobs/$name"
             done < "$base.list"
         fi
-        rm -rf "$base.list" "$base.err" "$pidfile" snapshots/*.tmp-"${base#incoming/}"
+        rm -rf "$base.list" "$base.err" "$pidfile" "snapshots/tmp-${base#incoming/}"
     done
 }
 
@@ -43,7 +44,7 @@ finish_failed() {
         done < "incoming/$nonce.list"
     fi
     [ -f "incoming/$nonce.err" ] && cat "incoming/$nonce.err" >&2
-    rm -rf "incoming/$nonce.list" "incoming/$nonce.err" "incoming/$nonce.pid" snapshots/*.tmp-"$nonce"
+    rm -rf "incoming/$nonce.list" "incoming/$nonce.err" "incoming/$nonce.pid" "snapshots/tmp-$nonce"
     exit 1
 }
 
@@ -53,8 +54,12 @@ echo $$ > "incoming/$nonce.pid" || exit 71
 case $op in
 receive-tar)
     snapshot=$4
-    tar -x -o -f - 2> "incoming/$nonce.err" || finish_failed
-    tree=snapshots/$snapshot.tmp-$nonce
+    if [ "${5:-}" = gz ]; then
+        tar -x -z -o -f - 2> "incoming/$nonce.err" || finish_failed
+    else
+        tar -x -o -f - 2> "incoming/$nonce.err" || finish_failed
+    fi
+    tree=snapshots/tmp-$nonce
     if [ -d "snapshots/$snapshot" ]; then
         rm -rf "$tree"
     else

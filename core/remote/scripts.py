@@ -70,6 +70,7 @@ mkdir -p bin blobs snapshots runs incoming 2>/dev/null || fail "cannot write int
 echo "WORK $(pwd -P)"
 command -v tar >/dev/null 2>&1 && echo "HAS tar"
 command -v setsid >/dev/null 2>&1 && echo "HAS setsid"
+command -v gzip >/dev/null 2>&1 && echo "HAS gzip"
 echo {PROBE_OK}
 """
 
@@ -100,7 +101,7 @@ echo "FREE $(df -Pk . 2>/dev/null | tail -n 1)"
 def link_tree(work: str, snapshot: str, nonce: str, dirs: list[str],
               links: list[tuple[str, str]], symlinks: list[tuple[str, str]]) -> str:
     """Lay out a snapshot as hard links into the blob store, without tar (one `ln` per file)."""
-    tree = f"snapshots/{snapshot}.tmp-{nonce}"
+    tree = f"snapshots/tmp-{nonce}"
     lines = [f"cd {quote(work)} || exit 70", "set -e", f"rm -rf {tree}", f"mkdir -p {tree}"]
     for folder in dirs:
         lines.append(f"mkdir -p {tree}/{quote(folder)}")

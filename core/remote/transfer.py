@@ -1,11 +1,13 @@
 """Code transfer: the box keeps its own content-addressed blob store; only missing blobs travel.
 
-Sending a snapshot to a box takes one round trip to learn which blobs it lacks, then one
-stream: a tar holding the missing blobs and the snapshot's layout as hard links into the
+Sending a snapshot to a box takes one round trip to learn which blobs it lacks (blobs this
+engine already saw there are not asked about), then one stream: a tar (gzipped when the box
+has gzip) holding the missing blobs and the snapshot's layout as hard links into the
 box's blob store (`snapshots/<id>/`, built in a temporary folder and renamed when whole).
 Each run then gets its private copy with one `cp -R` (see scripts.launch). A box without
 tar gets a plain framed stream and one `ln` per file instead (slower, same result).
-A snapshot already laid out on the box costs nothing: the launch script finds it.
+A snapshot this engine knows to be laid out on the box costs nothing more: the launch
+script copies it (and says NEED if it has vanished, which sends it again).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import secrets
 import tarfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import AsyncIterator
@@ -27,6 +30,7 @@ from core.remote.box import Box, BoxError
 from core.snapshot import manifest
 
 CHUNK = 256 * 1024
+GZIP_LEVEL = 1          # fast; code and text shrink 2-4x, tar headers far more
 
 
 @dataclass(frozen=True)
@@ -49,24 +53,47 @@ async def send_snapshot(box: Box, snapshot_id: str, blobs: BlobStore) -> Transfe
     async with lock:
         started = time.monotonic()
         sent_before = box.bytes_sent
-        facts = await box.ready()
         entries = await asyncio.to_thread(manifest, snapshot_id, blobs)
         sizes = {blob_name(e[3]): e[2] for e in entries if e[1] in ("f", "x")}
-        reply = await box.script(scripts.missing_blobs(facts.work, snapshot_id, sorted(sizes)),
-                                 what="asking which code files the box lacks")
-        lines = reply.text().splitlines()
-        missing = [] if "READY" in lines else [n for n in lines if n in sizes]
-        if "READY" not in lines:
-            _check_space(box, lines, sum(sizes[n] for n in missing))
-            nonce = secrets.token_hex(8)
-            if facts.has_tar:
-                await _send_tar(box, snapshot_id, nonce, entries, missing, blobs)
-            else:
-                await _send_plain(box, snapshot_id, nonce, entries, missing, blobs)
+        try:
+            missing = await _send(box, snapshot_id, entries, sizes, blobs, trust_cache=True)
+        except BoxError as exc:
+            if not exc.cache_was_used:
+                raise
+            # The box lost blobs this engine thought it had: ask about every one.
+            box.known_blobs.clear()
+            box.known_snapshots.clear()
+            missing = await _send(box, snapshot_id, entries, sizes, blobs, trust_cache=False)
+        box.known_blobs.update(sizes)
+        box.known_snapshots.add(snapshot_id)
         return TransferStats(files=len(entries), blobs=len(sizes), blobs_sent=len(missing),
                              content_bytes_sent=sum(sizes[n] for n in missing),
                              stream_bytes=box.bytes_sent - sent_before,
                              seconds=time.monotonic() - started)
+
+
+async def _send(box: Box, snapshot_id: str, entries: list, sizes: dict, blobs: BlobStore,
+                trust_cache: bool) -> list[str]:
+    """One question (which blobs are missing), then one stream; returns the blobs sent."""
+    facts = await box.ready()
+    unknown = sorted(n for n in sizes if not (trust_cache and n in box.known_blobs))
+    reply = await box.script(scripts.missing_blobs(facts.work, snapshot_id, unknown),
+                             what="asking which code files the box lacks")
+    lines = reply.text().splitlines()
+    if "READY" in lines:
+        return []
+    missing = [n for n in lines if n in sizes]
+    _check_space(box, lines, sum(sizes[n] for n in missing))
+    nonce = secrets.token_hex(8)
+    try:
+        if facts.has_tar:
+            await _send_tar(box, snapshot_id, nonce, entries, missing, blobs)
+        else:
+            await _send_plain(box, snapshot_id, nonce, entries, missing, blobs)
+    except BoxError as exc:
+        exc.cache_was_used = len(unknown) < len(sizes) and "no space" not in exc.message
+        raise
+    return missing
 
 
 def _check_space(box: Box, lines: list[str], need: int) -> None:
@@ -95,8 +122,9 @@ async def _send_tar(box: Box, snapshot_id: str, nonce: str, entries: list, missi
                     blobs: BlobStore) -> None:
     facts = box.facts
     command = (f"sh {scripts.quote(facts.work + '/bin/' + facts.helper)} "
-               f"{scripts.quote(facts.work)} receive-tar {nonce} {snapshot_id}")
-    produce = _TarProducer(snapshot_id, nonce, entries, missing, blobs)
+               f"{scripts.quote(facts.work)} receive-tar {nonce} {snapshot_id}"
+               f"{' gz' if facts.has_gzip else ''}")
+    produce = _TarProducer(snapshot_id, nonce, entries, missing, blobs, facts.has_gzip)
     result = await box.send(command, produce.chunks(), what="sending code")
     if result.returncode != 0:
         need = sum(blobs.path(n.replace("/", "")).stat().st_size for n in missing)
@@ -134,8 +162,8 @@ class _TarProducer:
     """Builds the tar in a thread (file reads, tarfile) and hands it over in chunks."""
 
     def __init__(self, snapshot_id: str, nonce: str, entries: list, missing: list[str],
-                 blobs: BlobStore):
-        self.snapshot_id, self.nonce = snapshot_id, nonce
+                 blobs: BlobStore, gzip: bool = False):
+        self.snapshot_id, self.nonce, self.gzip = snapshot_id, nonce, gzip
         self.entries, self.missing, self.blobs = entries, missing, blobs
         self.queue: queue.Queue = queue.Queue(maxsize=8)
         self.stop = threading.Event()
@@ -170,7 +198,7 @@ class _TarProducer:
         return False
 
     def _run(self) -> None:
-        writer = _ChunkWriter(self._put)
+        writer = _ChunkWriter(self._put, self.gzip)
         try:
             with tarfile.open(fileobj=writer, mode="w|", format=tarfile.GNU_FORMAT) as tar:
                 self._members(tar)
@@ -190,7 +218,7 @@ class _TarProducer:
             info.size, info.mode, info.mtime = path.stat().st_size, 0o444, int(time.time())
             with open(path, "rb") as handle:
                 tar.addfile(info, handle)
-        tree = f"snapshots/{self.snapshot_id}.tmp-{self.nonce}"
+        tree = f"snapshots/tmp-{self.nonce}"
         folders = {tree}
         for name, _kind, _size, _ref in self.entries:
             parent = PurePosixPath(name).parent
@@ -222,14 +250,15 @@ class _Stopped(Exception):
 
 
 class _ChunkWriter:
-    """A file-like sink that hands out CHUNK-sized pieces."""
+    """A file-like sink that hands out CHUNK-sized pieces, gzipped (level 1) if asked."""
 
-    def __init__(self, put):
+    def __init__(self, put, gzip: bool = False):
         self.put = put
         self.buffer = bytearray()
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
 
     def write(self, data: bytes) -> int:
-        self.buffer += data
+        self.buffer += self.compressor.compress(data) if self.compressor else data
         while len(self.buffer) >= CHUNK:
             if not self.put(bytes(self.buffer[:CHUNK])):
                 raise _Stopped()
@@ -237,6 +266,8 @@ class _ChunkWriter:
         return len(data)
 
     def flush_all(self) -> None:
+        if self.compressor is not None:
+            self.buffer += self.compressor.flush()
         if self.buffer and not self.put(bytes(self.buffer)):
             raise _Stopped()
         self.buffer.clear()
