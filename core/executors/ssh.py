@@ -76,8 +76,11 @@ class SshExecutor:
         return self.box.state, None
 
     def available(self) -> bool:
-        """False while the box is unreachable: its queued runs wait."""
-        return self.box.state != "unreachable"
+        """False while the box is unreachable: its queued runs wait (and it is retried)."""
+        if self.box.state != "unreachable":
+            return True
+        self.box.keep_trying()
+        return False
 
     def _box_changed(self, state: str, message: str | None) -> None:
         if self.context.on_health is not None:

@@ -299,9 +299,11 @@ class Box:
         self._conn = None
         self._up.clear()
         conn.abort()
-        self._set("unreachable", f"{self.label}: {reason}")
         if self._wanted():
+            self._set("unreachable", f"{self.label}: {reason}")
             self._ensure_retry()
+        else:
+            self._set("idle", None)          # nobody needs it now; opened again on demand
 
     def _lost(self, conn, exc: BaseException | None) -> None:
         if conn is not self._conn:

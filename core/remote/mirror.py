@@ -25,6 +25,7 @@ log = logging.getLogger("runyard.remote")
 
 POLL_INTERVAL = 0.5
 MAX_CHUNK = 1024 * 1024         # per file and poll
+FAILURE_PAUSE = 5.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,14 @@ class Mirror:
                     log.info("mirror %s: %s", self.box.label, exc.message)
                     await self.box.wait_up()
                     await asyncio.sleep(self.interval)
+                    continue
+                except OSError as exc:          # the local disk: try again, lose nothing
+                    log.warning("mirror %s: cannot write the local copy: %s", self.box.label, exc)
+                    await asyncio.sleep(FAILURE_PAUSE)
+                    continue
+                except Exception:  # a bug must not stop the mirror of every run on the box
+                    log.exception("mirror %s: poll failed; trying again", self.box.label)
+                    await asyncio.sleep(FAILURE_PAUSE)
                     continue
                 if not behind:
                     self._nudge.clear()
