@@ -365,7 +365,7 @@ class Engine:
             counts.setdefault(row["target"], {})[row["state"]] = row["n"]
         runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
         preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
-        await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on in the background
+        await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
         probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]
         await asyncio.wait(probing, timeout=TARGETS_PREPARE_WAIT)
         targets = []

@@ -149,7 +149,7 @@ class SshBox:
 
     def start(self) -> "SshBox":
         Path("/run/sshd").mkdir(exist_ok=True)
-        for attempt in range(3):
+        for _attempt in range(3):
             command = [SSHD, "-D", "-f", str(self._config()), "-E", str(self.log)]
             if self.netns:
                 command = ["ip", "netns", "exec", self.netns, *command]

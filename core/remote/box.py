@@ -182,7 +182,8 @@ class Box:
             options = await asyncio.to_thread(self._options)
         except (ValueError, OSError, asyncssh.Error) as exc:
             raise self._fail(BoxError(f"{self.label}: cannot use its SSH settings: {exc}",
-                                      hint="check the ssh config and key files it names"))
+                                      hint="check the ssh config and key files it names")
+                             ) from None
         if options.known_hosts is None:
             raise self._fail(BoxError(
                 f"{self.label}: the ssh config turns host key checking off "
@@ -200,7 +201,7 @@ class Box:
             facts = await self._probe(conn)
         except ExecutorError as exc:
             conn.close()
-            raise self._fail(exc)
+            raise self._fail(exc) from None
         self._conn, self.facts = conn, facts
         self._failures = 0
         self.connections_made += 1

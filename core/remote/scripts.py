@@ -64,7 +64,8 @@ if [ ! -d "$work" ]; then
     mkdir "$work" 2>/dev/null || fail "cannot create the work folder $work"
 fi
 cd "$work" || fail "cannot enter the work folder $work"
-mkdir -p bin blobs snapshots runs incoming 2>/dev/null || fail "cannot write into the work folder $work"
+mkdir -p bin blobs snapshots runs incoming 2>/dev/null ||
+    fail "cannot write into the work folder $work"
 [ -w . ] || fail "cannot write into the work folder $work"
 {_install(HELPER)}{_install(WRAPPER)}
 echo "WORK $(pwd -P)"
@@ -130,6 +131,38 @@ start_time() {
 """
 
 
+def _copy_code(run_dir: str, snapshot: str | None, executables: list[str]) -> str:
+    """sh (in the work folder, with `fail` defined) giving a run folder its private copy."""
+    code = f"{run_dir}/code"
+    if not snapshot:
+        return (f"rm -rf {run_dir} && mkdir -p {code} || "
+                f"fail \"cannot create the run folder $PWD/{run_dir}\"\n")
+    text = (f"[ -d snapshots/{snapshot} ] || {{ echo NEED; exit 0; }}\n"
+            f"rm -rf {run_dir} && mkdir -p {run_dir} || "
+            f"fail \"cannot create the run folder $PWD/{run_dir}\"\n"
+            f"if ! error=$(cp -R snapshots/{snapshot} {code} 2>&1); then\n"
+            f"    rm -rf {code}\n"
+            f"    fail \"cannot copy the code into $PWD/{code}: $(echo \"$error\" | head -n 1)\"\n"
+            f"fi\n"
+            f"chmod -R u+w {code}\n")
+    for start in range(0, len(executables), 200):
+        names = " ".join(quote(f"{code}/{name}") for name in executables[start:start + 200])
+        text += f"chmod 755 -- {names}\n"
+    return text
+
+
+def prepare_run(work: str, run_dir: str, snapshot: str | None, executables: list[str]) -> str:
+    """Give a run folder its private copy of the snapshot (for executors that start runs
+    their own way, e.g. sbatch). Replies NEED, ERR <why>, or READY <absolute run folder>."""
+    return f"""
+fail() {{ echo "ERR $*"; exit 0; }}
+cd {quote(work)} || fail "cannot enter the work folder {work}"
+{_copy_code(run_dir, snapshot, executables)}: >> {run_dir}/output.log ||
+    fail "cannot write $PWD/{run_dir}/output.log"
+echo "READY $PWD/{run_dir}"
+"""
+
+
 def launch(work: str, run_dir: str, snapshot: str | None, subdir: str, executables: list[str],
            env: dict[str, str], command: list[str], wrapper: str) -> str:
     """Copy the snapshot into the run folder and start the run in its own session.
@@ -137,31 +170,19 @@ def launch(work: str, run_dir: str, snapshot: str | None, subdir: str, executabl
     Replies NEED when the snapshot is not on the box yet, ERR <why>, or PID <pid> <start>.
     """
     code = f"{run_dir}/code"
-    copy = (f"[ -d snapshots/{snapshot} ] || {{ echo NEED; exit 0; }}\n"
-            f"rm -rf {run_dir} && mkdir -p {run_dir} || "
-            f"fail \"cannot create the run folder $PWD/{run_dir}\"\n"
-            f"if ! error=$(cp -R snapshots/{snapshot} {code} 2>&1); then\n"
-            f"    rm -rf {code}\n"
-            f"    fail \"cannot copy the code into $PWD/{code}: $(echo \"$error\" | head -n 1)\"\n"
-            f"fi\n"
-            f"chmod -R u+w {code}\n") if snapshot else (
-            f"rm -rf {run_dir} && mkdir -p {code} || "
-            f"fail \"cannot create the run folder $PWD/{run_dir}\"\n")
-    chmods = ""
-    for start in range(0, len(executables), 200):
-        names = " ".join(quote(f"{code}/{name}") for name in executables[start:start + 200])
-        chmods += f"chmod 755 -- {names}\n"
     workdir = f"{code}/{subdir}" if subdir else code
     assignments = " ".join(quote(f"{k}={v}") for k, v in env.items())
     argv = " ".join(quote(a) for a in command)
     start_cmd = (f"env {assignments} sh \"$work/bin/{wrapper}\" \"$work/{run_dir}\" "
-                 f"\"$work/{workdir}\" -- {argv} < /dev/null >> \"$work/{run_dir}/output.log\" 2>&1 &")
+                 f"\"$work/{workdir}\" -- {argv} < /dev/null "
+                 f">> \"$work/{run_dir}/output.log\" 2>&1 &")
     return f"""
 fail() {{ echo "ERR $*"; exit 0; }}
 {_START_TIME}
 cd {quote(work)} || fail "cannot enter the work folder {work}"
 work=$PWD
-{copy}{chmods}: >> {run_dir}/output.log || fail "cannot write $PWD/{run_dir}/output.log"
+{_copy_code(run_dir, snapshot, executables)}: >> {run_dir}/output.log ||
+    fail "cannot write $PWD/{run_dir}/output.log"
 cd {run_dir}
 if command -v setsid >/dev/null 2>&1; then
     setsid {start_cmd}
@@ -250,7 +271,9 @@ echo "SENT $sent"
 def poll(work: str, token: str, runs: list, max_chunk: int) -> str:
     """One look at many runs: their state, and the new bytes of their files.
 
-    `runs`: (run_dir, pid or None, start time or None, [(file name, local size)]) each.
+    `runs`: (run_dir, pid or None, start time or None, [(file name, local size)]) each;
+    pid None reads the run folder's `pid` file; pid 0 means "no process to watch here" (a
+    Slurm job, say): such a run is running until its exit_status appears, never gone.
     Replies, per run i: `S i running`, `S i ended MTIME STATUS-LINE` or `S i gone`; per file j
     that exists: `Z i j SIZE`, and when it grew, `D i j OFFSET LENGTH`, LENGTH raw bytes and
     a line `E<token>`; finally `END <token>`. Files only grow, so LENGTH bytes are there.
@@ -259,7 +282,8 @@ def poll(work: str, token: str, runs: list, max_chunk: int) -> str:
     cases = []
     paths = []
     for i, (run_dir, pid, started, files) in enumerate(runs):
-        checks.append(f"check {i} {run_dir} '{pid or ''}' '{started or ''}'")
+        pid_text = "" if pid is None else str(pid)
+        checks.append(f"check {i} {run_dir} '{pid_text}' '{started or ''}'")
         for j, (name, offset) in enumerate(files):
             path = f"{run_dir}/{name}"
             paths.append(f"[ -f {path} ] && set -- \"$@\" {path}")
@@ -284,6 +308,7 @@ ended() {{
 check() {{
     if [ -f "$2/exit_status" ]; then ended "$1" "$2"; return; fi
     pid=$3
+    [ "$pid" = 0 ] && {{ printf 'S %s running\\n' "$1"; return; }}
     [ -n "$pid" ] || {{ [ -s "$2/pid" ] && IFS= read -r pid < "$2/pid"; }}
     if [ -n "$pid" ] && alive "$pid" "$4"; then
         printf 'S %s running\\n' "$1"

@@ -96,6 +96,30 @@ async def _send(box: Box, snapshot_id: str, entries: list, sizes: dict, blobs: B
     return missing
 
 
+async def prepare_run(box: Box, run_dir: str, snapshot_id: str | None,
+                      blobs: BlobStore) -> str:
+    """Give `run_dir` (relative to the work folder) its private copy of the snapshot, sending
+    what the box lacks; returns the absolute run folder. For executors that start runs their
+    own way (a Slurm executor submitting with sbatch); the ssh executor does this and the
+    start in one script (scripts.launch)."""
+    facts = await box.ready()
+    entries = await asyncio.to_thread(manifest, snapshot_id, blobs) if snapshot_id else []
+    executables = [name for name, kind, _size, _ref in entries if kind == "x"]
+    script = scripts.prepare_run(facts.work, run_dir, snapshot_id, executables)
+    for _attempt in range(2):
+        if snapshot_id and snapshot_id not in box.known_snapshots:
+            await send_snapshot(box, snapshot_id, blobs)
+        reply = await box.script(script, what="preparing the run folder")
+        first = (reply.text().splitlines() or [""])[0]
+        if first.startswith("READY "):
+            return first[len("READY "):]
+        if first.startswith("ERR "):
+            raise BoxError(f"{box.label}: {first[4:]}", target=box.label)
+        box.known_snapshots.discard(snapshot_id)          # NEED: it vanished from the box
+    raise BoxError(f"{box.label}: the code did not arrive in {run_dir}: {reply.error_text()}",
+                   target=box.label)
+
+
 def _check_space(box: Box, lines: list[str], need: int) -> None:
     free_line = next((line for line in lines if line.startswith("FREE ")), "")
     fields = free_line.split()

@@ -1,4 +1,4 @@
-"""Benchmark of SSH boxes: code transfer against `rsync -a`, reconnects, one connection for many runs.
+"""Benchmark of SSH boxes: code transfer vs `rsync -a`, reconnects, one connection for many runs.
 
     .venv/bin/python tests/bench/bench_ssh.py [--files 2000]
 

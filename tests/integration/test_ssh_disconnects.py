@@ -38,8 +38,8 @@ def _local_lines(cli, run_id: int) -> int:
 def test_cut_connections_while_runs_write_output(lab, cli):
     lab.configure(lab.target("box1"))
     ids = [_writer(cli, "box1") for _ in range(3)]
-    for cut in range(3):
-        wait_for(lambda: all(_local_lines(cli, i) > 10 * (cut + 1) for i in ids) and
+    for cut in range(1, 4):
+        wait_for(lambda lines=10 * cut: all(_local_lines(cli, i) > lines for i in ids) and
                  lab.box1.connections(), timeout=60, what="output mirrored and a connection")
         assert lab.box1.cut_connections() >= 1
     for run_id in ids:

@@ -1,5 +1,6 @@
 """SSH targets against real OpenSSH boxes: runs, output, metrics, code transfer, GPUs, cancel."""
 
+import asyncio
 import os
 import signal
 import time
@@ -140,3 +141,36 @@ def test_proxy_jump_and_a_host_given_in_full(lab, cli):
     direct = cli.launch("echo", "direct", opts=("--target", "direct"))
     cli.wait_state(direct, "succeeded", timeout=60)
     assert cli("logs", str(direct)).stdout == "direct\n"
+
+
+async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
+    """prepare_run + a watch without a process: what a job submitted with sbatch needs."""
+    from core.blobs import BlobStore
+    from core.config import Project, SnapshotConfig
+    from core.remote import pool, transfer
+    from core.remote.mirror import Watch
+    from core.remote.settings import SshSettings
+    from core.snapshot import take
+    blobs = BlobStore(tmp_path / "blobs")
+    snapshot = take(Project(lab.project, None, "", False), SnapshotConfig(), blobs, {})
+    settings = SshSettings(host="box1", ssh_config=str(lab.client.config))
+    box = pool.acquire(settings, str(lab.box1.work))
+    try:
+        folder = await transfer.prepare_run(box, "runs/job/7", snapshot.id, blobs)
+        assert folder == str(lab.box1.work / "runs" / "job" / "7")
+        assert (lab.box1.work / "runs/job/7/code/train.py").read_bytes() == \
+            (lab.project / "train.py").read_bytes()
+        (lab.box1.work / "runs/job/7/output.log").write_text("from the job\n")
+        local = tmp_path / "local.log"
+        watch = pool.mirror(box).add(Watch("runs/job/7", [("output.log", local)], 0, None))
+        await box.ready()
+        for _ in range(100):                        # running until the status file appears
+            if local.exists() and local.read_text():
+                break
+            await asyncio.sleep(0.1)
+        assert not watch.done.done()
+        (lab.box1.work / "runs/job/7/exit_status").write_text("0\t\n")
+        end = await asyncio.wait_for(watch.done, 30)
+        assert end.status == "0\t" and not end.gone and local.read_text() == "from the job\n"
+    finally:
+        await pool.release(box)
