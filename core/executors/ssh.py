@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import logging
 import socket
+import time
 from pathlib import Path
 
 from core.config import TargetConfig
@@ -64,6 +65,7 @@ class SshExecutor:
         self.mirror = pool.mirror(self.box)
         self.box.listen(self._box_changed)
         self.problem: str | None = None          # the last failure that was not the network's
+        self._pending: set[asyncio.Task] = set()  # cancels waiting for the box to come back
         self.store = store_key(context.paths.home)
 
     # ------------------------------------------------------------ health
@@ -175,7 +177,8 @@ class SshExecutor:
         if end.status is not None:
             status = parse_status(end.status)
             if status is not None:
-                return Exit(status.exit_code, status.reason, ended_at=end.ended_at)
+                ended_at = min(end.ended_at, time.time()) if end.ended_at else None  # box clock
+                return Exit(status.exit_code, status.reason, ended_at=ended_at)
         pid = handle.get("pid")
         if pid is None:
             reason = (f"the run never started on {self.box.label} (the engine stopped while "
@@ -205,7 +208,17 @@ class SshExecutor:
 
     async def cancel(self, run: Run, handle: dict, grace: float) -> None:
         from core.remote import scripts
-        facts = await self.reach()
+        try:
+            facts = await self.reach()
+        except ExecutorError as exc:
+            if not getattr(exc, "transient", False):
+                raise
+            task = asyncio.get_running_loop().create_task(self._cancel_when_back(run, handle,
+                                                                                 grace))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            raise ExecutorError(f"{exc.message}; the cancel is sent when the box is back",
+                                target=self.target.name) from None
         run_dir, pid = handle["run_dir"], handle.get("pid")
         await self.box.script(scripts.signal_tree(facts.work, run_dir, pid, "TERM"),
                               what=f"stopping run {run.id}")
@@ -220,6 +233,13 @@ class SshExecutor:
         await self.box.script(scripts.signal_tree(facts.work, run_dir, pid, "KILL"),
                               what=f"killing run {run.id}")
 
+    async def _cancel_when_back(self, run: Run, handle: dict, grace: float) -> None:
+        await self.box.wait_up()
+        try:
+            await self.cancel(run, handle, grace)
+        except ExecutorError as exc:
+            log.warning("run %s: cancel after reconnecting failed: %s", run.id, exc.message)
+
     async def gpus(self):
         from core.gpus import parse_query
         from core.remote import scripts
@@ -232,6 +252,8 @@ class SshExecutor:
 
     async def close(self) -> None:
         from core.remote import pool
+        for task in self._pending:
+            task.cancel()
         self.box.unlisten(self._box_changed)
         await pool.release(self.box)
 

@@ -25,6 +25,7 @@ log = logging.getLogger("runyard.remote")
 
 POLL_INTERVAL = 0.5
 MAX_CHUNK = 1024 * 1024         # per file and poll
+MAX_REPLY = 16 * 1024 * 1024    # all files of one poll together (runs that write fast share it)
 FAILURE_PAUSE = 5.0
 
 
@@ -122,7 +123,9 @@ class Mirror:
         token = secrets.token_hex(8)
         runs = [(w.run_dir, w.pid, w.start_time,
                  [(name, _size(path)) for name, path in w.files]) for w in watches]
-        result = await self.box.script(scripts.poll(facts.work, token, runs, self.max_chunk),
+        files = sum(len(w.files) for w in watches)
+        chunk = max(64 * 1024, min(self.max_chunk, MAX_REPLY // max(1, files)))
+        result = await self.box.script(scripts.poll(facts.work, token, runs, chunk),
                                        what="reading run output")
         self.polls += 1
         reply = parse(result.stdout, token)

@@ -7,6 +7,8 @@ exactly once, in order, and the metric `line` every value exactly once.
 import json
 import os
 import signal
+import subprocess
+import sys
 
 from tests import sshbox
 from tests.conftest import require
@@ -128,3 +130,21 @@ def _engine_log(cli) -> str:
 def _status(cli, name: str) -> str:
     targets = json.loads(cli("targets", "--json").stdout)["targets"]
     return next(t for t in targets if t["name"] == name)["status"]
+
+
+def test_a_cancel_while_the_box_is_down_is_sent_when_it_is_back(lab, cli):
+    lab.configure(lab.target("box1"), "[run]\ncancel_grace = 1\n")
+    run_id = cli.launch("sleep", "300", opts=("--target", "box1"))
+    wait_for(lambda: lab.handle(run_id).get("pid"), timeout=60, what="the run to start")
+    pid = lab.handle(run_id)["pid"]
+    lab.box1.stop()
+    cancel = subprocess.Popen([sys.executable, "-m", "tui", "cancel", str(run_id), "--json"],
+                              cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE, text=True)
+    wait_for(lambda: any("the cancel is sent when the box is back" in e["message"]
+                         for e in cli.json("show", str(run_id), "--json")["events"]),
+             timeout=30, what="the failed cancel to be recorded")
+    assert process_alive(pid), "nothing could reach the run yet"
+    lab.box1.start()
+    out, _ = cancel.communicate(timeout=60)
+    assert json.loads(out)["runs"][0]["state"] == "cancelled"
+    wait_for(lambda: not process_alive(pid), timeout=10, what="the remote run to be gone")
