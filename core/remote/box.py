@@ -142,10 +142,14 @@ class Box:
 
     async def wait_up(self):
         """Wait (as long as it takes) until the box is connected again."""
-        while self._conn is None:
-            self._ensure_retry()
-            await self._up.wait()
-        return self._conn
+        self._demand += 1
+        try:
+            while self._conn is None:
+                self._ensure_retry()
+                await self._up.wait()
+            return self._conn
+        finally:
+            self._demand -= 1
 
     def _ensure_retry(self) -> None:
         if self._retry is None or self._retry.done():
@@ -159,7 +163,10 @@ class Box:
                 return
             except ExecutorError:
                 delay = BACKOFF[min(max(self._failures - 1, 0), len(BACKOFF) - 1)]
-                await asyncio.sleep(delay)
+            except Exception:  # a bug here must not end the reconnecting for good
+                log.exception("box %s: reconnecting failed", self.label)
+                delay = BACKOFF[-1]
+            await asyncio.sleep(delay)
 
     # ------------------------------------------------------------ connecting
 

@@ -93,15 +93,25 @@ def rsync(client: sshbox.Client, source: Path, dest: str) -> tuple[int, float]:
     return sent, seconds
 
 
-async def launch_once(box: Box, blobs: BlobStore, snapshot_id: str, run_dir: str):
-    """What SshExecutor.start does: start; if the box lacks the snapshot, send it, start again."""
+async def launch_once(box: Box, blobs: BlobStore, snapshot_id: str,
+                      run_dir: str) -> tuple[float, float]:
+    """What SshExecutor.start does; returns (seconds sending code, seconds copying + starting)."""
     facts = await box.ready()
     script = scripts.launch(facts.work, run_dir, snapshot_id, "", [], {"X": "1"}, ["true"],
                             facts.wrapper)
+    started = time.monotonic()
     if snapshot_id not in box.known_snapshots:
         await send_snapshot(box, snapshot_id, blobs)
+    sent = time.monotonic()
     reply = await box.script(script, what="starting")
     assert reply.text().startswith("PID"), reply
+    return sent - started, time.monotonic() - sent
+
+
+def row(label: str, payload: int | None, wired: int | None, transfer: float,
+        start: float | None = None) -> None:
+    start_text = "-" if start is None else f"{start:.3f}"
+    print(f"{label:34}{mb(payload)} {mb(wired)} {transfer:10.3f} {start_text:>12}")
 
 
 async def measure_transfer(box: Box, wire: Wire, client, root: Path, files: int) -> None:
@@ -116,38 +126,35 @@ async def measure_transfer(box: Box, wire: Wire, client, root: Path, files: int)
     started = time.monotonic()
     await box.ready()
     print(f"connect + probe: {time.monotonic() - started:.2f} s (once per engine, shared)\n")
-    print(f"{'':34}{'payload':>12} {'on the wire':>12} {'seconds':>9}")
-    snapshots = [snap.id, snap.id]
+    print(f"{'':34}{'payload':>11} {'on the wire':>11} {'code s':>10} {'copy+start s':>12}")
     edited = project / "pkg3" / "mod3" / "file3.py"
-    for label, snapshot_id, run in (("runyard first launch", snap.id, 1),
-                                    ("runyard second launch, unchanged", snap.id, 2)):
-        before, wire_before, started = box.bytes_sent, wire.read(), time.monotonic()
-        await launch_once(box, blobs, snapshot_id, f"runs/bench/{run}")
-        seconds = time.monotonic() - started
+    steps = [("runyard first launch", snap.id), ("runyard second launch, unchanged", snap.id)]
+    for run, (label, snapshot_id) in enumerate(steps, start=1):
+        before, wire_before = box.bytes_sent, wire.read()
+        transfer, start = await launch_once(box, blobs, snapshot_id, f"runs/bench/{run}")
         wired = None if wire_before is None else wire.read() - wire_before
-        print(f"{label:34}{mb(box.bytes_sent - before)} {mb(wired)} {seconds:9.3f}")
+        row(label, box.bytes_sent - before, wired, transfer, start)
     edited.write_text(edited.read_text() + "# one more line\n")
     changed = take(Project(project, None, "", False), SnapshotConfig(), blobs, {})
-    snapshots.append(changed.id)
-    before, wire_before, started = box.bytes_sent, wire.read(), time.monotonic()
-    await launch_once(box, blobs, changed.id, "runs/bench/3")
+    before, wire_before = box.bytes_sent, wire.read()
+    transfer, start = await launch_once(box, blobs, changed.id, "runs/bench/3")
     wired = None if wire_before is None else wire.read() - wire_before
-    print(f"{'runyard after one file edited':34}{mb(box.bytes_sent - before)} {mb(wired)} "
-          f"{time.monotonic() - started:9.3f}")
+    row("runyard after one file edited", box.bytes_sent - before, wired, transfer, start)
     edited.write_text(edited.read_text()[:-len("# one more line\n")])
     dest = f"{box.facts.work}/rsync-copy"
     for label in ("rsync -a first", "rsync -a second, unchanged"):
         wire_before = wire.read()
         sent, seconds = rsync(client, project, dest)
-        wired = None if wire_before is None else wire.read() - wire_before
-        print(f"{label:34}{mb(sent)} {mb(wired)} {seconds:9.3f}")
+        row(label, sent, None if wire_before is None else wire.read() - wire_before, seconds)
     edited.write_text(edited.read_text() + "# one more line\n")
     wire_before = wire.read()
     sent, seconds = rsync(client, project, dest)
-    wired = None if wire_before is None else wire.read() - wire_before
-    print(f"{'rsync -a after one file edited':34}{mb(sent)} {mb(wired)} {seconds:9.3f}")
-    print("(rsync opens a new SSH connection each time; runyard's is already open. Payload:\n"
-          " bytes written into SSH before encryption; wire: both directions on the link.)\n")
+    row("rsync -a after one file edited", sent,
+        None if wire_before is None else wire.read() - wire_before, seconds)
+    print("code s: until the code is on the box (runyard: its blob store and the snapshot's\n"
+          "layout; rsync: the copy). copy+start s: the run's private copy (cp -R) and its start.\n"
+          "rsync opens a new SSH connection each time; runyard's is already open. Payload:\n"
+          "bytes written into SSH before encryption; wire: both directions on the veth link.\n")
 
 
 async def measure_reconnects(box: Box, server: sshbox.SshBox, trials: int = 5) -> None:

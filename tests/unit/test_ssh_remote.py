@@ -117,3 +117,13 @@ def test_option_checks_name_the_key(tmp_path):
     for bad in ("runs", "~/../x", "/a b", "$HOME/x", "~other/x"):
         with pytest.raises(ConfigError, match="expected a remote folder"):
             check_work_dir(path, "w", bad)
+
+
+async def test_a_config_that_turns_host_key_checks_off_is_refused(tmp_path):
+    from core.remote.box import Box, BoxError
+    config = tmp_path / "ssh_config"
+    config.write_text("Host lax\n  HostName 127.0.0.1\n  UserKnownHostsFile none\n")
+    box = Box(SshSettings(host="lax", ssh_config=str(config)), "~/.runyard")
+    with pytest.raises(BoxError, match="turns host key checking off"):
+        await box.connect()
+    assert box.state == "error"
