@@ -3,7 +3,8 @@
 Where things are on the box (its work folder, default ~/.runyard):
     blobs/ab/cdef..        the box's own content-addressed store (only missing blobs are sent)
     snapshots/<id>/        a snapshot's layout as hard links into blobs/
-    runs/<store>/<id>/     a run: code/ (private copy), output.log, metrics.jsonl, pid, exit_status
+    runs/<store>/<id>-<created>/  a run: code/ (private copy), output.log, metrics.jsonl, pid,
+                           exit_status
     bin/                   runwrap.sh and the helper, named by content hash
 
 A run is started like a local one: `setsid env ... sh runwrap.sh RUN_DIR WORKDIR -- CMD`,
@@ -105,14 +106,16 @@ class SshExecutor:
 
     # ------------------------------------------------------------ runs
 
-    def _run_dir(self, run_id: int) -> str:
-        return f"runs/{self.store}/{run_id}"
+    def _run_dir(self, run: Run) -> str:
+        """Named by id and creation time, so a store made again never meets an old folder."""
+        stamp = "".join(c for c in run.created_at or "" if c.isdigit())
+        return f"runs/{self.store}/{run.id}-{stamp}"
 
     async def start(self, run: Run, env: dict[str, str]) -> dict:
         from core.remote import scripts
         from core.remote.transfer import send_snapshot
         facts = await self.reach()
-        run_dir = self._run_dir(run.id)
+        run_dir = self._run_dir(run)
         await asyncio.to_thread(self._reset_local, run.id)
         remote = f"{facts.work}/{run_dir}"
         env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
@@ -190,7 +193,7 @@ class SshExecutor:
 
     async def recover(self, run: Run) -> dict | None:
         from core.remote import scripts
-        run_dir = self._run_dir(run.id)
+        run_dir = self._run_dir(run)
         pending = {"box": self.box.label, "run_dir": run_dir, "pid": None, "start_time": None}
         try:
             facts = await self.reach()

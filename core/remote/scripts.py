@@ -168,6 +168,8 @@ def launch(work: str, run_dir: str, snapshot: str | None, subdir: str, executabl
     """Copy the snapshot into the run folder and start the run in its own session.
 
     Replies NEED when the snapshot is not on the box yet, ERR <why>, or PID <pid> <start>.
+    If the run already started there (an earlier reply was lost with the connection), it
+    is not started twice: its PID comes back instead.
     """
     code = f"{run_dir}/code"
     workdir = f"{code}/{subdir}" if subdir else code
@@ -181,6 +183,13 @@ fail() {{ echo "ERR $*"; exit 0; }}
 {_START_TIME}
 cd {quote(work)} || fail "cannot enter the work folder {work}"
 work=$PWD
+if [ -s {run_dir}/pid ]; then
+    IFS= read -r pid < {run_dir}/pid
+    if [ -f {run_dir}/exit_status ] || start_time "$pid"; then
+        echo "PID $pid $started"
+        exit 0
+    fi
+fi
 {_copy_code(run_dir, snapshot, executables)}: >> {run_dir}/output.log ||
     fail "cannot write $PWD/{run_dir}/output.log"
 cd {run_dir}

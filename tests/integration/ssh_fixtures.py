@@ -80,7 +80,7 @@ class Lab:
                                            (run_id,)).fetchone()[0])
 
     def remote_run_dir(self, box: sshbox.SshBox, run_id: int) -> Path:
-        found = list((box.work / "runs").glob(f"*/{run_id}"))
+        found = list((box.work / "runs").glob(f"*/{run_id}-*"))
         assert len(found) == 1, found
         return found[0]
 

@@ -2,6 +2,7 @@
 sh), poll-reply framing, byte-offset appends, host parsing and option checks."""
 
 import os
+import time
 import subprocess
 from pathlib import Path
 
@@ -127,3 +128,25 @@ async def test_a_config_that_turns_host_key_checks_off_is_refused(tmp_path):
     with pytest.raises(BoxError, match="turns host key checking off"):
         await box.connect()
     assert box.state == "error"
+
+
+def test_launch_never_starts_a_run_twice(tmp_path):
+    """A launch whose reply was lost is sent again: the run already there is adopted."""
+    (tmp_path / "bin").mkdir()
+    wrapper = scripts.installed_name(scripts.WRAPPER)
+    (tmp_path / "bin" / wrapper).write_bytes(scripts.WRAPPER.read_bytes())
+    script = scripts.launch(str(tmp_path), "runs/s/1-1", None, "", [], {"A": "b"},
+                            ["sh", "-c", 'echo "started $A"; exec sleep 30'], wrapper)
+    first = _sh(script).stdout.decode().split()
+    assert first[0] == "PID" and first[1].isdigit() and first[2].isdigit(), first
+    try:
+        again = _sh(script).stdout.decode().split()
+        assert again == first, "the same process, not a second one"
+        log = tmp_path / "runs" / "s" / "1-1" / "output.log"
+        for _ in range(100):
+            if log.read_text():
+                break
+            time.sleep(0.05)
+        assert log.read_text() == "started b\n"
+    finally:
+        subprocess.run(["sh", "-c", f"kill -9 -{first[1]} 2>/dev/null"])
