@@ -13,9 +13,9 @@ machine over SSH (a Slurm login node, say):
 A Slurm executor that submits over SSH to a login node reuses all of it:
     box = pool.acquire(SshSettings.from_options(options), work_dir)    # the shared connection
     folder = await transfer.prepare_run(box, f"runs/{store}/{run_id}", snapshot, blobs)
-    await box.run("sbatch ...", what="submitting")    # the job runs `sh WORK/bin/<box.facts.wrapper>
-                                                      # RUN_DIR WORKDIR -- CMD`, which writes
-                                                      # exit_status like a local run
-    watch = pool.mirror(box).add(Watch(run_dir, [("output.log", local_log)], pid=0, start_time=None))
+    await box.run("sbatch ...", what="submitting")
+        # the job runs `sh WORK/bin/<box.facts.wrapper> RUN_DIR WORKDIR -- CMD`,
+        # which writes exit_status like a local run
+    watch = pool.mirror(box).add(Watch(run_dir, [("output.log", log)], pid=0, start_time=None))
     end = await watch.done       # pid 0: no process to watch; done when exit_status appears
 """

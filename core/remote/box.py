@@ -7,21 +7,21 @@ the box (`want()`), it is opened again with backoff (BACKOFF seconds, then every
 Keepalives find a dead peer that sends nothing; every remote command has a time limit,
 and a command that times out drops the connection, so nothing waits forever.
 
-Errors: `BoxUnreachable` (network trouble; waiting may fix it, `transient = True`) and
-`BoxError` (host key, login refused, work folder unusable: someone has to act).
+Errors (core.remote.failures): `BoxUnreachable` (network trouble; waiting may fix it,
+`transient = True`) and `BoxError` (host key, login refused, work folder: someone must act).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from core.errors import ExecutorError
 from core.remote import scripts
+from core.remote.failures import BoxError, BoxUnreachable, classify, describe
 from core.remote.settings import SshSettings
 
 log = logging.getLogger("runyard.remote")
@@ -30,19 +30,6 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 MAX_SESSIONS = 8
 KEEPALIVE_COUNT = 3
 WANTED_AFTER_FAILURE = 3600.0      # keep reconnecting this long for queued runs
-
-
-class BoxError(ExecutorError):
-    """The box turned us away for a reason that waiting will not fix."""
-
-    transient = False
-    cache_was_used = False      # set by code transfer: what the engine knew may be stale
-
-
-class BoxUnreachable(ExecutorError):
-    """The box cannot be reached right now; it is tried again with backoff."""
-
-    transient = True
 
 
 @dataclass(frozen=True)
@@ -203,7 +190,7 @@ class Box:
                                  client_factory=lambda: _client(self)),
                 self.settings.connect_timeout + 5)
         except Exception as exc:  # every failure to connect is classified and reported
-            raise self._fail(self._classify(exc, options)) from None
+            raise self._fail(classify(exc, options, self.settings)) from None
         try:
             facts = await self._probe(conn)
         except ExecutorError as exc:
@@ -235,32 +222,6 @@ class Box:
             kwargs["client_keys"] = list(s.identity_files)
         return asyncssh.SSHClientConnectionOptions(**kwargs)
 
-    def _classify(self, exc: BaseException, options) -> ExecutorError:
-        import asyncssh
-        from core.remote.hostkeys import host_key_error
-        where = f"{options.username}@{options.host}:{options.port or 22}"
-        check = f"{self.settings.ssh_command} true"
-        if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-            return host_key_error(self.label, self.settings.ssh_command, options, BoxError)
-        if isinstance(exc, asyncssh.PermissionDenied):
-            return BoxError(f"{self.label}: {where} refused the login",
-                            hint="check identity_file (or IdentityFile in the ssh config) and "
-                                 f"the box's authorized_keys; try: {check}")
-        if isinstance(exc, socket.gaierror):
-            return BoxError(f"{self.label}: cannot resolve the host name {options.host!r}",
-                            hint="check host, or the HostName in the ssh config")
-        if isinstance(exc, ConnectionRefusedError):
-            return BoxUnreachable(f"{self.label}: {where} refused the connection "
-                                  "(is sshd running?)", hint=f"try: {check}")
-        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-            return BoxUnreachable(f"{self.label}: no answer from {where} within "
-                                  f"{self.settings.connect_timeout:.0f} s",
-                                  hint=f"check the network; try: {check}")
-        if isinstance(exc, (OSError, asyncssh.Error)):
-            return BoxUnreachable(f"{self.label}: cannot connect to {where}: {_describe(exc)}",
-                                  hint=f"try: {check}")
-        return BoxError(f"{self.label}: cannot connect to {where}: {exc!r}")
-
     def _fail(self, error: ExecutorError) -> ExecutorError:
         error.target = error.target or self.label
         self._failures += 1
@@ -277,7 +238,7 @@ class Box:
                 self.settings.command_timeout)
         except (asyncio.TimeoutError, asyncssh.Error, OSError) as exc:
             raise BoxUnreachable(f"{self.label}: the box did not answer after login: "
-                                 f"{_describe(exc)}") from None
+                                 f"{describe(exc)}") from None
         if result.returncode is None or conn.is_closed():
             raise BoxUnreachable(f"{self.label}: the connection closed during login")
         lines = (result.stdout or b"").decode("utf-8", "replace").splitlines()
@@ -316,7 +277,7 @@ class Box:
     def _lost(self, conn, exc: BaseException | None) -> None:
         if conn is not self._conn:
             return
-        self.drop(conn, f"connection lost ({_describe(exc) if exc else 'closed by the box'})")
+        self.drop(conn, f"connection lost ({describe(exc) if exc else 'closed by the box'})")
 
     async def close(self) -> None:
         for task in (self._retry, self._attempt):
@@ -392,7 +353,7 @@ class Box:
         if isinstance(exc, asyncssh.ChannelOpenError) and not conn.is_closed():
             return BoxError(f"{self.label}: the box refused a session while {what}: "
                             f"{exc.reason}", target=self.label)
-        detail = _describe(exc) if exc else "the connection closed"
+        detail = describe(exc) if exc else "the connection closed"
         self.drop(conn, f"connection lost while {what} ({detail})")
         return BoxUnreachable(f"{self.label}: connection lost while {what} ({detail})",
                               target=self.label)
@@ -416,10 +377,3 @@ def _retrieve(task: asyncio.Task) -> None:
     """Mark a shared attempt's failure as seen (each awaiting caller gets it too)."""
     if not task.cancelled():
         task.exception()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    return text

@@ -26,7 +26,8 @@ from typing import AsyncIterator
 
 from core.blobs import BlobStore
 from core.remote import scripts
-from core.remote.box import Box, BoxError
+from core.remote.box import Box
+from core.remote.failures import BoxError
 from core.snapshot import manifest
 
 CHUNK = 256 * 1024

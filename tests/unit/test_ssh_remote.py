@@ -121,7 +121,8 @@ def test_option_checks_name_the_key(tmp_path):
 
 
 async def test_a_config_that_turns_host_key_checks_off_is_refused(tmp_path):
-    from core.remote.box import Box, BoxError
+    from core.remote.box import Box
+    from core.remote.failures import BoxError
     config = tmp_path / "ssh_config"
     config.write_text("Host lax\n  HostName 127.0.0.1\n  UserKnownHostsFile none\n")
     box = Box(SshSettings(host="lax", ssh_config=str(config)), "~/.runyard")
