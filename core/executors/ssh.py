@@ -128,7 +128,7 @@ class SshExecutor:
             if run.snapshot and run.snapshot not in self.box.known_snapshots:
                 sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
             reply = await self.box.script(script, what=f"starting run {run.id}")
-            if reply.text().startswith("NEED"):           # removed from the box meanwhile
+            if reply.reply("NEED", "PID", "ERR") == "NEED":   # removed from the box meanwhile
                 self.box.known_snapshots.discard(run.snapshot)
                 sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
                 reply = await self.box.script(script, what=f"starting run {run.id}")
@@ -136,10 +136,10 @@ class SshExecutor:
             if not getattr(exc, "transient", False):
                 self._note_problem(exc.message)
             raise
-        first = reply.text().strip().splitlines()[:1] or [""]
-        words = first[0].split()
+        line = reply.reply("PID", "ERR")
+        words = line.split()
         if words[:1] == ["ERR"]:
-            message = f"{self.box.label}: {first[0][4:]}"
+            message = f"{self.box.label}: {line[4:]}"
             self._note_problem(message)
             raise ExecutorError(message, target=self.target.name)
         if words[:1] != ["PID"] or len(words) < 2 or not words[1].isdigit():
@@ -203,7 +203,7 @@ class SshExecutor:
             log.warning("run %s: cannot ask %s whether it started: %s", run.id, self.box.label,
                         exc.message)
             return pending
-        words = reply.text().split()
+        words = reply.reply("PID", "NONE").split()
         if words[:1] != ["PID"] or len(words) < 2 or not words[1].isdigit():
             return None
         return {**pending, "work": facts.work, "pid": int(words[1]),

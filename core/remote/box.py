@@ -41,6 +41,14 @@ class Completed:
     def text(self) -> str:
         return self.stdout.decode("utf-8", "replace")
 
+    def reply(self, *words: str) -> str:
+        """The first line starting with one of `words` (a login shell may print other lines
+        first, from the box's rc files); "" if none."""
+        for line in self.text().splitlines():
+            if line.split(" ", 1)[0] in words:
+                return line
+        return ""
+
     def error_text(self, limit: int = 300) -> str:
         return self.stderr.decode("utf-8", "replace").strip()[-limit:]
 

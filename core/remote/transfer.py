@@ -111,7 +111,7 @@ async def prepare_run(box: Box, run_dir: str, snapshot_id: str | None,
         if snapshot_id and snapshot_id not in box.known_snapshots:
             await send_snapshot(box, snapshot_id, blobs)
         reply = await box.script(script, what="preparing the run folder")
-        first = (reply.text().splitlines() or [""])[0]
+        first = reply.reply("READY", "ERR", "NEED")
         if first.startswith("READY "):
             return first[len("READY "):]
         if first.startswith("ERR "):
