@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.integration.docker_fixtures import busybox_image, dockerd, write_targets  # noqa: F401
+from tests.integration.docker_fixtures import write_targets
 
 
 def _target(cli, name: str, **keys) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from core.models import epoch_from_iso
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.docker_fixtures import busybox_image, dockerd, write_targets  # noqa: F401
+from tests.integration.docker_fixtures import write_targets
 
 COUNT = 'i=1; while [ $i -le {n} ]; do echo "step=$i loss=$i"; i=$((i+1)); sleep {pause}; done'
 # Counts until the test creates `stop` in the run's (bind-mounted) code folder: Docker may

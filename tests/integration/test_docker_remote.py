@@ -14,8 +14,7 @@ import pytest
 
 from tests.conftest import require
 from tests.helpers import process_alive, wait_for
-from tests.integration.docker_fixtures import (busybox_image, dockerd, python_image,  # noqa: F401
-                                               write_targets)
+from tests.integration.docker_fixtures import write_targets
 from tests.integration.dockerd import free_port
 
 SSHD = "/usr/sbin/sshd"

@@ -7,7 +7,6 @@ import threading
 
 from tests import sshbox
 from tests.conftest import require
-from tests.integration.ssh_fixtures import lab  # noqa: F401
 
 
 def _target(cli, name: str) -> dict:

@@ -13,7 +13,6 @@ import sys
 from tests import sshbox
 from tests.conftest import require
 from tests.helpers import kill_store_processes, process_alive, wait_for
-from tests.integration.ssh_fixtures import lab  # noqa: F401
 
 LINES = 120
 

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.ssh_fixtures import lab  # noqa: F401
 
 
 def test_a_run_on_a_box_reports_output_metrics_and_its_exit_code(lab, cli, project):

@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.helpers import wait_for
-from tests.integration.ssh_fixtures import lab  # noqa: F401
 
 RUNS = 50
 
