@@ -104,7 +104,37 @@ def _m1_initial(db) -> None:
                          pk="name")
 
 
+def _m2_workflows(db) -> None:
+    """Sweeps and chains (groups), dependencies, retries as linked attempts, stop rules,
+    the spec key that caching looks up, and persisted watches."""
+    db["groups"].create({"id": int, "kind": str, "name": str, "parent": int, "spec": str,
+                         "created_at": str}, pk="id", not_null={"kind", "created_at"},
+                        defaults={"spec": "{}"}, foreign_keys=[("parent", "groups", "id")])
+    for column, kind in (("group_id", "INTEGER REFERENCES groups(id)"),
+                         ("depends_on", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("spec_key", "TEXT"),
+                         ("attempt", "INTEGER NOT NULL DEFAULT 1"),
+                         ("retry_of", "INTEGER REFERENCES runs(id)"),
+                         ("retried_as", "INTEGER REFERENCES runs(id)"),
+                         ("not_before", "TEXT"),
+                         ("avoid_gpus", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("cause", "TEXT"),
+                         ("resume_from", "TEXT")):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    db["runs"].create_index(["group_id"])
+    db["runs"].create_index(["retry_of"])
+    db["runs"].create_index(["spec_key", "state"])
+    db["watches"].create({"id": int, "group_id": int, "paths": str, "request": str,
+                          "debounce": float, "state": str, "created_at": str,
+                          "stopped_at": str, "last_run": int, "triggers": int, "changes": int,
+                          "fingerprint": str, "last_error": str},
+                         pk="id", not_null={"paths", "request", "state", "created_at"},
+                         defaults={"triggers": 0, "changes": 0},
+                         foreign_keys=[("group_id", "groups", "id")])
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
+    _m2_workflows,
 ]

@@ -11,8 +11,11 @@ from enum import Enum
 class RunState(str, Enum):
     """Where a run is in its life. Each state change is stored with its timestamp.
 
-    queued -> running -> succeeded | failed | cancelled | lost
-    queued -> cancelled | failed (could not start)
+    queued -> running -> succeeded | failed | cancelled | stopped | lost
+    queued -> cancelled | failed (could not start, or a dependency did not succeed)
+
+    `stopped`: a stop rule (`--stop-if`) fired and the run was ended like a cancel.
+    Why a run ended is also kept, machine-readable, in `Run.cause` (see CAUSES).
     """
 
     QUEUED = "queued"
@@ -20,6 +23,7 @@ class RunState(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    STOPPED = "stopped"
     LOST = "lost"
 
     @property
@@ -31,14 +35,23 @@ class RunState(str, Enum):
 
 
 TERMINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED,
-                             RunState.LOST})
+                             RunState.STOPPED, RunState.LOST})
 ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
 
 ALLOWED_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED, RunState.FAILED}),
     RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED,
-                                 RunState.LOST, RunState.QUEUED}),
+                                 RunState.STOPPED, RunState.LOST, RunState.QUEUED}),
 }
+
+# Machine-readable reasons a run ended the way it did (`Run.cause`, JSON `cause`); None
+# for a plain exit, crash or user cancel, where `state` and `reason` say it all.
+CAUSES = {
+    "dependency": "failed without starting: a run it depends on (--after) did not succeed",
+    "stop_rule": "stopped: a --stop-if rule fired (the rule is in `reason`)",
+    "replaced": "cancelled while queued: a newer change of its watch replaced it",
+}
+
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds and a Z suffix."""
@@ -71,6 +84,12 @@ class RunSpec:
     tags: list[str] = field(default_factory=list)
     parent: int | None = None
     priority: int = 0
+    depends_on: list[int] = field(default_factory=list)   # runs that must succeed first
+    retries: int = 0                        # attempts after the first, on failure
+    retry_on: str | None = None             # retry only when the output matches this regex
+    retry_delay: float = 5.0                # seconds before attempt 2; doubles each time
+    stop_if: list[str] = field(default_factory=list)     # stop rules on metrics
+    checkpoints: str | None = None          # folder (relative to the workdir) of checkpoints
 
 
 @dataclass
@@ -94,6 +113,15 @@ class Run:
     git_commit: str | None = None
     git_dirty: bool = False
     cancel_requested: bool = False
+    group_id: int | None = None
+    attempt: int = 1
+    retry_of: int | None = None             # the first attempt, for attempts 2 and later
+    retried_as: int | None = None           # the next attempt, when this one was retried
+    not_before: str | None = None           # a retry waits until then (backoff)
+    avoid_gpus: list[int] = field(default_factory=list)   # GPUs this attempt ran out of memory on
+    cause: str | None = None
+    resume_from: str | None = None
+    spec_key: str | None = None
 
     @property
     def name(self) -> str:

@@ -42,19 +42,41 @@ RUN_JSON_SQL = """json_object(
     'created_at', created_at,
     'started_at', started_at,
     'finished_at', finished_at,
-    'metrics', json(metrics)
+    'metrics', json(metrics),
+    'group', group_id,
+    'depends_on', json(depends_on),
+    'attempt', attempt,
+    'retry_of', retry_of,
+    'retried_as', retried_as,
+    'retries', coalesce(json_extract(options, '$.retries'), 0),
+    'retry_on', json_extract(options, '$.retry_on'),
+    'not_before', not_before,
+    'stop_if', json(coalesce(json_extract(options, '$.stop_if'), '[]')),
+    'cause', cause,
+    'checkpoints', json_extract(options, '$.checkpoints'),
+    'resume_from', resume_from,
+    'spec_key', spec_key
+)"""
+
+GROUP_JSON_SQL = """json_object(
+    'id', id, 'kind', kind, 'name', name, 'parent', parent, 'created_at', created_at,
+    'spec', json(spec),
+    'runs', (SELECT count(*) FROM runs WHERE runs.group_id = groups.id)
 )"""
 
 
-def _filters(states, all_runs: bool, ids=None) -> tuple[str, list]:
+def _filters(states, all_runs: bool, ids=None, group=None) -> tuple[str, list]:
     clauses, args = [], []
+    if group is not None:
+        clauses.append("group_id IN (SELECT id FROM groups WHERE id = ? OR parent = ?)")
+        args.extend([group, group])
     if ids:
         clauses.append(f"id IN ({','.join('?' * len(ids))})")
         args.extend(ids)
     if states:
         clauses.append(f"state IN ({','.join('?' * len(states))})")
         args.extend(str(s) for s in states)
-    elif not all_runs and not ids:
+    elif not all_runs and not ids and group is None:
         clauses.append(
             "(state IN ('queued', 'running') OR id IN (SELECT id FROM runs "
             "WHERE state NOT IN ('queued', 'running') ORDER BY id DESC LIMIT ?))")
@@ -63,16 +85,54 @@ def _filters(states, all_runs: bool, ids=None) -> tuple[str, list]:
     return where, args
 
 
-def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False) -> list[str]:
+def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+              group: int | None = None) -> list[str]:
     """The JSON text of each selected run, oldest first."""
-    where, args = _filters(states, all_runs)
+    where, args = _filters(states, all_runs, group=group)
     return [row[0] for row in conn.execute(
         f"SELECT {RUN_JSON_SQL} FROM runs {where} ORDER BY id", args)]
 
 
+def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
+    """The JSON of these runs (in the order given), in one query per 500 ids."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for (text,) in conn.execute(f"SELECT {RUN_JSON_SQL} FROM runs WHERE id IN "
+                                    f"({','.join('?' * len(chunk))})", chunk):
+            data = json.loads(text)
+            found[data["id"]] = data
+    return [found[i] for i in ids if i in found]
+
+
+def groups_json(conn: sqlite3.Connection, ids=None) -> list[dict]:
+    """Groups (sweeps, chains, watches) as JSON: the given ids and the groups enclosing
+    them (a chain around its sweeps), or every group."""
+    if ids is not None:
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        where = f"WHERE id IN ({marks}) OR id IN (SELECT parent FROM groups WHERE id IN ({marks}))"
+        args = ids + ids
+    else:
+        where, args = "", []
+    return [json.loads(row[0]) for row in conn.execute(
+        f"SELECT {GROUP_JSON_SQL} FROM groups {where} ORDER BY id", args)]
+
+
+def groups_of_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+                   group: int | None = None) -> list[dict]:
+    """The groups of the runs a listing selects (see `runs_json`)."""
+    where, args = _filters(states, all_runs, group=group)
+    ids = [row[0] for row in conn.execute(
+        f"SELECT DISTINCT group_id FROM runs {where}", args) if row[0] is not None]
+    return groups_json(conn, ids)
+
+
 def list_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
-              ids=None) -> list:
-    where, args = _filters(states, all_runs, ids)
+              ids=None, group: int | None = None) -> list:
+    where, args = _filters(states, all_runs, ids, group)
     return [row_to_run(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
 
 
@@ -109,11 +169,15 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
 
 def row_to_run(row: sqlite3.Row):
     from core.models import Run, RunSpec, RunState
+    policy = json.loads(row["options"] or "{}")
     spec = RunSpec(command=json.loads(row["command"]), template=json.loads(row["template"]),
                    params=json.loads(row["params"]), overrides=json.loads(row["overrides"]),
                    target=row["target"], gpus=row["gpus"], env=json.loads(row["env"]),
                    name=row["name"], tags=json.loads(row["tags"]), parent=row["parent"],
-                   priority=row["priority"])
+                   priority=row["priority"], depends_on=json.loads(row["depends_on"]),
+                   retries=policy.get("retries", 0), retry_on=policy.get("retry_on"),
+                   retry_delay=policy.get("retry_delay", 5.0),
+                   stop_if=policy.get("stop_if", []), checkpoints=policy.get("checkpoints"))
     return Run(id=row["id"], spec=spec, state=RunState(row["state"]), snapshot=row["snapshot"],
                project=row["project"], workdir=row["workdir"], reason=row["reason"],
                exit_code=row["exit_code"], gpu_ids=json.loads(row["gpu_ids"]),
@@ -121,7 +185,11 @@ def row_to_run(row: sqlite3.Row):
                finished_at=row["finished_at"], metrics=json.loads(row["metrics"]),
                handle=json.loads(row["handle"]), git_commit=row["git_commit"],
                git_dirty=bool(row["git_dirty"]),
-               cancel_requested=row["cancel_requested_at"] is not None)
+               cancel_requested=row["cancel_requested_at"] is not None,
+               group_id=row["group_id"], attempt=row["attempt"], retry_of=row["retry_of"],
+               retried_as=row["retried_as"], not_before=row["not_before"],
+               avoid_gpus=json.loads(row["avoid_gpus"]), cause=row["cause"],
+               resume_from=row["resume_from"], spec_key=row["spec_key"])
 
 
 def options(conn: sqlite3.Connection, run_id: int) -> dict:
