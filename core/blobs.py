@@ -29,6 +29,22 @@ class BlobStore:
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
+    @staticmethod
+    def digest_bytes(data: bytes) -> str:
+        """The id `put_bytes` would give `data`, without storing it."""
+        return hashlib.sha256(data).hexdigest()
+
+    @staticmethod
+    def hash_file(source: str | os.PathLike) -> tuple[str, int]:
+        """The id `put_file` would give the file, and its size, without storing it."""
+        hasher = hashlib.sha256()
+        size = 0
+        with open(source, "rb") as src:
+            while chunk := src.read(_CHUNK):
+                hasher.update(chunk)
+                size += len(chunk)
+        return hasher.hexdigest(), size
+
     def put_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         if not self.has(digest):

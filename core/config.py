@@ -168,6 +168,14 @@ def _read_toml(path: Path) -> dict:
 SECTION_PARSERS: dict[str, Callable[[Path, Any], Any]] = {}
 
 
+def _notify_section(path: Path, value: Any) -> Any:
+    from core.notify import parse_section
+    return parse_section(path, value)
+
+
+SECTION_PARSERS["notify"] = _notify_section      # run hooks: core.notify
+
+
 def build(layers: list[tuple[Path, dict]]) -> Config:
     snapshot = SnapshotConfig()
     patterns: list[str] = []

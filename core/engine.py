@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 
 import core
-from core import protocol
+from core import dependencies, protocol
 from core import runs as run_queries
 from core.blobs import BlobStore
-from core.errors import EngineError, RunyardError, StoreError, UnknownTarget, UsageError
+from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import Context
-from core.launching import CloneRequest, LaunchRequest, Prepared, prepare_clone, prepare_launch
+from core.intake import Intake
 from core.ledger import Ledger
-from core.models import Run, RunState, now_iso
+from core.models import RunState, epoch_from_iso, now_iso
 from core.paths import StorePaths
 from core.runner import Runner
 from core.scheduler import Busy, Waiting, fits, place
@@ -58,9 +58,11 @@ class Engine:
         self._preparing: dict[str, asyncio.Task] = {}
         self._lock_file = None
         self._server = None
+        self._timer = None                  # wakes the scheduler when a retry's delay is over
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "clone": self.op_clone,
-                     "cancel": self.op_cancel, "wait": self.op_wait, "status": self.op_status,
-                     "targets": self.op_targets, "stop": self.op_stop}
+                     "plan": self.op_plan, "cancel": self.op_cancel, "wait": self.op_wait,
+                     "status": self.op_status, "targets": self.op_targets, "stop": self.op_stop,
+                     "watches": self.op_watches, "unwatch": self.op_unwatch}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -79,6 +81,13 @@ class Engine:
         self.registry = Registry(self.ledger, Context(self.paths, self.blobs,
                                                       on_health=self._target_health))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
+        self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
+                             self.wake)
+        from core.notify import Notifier
+        from core.watching import Watches
+        self.notifier = Notifier(self.ledger, self.blobs, self.paths)
+        self.runner.on_ended = self.notifier.run_ended
+        self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
         socket_path = self.paths.socket
         socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
@@ -90,6 +99,7 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self.runner.recover()
+        self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest")]
         if self.idle_exit > 0:
@@ -101,6 +111,8 @@ class Engine:
         await self._stop.wait()
         log.info("engine stopping; runs keep running")
         self._server.close()
+        await self.watches.close()
+        await self.notifier.close()
         for task in [*background, *self.runner.tasks.values()]:
             task.cancel()
         await asyncio.gather(*background, *self.runner.tasks.values(), return_exceptions=True)
@@ -140,7 +152,7 @@ class Engine:
             await asyncio.sleep(min(self.idle_exit, 5.0))
             busy = self.ledger.conn.execute(
                 "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
-            if busy:
+            if busy or self.watches.active():
                 self._last_activity = time.monotonic()
             elif time.monotonic() - self._last_activity > self.idle_exit:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
@@ -158,10 +170,48 @@ class Engine:
             self._wake.clear()
             await self._schedule_once()
 
+    def _wake_at(self, when: str) -> None:
+        """Wake the scheduler at `when` (ISO time), unless it is woken earlier anyway."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, epoch_from_iso(when) - time.time()) + 0.01
+        deadline = loop.time() + delay
+        if self._timer is not None and not self._timer.cancelled() and \
+                self._timer.when() <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(deadline, self.wake)
+
+    def _ready_to_place(self, rows) -> list[Waiting]:
+        """Queued runs that may start now: their dependencies succeeded and no retry delay
+        is pending. Runs whose dependencies can never succeed end here (core.dependencies)."""
+        now = now_iso()
+        blocked = dependencies.check(self.ledger.conn,
+                                     [r for r in rows if r["depends_on"] != "[]"])
+        waiting, later = [], None
+        for r in rows:
+            why = blocked.get(r["id"])
+            if why == dependencies.PENDING:
+                continue
+            if why is not None:
+                self.runner.finish(r["id"], _failed(why), cause="dependency")
+                continue
+            if r["not_before"] and r["not_before"] > now:
+                later = min(later or r["not_before"], r["not_before"])
+                continue
+            avoid = tuple(json.loads(r["avoid_gpus"])) if r["avoid_gpus"] != "[]" else ()
+            waiting.append(Waiting(r["id"], r["target"], r["gpus"], r["priority"], avoid))
+        if later is not None:
+            self._wake_at(later)
+        return waiting
+
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
-        waiting = [Waiting(r["id"], r["target"], r["gpus"], r["priority"]) for r in conn.execute(
-            "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'")]
+        rows = conn.execute("SELECT id, target, gpus, priority, depends_on, not_before, "
+                            "avoid_gpus FROM runs WHERE state = 'queued'").fetchall()
+        if not rows:
+            return
+        waiting = self._ready_to_place(rows)
         if not waiting:
             return
         busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
@@ -252,69 +302,21 @@ class Engine:
         return {"pid": os.getpid()}
 
     async def op_launch(self, request, writer) -> dict:
-        prepared = await prepare_launch(LaunchRequest.from_dict(request["launch"]), self.blobs,
-                                        self.hashes, skip=(self.paths.home,))
-        run = await self._record(prepared, base_env=request["launch"]["env"])
-        return {"run": run_queries.run_json(self.ledger.conn, run.id),
-                "warnings": prepared.options["warnings"]}
+        if request["launch"].get("watch"):
+            return await self.watches.create(request["launch"])
+        return await self.intake.op_launch(request)
 
     async def op_clone(self, request, writer) -> dict:
-        req = CloneRequest.from_dict(request["clone"])
-        conn = self.ledger.conn
-        parent = run_queries.get_run(conn, req.parent)
-        prepared = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
-                                       self.blobs, self.hashes, skip=(self.paths.home,))
-        row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
-                           (parent.id,)).fetchone()
-        reuse = None if prepared.snapshot else (row["git_diff"], bool(row["git_dirty"]))
-        run = await self._record(prepared, base_env_id=row["base_env"], reuse_git=reuse)
-        return {"run": run_queries.run_json(conn, run.id),
-                "warnings": prepared.options["warnings"]}
+        return await self.intake.op_clone(request)
 
-    async def _record(self, prepared: Prepared, base_env: dict | None = None,
-                      base_env_id: str | None = None, reuse_git=None) -> Run:
-        self.registry.learn(prepared.config.targets)
-        runtime = self.registry.get(prepared.spec.target)
-        if not runtime.ready:
-            runtime.retry_now()           # a launch always tries the target afresh
-        await runtime.prepare()
-        fixed = runtime.config.gpus
-        if prepared.spec.gpus and (fixed == "all" or isinstance(fixed, int)):
-            raise UsageError(f"target {runtime.config.name!r} gives every run the same GPUs "
-                             f"(gpus = {fixed!r}), so --gpus does not apply there",
-                             hint="leave out --gpus, or list GPU ids (gpus = [0, 1]) so runyard "
-                                  "places each run on its own")
-        failure = runtime.failure
-        if failure is not None and not getattr(failure, "transient", False):
-            raise failure                 # host key, login, work folder: someone must act
-        if failure is not None:
-            prepared.options["warnings"].append(
-                f"{failure.message}; the run waits until the target can be reached")
-        if runtime.ready and (problem := fits(runtime.capacity(), prepared.spec.gpus)):
-            raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
-        if prepared.snapshot is not None:
-            self.hashes.update(prepared.snapshot.fresh_hashes)
-            self.ledger.save_hashes(prepared.snapshot.fresh_hashes)
-            self.ledger.record_snapshot(prepared.snapshot_id, str(prepared.project.root),
-                                        prepared.snapshot.file_count,
-                                        prepared.snapshot.total_bytes)
-        if reuse_git is not None:
-            diff_id, dirty = reuse_git
-        else:
-            diff = prepared.git.diff
-            diff_id = self.blobs.put_bytes(diff) if diff else None
-            dirty = bool(diff)
-        if base_env is not None:
-            base_env_id = self.blobs.put_bytes(
-                json.dumps(base_env, sort_keys=True, separators=(",", ":")).encode())
-        run = self.ledger.insert_run(
-            prepared.spec, snapshot=prepared.snapshot_id, project=str(prepared.project.root),
-            workdir=prepared.project.workdir, git_commit=prepared.git.commit, git_diff=diff_id,
-            git_dirty=dirty, base_env=base_env_id, options=prepared.options,
-            message="queued" if prepared.spec.parent is None
-            else f"queued, cloned from run {prepared.spec.parent}")
-        self.wake()
-        return run
+    async def op_plan(self, request, writer) -> dict:
+        return await self.intake.op_plan(request)
+
+    async def op_watches(self, request, writer) -> dict:
+        return {"watches": self.watches.describe()}
+
+    async def op_unwatch(self, request, writer) -> dict:
+        return {"watches": [await self.watches.stop(int(i)) for i in request["ids"]]}
 
     async def op_cancel(self, request, writer) -> dict:
         conn = self.ledger.conn

@@ -13,7 +13,7 @@ import time
 
 from core import db
 from core.errors import StoreError
-from core.models import ALLOWED_TRANSITIONS, Run, RunSpec, RunState, default_name, now_iso
+from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
 from core.runs import get_run
 
 
@@ -39,51 +39,158 @@ class Ledger:
 
     # ------------------------------------------------------------ runs
 
-    def insert_run(self, spec: RunSpec, *, snapshot: str | None, project: str, workdir: str,
-                   git_commit: str | None, git_diff: str | None, git_dirty: bool,
-                   base_env: str | None, options: dict, message: str = "queued") -> Run:
+    def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
+                     workdir: str, git_commit: str | None, git_diff: str | None,
+                     git_dirty: bool, base_env: str | None, snapshot_row: tuple | None = None,
+                     hashes: dict | None = None, message: str = "queued") -> list[int]:
+        """Record the new runs of one request (and their groups) in one transaction.
+
+        `runs` are pairs of a `core.launching.PlannedRun` and `reuse`: a run id standing in
+        for that run (a cache hit: nothing inserted), or None. Returns the id of each run,
+        reused or new, in order; `after_local` indices become run ids.
+        """
         at = now_iso()
         with self._tx():
-            cur = self.conn.execute(
-                """INSERT INTO runs (name, state, target, gpus, command, template, params,
+            if snapshot_row is not None:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, "
+                    "created_at) VALUES (?,?,?,?,?)", (*snapshot_row, at))
+            if hashes:
+                self._save_hashes(hashes)
+            group_ids = self._insert_groups(runs, groups, at)
+            next_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] + 1
+            ids: list[int] = []
+            rows, events = [], []
+            options_text: dict[int, str] = {}         # runs of one step share their options
+            for planned, reuse in runs:
+                if reuse is not None:
+                    ids.append(reuse)
+                    continue
+                options = options_text.get(id(planned.options))
+                if options is None:
+                    options = options_text[id(planned.options)] = _dumps(planned.options)
+                spec = planned.spec
+                depends = sorted({*spec.depends_on, *(ids[i] for i in planned.after_local)})
+                run_id = next_id
+                next_id += 1
+                ids.append(run_id)
+                rows.append((
+                    run_id, spec.name or default_name(spec.command), RunState.QUEUED.value,
+                    spec.target, spec.gpus, _dumps(spec.command), _dumps(spec.template),
+                    _dumps(spec.params), _dumps(spec.overrides), _dumps(spec.env),
+                    _dumps(spec.tags), spec.parent, spec.priority, options,
+                    snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
+                    at, group_ids.get(planned.group), _dumps(depends), planned.key,
+                    planned.resume_from))
+                note = message + (f", after run{'s' if len(depends) > 1 else ''} "
+                                  f"{', '.join(map(str, depends))}" if depends else "")
+                events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
+            self.conn.executemany(
+                """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
-                       workdir, git_commit, git_dirty, git_diff, base_env, created_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (spec.name or default_name(spec.command), RunState.QUEUED.value, spec.target,
-                 spec.gpus, _dumps(spec.command), _dumps(spec.template), _dumps(spec.params),
-                 _dumps(spec.overrides), _dumps(spec.env), _dumps(spec.tags), spec.parent,
-                 spec.priority, _dumps(options), snapshot, project, workdir, git_commit,
-                 int(git_dirty), git_diff, base_env, at))
-            run_id = cur.lastrowid
-            self._event(run_id, "state", RunState.QUEUED, message, at=at)
-        return get_run(self.conn, run_id)
+                       workdir, git_commit, git_dirty, git_diff, base_env, created_at,
+                       group_id, depends_on, spec_key, resume_from)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+            self.conn.executemany(
+                "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
+                events)
+        return ids
+
+    def _insert_groups(self, runs: list, groups: list, at: str) -> dict[int, int]:
+        """Groups that get at least one new run (and the groups enclosing them)."""
+        needed: set[int] = set()
+        for planned, reuse in runs:
+            index = planned.group if reuse is None else None
+            while index is not None and index not in needed:
+                needed.add(index)
+                index = groups[index].parent
+        out: dict[int, int] = {}
+        for index in sorted(needed):
+            group = groups[index]
+            if getattr(group, "id", None) is not None:        # an existing group (a watch's)
+                out[index] = group.id
+                continue
+            cur = self.conn.execute(
+                "INSERT INTO groups (kind, name, parent, spec, created_at) VALUES (?,?,?,?,?)",
+                (group.kind, group.name, out.get(group.parent), _dumps(group.spec), at))
+            out[index] = cur.lastrowid
+        return out
+
+    def insert_group(self, kind: str, name: str, spec: dict) -> int:
+        with self._tx():
+            return self.conn.execute(
+                "INSERT INTO groups (kind, name, spec, created_at) VALUES (?,?,?,?)",
+                (kind, name, _dumps(spec), now_iso())).lastrowid
 
     def transition(self, run_id: int, state: RunState, *, reason: str | None = None,
                    exit_code: int | None = None, gpu_ids: list[int] | None = None,
-                   message: str | None = None, at: str | None = None) -> Run:
+                   message: str | None = None, at: str | None = None,
+                   cause: str | None = None) -> Run:
         """Move a run to `state`, stamping the matching timestamp; refuses illegal moves.
 
         `at` backdates the change (a run that ended while the engine was down).
         """
         at = at or now_iso()
         with self._tx():
-            row = self.conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
-            current = RunState(row[0])
-            if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
-                raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
-            sets = {"state": state.value, "reason": reason}
-            if state is RunState.RUNNING:
-                sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
-                            finished_at=None)
-            elif state is RunState.QUEUED:
-                sets.update(started_at=None, gpu_ids="[]", handle="{}")
-            else:
-                sets.update(finished_at=at, exit_code=exit_code)
-            assignments = ", ".join(f"{k} = ?" for k in sets)
-            self.conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?",
-                              (*sets.values(), run_id))
-            self._event(run_id, "state", state, message or reason or state.value, at=at)
+            self._transition(run_id, state, reason=reason, exit_code=exit_code,
+                             gpu_ids=gpu_ids, message=message, at=at, cause=cause)
         return get_run(self.conn, run_id)
+
+    def _transition(self, run_id, state, *, reason, exit_code, gpu_ids, message, at, cause,
+                    extra: dict | None = None) -> None:
+        row = self.conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        current = RunState(row[0])
+        if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
+            raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
+        sets = {"state": state.value, "reason": reason}
+        if state is RunState.RUNNING:
+            sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
+                        finished_at=None)
+        elif state is RunState.QUEUED:
+            sets.update(started_at=None, gpu_ids="[]", handle="{}")
+        else:
+            sets.update(finished_at=at, exit_code=exit_code)
+        if cause is not None:
+            sets["cause"] = cause
+        sets.update(extra or {})
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        self.conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*sets.values(), run_id))
+        self._event(run_id, "state", state, message or reason or state.value, at=at)
+
+    def retry(self, run_id: int, state: RunState, *, reason: str | None,
+              exit_code: int | None, at: str, not_before: str, avoid_gpus: list[int],
+              resume_from: str | None, note: str) -> tuple[Run, int]:
+        """End an attempt and queue the next one, linked to it, in one transaction."""
+        with self._tx():
+            new_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] + 1
+            self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
+                             message=state.value + (f" ({reason})" if reason else "")
+                             + f"; retrying as run {new_id}: {note}", at=at, cause=None,
+                             extra={"retried_as": new_id})
+            self.conn.execute(
+                """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
+                       overrides, env, tags, parent, priority, options, snapshot, project,
+                       workdir, git_commit, git_dirty, git_diff, base_env, created_at,
+                       group_id, depends_on, spec_key, attempt, retry_of, not_before,
+                       avoid_gpus, resume_from)
+                   SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
+                       env, tags, parent, priority, options, snapshot, project, workdir,
+                       git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
+                       spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
+                       coalesce(?, resume_from)
+                   FROM runs WHERE id = ?""",
+                (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
+            self._event(new_id, "state", RunState.QUEUED,
+                        f"queued: {note}, after run {run_id} {state.value}", at=at)
+        return get_run(self.conn, run_id), new_id
+
+    def request_stop(self, run_id: int, reason: str) -> None:
+        """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""
+        at = now_iso()
+        with self._tx():
+            self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
+                              "reason = ? WHERE id = ?", (at, reason, run_id))
+            self._event(run_id, "stop", None, f"stop rule fired: {reason}", at=at)
 
     def set_handle(self, run_id: int, handle: dict) -> None:
         with self._tx():
@@ -135,9 +242,49 @@ class Ledger:
         if not entries:
             return
         with self._tx():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
-                " VALUES (?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
+            self._save_hashes(entries)
+
+    def _save_hashes(self, entries: dict) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
+            " VALUES (?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
+
+    # ------------------------------------------------------------ watches
+
+    def insert_watch(self, group_id: int, paths: list[str], request: dict,
+                     debounce: float) -> int:
+        with self._tx():
+            return self.conn.execute(
+                "INSERT INTO watches (group_id, paths, request, debounce, state, created_at) "
+                "VALUES (?,?,?,?,'active',?)",
+                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())).lastrowid
+
+    def watch_triggered(self, watch_id: int, run_id: int, fingerprint: str,
+                        changes: int) -> None:
+        with self._tx():
+            self.conn.execute(
+                "UPDATE watches SET last_run = ?, fingerprint = ?, triggers = triggers + 1, "
+                "changes = changes + ?, last_error = NULL WHERE id = ?",
+                (run_id, fingerprint, changes, watch_id))
+
+    def watch_error(self, watch_id: int, message: str) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE watches SET last_error = ? WHERE id = ?",
+                              (message, watch_id))
+
+    def stop_watch(self, watch_id: int) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE watches SET state = 'stopped', stopped_at = ? "
+                              "WHERE id = ?", (now_iso(), watch_id))
+
+    def watch(self, watch_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM watches WHERE id = ?", (watch_id,)).fetchone()
+
+    def watches(self, watch_id: int | None = None) -> list[sqlite3.Row]:
+        if watch_id is not None:
+            return self.conn.execute("SELECT * FROM watches WHERE id = ?",
+                                     (watch_id,)).fetchall()
+        return self.conn.execute("SELECT * FROM watches ORDER BY id").fetchall()
 
     # ------------------------------------------------------------ targets
 

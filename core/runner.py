@@ -10,13 +10,16 @@ import asyncio
 import json
 import logging
 import os
+import time
 
+from core import checkpoints, retries
 from core import runs as run_queries
+from core import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.ledger import Ledger
 from core.metrics import IngestState, Ingestor, latest_values
-from core.models import Run, RunState, epoch_from_iso, iso_from_epoch
+from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.blobs import BlobStore
 from core.targets import Registry, TargetRuntime
@@ -32,6 +35,7 @@ RESTART_RULES = {
     RunState.SUCCEEDED: "unchanged",
     RunState.FAILED: "unchanged",
     RunState.CANCELLED: "unchanged",
+    RunState.STOPPED: "unchanged",
     RunState.LOST: "unchanged",
 }
 
@@ -46,8 +50,10 @@ class Runner:
         self.paths = paths
         self.blobs = blobs
         self.on_change = on_change          # called after a run starts or ends
+        self.on_ended = None                # called with each run that ended for good
         self.tasks: dict[int, asyncio.Task] = {}
         self.ingestors: dict[int, Ingestor] = {}
+        self.checkers: dict[int, stoprules.Checker] = {}
         self.finished: dict[int, asyncio.Future] = {}
 
     # ------------------------------------------------------------ starting
@@ -88,6 +94,8 @@ class Runner:
                    RUNYARD_RUN_DIR=str(run_dir), RUNYARD_METRICS=str(run_dir / "metrics.jsonl"),
                    RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if run.resume_from:
+            env["RUNYARD_RESUME_FROM"] = run.resume_from
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
         return env
@@ -123,14 +131,17 @@ class Runner:
         if run.cancel_requested:
             asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
         outcome = await runtime.executor.wait(run, handle)
-        await self.ingest(run_id)
+        await self.ingest(run_id, check_rules=False)
         self.finish(run_id, outcome)
 
-    def finish(self, run_id: int, outcome: Exit) -> Run | None:
+    def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
+        """Record how a run ended; queue its next attempt when retries say so."""
         run = run_queries.get_run(self.ledger.conn, run_id)
         if run.state.terminal:
             return run
-        if run.cancel_requested:
+        if run.cause == "stop_rule":
+            state, reason, cause = RunState.STOPPED, run.reason, "stop_rule"
+        elif run.cancel_requested:
             state = RunState.CANCELLED
             reason = "cancelled" + (f" ({outcome.reason})" if outcome.reason else "")
         elif outcome.lost:
@@ -142,14 +153,33 @@ class Runner:
         at = None
         if outcome.ended_at is not None and run.started_at is not None:
             at = iso_from_epoch(max(outcome.ended_at, epoch_from_iso(run.started_at)))
-        run = self.ledger.transition(run_id, state, reason=reason, exit_code=outcome.exit_code,
-                                     at=at)
+        retry, why_not = retries.decide(run, state, cause, self.paths.output_log(run_id))
+        if retry is not None:
+            run, _next = self.ledger.retry(
+                run_id, state, reason=reason, exit_code=outcome.exit_code, at=at or now_iso(),
+                not_before=iso_from_epoch(time.time() + retry.delay),
+                avoid_gpus=list(retry.avoid_gpus), resume_from=self._resume_point(run),
+                note=retry.note)
+        else:
+            run = self.ledger.transition(run_id, state, reason=reason,
+                                         exit_code=outcome.exit_code, at=at, cause=cause)
+            if why_not:
+                self.ledger.event(run_id, "retry", why_not)
         self.ingestors.pop(run_id, None)
+        self.checkers.pop(run_id, None)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
             future.set_result(run)
         self.on_change()
+        if retry is None and self.on_ended is not None:
+            self.on_ended(run)
         return run
+
+    def _resume_point(self, run: Run) -> str | None:
+        """A retry resumes from the newest checkpoint its attempt wrote, if any."""
+        where = checkpoints.folder(self.paths, run)
+        found = checkpoints.newest(where) if where is not None else None
+        return str(found) if found is not None else None
 
     def note_in_log(self, run_id: int, message: str) -> None:
         """Append runyard's own explanation to the run's log, so `tui logs` shows it."""
@@ -185,6 +215,25 @@ class Runner:
             await self.cancel_running(run, runtime)
         # No handle yet: the start in progress sees cancel_requested and cancels at once.
 
+    def replace_queued(self, run: Run, by: int) -> None:
+        """A newer change of its watch makes this queued run outdated: cancel it."""
+        self.ledger.request_cancel(run.id)
+        self.finish(run.id, Exit(exit_code=None, reason=f"replaced by run {by}, for a newer "
+                                                        "change"), cause="replaced")
+
+    def stop(self, run_id: int, why: str) -> None:
+        """A stop rule fired: record it, then end the run like a cancel (in the background)."""
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state is not RunState.RUNNING or run.cancel_requested:
+            return
+        self.ledger.request_stop(run_id, f"stop rule: {why}")
+        runtime = self.registry.get(run.spec.target)
+        if run.handle and runtime is not None:
+            task = asyncio.get_running_loop().create_task(self.cancel_running(run, runtime),
+                                                          name=f"stop-{run_id}")
+            task.add_done_callback(_log_failure)
+        # No handle yet: the start in progress sees the request and cancels at once.
+
     async def cancel_running(self, run: Run, runtime: TargetRuntime) -> None:
         grace = float(run_queries.options(self.ledger.conn, run.id).get("cancel_grace", 10.0))
         handle = run.handle or run_queries.get_run(self.ledger.conn, run.id).handle
@@ -195,16 +244,11 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int) -> None:
+    async def ingest(self, run_id: int, check_rules: bool = True) -> None:
+        """Read new metric points; check the run's stop rules on them while it runs."""
         ingestor = self.ingestors.get(run_id)
         if ingestor is None:
-            row = self.ledger.conn.execute("SELECT ingest, options, metrics FROM runs WHERE id = ?",
-                                           (run_id,)).fetchone()
-            patterns = json.loads(row["options"]).get("metric_patterns", [])
-            run_dir = self.paths.run_dir(run_id)
-            ingestor = self.ingestors[run_id] = Ingestor(
-                run_dir / "output.log", run_dir / "metrics.jsonl", patterns,
-                IngestState.from_dict(json.loads(row["ingest"])))
+            ingestor = self._new_ingestor(run_id)
         rows = await asyncio.to_thread(ingestor.poll)
         if not rows:
             return
@@ -212,6 +256,29 @@ class Runner:
             "SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
         self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
                                 ingestor.state.to_dict())
+        checker = self.checkers.get(run_id)
+        if checker is not None and check_rules and (why := checker.feed(rows)):
+            del self.checkers[run_id]
+            self.stop(run_id, why)
+
+    def _new_ingestor(self, run_id: int) -> Ingestor:
+        row = self.ledger.conn.execute("SELECT ingest, options FROM runs WHERE id = ?",
+                                       (run_id,)).fetchone()
+        options = json.loads(row["options"])
+        run_dir = self.paths.run_dir(run_id)
+        ingestor = self.ingestors[run_id] = Ingestor(
+            run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
+            IngestState.from_dict(json.loads(row["ingest"])))
+        if options.get("stop_if"):
+            checker = stoprules.Checker(stoprules.parse_all(options["stop_if"]))
+            # After an engine restart, the points seen before count (plateau needs them).
+            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
+            earlier = sorted((step, key, value) for key, points in seen.items()
+                             for step, value in points)
+            checker.feed([(key, step, None if value != value else value)
+                          for step, key, value in earlier])
+            self.checkers[run_id] = checker
+        return ingestor
 
     async def ingest_loop(self) -> None:
         while True:
@@ -243,3 +310,8 @@ class Runner:
                 self.ledger.set_handle(run.id, handle)
             self.ledger.event(run.id, "reattach", "reattached after an engine restart")
             self._spawn_task(run.id, self._supervise(run.id, runtime, handle))
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

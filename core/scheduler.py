@@ -8,6 +8,8 @@ Rules (also in the README):
   back the runs queued after it that also ask for GPUs on that target, so a run asking
   for many GPUs is not starved by smaller ones; runs asking for no GPU still start while
   the target has free slots.
+- A retry after running out of GPU memory avoids the GPUs it failed on when others are
+  free (`Waiting.avoid`), and takes them when nothing else is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Waiting:
     target: str
     gpus: int
     priority: int = 0
+    avoid: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def place(waiting: list[Waiting], busy: list[Busy],
             continue
         per_gpu = load.setdefault(item.target, {})
         free = sorted((gpu for gpu in capacity.gpu_ids if per_gpu.get(gpu, 0) < capacity.gpu_share),
-                      key=lambda gpu: (per_gpu.get(gpu, 0), gpu))
+                      key=lambda gpu: (gpu in item.avoid, per_gpu.get(gpu, 0), gpu))
         if len(free) < item.gpus:
             waiting_for_gpus.add(item.target)
             continue

@@ -37,6 +37,8 @@ class Snapshot:
     total_bytes: int
     warnings: tuple[str, ...] = ()
     fresh_hashes: dict = field(default_factory=dict)   # cache entries to remember
+    new_files: int = 0          # hash-only mode: contents the blob store does not have yet
+    new_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,13 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 # ---------------------------------------------------------------- taking a snapshot
 
 def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict,
-         skip: tuple[Path, ...] = ()) -> Snapshot:
+         skip: tuple[Path, ...] = (), store: bool = True) -> Snapshot:
     """Store the project's files and its manifest; return the snapshot (nothing else changes).
 
     `cache` maps absolute path -> (size, mtime_ns, inode, digest); it is only read here,
-    new entries come back in `Snapshot.fresh_hashes`.
+    new entries come back in `Snapshot.fresh_hashes`. With `store=False` (a dry run) the
+    files are only hashed: the same id comes back, and nothing at all is written; what
+    the blob store lacks is counted in `new_files` and `new_bytes`.
     """
     names = list_files(project, config, skip)
     entries = []
@@ -153,6 +157,7 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
     warnings: list[str] = []
     too_big: list[str] = []
     total = 0
+    new_files = new_bytes = 0
     racy_after = time.time_ns() - int(_RACY_SECONDS * 1e9)
     root = str(project.root)
     for name in names:
@@ -174,7 +179,18 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
         key = (info.st_size, info.st_mtime_ns, info.st_ino)
         cached = cache.get(path)
         digest = cached[3] if cached and tuple(cached[:3]) == key else None
-        if digest is None or not blobs.has(digest):
+        if not store:
+            if digest is None:
+                try:
+                    digest, _size = blobs.hash_file(path)
+                except (FileNotFoundError, IsADirectoryError):
+                    continue
+                except PermissionError as exc:
+                    raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+            if not blobs.has(digest):
+                new_files += 1
+                new_bytes += info.st_size
+        elif digest is None or not blobs.has(digest):
             try:
                 digest, size = blobs.put_file(path)
             except (FileNotFoundError, IsADirectoryError):
@@ -190,9 +206,10 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
         warnings.append(f"left out {len(too_big)} file(s) over the {_human(config.max_file_size)} "
                         f"snapshot.max_file_size cap: " + ", ".join(too_big))
     manifest = json.dumps({"v": 1, "files": entries}, separators=(",", ":")).encode()
-    snapshot_id = blobs.put_bytes(manifest)
+    snapshot_id = blobs.put_bytes(manifest) if store else blobs.digest_bytes(manifest)
     return Snapshot(id=snapshot_id, file_count=len(entries), total_bytes=total,
-                    warnings=tuple(warnings), fresh_hashes=fresh)
+                    warnings=tuple(warnings), fresh_hashes=fresh, new_files=new_files,
+                    new_bytes=new_bytes)
 
 
 def manifest(snapshot_id: str, blobs: BlobStore) -> list[list]:

@@ -1,0 +1,66 @@
+"""Dependencies (`--after`): which queued runs may start, and which can never start.
+
+A run that depends on others starts when each of them succeeded. A dependency that was
+retried counts by its last attempt. When one ends any other way (failed, cancelled,
+stopped, lost, with no retry coming), the dependent run ends `failed` without starting,
+with cause `dependency` and the reason `dependency failed: run 3 failed`; runs that
+depend on it then fail the same way, down the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.models import RunState
+
+PENDING = "pending"
+
+
+def _in(values) -> str:
+    return ",".join("?" * len(values))
+
+
+def latest_attempts(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[int, str]]:
+    """For each run id: (id of its last attempt, that attempt's state)."""
+    if not ids:
+        return {}
+    ids_list = sorted(ids)
+    roots = {row[0]: row[1] for row in conn.execute(
+        f"SELECT id, coalesce(retry_of, id) FROM runs WHERE id IN ({_in(ids_list)})", ids_list)}
+    root_list = sorted(set(roots.values()))
+    last = {}
+    if root_list:
+        # SQLite returns the bare columns of the row holding max(attempt).
+        for root, run_id, state, _attempt in conn.execute(
+                f"SELECT coalesce(retry_of, id) AS root, id, state, max(attempt) FROM runs "
+                f"WHERE id IN ({_in(root_list)}) OR retry_of IN ({_in(root_list)}) "
+                f"GROUP BY root", root_list + root_list):
+            last[root] = (run_id, state)
+    return {i: last[roots[i]] for i in ids if i in roots and roots[i] in last}
+
+
+def check(conn: sqlite3.Connection, rows) -> dict[int, str]:
+    """For queued runs (rows with `id` and `depends_on`): PENDING, or why they can never
+    start. Runs whose dependencies all succeeded are left out."""
+    wanted = {row["id"]: json.loads(row["depends_on"]) for row in rows}
+    latest = latest_attempts(conn, {d for deps in wanted.values() for d in deps})
+    out: dict[int, str] = {}
+    for run_id, deps in wanted.items():
+        for dep in deps:
+            found = latest.get(dep)
+            if found is None:
+                out[run_id] = f"dependency failed: run {dep} does not exist"
+                break
+            last_id, state = found
+            if state == RunState.SUCCEEDED.value:
+                continue
+            if not RunState(state).terminal:
+                out[run_id] = PENDING
+                continue
+            verb = {"cancelled": "was cancelled", "stopped": "was stopped by a rule",
+                    "lost": "was lost"}.get(state, state)
+            via = f" (its attempt {last_id})" if last_id != dep else ""
+            out[run_id] = f"dependency failed: run {dep} {verb}{via}"
+            break
+    return out
