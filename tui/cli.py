@@ -27,10 +27,41 @@ def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> Non
                         help="an environment variable for the run")
     parser.add_argument("--tag", action="append", default=[], dest="tags", help="a tag")
     parser.add_argument("--json", action="store_true", help="print the new run as JSON")
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
+                        help="sweep a param: lr=0.1,0.01 or lr=log(1e-4,1e-1), uniform(A,B), "
+                             "int(A,B), range(A,B,STEP); repeat for a grid")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="random search: N runs drawn from the --sweep axes")
+    parser.add_argument("--seed", type=int, help="seed of the random search (default: random, "
+                                                 "recorded with the sweep)")
+    parser.add_argument("--after", action="append", default=[], metavar="ID[,ID...]",
+                        help="start only when these runs have succeeded")
+    parser.add_argument("--retries", type=int, metavar="N",
+                        help="try a failed run up to N more times" +
+                             (" (default: the parent's)" if clone else ""))
+    parser.add_argument("--retry-on", metavar="REGEX",
+                        help="retry only when the output matches, e.g. 'CUDA out of memory'")
+    parser.add_argument("--retry-delay", type=float, metavar="SECONDS",
+                        help="wait before the first retry, doubling each time (default 5)")
+    parser.add_argument("--stop-if", action="append", default=[], metavar="RULE",
+                        help="stop the run when a metric rule holds: 'loss is nan', "
+                             "'val_loss > 10', 'val_acc plateau 5'")
+    parser.add_argument("--checkpoints", metavar="DIR",
+                        help="the folder (in the run's code folder) it writes checkpoints to")
+    parser.add_argument("--force", action="store_true",
+                        help="run even if a run with the same spec already succeeded")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be launched; record and start nothing")
 
 
 def _launch_args(p) -> None:
     _launch_options(p)
+    p.add_argument("--file", metavar="FILE",
+                   help="a workflow file (TOML): a sweep, or a chain of steps")
+    p.add_argument("--watch", action="append", default=[], metavar="PATH",
+                   help="relaunch whenever files under PATH change (repeatable)")
+    p.add_argument("--debounce", type=float, metavar="SECONDS",
+                   help="with --watch: wait for this much quiet after a change (default 1)")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 
 
@@ -39,14 +70,20 @@ def _clone_args(p) -> None:
     _launch_options(p, clone=True)
     p.add_argument("--code", choices=["parent", "current"], default="parent",
                    help="the parent's snapshot (default) or the project's files as they are now")
+    p.add_argument("--resume", action="store_true",
+                   help="hand the parent's newest checkpoint to the new run "
+                        "($RUNYARD_RESUME_FROM)")
 
 
 def _status_args(p) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
     p.add_argument("--state", action="append", default=[],
-                   choices=["queued", "running", "succeeded", "failed", "cancelled", "lost"],
+                   choices=["queued", "running", "succeeded", "failed", "cancelled", "stopped",
+                            "lost"],
                    help="only runs in this state (repeatable)")
     p.add_argument("--all", action="store_true", help="every run in the store")
+    p.add_argument("--group", type=int, metavar="G",
+                   help="only the runs of this group (a sweep, chain or watch)")
     p.add_argument("--format", choices=["table", "tmux"], default="table",
                    help="tmux: one short line for a tmux status bar")
 
@@ -85,6 +122,15 @@ def _targets_args(p) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _watch_args(p) -> None:
+    watch_sub = p.add_subparsers(dest="watch_command", metavar="ACTION", required=True)
+    q = watch_sub.add_parser("list", help="the watches, active and stopped")
+    q.add_argument("--json", action="store_true")
+    q = watch_sub.add_parser("stop", help="stop watching (runs already made go on)")
+    q.add_argument("ids", nargs="+", metavar="WATCH")
+    q.add_argument("--json", action="store_true")
+
+
 def _engine_args(p) -> None:
     engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
     q = engine_sub.add_parser("status", help="is the engine running, and its pid")
@@ -109,6 +155,7 @@ COMMANDS = {
     "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
     "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
     "targets": ("list targets, their capacity and health", None, _targets_args),
+    "watch": ("list or stop watches made with launch --watch", None, _watch_args),
     "engine": ("the background engine: status, start, stop", None, _engine_args),
 }
 
@@ -174,5 +221,8 @@ def dispatch(args, parser) -> int:
     if args.command in ("targets", "engine"):
         from tui import cli_engine
         return cli_engine.run(args, paths)
+    if args.command == "watch":
+        from tui import cli_watch
+        return cli_watch.run(args, paths)
     from tui import cli_runs
     return cli_runs.run(args, paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -17,7 +18,7 @@ from tui.output import SCHEMA, emit, say
 
 # `tui status --json` is the scripted hot path: it needs neither core.models (whose
 # dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
-TERMINAL = ("succeeded", "failed", "cancelled", "lost")
+TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
@@ -70,10 +71,13 @@ def status(args, paths: StorePaths) -> int:
         print(_tmux_line(conn))
         return ExitCode.OK
     if args.json:
-        rows = run_queries.runs_json(conn, args.state, args.all) if conn else []
-        sys.stdout.write('{"schema": %d, "runs": [%s]}\n' % (SCHEMA, ",".join(rows)))
+        rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
+        groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
+            if conn else []
+        sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
+                         % (SCHEMA, ",".join(rows), json.dumps(groups)))
         return ExitCode.OK
-    runs = run_queries.list_runs(conn, args.state, args.all) if conn else []
+    runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
     if not runs:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
@@ -96,7 +100,7 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
         return "runyard: no runs"
     counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
     parts = [f"{STATE_GLYPHS[s]}{counts[s]}" for s in
-             ("running", "queued", "failed", "succeeded") if counts.get(s)]
+             ("running", "queued", "failed", "stopped", "succeeded") if counts.get(s)]
     failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
                           "ORDER BY finished_at DESC LIMIT 1").fetchone()
     line = " ".join(parts) or "no runs"
@@ -114,7 +118,9 @@ def show(args, paths: StorePaths) -> int:
                             (data["snapshot"],)).fetchone()
     row = conn.execute("SELECT git_diff, options FROM runs WHERE id = ?", (run_id,)).fetchone()
     run_dir = paths.run_dir(run_id)
+    group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
     extra = {
+        "group": next((g for g in group if g["id"] == data["group"]), None),
         "events": events,
         "snapshot_info": {"file_count": snapshot["file_count"],
                           "total_bytes": snapshot["total_bytes"]} if snapshot else None,
@@ -136,6 +142,7 @@ def show(args, paths: StorePaths) -> int:
         f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
         f" (asked {data['gpu_count']})",
         f"parent     {data['parent'] if data['parent'] is not None else '-'}",
+        *_workflow_lines(data, extra["group"]),
         f"tags       {', '.join(data['tags']) or '-'}",
         f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
         f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
@@ -155,6 +162,29 @@ def show(args, paths: StorePaths) -> int:
     from core.textsafe import clean_line
     print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
     return ExitCode.OK
+
+
+def _workflow_lines(data: dict, group: dict | None) -> list[str]:
+    """The lines of `tui show` about groups, dependencies, attempts, rules and resuming."""
+    lines = []
+    if group is not None:
+        lines.append(f"group      {group['id']} ({group['kind']} {group['name']}, "
+                     f"{group['runs']} runs)")
+    if data["depends_on"]:
+        lines.append(f"after      {', '.join(map(str, data['depends_on']))}")
+    if data["retries"] or data["attempt"] > 1:
+        line = f"attempt    {data['attempt']} of {data['retries'] + 1}"
+        if data["retry_of"] is not None:
+            line += f" (first: run {data['retry_of']})"
+        if data["retried_as"] is not None:
+            line += f", retried as run {data['retried_as']}"
+        lines.append(line)
+    if data["stop_if"]:
+        lines.append(f"stop if    {'; '.join(data['stop_if'])}")
+    if data["checkpoints"] or data["resume_from"]:
+        lines.append(f"checkpts   {data['checkpoints'] or '-'}"
+                     + (f"  resumed from {data['resume_from']}" if data["resume_from"] else ""))
+    return lines
 
 
 def _quote(arg: str) -> str:
@@ -261,21 +291,42 @@ def metrics(args, paths: StorePaths) -> int:
 # ---------------------------------------------------------------- wait and cancel
 
 def wait(args, paths: StorePaths) -> int:
+    """Wait for runs to end; a run that is retried is followed to its last attempt."""
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    current = {run_id: run_id for run_id in ids}         # asked-for id -> attempt waited on
     finals: dict[int, dict] = {}
-    while len(finals) < len(ids):
-        for run_id in ids:
-            data = run_queries.run_json(conn, run_id)
-            if data["state"] in TERMINAL and run_id not in finals:
-                finals[run_id] = data
+
+    def ended(data: dict) -> None:
+        for asked, attempt in current.items():
+            if attempt != data["id"] or asked in finals:
+                continue
+            if data["retried_as"] is not None:
+                if not args.quiet:
+                    say(f"run {data['id']} {data['state']} ({data['reason']}); retrying as run "
+                        f"{data['retried_as']}")
+                current[asked] = data["retried_as"]
+            else:
+                finals[asked] = data
                 _report_finished(data, args.quiet)
-        pending = [i for i in ids if i not in finals]
+
+    while len(finals) < len(ids):
+        progressed = True
+        while progressed:
+            progressed = False
+            for asked in ids:
+                if asked in finals:
+                    continue
+                data = run_queries.run_json(conn, current[asked])
+                if data["state"] in TERMINAL:
+                    ended(data)
+                    progressed = True
+        pending = [current[i] for i in ids if i not in finals]
         if not pending:
             break
         try:
-            _wait_engine(paths, pending, finals, deadline, args.quiet)
+            _wait_engine(paths, pending, ended, deadline)
         except TimeoutError:
             say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
             return ExitCode.TIMEOUT
@@ -290,7 +341,7 @@ def wait(args, paths: StorePaths) -> int:
         else ExitCode.RUN_FAILED
 
 
-def _wait_engine(paths, pending, finals, deadline, quiet) -> None:
+def _wait_engine(paths, pending, ended, deadline) -> None:
     import socket
     from core.client import EngineClient
     client = EngineClient(paths)
@@ -301,10 +352,7 @@ def _wait_engine(paths, pending, finals, deadline, quiet) -> None:
         for reply in client.stream({"op": "wait", "ids": pending, "stream": True},
                                    timeout=timeout):
             if reply.get("event") == "finished":
-                data = reply["run"]
-                if data["id"] not in finals:
-                    finals[data["id"]] = data
-                    _report_finished(data, quiet)
+                ended(reply["run"])
     except socket.timeout:
         raise TimeoutError from None
 

@@ -6,7 +6,7 @@ import time
 
 # State glyphs for the CLI and the app: plain characters every terminal font has.
 STATE_GLYPHS = {"queued": "·", "running": "▶", "succeeded": "✓", "failed": "✗",
-                "cancelled": "⊘", "lost": "?"}
+                "cancelled": "⊘", "stopped": "■", "lost": "?"}
 
 
 def duration(seconds: float | None) -> str:

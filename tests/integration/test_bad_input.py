@@ -67,5 +67,5 @@ def test_malformed_user_config_is_reported_too(cli, env, baseline):
 
 
 def test_listing_an_empty_store_is_not_an_error(cli):
-    assert cli.json("status", "--json") == {"schema": 1, "runs": []}
+    assert cli.json("status", "--json") == {"schema": 1, "runs": [], "groups": []}
     assert cli("status").returncode == 0

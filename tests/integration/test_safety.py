@@ -93,7 +93,7 @@ def test_headless_commands_never_import_textual_or_rich(cli, env, project):
         "import sys\n"
         "from tui.cli import main\n"
         "for args in (['status'], ['status', '--json'], ['show', '1'], ['logs', '1'],"
-        " ['metrics', '1'], ['targets'], ['engine', 'status'], ['launch', '--', 'true'],"
+        " ['metrics', '1'], ['targets'], ['engine', 'status'], ['launch', '--force', '--', 'true'],"
         " ['wait', '2'], ['cancel', '2'], ['clone', '1']):\n"
         "    assert main(args) == 0, args\n"
         "import core.engine, core.runner, core.executors.local\n"
