@@ -58,9 +58,14 @@ def check(conn: sqlite3.Connection, rows) -> dict[int, str]:
             if not RunState(state).terminal:
                 out[run_id] = PENDING
                 continue
-            verb = {"cancelled": "was cancelled", "stopped": "was stopped by a rule",
-                    "lost": "was lost"}.get(state, state)
-            via = f" (its attempt {last_id})" if last_id != dep else ""
-            out[run_id] = f"dependency failed: run {dep} {verb}{via}"
+            out[run_id] = failure(dep, last_id, state)
             break
     return out
+
+
+def failure(dep: int, last_id: int, state: str) -> str:
+    """The reason a run that depends on `dep` fails: `dependency failed: run 3 failed`."""
+    verb = {"cancelled": "was cancelled", "stopped": "was stopped by a rule",
+            "lost": "was lost"}.get(state, state)
+    via = f" (its attempt {last_id})" if last_id != dep else ""
+    return f"dependency failed: run {dep} {verb}{via}"

@@ -176,8 +176,8 @@ class Engine:
         delay = max(0.0, epoch_from_iso(when) - time.time()) + 0.01
         deadline = loop.time() + delay
         if self._timer is not None and not self._timer.cancelled() and \
-                self._timer.when() <= deadline:
-            return
+                loop.time() < self._timer.when() <= deadline:
+            return                                  # a pending timer wakes it soon enough
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(deadline, self.wake)

@@ -163,10 +163,6 @@ class Ledger:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
             new_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] + 1
-            self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
-                             message=state.value + (f" ({reason})" if reason else "")
-                             + f"; retrying as run {new_id}: {note}", at=at, cause=None,
-                             extra={"retried_as": new_id})
             self.conn.execute(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
@@ -180,6 +176,10 @@ class Ledger:
                        coalesce(?, resume_from)
                    FROM runs WHERE id = ?""",
                 (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
+            self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
+                             message=state.value + (f" ({reason})" if reason else "")
+                             + f"; retrying as run {new_id}: {note}", at=at, cause=None,
+                             extra={"retried_as": new_id})
             self._event(new_id, "state", RunState.QUEUED,
                         f"queued: {note}, after run {run_id} {state.value}", at=at)
         return get_run(self.conn, run_id), new_id
@@ -190,7 +190,7 @@ class Ledger:
         with self._tx():
             self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
                               "reason = ? WHERE id = ?", (at, reason, run_id))
-            self._event(run_id, "stop", None, f"stop rule fired: {reason}", at=at)
+            self._event(run_id, "stop", None, reason, at=at)
 
     def set_handle(self, run_id: int, handle: dict) -> None:
         with self._tx():

@@ -79,7 +79,7 @@ def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
         if last is None:
             return "fail", f"dependency failed: run {dep} does not exist"
         if last[1] in ("failed", "cancelled", "stopped", "lost"):
-            return "fail", f"dependency failed: run {dep} {last[1]}"
+            return "fail", dependencies.failure(dep, last[0], last[1])
     for i in planned.after_local:
         if earlier[i][0] == "fail":
             return "fail", f"dependency failed: #{i} would fail"

@@ -96,9 +96,22 @@ class Runner:
         env.setdefault("PYTHONUNBUFFERED", "1")
         if run.resume_from:
             env["RUNYARD_RESUME_FROM"] = run.resume_from
+        if run.spec.depends_on and runtime.config.kind == "local":
+            env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
         return env
+
+    def _dependency_dirs(self, run: Run) -> str:
+        """The working folders of the runs this one waited for (their last attempts)."""
+        from core.dependencies import latest_attempts
+        latest = latest_attempts(self.ledger.conn, set(run.spec.depends_on))
+        dirs = []
+        for dep in run.spec.depends_on:
+            last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
+            code = self.paths.run_dir(last.id) / "code"
+            dirs.append(str(code / last.workdir if last.workdir else code))
+        return os.pathsep.join(dirs)
 
     def _base_env(self, run_id: int) -> dict[str, str]:
         row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
