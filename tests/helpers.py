@@ -89,3 +89,9 @@ def kill_store_processes(home: Path) -> None:
                 os.kill(int(name), 9)
             except ProcessLookupError:
                 continue
+
+
+def epoch(stamp: str) -> float:
+    """Seconds since the epoch of an ISO 8601 time as runyard writes it."""
+    from datetime import datetime
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

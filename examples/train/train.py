@@ -1,7 +1,8 @@
 """A small training script for runyard's examples and tests: logistic regression, pure Python.
 
 It prints `epoch=.. step=.. loss=.. acc=..` lines (runyard reads them as metrics), appends
-JSON lines to $RUNYARD_METRICS when set, and saves a checkpoint file per epoch.
+JSON lines to $RUNYARD_METRICS when set, and saves a checkpoint file per epoch. Started
+with $RUNYARD_RESUME_FROM (`tui clone ID --resume`), it goes on from that checkpoint.
 
     python train.py --lr 0.1 --epochs 5 --batch-size 32
 """
@@ -50,11 +51,18 @@ def main():
     args = parser.parse_args()
 
     train, val = make_data(512, args.seed), make_data(256, args.seed + 1)
-    w, b, step = [0.0] * 4, 0.0, 0
+    w, b, step, first_epoch = [0.0] * 4, 0.0, 0, 1
+    resume = os.environ.get("RUNYARD_RESUME_FROM")
+    if resume:
+        with open(resume) as handle:
+            state = json.load(handle)
+        w, b, first_epoch = state["w"], state["b"], state["epoch"] + 1
+        step = state.get("step", 0)
+        print(f"resumed from {resume} at epoch {state['epoch']}", flush=True)
     metrics_file = os.environ.get("RUNYARD_METRICS")
     print(f"training on {len(train)} rows (learning rate {args.lr}, batch size {args.batch_size})",
           flush=True)
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(first_epoch, args.epochs + 1):
         if epoch == args.fail_at_epoch:
             print(f"error: diverged at epoch {epoch}", file=sys.stderr)
             sys.exit(3)
@@ -80,7 +88,7 @@ def main():
                 handle.write(json.dumps({"step": step, "epoch": epoch, "val_loss": val_loss}) + "\n")
         os.makedirs("checkpoints", exist_ok=True)
         with open(os.path.join("checkpoints", f"epoch{epoch}.json"), "w") as handle:
-            json.dump({"w": w, "b": b, "epoch": epoch}, handle)
+            json.dump({"w": w, "b": b, "epoch": epoch, "step": step}, handle)
 
 
 if __name__ == "__main__":

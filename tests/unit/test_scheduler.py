@@ -45,3 +45,10 @@ def test_gpu_share():
 def test_impossible_requests_are_named():
     assert "has 2 GPUs; the run asks for 3" in fits(Capacity("local", 4, (0, 1)), 3)
     assert fits(Capacity("local", 4, (0, 1)), 2) is None
+
+
+def test_a_retry_after_running_out_of_gpu_memory_prefers_other_gpus():
+    out = place([Waiting(1, "local", 1, avoid=(0,))], [], caps(gpus=(0, 1)))
+    assert out[0].gpu_ids == (1,)
+    out = place([Waiting(1, "local", 1, avoid=(0,))], [Busy("local", (1,))], caps(gpus=(0, 1)))
+    assert out[0].gpu_ids == (0,), "the avoided GPU is still taken when nothing else is free"
