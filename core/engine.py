@@ -86,7 +86,7 @@ class Engine:
         from core.notify import Notifier
         from core.watching import Watches
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
-        self.runner.on_ended = self.notifier.run_ended
+        self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
         socket_path = self.paths.socket
         socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -158,6 +158,11 @@ class Engine:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
                 self._stop.set()
                 return
+
+    def _run_ended(self, run) -> None:
+        """A run ended for good (not an attempt that is retried)."""
+        self.intake.run_ended(run)
+        self.notifier.run_ended(run)
 
     # ------------------------------------------------------------ scheduling
 
@@ -319,8 +324,11 @@ class Engine:
         return {"watches": [await self.watches.stop(int(i)) for i in request["ids"]]}
 
     async def op_cancel(self, request, writer) -> dict:
+        """Cancel runs; a run that was retried is cancelled at its last attempt."""
         conn = self.ledger.conn
-        runs = [run_queries.get_run(conn, run_id) for run_id in request["ids"]]
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
+        latest = dependencies.latest_attempts(conn, set(ids))
+        runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
         for run in runs:
             if run.state.terminal:

@@ -37,6 +37,15 @@ class Intake:
         self.blobs = blobs
         self.hashes = hashes
         self.wake = wake
+        # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
+        # usual case) needs no cache query. Kept current by `run_ended`.
+        self.succeeded_keys = {row[0] for row in ledger.conn.execute(
+            "SELECT DISTINCT substr(spec_key, 1, 16) FROM runs "
+            "WHERE state = 'succeeded' AND spec_key IS NOT NULL")}
+
+    def run_ended(self, run) -> None:
+        if run.state.value == "succeeded" and run.spec_key:
+            self.succeeded_keys.add(run.spec_key[:16])
 
     # ------------------------------------------------------------ preparing
 
@@ -99,9 +108,10 @@ class Intake:
 
     def cached(self, batch: Batch, force: bool) -> list[int | None]:
         """For each run of the batch: the succeeded run it repeats, or None."""
-        if force:
+        keys = sorted({planned.key for planned in batch.runs
+                       if planned.key[:16] in self.succeeded_keys})
+        if force or not keys:
             return [None] * len(batch.runs)
-        keys = sorted({planned.key for planned in batch.runs})
         found: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
@@ -185,8 +195,13 @@ class Intake:
         else:
             req = LaunchRequest.from_dict(request["launch"])
             batch = await self.prepare_launch(req, store=False)
+        watch = [str(Path(req.cwd, p).resolve()) for p in getattr(req, "watch", [])]
+        for path in watch:
+            if not Path(path).exists():
+                raise UsageError(f"--watch {path}: no such file or folder")
         runtimes = await self.runtimes(batch, learn=False)
-        plan = planning.plan(self.ledger.conn, batch, runtimes, self.cached(batch, req.force))
-        if getattr(req, "watch", None):
-            plan["watch"] = {"paths": [str(Path(req.cwd) / p) for p in req.watch]}
+        plan = planning.plan(self.ledger.conn, batch, runtimes,
+                             self.cached(batch, req.force or bool(watch)))
+        if watch:
+            plan["watch"] = {"paths": watch}
         return {"plan": plan}

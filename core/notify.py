@@ -38,6 +38,7 @@ log = logging.getLogger("runyard.engine")
 
 FAILURES = (RunState.FAILED, RunState.LOST, RunState.STOPPED)
 DEFAULT_TIMEOUT = 30.0
+AT_ONCE = 4                 # hooks running at the same time (a sweep ends many runs at once)
 
 
 def parse_section(path: Path, value: Any) -> dict:
@@ -76,6 +77,7 @@ class Notifier:
         self.blobs = blobs
         self.paths = paths
         self.tasks: set[asyncio.Task] = set()
+        self._slots = asyncio.Semaphore(AT_ONCE)
 
     def run_ended(self, run: Run) -> None:
         """Called by the runner for each run that ended for good."""
@@ -114,7 +116,8 @@ class Notifier:
                 if argv is None:
                     continue
             payload = json.dumps({"schema": 1, "event": event, "run": data}).encode() + b"\n"
-            problem = await _run_hook(argv, payload, env, cwd, timeout)
+            async with self._slots:
+                problem = await _run_hook(argv, payload, env, cwd, timeout)
             if problem:
                 self.ledger.event(run_id, "hook", f"{event} hook failed: {problem}",
                                   {"argv": argv})

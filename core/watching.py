@@ -80,6 +80,7 @@ class Watches:
                 raise UsageError(f"--watch {path}: no such file or folder")
         stored = {**launch, "watch": [], "force": True}
         batch = await self.intake.prepare_launch(LaunchRequest.from_dict(stored))
+        await self.intake.runtimes(batch, learn=True)       # refused before anything is kept
         name = req.name or default_name(req.argv)
         group_id = self.ledger.insert_group("watch", name, {"paths": paths, "command": req.argv})
         watch_id = self.ledger.insert_watch(group_id, paths, stored, debounce)

@@ -24,11 +24,11 @@ def bench_launch(quick: bool) -> list[Result]:
     with Workspace("launch") as ws:
         project = make_project(ws.root / "p", env=ws.env)
         for _ in range(3):                                  # warm engine and hash cache
-            ws.tui("launch", "--", "true", cwd=project)
+            ws.tui("launch", "--force", "--", "true", cwd=project)
         samples = []
         for _ in range(n):
             _settle(ws, project)
-            samples.append(timed([str(BIN / "tui"), "launch", "--", "true"], cwd=project,
+            samples.append(timed([str(BIN / "tui"), "launch", "--force", "--", "true"], cwd=project,
                                  env=ws.env))
         peers = {}
         if peer_bin("guild"):
@@ -58,7 +58,8 @@ def bench_throughput(quick: bool) -> list[Result]:
         peers = _throughput_peers(ws, runs, peer_runs)
 
         start = time.perf_counter()
-        ids = [ws.tui("launch", "--", "true", cwd=project).stdout.strip() for _ in range(runs)]
+        ids = [ws.tui("launch", "--force", "--", "true", cwd=project).stdout.strip()
+               for _ in range(runs)]
         ws.tui("wait", "-q", *ids, cwd=project)
         sequential = runs / (time.perf_counter() - start)
         results.append(Result(f"{runs} runs of `true`, one `tui launch` each, in a loop",
@@ -66,7 +67,7 @@ def bench_throughput(quick: bool) -> list[Result]:
                               note="bounded by Python start-up of each CLI call"))
 
         start = time.perf_counter()
-        out = subprocess.run(f"seq {runs} | xargs -P4 -I@ {BIN}/tui launch -- true",
+        out = subprocess.run(f"seq {runs} | xargs -P4 -I@ {BIN}/tui launch --force -- true",
                              shell=True, cwd=project, env=ws.env, capture_output=True,
                              text=True, check=True).stdout
         ws.tui("wait", "-q", *out.split(), cwd=project)
@@ -86,7 +87,7 @@ def bench_throughput(quick: bool) -> list[Result]:
         from core.client import EngineClient
         from core.paths import StorePaths
         client = EngineClient(StorePaths(ws.home))
-        request = {"cwd": str(project), "env": ws.env, "argv": ["true"]}
+        request = {"cwd": str(project), "env": ws.env, "argv": ["true"], "force": True}
         start = time.perf_counter()
         ids = [client.request({"op": "launch", "launch": request})["run"]["id"]
                for _ in range(runs)]

@@ -4,7 +4,7 @@ No GPU exists here: the out-of-memory failure is printed by the test's own comma
 message PyTorch prints), on GPU ids declared in config.
 """
 
-from tests.helpers import epoch
+from tests.helpers import epoch, wait_for
 
 
 def _attempts(cli, first: int) -> list[dict]:
@@ -85,3 +85,14 @@ def test_a_dependent_waits_through_the_retries_of_its_dependency(cli, tmp_path):
     done = cli.wait_state(after, "succeeded", timeout=60)
     assert _attempts(cli, first)[-1]["state"] == "succeeded"
     assert done["depends_on"] == [first] and cli.run(first)["state"] == "failed"
+
+
+def test_cancelling_a_run_cancels_its_pending_retry(cli):
+    first = cli.launch("sh", "-c", "exit 1", opts=("--retries", "2", "--retry-delay", "60"))
+    second = wait_for(lambda: cli.run(first)["retried_as"], what="the first attempt to fail")
+    waiting = cli.run(second)
+    assert waiting["state"] == "queued" and waiting["not_before"] > cli.run(first)["finished_at"]
+    reply = cli.json("cancel", str(first), "--json")
+    assert reply["runs"] == [{"id": second, "state": "cancelled", "changed": True}]
+    assert cli("wait", str(first), check=False).returncode == 1
+    assert cli.run(second)["started_at"] is None
