@@ -119,7 +119,12 @@ def _m2_workflows(db) -> None:
                          ("not_before", "TEXT"),
                          ("avoid_gpus", "TEXT NOT NULL DEFAULT '[]'"),
                          ("cause", "TEXT"),
-                         ("resume_from", "TEXT")):
+                         ("resume_from", "TEXT"),
+                         ("retries", "INTEGER NOT NULL DEFAULT 0"),
+                         ("retry_on", "TEXT"),
+                         ("retry_delay", "REAL NOT NULL DEFAULT 5"),
+                         ("stop_if", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("checkpoints", "TEXT")):
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
     db["runs"].create_index(["group_id"])
     db["runs"].create_index(["retry_of"])

@@ -137,7 +137,7 @@ def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
     """What makes two runs the same run: code, command, params, env, target kind, GPUs."""
     text = json.dumps([snapshot_id, workdir, spec.command, spec.params, spec.env, target_kind,
                        spec.gpus, resume_from], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()[:32]       # 128 bits: plenty
 
 
 def _base_options(config: Config, warnings) -> dict:
@@ -249,7 +249,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
         check_gpus(step.gpus)
         target = base.config.target(step.target or "local")
         policy = _checked_policy(step.policy, resolve_after)
-        options = {**base.options, **{k: v for k, v in policy.items() if k != "after"}}
+        options = base.options
         group = chain
         if step.sweep is not None:
             groups.append(Group("sweep", step.name or default_name(step.argv),

@@ -81,7 +81,8 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_from))
+                    planned.resume_from, spec.retries, spec.retry_on, spec.retry_delay,
+                    _dumps(spec.stop_if), spec.checkpoints))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
                 events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
@@ -89,8 +90,10 @@ class Ledger:
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
-                       group_id, depends_on, spec_key, resume_from)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""", rows)
+                       group_id, depends_on, spec_key, resume_from, retries, retry_on,
+                       retry_delay, stop_if, checkpoints)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
                 events)
@@ -168,12 +171,14 @@ class Ledger:
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
-                       avoid_gpus, resume_from)
+                       avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
+                       checkpoints)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
-                       coalesce(?, resume_from)
+                       coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
+                       checkpoints
                    FROM runs WHERE id = ?""",
                 (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,

@@ -275,15 +275,16 @@ class Runner:
             self.stop(run_id, why)
 
     def _new_ingestor(self, run_id: int) -> Ingestor:
-        row = self.ledger.conn.execute("SELECT ingest, options FROM runs WHERE id = ?",
+        row = self.ledger.conn.execute("SELECT ingest, options, stop_if FROM runs WHERE id = ?",
                                        (run_id,)).fetchone()
         options = json.loads(row["options"])
         run_dir = self.paths.run_dir(run_id)
         ingestor = self.ingestors[run_id] = Ingestor(
             run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
             IngestState.from_dict(json.loads(row["ingest"])))
-        if options.get("stop_if"):
-            checker = stoprules.Checker(stoprules.parse_all(options["stop_if"]))
+        rules = json.loads(row["stop_if"])
+        if rules:
+            checker = stoprules.Checker(stoprules.parse_all(rules))
             # After an engine restart, the points seen before count (plateau needs them).
             seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
             earlier = sorted((step, key, value) for key, points in seen.items()

@@ -48,12 +48,12 @@ RUN_JSON_SQL = """json_object(
     'attempt', attempt,
     'retry_of', retry_of,
     'retried_as', retried_as,
-    'retries', coalesce(json_extract(options, '$.retries'), 0),
-    'retry_on', json_extract(options, '$.retry_on'),
+    'retries', retries,
+    'retry_on', retry_on,
     'not_before', not_before,
-    'stop_if', json(coalesce(json_extract(options, '$.stop_if'), '[]')),
+    'stop_if', json(stop_if),
     'cause', cause,
-    'checkpoints', json_extract(options, '$.checkpoints'),
+    'checkpoints', checkpoints,
     'resume_from', resume_from,
     'spec_key', spec_key
 )"""
@@ -169,15 +169,14 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
 
 def row_to_run(row: sqlite3.Row):
     from core.models import Run, RunSpec, RunState
-    policy = json.loads(row["options"] or "{}")
     spec = RunSpec(command=json.loads(row["command"]), template=json.loads(row["template"]),
                    params=json.loads(row["params"]), overrides=json.loads(row["overrides"]),
                    target=row["target"], gpus=row["gpus"], env=json.loads(row["env"]),
                    name=row["name"], tags=json.loads(row["tags"]), parent=row["parent"],
                    priority=row["priority"], depends_on=json.loads(row["depends_on"]),
-                   retries=policy.get("retries", 0), retry_on=policy.get("retry_on"),
-                   retry_delay=policy.get("retry_delay", 5.0),
-                   stop_if=policy.get("stop_if", []), checkpoints=policy.get("checkpoints"))
+                   retries=row["retries"], retry_on=row["retry_on"],
+                   retry_delay=row["retry_delay"], stop_if=json.loads(row["stop_if"]),
+                   checkpoints=row["checkpoints"])
     return Run(id=row["id"], spec=spec, state=RunState(row["state"]), snapshot=row["snapshot"],
                project=row["project"], workdir=row["workdir"], reason=row["reason"],
                exit_code=row["exit_code"], gpu_ids=json.loads(row["gpu_ids"]),
