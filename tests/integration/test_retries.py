@@ -96,3 +96,13 @@ def test_cancelling_a_run_cancels_its_pending_retry(cli):
     assert reply["runs"] == [{"id": second, "state": "cancelled", "changed": True}]
     assert cli("wait", str(first), check=False).returncode == 1
     assert cli.run(second)["started_at"] is None
+
+
+def test_a_pending_retry_keeps_its_delay_across_an_engine_restart(cli):
+    first = cli.launch("sh", "-c", "exit 1", opts=("--retries", "1", "--retry-delay", "2"))
+    second = wait_for(lambda: cli.run(first)["retried_as"], what="the first attempt to fail")
+    cli("engine", "stop")
+    cli("status")                                   # revives the engine: a run is queued
+    done = cli.wait_state(second, "failed", timeout=60)
+    assert epoch(done["started_at"]) >= epoch(done["not_before"])
+    assert done["attempt"] == 2 and done["retried_as"] is None

@@ -52,3 +52,17 @@ def test_illegal_transitions_are_refused(tmp_path):
     ledger = Ledger.open(tmp_path / "runyard.db")
     with pytest.raises(StoreError, match="cannot go from succeeded to running"):
         ledger.transition(1, RunState.RUNNING)
+
+
+def test_runs_of_a_schema_1_store_read_with_the_workflow_fields(tmp_path):
+    path = tmp_path / "runyard.db"
+    shutil.copy(FIXTURE, path)
+    ledger = Ledger.open(path)
+    shown = [json.loads(text) for text in runs.runs_json(ledger.conn, all_runs=True)]
+    assert [(r["attempt"], r["retry_of"], r["retried_as"], r["group"], r["depends_on"],
+             r["retries"], r["stop_if"], r["cause"]) for r in shown] == \
+        [(1, None, None, None, [], 0, [], None)] * 3
+    run = runs.get_run(ledger.conn, 1)
+    assert run.spec.retries == 0 and run.spec.depends_on == [] and run.spec_key is None
+    assert ledger.conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
+    assert ledger.conn.execute("SELECT count(*) FROM watches").fetchone()[0] == 0
