@@ -27,6 +27,14 @@ def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> Non
                         help="an environment variable for the run")
     parser.add_argument("--tag", action="append", default=[], dest="tags", help="a tag")
     parser.add_argument("--json", action="store_true", help="print the new run as JSON")
+
+
+def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
+    """Sweeps, dependencies, retries, stop rules, caching, plans (README: Workflows).
+
+    Built only when the command line uses one of them or asks for help: each option
+    costs argparse ~0.1 ms to build, and a plain `tui launch` is the hot path.
+    """
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
                         help="sweep a param: lr=0.1,0.01 or lr=log(1e-4,1e-1), uniform(A,B), "
                              "int(A,B), range(A,B,STEP); repeat for a grid")
@@ -52,16 +60,31 @@ def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> Non
                         help="run even if a run with the same spec already succeeded")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be launched; record and start nothing")
+    if clone:
+        parser.add_argument("--resume", action="store_true",
+                            help="hand the parent's newest checkpoint to the new run "
+                                 "($RUNYARD_RESUME_FROM)")
+        return
+    parser.add_argument("--file", metavar="FILE",
+                        help="a workflow file (TOML): a sweep, or a chain of steps")
+    parser.add_argument("--watch", action="append", default=[], metavar="PATH",
+                        help="relaunch whenever files under PATH change (repeatable)")
+    parser.add_argument("--debounce", type=float, metavar="SECONDS",
+                        help="with --watch: wait for this much quiet after a change (default 1)")
+
+
+# Options of launch and clone that need no workflow option built (see _workflow_options).
+_PLAIN_OPTIONS = {"--name", "--target", "--gpus", "--set", "--env", "--tag", "--json", "--code",
+                  "--home", "--theme"}
+
+
+def _uses_workflow_options(argv: list[str]) -> bool:
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return any(w.startswith("-") and w.split("=", 1)[0] not in _PLAIN_OPTIONS for w in words)
 
 
 def _launch_args(p) -> None:
     _launch_options(p)
-    p.add_argument("--file", metavar="FILE",
-                   help="a workflow file (TOML): a sweep, or a chain of steps")
-    p.add_argument("--watch", action="append", default=[], metavar="PATH",
-                   help="relaunch whenever files under PATH change (repeatable)")
-    p.add_argument("--debounce", type=float, metavar="SECONDS",
-                   help="with --watch: wait for this much quiet after a change (default 1)")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 
 
@@ -70,9 +93,6 @@ def _clone_args(p) -> None:
     _launch_options(p, clone=True)
     p.add_argument("--code", choices=["parent", "current"], default="parent",
                    help="the parent's snapshot (default) or the project's files as they are now")
-    p.add_argument("--resume", action="store_true",
-                   help="hand the parent's newest checkpoint to the new run "
-                        "($RUNYARD_RESUME_FROM)")
 
 
 def _status_args(p) -> None:
@@ -160,8 +180,9 @@ COMMANDS = {
 }
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser; with `only`, just that subcommand gets its arguments (faster)."""
+def build_parser(only: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that subcommand gets its arguments (faster), and
+    launch and clone get their workflow options only when `argv` uses them."""
     parser = argparse.ArgumentParser(
         prog="tui", epilog=EPILOG,
         description="runyard: launch, watch and compare experiment runs. "
@@ -175,6 +196,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=description)
         if only is None or only == name:
             add_arguments(p)
+            if name in ("launch", "clone") and (argv is None or _uses_workflow_options(argv)):
+                _workflow_options(p, clone=name == "clone")
     return parser
 
 
@@ -189,7 +212,7 @@ def _split_command(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(chosen if chosen in COMMANDS else None)
+    parser = build_parser(chosen if chosen in COMMANDS else None, argv)
     args = parser.parse_args(_split_command(argv))
     if args.version:
         import core

@@ -29,7 +29,17 @@ def _after(values: list[str]) -> list:
     return out
 
 
+# The workflow options and their values when the parser did not build them (tui.cli).
+_WORKFLOW_DEFAULTS = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
+                      "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
+                      "force": False, "dry_run": False, "file": None, "watch": [],
+                      "debounce": None, "resume": False}
+
+
 def _request_fields(args) -> dict:
+    for name, default in _WORKFLOW_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
     return {"name": args.name, "target": args.target, "gpus": args.gpus, "set": args.set,
             "env_vars": args.env_vars, "tags": args.tags, "sweep": args.sweep,
             "samples": args.samples, "seed": args.seed, "after": _after(args.after),
@@ -77,6 +87,7 @@ def _send(paths: StorePaths, op: str, request: dict, args) -> int:
 
 
 def launch(args, paths: StorePaths) -> int:
+    fields = _request_fields(args)
     argv = list(args.argv)
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -85,8 +96,7 @@ def launch(args, paths: StorePaths) -> int:
                          hint="for example: tui launch -- python train.py --lr 0.01")
     if args.debounce is not None and not args.watch:
         raise UsageError("--debounce goes with --watch PATH")
-    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv,
-               **_request_fields(args)}
+    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv, **fields}
     if args.file:
         request["file"] = os.path.abspath(args.file)
     if args.watch:
@@ -99,6 +109,7 @@ def clone(args, paths: StorePaths) -> int:
     from tui.cli_runs import need_reader
     conn = need_reader(paths)
     parent = run_queries.resolve_id(conn, args.id)
+    fields = _request_fields(args)
     request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
-               "resume": args.resume, **_request_fields(args)}
+               "resume": args.resume, **fields}
     return _send(paths, "clone", request, args)
