@@ -10,11 +10,9 @@ cd "$(dirname "$0")/.."
 PATH="$PWD/.venv/bin:$PATH"
 export PATH
 cd examples/train
-echo "launching 4 runs of examples/train/train.py with different learning rates..." >&2
-ids=""
-for lr in 0.3 0.1 0.03 0.01; do
-    ids="$ids $(tui launch --tag quickstart -- python train.py --lr "$lr" --epochs 4)"
-done
+echo "launching a sweep: 4 runs of examples/train/train.py with different learning rates..." >&2
+ids=$(tui launch --tag quickstart --sweep lr=0.3,0.1,0.03,0.01 -- \
+    python train.py --lr '{lr}' --epochs 4)
 tui status
 tui wait $ids || true
 tui status
