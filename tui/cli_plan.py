@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 
 from core.errors import ExitCode
 from tui import formatting
@@ -16,6 +17,11 @@ def show_plan(plan: dict, as_json: bool) -> int:
     if as_json:
         emit({"plan": plan})
         return ExitCode.OK
+    from core.textsafe import clean_line
+
+    def print(line: str) -> None:          # names, axes and paths may hold escapes too
+        sys.stdout.write(clean_line(line, keep_sgr=False) + "\n")
+
     runs = plan["runs"]
     counts = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in plan["counts"].items())
     print(f"plan: {len(runs)} run{'s' if len(runs) != 1 else ''} ({counts}); "

@@ -86,7 +86,9 @@ def status(args, paths: StorePaths) -> int:
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
-        rows.append([str(r.id), f"{STATE_GLYPHS[r.state.value]} {r.state.value}", r.name, r.spec.target,
+        state = f"{STATE_GLYPHS[r.state.value]} {r.state.value}" + \
+            (f" → {r.retried_as}" if r.retried_as is not None else "")   # retried as that run
+        rows.append([str(r.id), state, r.name, r.spec.target,
                      ",".join(map(str, r.gpu_ids)) or "-",
                      formatting.duration(formatting.elapsed(r.started_at, r.finished_at)),
                      params, shown])
