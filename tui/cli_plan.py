@@ -19,12 +19,12 @@ def show_plan(plan: dict, as_json: bool) -> int:
         return ExitCode.OK
     from core.textsafe import clean_line
 
-    def print(line: str) -> None:          # names, axes and paths may hold escapes too
+    def out(line: str) -> None:            # names, axes and paths may hold escapes too
         sys.stdout.write(clean_line(line, keep_sgr=False) + "\n")
 
     runs = plan["runs"]
     counts = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in plan["counts"].items())
-    print(f"plan: {len(runs)} run{'s' if len(runs) != 1 else ''} ({counts}); "
+    out(f"plan: {len(runs)} run{'s' if len(runs) != 1 else ''} ({counts}); "
           "dry run: nothing recorded, nothing started")
     snap = plan["snapshot"]
     line = f"snapshot {snap['id'][:12]}"
@@ -32,18 +32,18 @@ def show_plan(plan: dict, as_json: bool) -> int:
         line += f": {snap['file_count']} files, {formatting.size(snap['total_bytes'])}"
     if snap["new_files"]:
         line += f" ({snap['new_files']} new, {formatting.size(snap['new_bytes'])} to store)"
-    print(line)
+    out(line)
     for group in plan["groups"]:
         spec = group["spec"]
         if group["kind"] == "sweep":
             how = (f"random search, {spec['samples']} samples, seed {spec['seed']}"
                    if spec["mode"] == "random" else "grid")
             axes = " ".join(f"{k}={v}" for k, v in spec["axes"].items())
-            print(f"sweep {group['name']}: {how}: {axes}")
+            out(f"sweep {group['name']}: {how}: {axes}")
         elif group["kind"] == "chain":
-            print(f"chain {group['name']}: " + " -> ".join(s or "?" for s in spec["steps"]))
+            out(f"chain {group['name']}: " + " -> ".join(s or "?" for s in spec["steps"]))
     if "watch" in plan:
-        print("then watch " + ", ".join(plan["watch"]["paths"]) + " and relaunch on changes")
+        out("then watch " + ", ".join(plan["watch"]["paths"]) + " and relaunch on changes")
     keys = formatting.varying_params([r["params"] for r in runs])
     rows = []
     for item in runs:
@@ -54,7 +54,7 @@ def show_plan(plan: dict, as_json: bool) -> int:
                      str(item["gpu_count"]) if item["gpu_count"] else "-", what,
                      " ".join(f"{k}={item['params'][k]}" for k in keys if k in item["params"]),
                      " ".join(shlex.quote(a) for a in item["command"])])
-    print(formatting.table(["#", "NAME", "TARGET", "GPUS", "WHAT", "PARAMS", "COMMAND"], rows))
+    out(formatting.table(["#", "NAME", "TARGET", "GPUS", "WHAT", "PARAMS", "COMMAND"], rows))
     for warning in plan["warnings"]:
-        print(f"warning: {warning}")
+        out(f"warning: {warning}")
     return ExitCode.OK
