@@ -27,10 +27,11 @@ from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import Context
 from core.intake import Intake
 from core.ledger import Ledger
-from core.models import RunState, epoch_from_iso, now_iso
+from core.models import RunState, now_iso
 from core.paths import StorePaths
+from core.queue_gate import QueueGate
 from core.runner import Runner
-from core.scheduler import Busy, Waiting, fits, place
+from core.scheduler import Busy, fits, place
 from core.targets import Registry
 
 log = logging.getLogger("runyard.engine")
@@ -58,11 +59,14 @@ class Engine:
         self._preparing: dict[str, asyncio.Task] = {}
         self._lock_file = None
         self._server = None
-        self._timer = None                  # wakes the scheduler when a retry's delay is over
-        self._ops = {"ping": self.op_ping, "launch": self.op_launch, "clone": self.op_clone,
-                     "plan": self.op_plan, "cancel": self.op_cancel, "wait": self.op_wait,
-                     "status": self.op_status, "targets": self.op_targets, "stop": self.op_stop,
-                     "watches": self.op_watches, "unwatch": self.op_unwatch}
+        self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
+                     "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
+                     "stop": self.op_stop,
+                     # workflows (core.intake, core.watching): the request only, no writer
+                     "clone": lambda request, _: self.intake.op_clone(request),
+                     "plan": lambda request, _: self.intake.op_plan(request),
+                     "watches": lambda request, _: self.watches.op_list(request),
+                     "unwatch": lambda request, _: self.watches.op_stop(request)}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -81,6 +85,7 @@ class Engine:
         self.registry = Registry(self.ledger, Context(self.paths, self.blobs,
                                                       on_health=self._target_health))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
+        self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake)
         from core.notify import Notifier
@@ -175,48 +180,13 @@ class Engine:
             self._wake.clear()
             await self._schedule_once()
 
-    def _wake_at(self, when: str) -> None:
-        """Wake the scheduler at `when` (ISO time), unless it is woken earlier anyway."""
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, epoch_from_iso(when) - time.time()) + 0.01
-        deadline = loop.time() + delay
-        if self._timer is not None and not self._timer.cancelled() and \
-                loop.time() < self._timer.when() <= deadline:
-            return                                  # a pending timer wakes it soon enough
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(deadline, self.wake)
-
-    def _ready_to_place(self, rows) -> list[Waiting]:
-        """Queued runs that may start now: their dependencies succeeded and no retry delay
-        is pending. Runs whose dependencies can never succeed end here (core.dependencies)."""
-        now = now_iso()
-        blocked = dependencies.check(self.ledger.conn,
-                                     [r for r in rows if r["depends_on"] != "[]"])
-        waiting, later = [], None
-        for r in rows:
-            why = blocked.get(r["id"])
-            if why == dependencies.PENDING:
-                continue
-            if why is not None:
-                self.runner.finish(r["id"], _failed(why), cause="dependency")
-                continue
-            if r["not_before"] and r["not_before"] > now:
-                later = min(later or r["not_before"], r["not_before"])
-                continue
-            avoid = tuple(json.loads(r["avoid_gpus"])) if r["avoid_gpus"] != "[]" else ()
-            waiting.append(Waiting(r["id"], r["target"], r["gpus"], r["priority"], avoid))
-        if later is not None:
-            self._wake_at(later)
-        return waiting
-
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
         rows = conn.execute("SELECT id, target, gpus, priority, depends_on, not_before, "
                             "avoid_gpus FROM runs WHERE state = 'queued'").fetchall()
         if not rows:
             return
-        waiting = self._ready_to_place(rows)
+        waiting = self.gate.ready(rows)
         if not waiting:
             return
         busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
@@ -310,18 +280,6 @@ class Engine:
         if request["launch"].get("watch"):
             return await self.watches.create(request["launch"])
         return await self.intake.op_launch(request)
-
-    async def op_clone(self, request, writer) -> dict:
-        return await self.intake.op_clone(request)
-
-    async def op_plan(self, request, writer) -> dict:
-        return await self.intake.op_plan(request)
-
-    async def op_watches(self, request, writer) -> dict:
-        return {"watches": self.watches.describe()}
-
-    async def op_unwatch(self, request, writer) -> dict:
-        return {"watches": [await self.watches.stop(int(i)) for i in request["ids"]]}
 
     async def op_cancel(self, request, writer) -> dict:
         """Cancel runs; a run that was retried is cancelled at its last attempt."""

@@ -42,19 +42,22 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
         if actions[-1][0] == "start":
             spec = planned.spec
             waiting.append(Waiting(first_id + index, spec.target, spec.gpus, spec.priority))
-    capacities = {name: runtime.capacity() for name, runtime in runtimes.items()}
+    capacities = {name: runtime.capacity() for name, runtime in runtimes.items()
+                  if runtime.ready and runtime.available()}
     placed = {p.run_id: p.gpu_ids for p in place(waiting, busy, capacities)}
     runs = []
     for index, planned in enumerate(batch.runs):
         action, detail = actions[index]
+        spec = planned.spec
         gpus = None
         if action == "start":
             if first_id + index in placed:
                 gpus = list(placed[first_id + index])
                 detail = "starts now" + (f" on GPU {','.join(map(str, gpus))}" if gpus else "")
+            elif spec.target not in capacities:
+                action, detail = "queue", f"queued: target {spec.target} cannot be reached now"
             else:
                 action, detail = "queue", "queued: no free slot or GPU on its target now"
-        spec = planned.spec
         runs.append({"index": index, "name": spec.name or _name(spec.command),
                      "command": spec.command, "params": spec.params, "target": spec.target,
                      "gpu_count": spec.gpus, "gpus": gpus, "action": action, "detail": detail,

@@ -90,6 +90,12 @@ class Watches:
         reply["watch"] = self.describe(watch_id)[0]
         return reply
 
+    async def op_list(self, request: dict) -> dict:
+        return {"watches": self.describe()}
+
+    async def op_stop(self, request: dict) -> dict:
+        return {"watches": [await self.stop(int(i)) for i in request["ids"]]}
+
     async def stop(self, watch_id: int) -> dict:
         row = self.ledger.watch(watch_id)
         if row is None:
