@@ -64,6 +64,10 @@ class Intake:
         batch = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
                                     self.blobs, self.hashes, (self.paths.home,),
                                     self.resolve_after, resume_from=resume, store=store)
+        kinds = {batch.config.targets[r.spec.target].kind for r in batch.runs}
+        if resume and kinds != {"local"}:
+            raise UsageError("--resume hands over a checkpoint on this machine; it works for "
+                             "runs on local targets", hint="clone to --target local")
         row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
                            (parent.id,)).fetchone()
         return batch, dict(row)

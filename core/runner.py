@@ -94,9 +94,10 @@ class Runner:
                    RUNYARD_RUN_DIR=str(run_dir), RUNYARD_METRICS=str(run_dir / "metrics.jsonl"),
                    RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
         env.setdefault("PYTHONUNBUFFERED", "1")
-        if run.resume_from:
+        local = runtime.config.kind == "local"     # these are paths on this machine
+        if run.resume_from and local:
             env["RUNYARD_RESUME_FROM"] = run.resume_from
-        if run.spec.depends_on and runtime.config.kind == "local":
+        if run.spec.depends_on and local:
             env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
@@ -189,7 +190,10 @@ class Runner:
         return run
 
     def _resume_point(self, run: Run) -> str | None:
-        """A retry resumes from the newest checkpoint its attempt wrote, if any."""
+        """A retry resumes from the newest checkpoint its attempt wrote (local targets)."""
+        runtime = self.registry.get(run.spec.target)
+        if runtime is None or runtime.config.kind != "local":
+            return None
         where = checkpoints.folder(self.paths, run)
         found = checkpoints.newest(where) if where is not None else None
         return str(found) if found is not None else None

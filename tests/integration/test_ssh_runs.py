@@ -58,7 +58,7 @@ def test_an_unchanged_project_is_sent_once_and_a_change_sends_one_file(lab, cli,
     stored = sorted(p.name for p in blobs.glob("*/*"))
     sent = lab.handle(first)["sent"]
     assert sent["blobs"] == sent["of"] == len(stored) > 0
-    again = cli.launch("true", opts=("--target", "box1"))
+    again = cli.launch("true", opts=("--target", "box1", "--force"))   # not a cache hit
     cli.wait_state(again, "succeeded", timeout=60)
     assert "sent" not in lab.handle(again), "the snapshot was on the box already"
     (project / "train.py").write_text((project / "train.py").read_text() + "# edited\n")
