@@ -182,8 +182,8 @@ class Engine:
 
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
-        rows = conn.execute("SELECT id, target, gpus, priority, depends_on, not_before, "
-                            "avoid_gpus FROM runs WHERE state = 'queued'").fetchall()
+        rows = conn.execute(
+            "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'").fetchall()
         if not rows:
             return
         waiting = self.gate.ready(rows)

@@ -22,28 +22,46 @@ class QueueGate:
         self.runner = runner
         self.wake = wake
         self._timer: asyncio.TimerHandle | None = None
+        # id -> (depends_on, not_before, avoid_gpus) of queued runs: fixed while a run is
+        # queued, so read once, not on every pass (they sit at the end of wide rows).
+        self._known: dict[int, tuple] = {}
 
     def ready(self, rows) -> list[Waiting]:
-        """The queued `rows` (id, target, gpus, priority, depends_on, not_before,
-        avoid_gpus) that may start now, as the scheduler's Waiting items."""
+        """The queued `rows` (id, target, gpus, priority) that may start now, as the
+        scheduler's Waiting items."""
+        self._learn([r["id"] for r in rows])
         now = now_iso()
-        blocked = dependencies.check(self.conn, [r for r in rows if r["depends_on"] != "[]"])
+        blocked = dependencies.check(self.conn, [{"id": r["id"], "depends_on": self._known[r["id"]][0]}
+                                                 for r in rows if self._known[r["id"]][0] != "[]"])
         waiting, later = [], None
         for r in rows:
+            _deps, not_before, avoid = self._known[r["id"]]
             why = blocked.get(r["id"])
             if why == dependencies.PENDING:
                 continue
             if why is not None:
                 self.runner.finish(r["id"], Exit(exit_code=None, reason=why), cause="dependency")
                 continue
-            if r["not_before"] and r["not_before"] > now:
-                later = min(later or r["not_before"], r["not_before"])
+            if not_before and not_before > now:
+                later = min(later or not_before, not_before)
                 continue
-            avoid = tuple(json.loads(r["avoid_gpus"])) if r["avoid_gpus"] != "[]" else ()
             waiting.append(Waiting(r["id"], r["target"], r["gpus"], r["priority"], avoid))
         if later is not None:
             self._wake_at(later)
         return waiting
+
+    def _learn(self, ids: list[int]) -> None:
+        present = set(ids)
+        for gone in [i for i in self._known if i not in present]:
+            del self._known[gone]
+        new = [i for i in ids if i not in self._known]
+        for start in range(0, len(new), 500):
+            chunk = new[start:start + 500]
+            for run_id, deps, not_before, avoid in self.conn.execute(
+                    "SELECT id, depends_on, not_before, avoid_gpus FROM runs WHERE id IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                self._known[run_id] = (deps, not_before,
+                                       tuple(json.loads(avoid)) if avoid != "[]" else ())
 
     def _wake_at(self, when: str) -> None:
         """Wake the scheduler at `when` (ISO time), unless a timer does so sooner."""

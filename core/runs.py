@@ -169,26 +169,35 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
 
 def row_to_run(row: sqlite3.Row):
     from core.models import Run, RunSpec, RunState
-    spec = RunSpec(command=json.loads(row["command"]), template=json.loads(row["template"]),
-                   params=json.loads(row["params"]), overrides=json.loads(row["overrides"]),
-                   target=row["target"], gpus=row["gpus"], env=json.loads(row["env"]),
-                   name=row["name"], tags=json.loads(row["tags"]), parent=row["parent"],
-                   priority=row["priority"], depends_on=json.loads(row["depends_on"]),
-                   retries=row["retries"], retry_on=row["retry_on"],
-                   retry_delay=row["retry_delay"], stop_if=json.loads(row["stop_if"]),
-                   checkpoints=row["checkpoints"])
-    return Run(id=row["id"], spec=spec, state=RunState(row["state"]), snapshot=row["snapshot"],
-               project=row["project"], workdir=row["workdir"], reason=row["reason"],
-               exit_code=row["exit_code"], gpu_ids=json.loads(row["gpu_ids"]),
-               created_at=row["created_at"], started_at=row["started_at"],
-               finished_at=row["finished_at"], metrics=json.loads(row["metrics"]),
-               handle=json.loads(row["handle"]), git_commit=row["git_commit"],
-               git_dirty=bool(row["git_dirty"]),
-               cancel_requested=row["cancel_requested_at"] is not None,
-               group_id=row["group_id"], attempt=row["attempt"], retry_of=row["retry_of"],
-               retried_as=row["retried_as"], not_before=row["not_before"],
-               avoid_gpus=json.loads(row["avoid_gpus"]), cause=row["cause"],
-               resume_from=row["resume_from"], spec_key=row["spec_key"])
+    r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
+    spec = RunSpec(command=_loads(r["command"]), template=_loads(r["template"]),
+                   params=_loads(r["params"]), overrides=_loads(r["overrides"]),
+                   target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
+                   name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
+                   priority=r["priority"], depends_on=_loads(r["depends_on"]),
+                   retries=r["retries"], retry_on=r["retry_on"], retry_delay=r["retry_delay"],
+                   stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
+    return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
+               project=r["project"], workdir=r["workdir"], reason=r["reason"],
+               exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),
+               created_at=r["created_at"], started_at=r["started_at"],
+               finished_at=r["finished_at"], metrics=_loads(r["metrics"]),
+               handle=_loads(r["handle"]), git_commit=r["git_commit"],
+               git_dirty=bool(r["git_dirty"]),
+               cancel_requested=r["cancel_requested_at"] is not None,
+               group_id=r["group_id"], attempt=r["attempt"], retry_of=r["retry_of"],
+               retried_as=r["retried_as"], not_before=r["not_before"],
+               avoid_gpus=_loads(r["avoid_gpus"]), cause=r["cause"],
+               resume_from=r["resume_from"], spec_key=r["spec_key"])
+
+
+def _loads(text: str):
+    """json.loads, without parsing the empty list and object most columns hold."""
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
 
 
 def options(conn: sqlite3.Connection, run_id: int) -> dict:
