@@ -1,6 +1,8 @@
 """Dependencies (--after) and chains through the real CLI and engine, failure paths included."""
 
-from tests.helpers import wait_for
+import shutil
+
+from tests.helpers import EXAMPLES, wait_for
 
 
 def _ids(proc) -> list[int]:
@@ -52,8 +54,10 @@ def test_unknown_dependencies_and_cycles_are_refused_and_record_nothing(cli, pro
     assert cli.json("status", "--json", "--all")["runs"] == []
 
 
-def test_a_chain_from_one_file_prepare_then_a_sweep_then_evaluate(cli):
-    ids = _ids(cli("launch", "--file", "pipeline.toml"))
+def test_a_chain_from_one_file_prepare_then_a_sweep_then_evaluate(cli, tmp_path):
+    example = tmp_path / "pipeline"
+    shutil.copytree(EXAMPLES / "pipeline", example)
+    ids = _ids(cli("launch", "--file", "pipeline.toml", cwd=example))
     assert len(ids) == 5
     prepare, *train, evaluate = (cli.run(i) for i in ids)
     assert prepare["depends_on"] == [] and all(t["depends_on"] == [prepare["id"]] for t in train)
@@ -64,7 +68,9 @@ def test_a_chain_from_one_file_prepare_then_a_sweep_then_evaluate(cli):
     assert all(runs[t["id"]]["started_at"] >= runs[prepare["id"]]["finished_at"] for t in train)
     assert runs[evaluate["id"]]["started_at"] >= max(runs[t["id"]]["finished_at"] for t in train)
     log = cli("logs", str(evaluate["id"])).stdout
-    assert "evaluated_runs=3" in log, log
+    assert "evaluated_runs=3 best_loss=" in log, log
+    assert [cli.json("metrics", str(t["id"]), "--json")["metrics"]["loss"][-1][0]
+            for t in train] == [5, 5, 5], "each training run read the prepared data"
     groups = cli.json("status", "--json", "--all")["groups"]
     chain = next(g for g in groups if g["kind"] == "chain")
     sweep = next(g for g in groups if g["kind"] == "sweep")
