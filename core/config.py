@@ -166,6 +166,10 @@ def _read_toml(path: Path) -> dict:
 # Parsers for sections owned elsewhere (the app's [app] and [keys], say) register here;
 # each gets (file, value) and returns its parsed form or raises ConfigError.
 SECTION_PARSERS: dict[str, Callable[[Path, Any], Any]] = {}
+# Sections the full-screen app reads: tui.app_settings registers their parsers when the
+# app loads. The engine and the headless CLI never import the app, so there these sections
+# are kept as they are, unchecked, and a launch never fails because of them.
+APP_SECTIONS = ("app", "keys")
 
 
 def _notify_section(path: Path, value: Any) -> Any:
@@ -199,11 +203,14 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
                     _table(path, f"targets.{name}", table)
                     earlier = target_tables.get(name, (path, {}))[1]
                     target_tables[name] = (path, {**earlier, **table})
-            elif key in SECTION_PARSERS:
-                sections[key] = SECTION_PARSERS[key](path, value)
+            elif key in SECTION_PARSERS or key in APP_SECTIONS:
+                parsed = SECTION_PARSERS[key](path, value) if key in SECTION_PARSERS else value
+                earlier = sections.get(key)
+                both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
+                sections[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
             else:
                 known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
-                                          *SECTION_PARSERS}))
+                                          *SECTION_PARSERS, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
     for name, (path, table) in target_tables.items():

@@ -42,6 +42,8 @@ CANCEL_SLACK = 30.0
 TARGETS_PREPARE_WAIT = 5.0
 # How soon the scheduler looks again at a target that could not be prepared.
 PREPARE_RETRY_WAKE = 16.0
+# How often the live utilisation and memory of GPUs in use are read (for the app's list).
+GPU_POLL_INTERVAL = float(os.environ.get("RUNYARD_GPU_POLL", "5") or 5)
 
 
 class AlreadyRunning(Exception):
@@ -106,7 +108,8 @@ class Engine:
         await self.runner.recover()
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
-                      loop.create_task(self.runner.ingest_loop(), name="ingest")]
+                      loop.create_task(self.runner.ingest_loop(), name="ingest"),
+                      loop.create_task(self._gpu_loop(), name="gpu-poll")]
         if self.idle_exit > 0:
             background.append(loop.create_task(self._idle_watch(), name="idle-exit"))
         for task in background:
@@ -168,6 +171,28 @@ class Engine:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
         self.notifier.run_ended(run)
+
+    async def _gpu_loop(self) -> None:
+        """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
+        while True:
+            await asyncio.sleep(GPU_POLL_INTERVAL)
+            in_use = {row[0] for row in self.ledger.conn.execute(
+                "SELECT DISTINCT target FROM runs WHERE state = 'running' AND gpu_ids != '[]'")}
+            for name in in_use:
+                runtime = self.registry.get(name)
+                if runtime is None or runtime.config.gpus != "auto":
+                    continue
+                try:
+                    gpus, problem = await runtime.executor.gpus()
+                    if self.ledger.conn.execute("SELECT 1 FROM targets WHERE name = ?",
+                                                (name,)).fetchone() is None:
+                        config = runtime.config
+                        self.ledger.upsert_target(name, config.kind, config.to_dict(),
+                                                  config.source)
+                    self.ledger.target_status(name, "error" if problem else "ok", problem,
+                                              [g.to_dict() for g in gpus])
+                except RunyardError as exc:
+                    log.warning("GPU figures of target %s: %s", name, exc.message)
 
     # ------------------------------------------------------------ scheduling
 

@@ -89,6 +89,7 @@ class CloneRequest:
     checkpoints: str | None = None
     force: bool = False
     resume: bool = False            # hand the parent's newest checkpoint to the new run
+    template: list[str] | None = None   # a new command (an edited spec); None: the parent's
 
     @classmethod
     def from_dict(cls, data: dict) -> "CloneRequest":
@@ -310,7 +311,9 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                     retry_delay=_given(given.retry_delay, parent.spec.retry_delay),
                     stop_if=given.stop_if or tuple(parent.spec.stop_if),
                     checkpoints=_given(given.checkpoints, parent.spec.checkpoints))
-    step = Step(argv=list(parent.spec.template),
+    if req.template is not None and not req.template:
+        raise UsageError("the edited spec has an empty command")
+    step = Step(argv=list(req.template) if req.template else list(parent.spec.template),
                 name=req.name or parent.spec.name,
                 set={**parent.spec.overrides, **param_rules.parse_assignments(req.set)},
                 env_vars=param_rules.parse_assignments(req.env_vars, "--env"),
