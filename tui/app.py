@@ -1,0 +1,149 @@
+"""The full-screen app (`tui` with no arguments): wiring, themes, keymap and global keys.
+
+The app only reads the store (SQLite, log files) and sends requests to the engine through
+core.client, in worker threads; it never owns a run. Quitting stops nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import closing
+from typing import Callable
+
+from textual.app import App
+from textual.worker import Worker, WorkerState
+
+from core import db
+from core.client import EngineClient, engine_alive
+from core.errors import RunyardError
+from core.models import RunState
+from core.paths import StorePaths
+from tui import app_settings, keys, themes
+from tui.app_settings import AppSettings
+from tui.palette import RunyardCommands
+from tui.run_rows import RunRow
+from tui.store_watch import StoreWatch
+
+
+class RunyardApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "runyard"
+    BINDINGS = keys.bindings("app")
+    COMMANDS = App.COMMANDS | {RunyardCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, paths: StorePaths, settings: AppSettings | None = None,
+                 problems: list[str] | None = None, *, clock: Callable[[], float] = time.time,
+                 revive_engine: bool = True) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings or AppSettings()
+        self.problems = list(problems or [])
+        self.clock = clock
+        self.revive_engine = revive_engine
+        self.store = StoreWatch(paths)
+        self._replies: dict[Worker, Callable | None] = {}
+        loaded, theme_problems = themes.load_themes()
+        self.problems += theme_problems
+        for theme in loaded.values():
+            self.register_theme(theme)
+        self.theme = self._pick_theme(self.settings.theme, loaded)
+        self.set_keymap(self.settings.keys)
+
+    def _pick_theme(self, wanted: str, loaded: dict) -> str:
+        if wanted in self.available_themes:
+            return wanted
+        default = app_settings.DEFAULT_THEME
+        self.problems.append(f"theme {wanted!r} is not available (see themes/); "
+                             f"using {default if default in loaded else themes.FALLBACK}")
+        return default if default in loaded else themes.FALLBACK
+
+    def get_default_screen(self):
+        from tui.screens.main import MainScreen
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        for problem in self.problems:
+            self.notify(problem, title="settings", severity="warning", timeout=10)
+        if self.revive_engine:
+            self.run_worker(self._revive, name="revive-engine", group="engine", thread=True,
+                            exit_on_error=False)
+
+    def _revive(self) -> None:
+        """Active runs with no engine (killed, machine rebooted): start it so it reattaches."""
+        if engine_alive(self.paths):
+            return
+        try:
+            conn = db.connect(self.paths.db)          # this thread's own connection
+        except FileNotFoundError:
+            return
+        with closing(conn):
+            active = conn.execute(
+                "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
+        if active:
+            EngineClient(self.paths).start()
+
+    # ------------------------------------------------------------ talking to the engine
+
+    def engine_request(self, name: str, message: dict,
+                       on_reply: Callable[[dict], None] | None = None) -> None:
+        """Send a request from a worker thread; the reply (or the error) comes back here."""
+        paths = self.paths
+        worker = self.run_worker(lambda: EngineClient(paths).request(message), name=name,
+                                 group="engine", thread=True, exit_on_error=False)
+        self._replies[worker] = on_reply
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker results and failures are handled."""
+        worker = event.worker
+        if event.state is WorkerState.SUCCESS:
+            callback = self._replies.pop(worker, None)
+            if callback is not None:
+                callback(worker.result)
+        elif event.state is WorkerState.ERROR:
+            self._replies.pop(worker, None)
+            error = worker.error
+            if isinstance(error, RunyardError):
+                message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+            else:
+                message = f"{type(error).__name__}: {error}"
+            self.notify(message, title=f"{worker.name} failed", severity="error", timeout=10)
+
+    # ------------------------------------------------------------ notices
+
+    def run_ended(self, row: RunRow) -> None:
+        """A toast (and the bell, if asked for) when a run succeeds, fails or is lost."""
+        mode = self.settings.toasts
+        failed = row.state in (RunState.FAILED, RunState.LOST)
+        if mode == "none" or row.state is RunState.CANCELLED or (mode == "failures" and not failed):
+            return
+        detail = f" ({row.reason})" if failed and row.reason else ""
+        self.notify(f"run {row.id} {row.name} {row.state.value}{detail}",
+                    severity="error" if failed else "information", timeout=6)
+        if self.settings.bell:
+            self.bell()
+
+    # ------------------------------------------------------------ global keys
+
+    def keys_in_force(self, key: keys.Key) -> str:
+        return self._keymap.get(key.id, key.keys)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+        self.push_screen(HelpScreen(dict(self._keymap)))
+
+
+def run_app(paths: StorePaths, theme: str | None = None) -> int:
+    settings, problems = app_settings.load(os.getcwd(), theme)
+    app = RunyardApp(paths, settings, problems)
+    app.run()
+    active = 0
+    if app.store.conn is not None:
+        active = app.store.conn.execute(
+            "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+        app.store.close()
+    if active:
+        print(f"runyard: {active} run(s) keep running; `tui` to come back", file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,111 @@
+"""Ordering the run list: sort by any column, and group runs that belong together.
+
+A grouping is a key function plus whether the group is a tree. `lineage` follows parent
+links (a clone sits under the run it came from); another key (a sweep id, say) is one more
+entry in GROUPINGS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from core.models import RunState
+from tui.run_rows import RunRow
+
+STATE_ORDER = {RunState.RUNNING: 0, RunState.QUEUED: 1, RunState.FAILED: 2, RunState.LOST: 3,
+               RunState.CANCELLED: 4, RunState.SUCCEEDED: 5}
+SORTS = ("id", "state", "name", "target", "elapsed", "params", "metric", "gpu")
+
+
+@dataclass(frozen=True)
+class SortContext:
+    now: float
+    params: tuple[str, ...]                 # the params shown (those that differ)
+    metric: str | None                      # the main metric
+    gpu: Callable[[RunRow], float | None]   # live GPU utilisation of a run, if any
+
+
+def _value(value) -> tuple:
+    """A key that orders numbers before text before missing values, NaN last among numbers."""
+    if value is None:
+        return (3, 0, "")
+    if isinstance(value, bool):
+        return (1, 0, str(value))
+    if isinstance(value, (int, float)):
+        return (2, 0, "") if value != value else (0, value, "")
+    if value in ("NaN", "Infinity", "-Infinity"):
+        return (0, math.inf if value == "Infinity" else -math.inf, "") \
+            if value != "NaN" else (2, 0, "")
+    return (1, 0, str(value))
+
+
+def sort_key(column: str, ctx: SortContext) -> Callable[[RunRow], tuple]:
+    if column == "state":
+        return lambda r: (STATE_ORDER[r.state], -r.id)
+    if column == "name":
+        return lambda r: (r.name.lower(), r.id)
+    if column == "target":
+        return lambda r: (r.target, r.gpu_ids, r.id)
+    if column == "elapsed":
+        return lambda r: (_value(r.elapsed(ctx.now)), r.id)
+    if column == "params":
+        return lambda r: (tuple(_value(r.params.get(k)) for k in ctx.params), r.id)
+    if column == "metric":
+        return lambda r: (_value(r.metrics.get(ctx.metric) if ctx.metric else None), r.id)
+    if column == "gpu":
+        return lambda r: (_value(ctx.gpu(r)), r.id)
+    return lambda r: r.id
+
+
+@dataclass(frozen=True)
+class Grouping:
+    name: str
+    key: Callable[[RunRow, dict[int, RunRow]], object] | None
+    tree: bool = False          # members are shown as a tree of parent links
+
+
+def _lineage_root(row: RunRow, by_id: dict[int, RunRow]) -> int:
+    while row.parent is not None and row.parent in by_id:
+        row = by_id[row.parent]
+    return row.id
+
+
+GROUPINGS: dict[str, Grouping] = {
+    "none": Grouping("none", None),
+    "lineage": Grouping("lineage", _lineage_root, tree=True),
+}
+
+
+def arrange(rows: list[RunRow], key, reverse: bool, grouping: Grouping) -> list[tuple[RunRow, int]]:
+    """The rows in display order, each with its depth in its group's tree (0 at the top)."""
+    ordered = sorted(rows, key=key, reverse=reverse)
+    if grouping.key is None:
+        return [(row, 0) for row in ordered]
+    by_id = {row.id: row for row in rows}
+    if grouping.tree:
+        return _tree(ordered, by_id)
+    groups: dict[object, list[RunRow]] = {}
+    for row in ordered:
+        groups.setdefault(grouping.key(row, by_id), []).append(row)
+    return [(row, 0 if i == 0 else 1) for members in groups.values()
+            for i, row in enumerate(members)]
+
+
+def _tree(ordered: list[RunRow], by_id: dict[int, RunRow]) -> list[tuple[RunRow, int]]:
+    children: dict[int, list[RunRow]] = {}
+    roots = []
+    for row in ordered:
+        if row.parent is not None and row.parent in by_id:
+            children.setdefault(row.parent, []).append(row)
+        else:
+            roots.append(row)
+    out: list[tuple[RunRow, int]] = []
+    for root in roots:
+        stack = [(root, 0)]
+        while stack:                                  # no recursion: lineages can be long
+            row, depth = stack.pop()
+            out.append((row, depth))
+            stack.extend((child, depth + 1) for child in reversed(children.get(row.id, ())))
+    return out
