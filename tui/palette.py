@@ -9,13 +9,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from tui import keys, run_order
 
 
-def commands(app) -> list[tuple[str, str, object]]:
-    """(name, help, callable) for everything the palette offers on the main screen."""
-    screen = app.screen
+def commands(app, screen) -> list[tuple[str, str, object]]:
+    """(name, help, callable) for everything the palette offers on `screen`."""
     out = []
     for scope in ("main", "app"):
         for key in keys.TABLE[scope]:
             if key.action in ("command_palette",):
+                continue
+            if scope == "main" and not hasattr(screen, "sort_by"):
                 continue
             target = app if scope == "app" else screen
             out.append((key.description, f"key {keys.display(app.keys_in_force(key))}",
@@ -36,12 +37,12 @@ def commands(app) -> list[tuple[str, str, object]]:
 
 class RunyardCommands(Provider):
     async def discover(self) -> Hits:
-        for name, help_text, callback in commands(self.app):
+        for name, help_text, callback in commands(self.app, self.screen):
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, help_text, callback in commands(self.app):
+        for name, help_text, callback in commands(self.app, self.screen):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -28,10 +28,14 @@ class StoreWatch:
         """Connect when the store exists (it may appear later, with the first launch)."""
         if self.conn is None:
             try:
-                self.conn = db.connect(self.paths.db)
+                conn = db.connect(self.paths.db)
             except FileNotFoundError:
                 return False
-            db.check_readable(self.conn)
+            if db.schema_version(conn) == 0:          # the engine is creating it right now
+                conn.close()
+                return False
+            db.check_readable(conn)
+            self.conn = conn
         return True
 
     def load_all(self) -> list[RunRow]:

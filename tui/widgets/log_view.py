@@ -57,7 +57,7 @@ class LogView(Widget, can_focus=True):
         self.note = ""
         self._spans: list[Span] = []
         self._file_size = -1
-        self._texts: OrderedDict[tuple, Text] = OrderedDict()
+        self._texts: OrderedDict[tuple, tuple[Text, int]] = OrderedDict()
 
     def on_mount(self) -> None:
         self.set_interval(POLL_SECONDS, self.poll, name="log-poll")
@@ -139,29 +139,35 @@ class LogView(Widget, can_focus=True):
                 return Strip([*Text("no output yet", style=note).render(self.app.console)]) \
                     .extend_cell_length(width, self.rich_style)
             return Strip.blank(width, self.rich_style)
-        text = self._text(self._spans[y])
-        segments = list(text.render(self.app.console, end=""))
-        return Strip(segments).crop_extend(self.x, self.x + width, self.rich_style)
+        text, cut = self._text(self._spans[y])
+        strip = Strip(list(text.render(self.app.console, end="")))
+        if not cut:
+            return strip.crop_extend(self.x, self.x + width, self.rich_style)
+        # A cut line says so at the right edge, where it is seen.
+        note = Strip(list(Text(f" … {formatting.size(cut)} more on this line",
+                               self.get_component_rich_style("logview--cut"))
+                          .render(self.app.console, end="")))
+        room = max(0, width - note.cell_length)
+        return Strip.join([strip.crop_extend(self.x, self.x + room, self.rich_style),
+                           note]).crop_extend(0, width, self.rich_style)
 
-    def _text(self, span: Span) -> Text:
+    def _text(self, span: Span) -> tuple[Text, int]:
         key = (span, self.search_text)
-        text = self._texts.get(key)
-        if text is not None:
+        cached = self._texts.get(key)
+        if cached is not None:
             self._texts.move_to_end(key)
-            return text
+            return cached
         data, cut = self.file.display_bytes(span)
         shown = clean_line(data.decode("utf-8", "replace")).replace("\t", "    ")
         text = Text.from_ansi(shown, no_wrap=True, end="")
-        if cut:
-            text.append(f"  … {formatting.size(cut)} more on this line",
-                        self.get_component_rich_style("logview--cut"))
         if self.search_text:
-            text.highlight_words([self.search_text], self.get_component_rich_style("logview--match"),
+            text.highlight_words([self.search_text],
+                                 self.get_component_rich_style("logview--match"),
                                  case_sensitive=False)
-        self._texts[key] = text
+        self._texts[key] = (text, cut)
         if len(self._texts) > _CACHE_LINES:
             self._texts.popitem(last=False)
-        return text
+        return text, cut
 
     # ------------------------------------------------------------ moving
 

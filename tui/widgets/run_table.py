@@ -93,10 +93,9 @@ class RunTable(ScrollView, can_focus=True):
 
     def add_row(self, row: RunRow, select: bool = True) -> None:
         """A run just launched from the app: it shows at once, before the store is polled."""
-        if row.id in self.rows:
-            return
-        self.rows[row.id] = row
-        self.rebuild()
+        if row.id not in self.rows:
+            self.rows[row.id] = row
+            self.rebuild()
         if select and row.id in self.index_of:
             self.cursor = self.index_of[row.id]
 

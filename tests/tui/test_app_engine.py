@@ -1,0 +1,169 @@
+"""The app against a real engine with real runs: clone-and-tweak, rerun, edit, new, cancel.
+
+Each launch goes through the engine; the new run must appear in the list at once, with
+its parent, and really start while the other runs keep going.
+"""
+
+import asyncio
+import stat
+
+from core.models import RunState
+from tests.helpers import process_alive
+from tests.tui.conftest import make_app, row_text, until
+from tui.dialogs.clone import CloneDialog
+from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.new_run import NewRunDialog
+
+LONG = ("python", "train.py", "--lr", "0.1", "--epochs", "200", "--delay", "0.05")
+
+
+def _state(cli, run_id):
+    return cli.run(run_id)["state"]
+
+
+async def _listed(pilot, table, run_id):
+    await until(pilot, lambda: run_id in table.rows, what=f"run {run_id} in the list")
+
+
+async def test_clone_and_tweak_one_param_takes_the_key_the_value_and_enter(app_env, cli):
+    parent = cli.launch(*LONG)
+    cli.wait_state(parent, "running")
+    app = make_app(app_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, parent)
+        assert table.current.id == parent
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog")
+        assert app.focused.id == "param-0" and app.focused.value == "0.1"     # lr
+        await pilot.press("0", ".", "0", "3", "enter")                        # value, Enter
+        await until(pilot, lambda: table.current.id != parent, what="the clone selected")
+        child = table.current
+        assert child.parent == parent and child.params["lr"] == 0.03
+        assert f"←{parent}" in row_text(table, child.id), "the new row shows its parent"
+        await until(pilot, lambda: table.rows[child.id].state is RunState.RUNNING, timeout=60,
+                    what="the clone running, as the app shows it")
+        assert table.rows[parent].state is RunState.RUNNING, "the parent keeps running"
+    assert _state(cli, parent) == "running" and _state(cli, child.id) == "running"
+    shown = cli.run(child.id)
+    assert shown["command"][:4] == ["python", "train.py", "--lr", "0.03"]
+
+
+async def test_clone_dialog_changes_a_later_field_target_gpus_and_code(app_env, cli, project):
+    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0")
+    cli("wait", str(parent))
+    (project / "train.py").write_text((project / "train.py").read_text() + "\n# edited\n")
+    app = make_app(app_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, parent)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog")
+        await pilot.press("tab", "3", *["down"] * 6, "space")   # epochs=3; code: working tree
+        assert app.focused.id == "current"
+        await pilot.press("enter")
+        await until(pilot, lambda: table.current.id != parent, what="the clone selected")
+        child = table.current.id
+    data = cli.json("show", str(child), "--json")["run"]
+    assert data["params"]["epochs"] == 3 and data["parent"] == parent
+    assert data["snapshot"] != cli.run(parent)["snapshot"], "code: the working tree as it is now"
+
+
+async def test_clone_dialog_escape_launches_nothing(app_env, cli):
+    parent = cli.launch("true")
+    cli("wait", str(parent))
+    app = make_app(app_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, parent)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CloneDialog), what="dialog closed")
+    assert [r["id"] for r in cli.json("status", "--json", "--all")["runs"]] == [parent]
+
+
+async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/^lr = 0.1$/lr = 0.07/; s/^gpus = 0$/gpus = 0/' \"$1\"\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0")
+    cli("wait", str(parent))
+    app = make_app(app_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, parent)
+        await pilot.press("r")                                          # rerun as is
+        await until(pilot, lambda: table.current.id != parent, what="the rerun selected")
+        rerun = table.current.id
+        await until(pilot, lambda: table.select_run(parent), what="the parent selected")
+        await pilot.press("e")                                          # edit the spec
+        await until(pilot, lambda: table.current.id not in (parent, rerun), what="edited run")
+        edited = table.current.id
+        await pilot.press("n")                                          # new run
+        await until(pilot, lambda: isinstance(app.screen, NewRunDialog), what="new-run dialog")
+        command = app.screen.query_one("#command")
+        command.value = "sh -c 'echo made-in-the-app'"
+        await pilot.press("enter")
+        await until(pilot, lambda: table.current.id not in (parent, rerun, edited),
+                    what="the new run selected")
+        new = table.current.id
+    assert cli.run(rerun)["parent"] == parent and cli.run(rerun)["params"]["lr"] == 0.1
+    assert cli.run(edited)["parent"] == parent and cli.run(edited)["params"]["lr"] == 0.07
+    cli("wait", str(new))
+    assert cli("logs", str(new)).stdout == "made-in-the-app\n"
+    assert cli.run(new)["parent"] is None
+
+
+async def test_cancel_asks_first_and_defaults_to_no(app_env, cli):
+    run = cli.launch(*LONG)
+    cli.wait_state(run, "running")
+    app = make_app(app_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, run)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert app.focused.id == "no"
+        await pilot.press("enter")                                      # the default: No
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="closed")
+        assert _state(cli, run) == "running"
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: table.rows[run].state is RunState.CANCELLED, timeout=60,
+                    what="the run cancelled, as the app shows it")
+        assert not app._notifications, "a cancel the user asked for raises no toast"
+
+
+async def test_quit_stops_no_run(app_env, cli):
+    run = cli.launch(*LONG)
+    cli.wait_state(run, "running")
+    app = make_app(app_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _listed(pilot, app.screen.table, run)
+        footer = " ".join(b.binding.description for b in app.active_bindings.values()
+                          if b.binding.show)
+        assert "runs keep running" in footer
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert _state(cli, run) == "running"
+    pid = int((app_env.run_dir(run) / "pid").read_text())
+    assert process_alive(pid), "the run's process lives on after the app quit"
+
+
+async def test_a_toast_when_a_run_finishes_or_fails(app_env, cli, project):
+    (project / "runyard.toml").write_text(
+        (project / "runyard.toml").read_text() + '\n[app]\ntoasts = "all"\nbell = true\n')
+    app = make_app(app_env)
+    bells = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.bell = lambda: bells.append(1)
+        ok = await asyncio.to_thread(cli.launch, "sh", "-c", "sleep 1")
+        bad = await asyncio.to_thread(cli.launch, "sh", "-c", "sleep 1; exit 3")
+        await until(pilot, lambda: len(app._notifications) >= 2, timeout=60, what="two toasts")
+        messages = sorted(n.message for n in app._notifications)
+    assert messages == [f"run {ok} sleep succeeded", f"run {bad} sleep failed (exit code 3)"]
+    assert len(bells) == 2
