@@ -75,7 +75,7 @@ def _comparison(key: str, op, wanted) -> Callable[[RunRow], bool]:
     def test(row: RunRow) -> bool:
         value = row.params.get(key, row.metrics.get(key))
         if value is None:
-            return False
+            return op is operator.ne              # a run without the param differs from any value
         try:
             return bool(op(value, wanted))
         except TypeError:                        # a number compared with a string

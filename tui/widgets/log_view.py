@@ -137,19 +137,20 @@ class LogView(Widget, can_focus=True):
             if y == 0 and self.file is not None and self._file_size == 0:
                 note = self.get_component_rich_style("logview--note")
                 return Strip([*Text("no output yet", style=note).render(self.app.console)]) \
-                    .extend_cell_length(width, self.rich_style)
+                    .extend_cell_length(width, self.rich_style).apply_style(self.rich_style)
             return Strip.blank(width, self.rich_style)
         text, cut = self._text(self._spans[y])
-        strip = Strip(list(text.render(self.app.console, end="")))
+        base = self.rich_style
+        strip = Strip(list(text.render(self.app.console, end=""))).apply_style(base)
         if not cut:
-            return strip.crop_extend(self.x, self.x + width, self.rich_style)
+            return strip.crop_extend(self.x, self.x + width, base)
         # A cut line says so at the right edge, where it is seen.
         note = Strip(list(Text(f" … {formatting.size(cut)} more on this line",
                                self.get_component_rich_style("logview--cut"))
                           .render(self.app.console, end="")))
         room = max(0, width - note.cell_length)
-        return Strip.join([strip.crop_extend(self.x, self.x + room, self.rich_style),
-                           note]).crop_extend(0, width, self.rich_style)
+        return Strip.join([strip.crop_extend(self.x, self.x + room, base),
+                           note.apply_style(base)]).crop_extend(0, width, base)
 
     def _text(self, span: Span) -> tuple[Text, int]:
         key = (span, self.search_text)

@@ -88,7 +88,10 @@ class RunTable(ScrollView, can_focus=True):
             self.rebuild()
         else:
             for _, row in changes:
-                self._refresh_run(row.id)
+                index = self.index_of.get(row.id)
+                if index is not None:
+                    self.shown[index] = (row, self.shown[index][1])
+                    self._refresh_run(row.id)
         return changes
 
     def add_row(self, row: RunRow, select: bool = True) -> None:
@@ -397,5 +400,5 @@ def _fit(text: str, width: int, right: bool) -> str:
 
 def _strip(text: Text, width: int, style: Style, console) -> Strip:
     segments = list(text.render(console, end=""))
-    return Strip(segments).crop_extend(0, width, style)
+    return Strip(segments).crop_extend(0, width, style).apply_style(style)
 

@@ -1,0 +1,135 @@
+"""The run list: virtual, updated in place, narrow panes, GPU figures, themes and keymaps."""
+
+import os
+import stat
+
+from core.ledger import Ledger
+from tests.integration.test_gpus import STAND_IN
+from tests.tui.conftest import demo_app, make_app, row_text, until, widget_text
+from tests.tui.fixture_store import bulk_store
+from tui.dialogs.clone import CloneDialog
+from tui.widgets.metric_chart import MetricChart
+from tui.widgets.run_table import RunTable
+
+
+async def test_a_changed_run_repaints_its_own_line_only(demo):
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await pilot.pause()
+        painted = []
+        original = table.render_line
+
+        def recording(y):
+            painted.append(y)
+            return original(y)
+
+        table.render_line = recording
+        ledger = Ledger.open(demo.db)
+        ledger.add_metrics(4, [("loss", 16, 0.25)], {"loss": 0.25}, {})
+        ledger.close()
+        await until(pilot, lambda: table.rows[4].metrics == {"loss": 0.25}, what="the update")
+        await until(pilot, lambda: painted, what="a repaint")
+        await pilot.pause(0.3)
+        line_of_4 = table.index_of[4] + 1 - round(table.scroll_y)
+        assert set(painted) == {line_of_4}, painted
+        assert "0.25" in row_text(table, 4)
+
+
+async def test_ten_thousand_runs_open_and_only_visible_rows_render(tmp_path):
+    paths = bulk_store(tmp_path / "big", 10_000)
+    app = demo_app(paths)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: len(table.shown) == 10_000, what="10,000 rows")
+        assert table.current.id == 10_000
+        await pilot.press("G")
+        assert table.current.id == 1 and "←" not in row_text(table, 1)
+        painted = []
+        original = table.render_line
+        table.render_line = lambda y: painted.append(y) or original(y)
+        table.refresh()
+        await until(pilot, lambda: painted, what="a repaint")
+        assert max(painted) < table.size.height, "only lines on screen are drawn"
+        await pilot.press("slash", *"seed=7", "enter")
+        assert len(table.shown) == 200
+
+
+async def test_a_forty_column_pane_still_lists_runs(demo):
+    app = demo_app(demo)
+    async with app.run_test(size=(40, 24)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await pilot.pause()
+        text = widget_text(table)
+        assert "ID" in text and "NAME" in text and "LOSS" in text
+        line = row_text(table, 5)
+        assert "5" in line and "train" in line and "0.3954" in line and len(line) <= 40
+
+
+async def test_no_color_draws_the_chart_without_colour(demo, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = demo_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        app.screen.query_one(RunTable).select_run(1)
+        await pilot.press("M")
+        chart = app.screen.query_one(MetricChart)
+        text = chart.render()
+        assert "loss" in text.plain and not any(span.style for span in text.spans
+                                                if str(span.style) not in ("bold", ""))
+
+
+async def test_a_broken_theme_gives_a_notice_and_the_default(demo, tmp_path, monkeypatch):
+    themes_dir = tmp_path / "config" / "runyard" / "themes"
+    themes_dir.mkdir(parents=True)
+    (themes_dir / "mine.toml").write_text('primary = "#12345"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = make_app(demo, theme="mine", revive_engine=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "quiet"
+        notices = " ".join(n.message for n in app._notifications)
+        assert "mine.toml" in notices and "'mine' is not available" in notices
+    (themes_dir / "mine.toml").unlink()
+    for name in ("light", "contrast", "ansi16"):
+        app = make_app(demo, theme=name, revive_engine=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.theme == name and not app._notifications
+
+
+async def test_keys_remapped_in_the_config(demo, tmp_path, monkeypatch):
+    config = tmp_path / "config" / "runyard" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[keys]\nclone = "C"\nquit = "ctrl+q"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = make_app(demo, revive_engine=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c", "q")
+        assert not isinstance(app.screen, CloneDialog) and app.is_running
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog on C")
+
+
+async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkeypatch):
+    """No GPU exists here: a stand-in nvidia-smi prints the documented query format."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(STAND_IN.replace("81920, 1, 0", "81920, 12288, 87"))
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    path = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.setenv("RUNYARD_GPU_POLL", "0.2")
+    cli.env = {**env, "PATH": path, "RUNYARD_GPU_POLL": "0.2"}
+    run_id = cli.launch("sleep", "60", opts=("--gpus", "1"))
+    cli.wait_state(run_id, "running")
+    app = make_app(app_env)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: run_id in table.rows and table.gpu_figures, timeout=30,
+                    what="GPU figures from the engine")
+        assert "GPU" in widget_text(table).splitlines()[0]
+        assert "87% 12.0G" in row_text(table, run_id)
+        assert "local:0" in row_text(table, run_id)
+    cli("cancel", str(run_id))

@@ -1,0 +1,178 @@
+"""The app's plain parts: filter words, ordering, columns, log windows, spec TOML, settings."""
+
+import json
+import random
+
+import pytest
+
+from core import config as configuration
+from core.errors import ConfigError, UsageError
+from core.models import Run, RunSpec, RunState
+from tui import app_settings, log_file, run_columns, run_order, spec_toml, themes
+from tui.log_file import LogFile
+from tui.run_filter import parse
+from tui.run_rows import RunRow
+
+
+def row(run_id, state="succeeded", params=None, metrics=None, parent=None, tags=(),
+        target="local", name="train"):
+    return RunRow(id=run_id, name=name, state=RunState(state), reason=None, exit_code=None,
+                  target=target, gpu_ids=(), gpu_count=0,
+                  template_json=json.dumps(["python", f"{name}.py"]), params=params or {},
+                  tags=tuple(tags), parent=parent, created_at="", started=0.0, finished=10.0,
+                  metrics=metrics or {}, signature=(run_id,))
+
+
+ROWS = [row(1, params={"lr": 0.1, "opt": "adam"}, metrics={"loss": 0.5}, tags=["base"]),
+        row(2, "failed", params={"lr": 0.01, "opt": "sgd"}, metrics={"loss": 0.9}),
+        row(3, "running", params={"lr": 0.003}, parent=1, target="box1", name="eval"),
+        row(4, "queued", params={"lr": 0.01, "opt": "adam"}, parent=3)]
+
+
+@pytest.mark.parametrize("text, ids", [
+    ("", [1, 2, 3, 4]), ("running", [3]), ("state:failed", [2]), ("active", [3, 4]),
+    ("lr<0.01", [3]), ("lr>=0.01", [1, 2, 4]), ("opt=adam", [1, 4]), ("opt!=adam", [2, 3]),
+    ("loss<0.6", [1]), ("tag:base", [1]), ("target:box1", [3]), ("parent:3", [4]),
+    ("eval", [3]), ("EVAL running", [3]), ("lr<0.01 failed", []), ("2", [2]),
+])
+def test_filter_words(text, ids):
+    assert [r.id for r in ROWS if parse(text)(r)] == ids
+
+
+def test_sort_by_every_column_and_group_by_lineage():
+    ctx = run_order.SortContext(now=100.0, params=("lr", "opt"), metric="loss",
+                                gpu=lambda r: None)
+    for column in run_order.SORTS:
+        key = run_order.sort_key(column, ctx)
+        assert sorted(r.id for r in run_order.arrange(ROWS, key, False, run_order.GROUPINGS["none"])
+                      for r in [r[0]]) == [1, 2, 3, 4], column
+    by_metric = run_order.arrange(ROWS, run_order.sort_key("metric", ctx), False,
+                                  run_order.GROUPINGS["none"])
+    assert [r.id for r, _ in by_metric][:2] == [1, 2], "numbers first, missing values last"
+    tree = run_order.arrange(ROWS, run_order.sort_key("id", ctx), True,
+                             run_order.GROUPINGS["lineage"])
+    assert [(r.id, d) for r, d in tree] == [(2, 0), (1, 0), (3, 1), (4, 2)]
+
+
+def test_a_long_lineage_needs_no_recursion():
+    chain = [row(1)] + [row(i, parent=i - 1) for i in range(2, 5001)]
+    tree = run_order.arrange(chain, lambda r: r.id, False, run_order.GROUPINGS["lineage"])
+    assert tree[-1] == (chain[-1], 4999)
+
+
+def test_a_forty_column_pane_keeps_state_id_name_and_metric():
+    widths = run_columns.Widths(id=5, name=12, parent=5, target=9, params=24, metric="loss",
+                                gpu=True)
+    narrow = [c.name for c in run_columns.layout(40, widths)]
+    assert narrow[:3] == ["mark", "id", "name"] and "metric" in narrow
+    assert sum(c.width for c in run_columns.layout(40, widths)) + len(narrow) - 1 <= 40
+    wide = [c.name for c in run_columns.layout(160, widths)]
+    assert wide == ["mark", "id", "name", "parent", "target", "elapsed", "params", "metric", "gpu"]
+
+
+def test_cells_never_carry_control_characters():
+    hostile = row(9, name="x\x1b]0;TITLE\x07y\tz", params={"k": "a\x1b[2Jb"})
+    assert run_columns.name_text(hostile, 0) == "xy z"
+    assert run_columns.params_text(hostile, ["k"]) == "k=ab"
+    assert run_columns.sparkline([3, 2, 1, float("nan"), 0]) == "█▆▃▁"
+    assert run_columns.gpu_text([{"utilization_pct": 80, "memory_used_mb": 2048},
+                                 {"utilization_pct": 60, "memory_used_mb": 1024}]) == "70% 3.0G"
+
+
+def test_log_windows_match_the_lines_of_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(log_file, "MAX_SPAN", 100_000)
+    rng = random.Random(7)
+    lines = [b"x" * rng.choice([0, 1, 7, 80, 3000, 70_000]) for _ in range(2000)] + [b"end"]
+    path = tmp_path / "output.log"
+    path.write_bytes(b"\n".join(lines))                    # no final newline
+    log = LogFile(path)
+    size = log.size()
+    forward = log.spans_after(0, 10_000)
+    assert [len(lines[i]) for i in range(len(lines))] == [b - a for a, b in forward]
+    assert log.spans_before(size, 10_000) == forward
+    middle = forward[1000][0]
+    assert log.spans_before(middle, 3) == forward[997:1000]
+    assert log.spans_after(middle, 3) == forward[1000:1003]
+    assert len(log._blocks) <= log_file.CACHE_BLOCKS
+
+
+def test_log_search_finds_across_chunk_edges(tmp_path, monkeypatch):
+    monkeypatch.setattr(log_file, "SEARCH_CHUNK", 1000)
+    data = bytearray(b"." * 10_000)
+    for at in (995, 4000, 9998):
+        data[at:at + 2] = b"Hi"
+    path = tmp_path / "output.log"
+    path.write_bytes(bytes(data) + b"\n")
+    log = LogFile(path)
+    log.size()
+    assert log.search("hi", 10_001, backward=True) == 9998
+    assert log.search("hi", 9998, backward=True) == 4000
+    assert log.search("hi", 4000, backward=True) == 995
+    assert log.search("hi", 995, backward=True) == -1
+    assert log.search("hi", 996, backward=False) == 4000
+
+
+def _run() -> Run:
+    spec = RunSpec(command=["python", "train.py", "--lr", "0.1"], template=["python", "train.py",
+                   "--lr", "0.1"], params={"lr": 0.1, "use_amp": True}, env={"A": "1"},
+                   tags=["t"])
+    return Run(id=5, spec=spec, state=RunState.SUCCEEDED, snapshot="s", project="/p", workdir="")
+
+
+def test_a_spec_edited_as_toml_becomes_a_clone_request():
+    run = _run()
+    text = spec_toml.to_toml(run)
+    assert spec_toml.to_clone_request(text, run)["set"] == []
+    edited = text.replace("lr = 0.1", "lr = 0.03").replace('code = "parent"', 'code = "current"')
+    edited = edited.replace('command = ["python", "train.py"', 'command = ["python3", "train.py"')
+    fields = spec_toml.to_clone_request(edited + 'B = "2"\n', run)
+    assert fields["set"] == ["lr=0.03"] and fields["code"] == "current"
+    assert fields["template"] == ["python3", "train.py", "--lr", "0.1"]
+    assert fields["env_vars"] == ["B=2"]
+    assert spec_toml.to_clone_request("   \n", run) is None
+    with pytest.raises(UsageError, match="gpus"):
+        spec_toml.to_clone_request(text.replace("gpus = 0", "gpus = -1"), run)
+    with pytest.raises(UsageError, match="not valid TOML"):
+        spec_toml.to_clone_request("command = [", run)
+
+
+def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
+    user = tmp_path / "config" / "runyard" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('[app]\ntheme = "light"\nbell = true\n[keys]\nclone = "C"\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "runyard.toml").write_text('[app]\ntoasts = "failures"\n[keys]\nrerun = "R"\n')
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    settings, problems = app_settings.load(project, environ=environ)
+    assert problems == []
+    assert (settings.theme, settings.bell, settings.toasts) == ("light", True, "failures")
+    assert settings.keys == {"clone": "C", "rerun": "R"}
+    settings, _ = app_settings.load(project, theme="contrast", environ=environ)
+    assert settings.theme == "contrast", "--theme wins"
+    (project / "runyard.toml").write_text('[keys]\nexplode = "E"\n')
+    settings, problems = app_settings.load(project, environ=environ)
+    assert "keys.explode: unknown binding id" in problems[0] and settings.keys == {}
+    (project / "runyard.toml").write_text('[keys]\nquit = "ctrl+b"\n')
+    assert "tmux" in app_settings.load(project, environ=environ)[1][0]
+
+
+def test_the_engine_accepts_app_sections_it_cannot_check(monkeypatch):
+    monkeypatch.delitem(configuration.SECTION_PARSERS, "app")
+    monkeypatch.delitem(configuration.SECTION_PARSERS, "keys")
+    config = configuration.load_text('[app]\ntheme = 3\n[keys]\nwhatever = 1\n')
+    assert config.sections["app"] == {"theme": 3}
+    with pytest.raises(ConfigError, match="unknown section"):
+        configuration.load_text("[nope]\n")
+
+
+def test_theme_files_load_and_a_broken_one_is_reported(tmp_path):
+    loaded, problems = themes.load_themes()
+    assert {"quiet", "light", "contrast", "ansi16"} <= set(loaded) and not problems
+    assert loaded["ansi16"].ansi and loaded["light"].dark is False
+    (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (tmp_path / "bad-toml.toml").write_text('primary = \n')
+    (tmp_path / "mine.toml").write_text('primary = "#336699"\n')
+    loaded, problems = themes.load_themes([tmp_path])
+    assert list(loaded) == ["mine"]
+    assert len(problems) == 2 and any("not-a-colour" in p for p in problems)
