@@ -25,17 +25,16 @@ class HelpScreen(ModalScreen[None]):
         self.keymap = keymap
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold",
-                      expand=True)
-        table.add_column("keys", no_wrap=True)
-        table.add_column("does")
-        table.add_column("id ([keys])", style="dim", no_wrap=True)
+        table = Table(box=None, padding=(0, 1, 0, 0), show_header=True, header_style="bold")
+        table.add_column(Text("keys"), no_wrap=True, max_width=22)
+        table.add_column(Text("does"), ratio=1)
+        table.add_column(Text("id in [keys]"), style="dim", no_wrap=True)
         current = None
         for scope, key, in_force in keys.effective(self.keymap):
             if scope != current:
                 current = scope
-                table.add_row(Text(SCOPES.get(scope, scope), style="bold underline"), "", "")
-            table.add_row(keys.display(in_force), key.description, key.id)
+                table.add_row(Text(SCOPES.get(scope, scope), style="bold underline"))
+            table.add_row(Text(keys.display(in_force)), Text(key.description), Text(key.id))
         with Vertical(classes="dialog help"):
             yield Static("keys · remap any of them in the config: [keys] clone = \"C\"",
                          classes="title", markup=False)

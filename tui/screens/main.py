@@ -70,8 +70,14 @@ class MainScreen(RunActions, Screen):
         self.table.set_gpu_figures(self.app.store.gpu_figures())
         self.table.focus()
         self.set_interval(POLL_SECONDS, self.poll, name="store-poll")
-        self.set_interval(1.0, self.table.tick, name="elapsed-clock")
+        self.set_interval(1.0, self._tick, name="elapsed-clock")
         self._summary()
+
+    def _tick(self) -> None:
+        self.table.tick()
+        current = self.table.current
+        if current is not None and current.state is RunState.RUNNING:
+            self._detail_header(current)
 
     # ------------------------------------------------------------ watching the store
 
@@ -112,7 +118,7 @@ class MainScreen(RunActions, Screen):
         if row is not None:
             text.append(f"{STATE_GLYPHS[row.state]} run {row.id} {plain(row.name)}", "bold")
             took = formatting.duration(row.elapsed(self.app.clock()))
-            text.append(f" · {row.state.value}" + (f" {took}" if row.started else ""))
+            text.append(f" · {row.state.value}" + (f" {took}" if row.started else ""), "")
             if row.reason and row.state is not RunState.SUCCEEDED:
                 text.append(f" ({plain(row.reason)})")
             text.append(f" · {target_text(row)}")

@@ -99,7 +99,8 @@ class MetricChart(Widget, can_focus=True):
             if not points:
                 continue
             points = _thin(points, 2 * width)
-            signal = figure.signal([p[0] for p in points], [p[1] for p in points])
+            signal = figure.signal([p[0] for p in points], [p[1] for p in points],
+                                   marker="braille")
             signal.lines()
             figure.draw(signal)
             drawn += 1
