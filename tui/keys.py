@@ -33,11 +33,11 @@ TABLE: dict[str, tuple[Key, ...]] = {
     ),
     "main": (
         Key("clone", "c", "clone", "clone and tweak", show=True, short="clone"),
-        Key("edit", "e", "edit_spec", "edit the spec in $EDITOR, launch it"),
+        Key("edit", "e", "edit_spec", "edit the spec in $EDITOR, launch"),
         Key("rerun", "r", "rerun", "rerun as is"),
         Key("cancel", "x", "cancel", "cancel (asks first)"),
         Key("new", "n", "new_run", "new run"),
-        Key("diff", "d", "diff", "diff with parent, or the two marked runs"),
+        Key("diff", "d", "diff", "diff with its parent, or 2 marked"),
         Key("filter", "slash", "filter", "filter", show=True),
         Key("next_pane", "tab", "next_pane", "next pane"),
         Key("previous_pane", "shift+tab", "previous_pane", "previous pane"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,21 +24,21 @@ class HelpScreen(ModalScreen[None]):
         self.keymap = keymap
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 1, 0, 0), show_header=True, header_style="bold")
-        table.add_column(Text("keys"), no_wrap=True, max_width=22)
-        table.add_column(Text("does"), ratio=1)
-        table.add_column(Text("id in [keys]"), style="dim", no_wrap=True)
+        lines = [Text(f"{'keys':<14} {'does':<34} id in [keys]", style="bold")]
         current = None
         for scope, key, in_force in keys.effective(self.keymap):
             if scope != current:
                 current = scope
-                table.add_row(Text(SCOPES.get(scope, scope), style="bold underline"))
-            table.add_row(Text(keys.display(in_force)), Text(key.description), Text(key.id))
+                lines.append(Text(SCOPES.get(scope, scope), style="bold underline"))
+            line = Text(f"{keys.display(in_force):<14} {key.description:<34} ")
+            line.append(key.id, "dim")
+            lines.append(line)
+        table = Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
         with Vertical(classes="dialog help"):
             yield Static("keys · remap any of them in the config: [keys] clone = \"C\"",
                          classes="title", markup=False)
             with VerticalScroll(classes="fields"):
-                yield Static(table)
+                yield Static(table, classes="help-table")
             yield Static("esc / q: close", classes="hint")
 
     def action_scroll(self, lines: int) -> None:
