@@ -12,6 +12,21 @@ COLUMNS = ("id, name, state, reason, exit_code, target, gpu_ids, gpus, template,
            "tags, parent, created_at, started_at, finished_at, metrics")
 
 
+_STATES = {state.value: state for state in RunState}
+
+
+def _list(text: str) -> tuple:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+def _table(text: str, seen: dict) -> dict:
+    """JSON objects, parsed once per distinct text (runs of a sweep share theirs)."""
+    value = seen.get(text)
+    if value is None:
+        value = seen[text] = json.loads(text)
+    return value
+
+
 @dataclass(eq=False, slots=True)
 class RunRow:
     id: int
@@ -27,22 +42,21 @@ class RunRow:
     tags: tuple[str, ...]
     parent: int | None
     created_at: str
-    started: float | None         # epoch seconds
-    finished: float | None
+    started_at: str | None
+    finished_at: str | None
     metrics: dict
     signature: tuple = field(default=())   # what the list shows changes iff this does
+    _epochs: tuple | None = None           # (started, finished), parsed when first needed
 
     @classmethod
-    def from_sql(cls, row) -> "RunRow":
+    def from_sql(cls, row, seen: dict | None = None) -> "RunRow":
         (run_id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params,
          tags, parent, created_at, started_at, finished_at, metrics) = row
-        return cls(id=run_id, name=name or "run", state=RunState(state), reason=reason,
-                   exit_code=exit_code, target=target, gpu_ids=tuple(json.loads(gpu_ids)),
-                   gpu_count=gpus or 0, template_json=template, params=json.loads(params),
-                   tags=tuple(json.loads(tags)), parent=parent, created_at=created_at,
-                   started=epoch_from_iso(started_at), finished=epoch_from_iso(finished_at),
-                   metrics=json.loads(metrics),
-                   signature=(state, reason, gpu_ids, started_at, finished_at, metrics, tags))
+        seen = {} if seen is None else seen
+        return cls(run_id, name or "run", _STATES[state], reason, exit_code, target,
+                   _list(gpu_ids), gpus or 0, template, _table(params, seen), _list(tags),
+                   parent, created_at, started_at, finished_at, json.loads(metrics),
+                   (state, reason, gpu_ids, started_at, finished_at, metrics, tags))
 
     @classmethod
     def from_json(cls, data: dict) -> "RunRow":
@@ -52,13 +66,28 @@ class RunRow:
                    gpu_ids=tuple(data["gpus"]), gpu_count=data["gpu_count"],
                    template_json=json.dumps(data["command"]), params=data["params"],
                    tags=tuple(data["tags"]), parent=data["parent"],
-                   created_at=data["created_at"], started=epoch_from_iso(data["started_at"]),
-                   finished=epoch_from_iso(data["finished_at"]), metrics=data["metrics"],
+                   created_at=data["created_at"], started_at=data["started_at"],
+                   finished_at=data["finished_at"], metrics=data["metrics"],
                    signature=("from-reply",))
 
     @property
     def template(self) -> list[str]:
         return json.loads(self.template_json)
+
+    def _times(self) -> tuple:
+        """(started, finished) in epoch seconds, parsed on first use: most of 10,000 rows
+        are never looked at."""
+        if self._epochs is None:
+            self._epochs = (epoch_from_iso(self.started_at), epoch_from_iso(self.finished_at))
+        return self._epochs
+
+    @property
+    def started(self) -> float | None:
+        return self._times()[0]
+
+    @property
+    def finished(self) -> float | None:
+        return self._times()[1]
 
     @property
     def active(self) -> bool:

@@ -43,7 +43,8 @@ class StoreWatch:
             return []
         self._version = self._data_version()
         self._last_event = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-        rows = [RunRow.from_sql(r) for r in self.conn.execute(
+        seen: dict = {}
+        rows = [RunRow.from_sql(r, seen) for r in self.conn.execute(
             f"SELECT {COLUMNS} FROM runs ORDER BY id")]
         self._max_id = rows[-1].id if rows else 0
         return rows

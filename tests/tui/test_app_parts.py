@@ -19,7 +19,8 @@ def row(run_id, state="succeeded", params=None, metrics=None, parent=None, tags=
     return RunRow(id=run_id, name=name, state=RunState(state), reason=None, exit_code=None,
                   target=target, gpu_ids=(), gpu_count=0,
                   template_json=json.dumps(["python", f"{name}.py"]), params=params or {},
-                  tags=tuple(tags), parent=parent, created_at="", started=0.0, finished=10.0,
+                  tags=tuple(tags), parent=parent, created_at="",
+                  started_at="2026-01-01T00:00:00.000Z", finished_at="2026-01-01T00:00:10.000Z",
                   metrics=metrics or {}, signature=(run_id,))
 
 

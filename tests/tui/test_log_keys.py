@@ -103,9 +103,10 @@ async def test_a_ten_megabyte_line_without_newline(demo):
     async with app.run_test(size=(80, 24)) as pilot:
         log = await _open(pilot, app, 5)
         await until(pilot, lambda: "more on this line" in widget_text(log), what="the cut line")
-        assert "loss=1" in widget_text(log)
         assert sum(len(b) for b in log.file._blocks.values()) <= 4 * 1024 * 1024
-        await pilot.press("home", "j", "G", "k")
+        await pilot.press("home")
+        assert widget_text(log).startswith("loss=1")
+        await pilot.press("j", "G", "k")
         assert "more on this line" in widget_text(log)
 
 
