@@ -62,8 +62,13 @@ def show(label: str, values: list[float], unit: str = "ms") -> None:
 
 
 class Tmux:
+    """A private tmux server (its own socket, a new one each time) running one app."""
+
+    made = 0
+
     def __init__(self, folder: Path, env: dict[str, str]):
-        self.socket = folder / "tmux.sock"
+        Tmux.made += 1
+        self.socket = folder / f"tmux-{Tmux.made}.sock"
         self.env = env
 
     def __call__(self, *args: str) -> str:

@@ -15,16 +15,12 @@ import tempfile
 from textual.app import SuspendNotSupported
 
 from core import runs as run_queries
-from core.blobs import BlobStore
 from core.errors import RunyardError
 from core.models import Run
-from tui import spec_toml
-from tui.dialogs.clone import CloneDialog
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.new_run import NewRunDialog
-from tui.run_diff import compare
 from tui.run_rows import RunRow
-from tui.screens.diff import DiffScreen
+
+# Dialogs, the diff screen and their helpers are imported when first opened: the app's
+# start-up stays as short as Textual's own.
 
 
 class RunActions:
@@ -47,6 +43,7 @@ class RunActions:
     # ------------------------------------------------------------ launching
 
     def action_clone(self) -> None:
+        from tui.dialogs.clone import CloneDialog
         run = self._full_run()
         if run is not None:
             self.app.push_screen(CloneDialog(run, self._targets()),
@@ -58,6 +55,7 @@ class RunActions:
             self.clone(run.id, {})
 
     def action_edit_spec(self) -> None:
+        from tui import spec_toml
         run = self._full_run()
         if run is None:
             return
@@ -102,6 +100,7 @@ class RunActions:
         self.app.engine_request("clone", {"op": "clone", "clone": request}, self._launched)
 
     def action_new_run(self) -> None:
+        from tui.dialogs.new_run import NewRunDialog
         row = self.table.current
         command = shlex.join(row.template) if row is not None else ""
         self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
@@ -121,6 +120,7 @@ class RunActions:
     # ------------------------------------------------------------ cancelling
 
     def action_cancel(self) -> None:
+        from tui.dialogs.confirm import ConfirmDialog
         rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
         active = [r for r in rows if r.active]
         if not active:
@@ -138,6 +138,9 @@ class RunActions:
     # ------------------------------------------------------------ comparing
 
     def action_diff(self) -> None:
+        from core.blobs import BlobStore
+        from tui.run_diff import compare
+        from tui.screens.diff import DiffScreen
         conn = self.app.store.conn
         marked = self.table.marked_rows
         if len(marked) == 2:
