@@ -102,7 +102,7 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
         return "runyard: no runs"
     counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
     parts = [f"{STATE_GLYPHS[s]}{counts[s]}" for s in
-             ("running", "queued", "failed", "stopped", "succeeded") if counts.get(s)]
+             ("running", "queued", "failed", "lost", "stopped", "succeeded") if counts.get(s)]
     failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
                           "ORDER BY finished_at DESC LIMIT 1").fetchone()
     line = " ".join(parts) or "no runs"

@@ -163,9 +163,7 @@ def bench_keypress(folder: Path, samples: int, seconds: float) -> None:
                                   capture_output=True, text=True, check=True)
             ids.append(int(proc.stdout))
         if load:
-            subprocess.run([sys.executable, "-m", "tui", "launch", "--", "true"], env=env,
-                           cwd=project, capture_output=True, check=True)
-            _wait_running(env, project, ids)
+            _wait_running(env, project, ids)        # the selected run's log grows 1,000/s
         else:
             for _ in range(3):
                 subprocess.run([sys.executable, "-m", "tui", "launch", "--", "true"], env=env,
@@ -174,6 +172,7 @@ def bench_keypress(folder: Path, samples: int, seconds: float) -> None:
         tmux.start(f"{sys.executable} -m tui", project, 120, 40)
         tmux.wait(lambda s: "quit" in s and "run " in s)
         latencies = []
+        bytes_before, began = sum(_log_size(home, i) for i in ids), time.monotonic()
         for i in range(samples):
             before = _selected(tmux.screen())
             tmux("send-keys", "-t", "app", "j" if i % 2 == 0 else "k")
@@ -183,8 +182,10 @@ def bench_keypress(folder: Path, samples: int, seconds: float) -> None:
             latencies.append(1000 * (time.perf_counter() - start))
             time.sleep(0.05)
         if load:
-            total = sum(_log_size(home, i) for i in ids)
-            print(f"  (the 20 runs wrote {total / 1e6:.0f} MB of log while measured)")
+            took = time.monotonic() - began
+            lines = (sum(_log_size(home, i) for i in ids) - bytes_before) / 70
+            print(f"  (while measured, the runs wrote {lines / took:,.0f} lines/s in all, "
+                  f"{lines / took / load:,.0f} each)")
         show(f"`j`/`k` to the new selection on screen, {load} busy runs", latencies)
         tmux.stop()
         if ids:
@@ -226,6 +227,7 @@ def _wait_running(env, project, ids) -> None:
 def make_gigabyte(path: Path) -> int:
     block = b"".join(b"step=%08d loss=%.6f some text of a typical training log line here\n"
                      % (i, 1 / (i + 1)) for i in range(100_000))
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         while handle.tell() < 1_000_000_000:
             handle.write(block)

@@ -9,10 +9,11 @@ import stat
 
 from core.models import RunState
 from tests.helpers import process_alive
-from tests.tui.conftest import make_app, row_text, until
+from tests.tui.conftest import make_app, row_text, until, widget_text
 from tui.dialogs.clone import CloneDialog
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.new_run import NewRunDialog
+from tui.screens.diff import DiffScreen
 
 LONG = ("python", "train.py", "--lr", "0.1", "--epochs", "200", "--delay", "0.05")
 
@@ -64,6 +65,13 @@ async def test_clone_dialog_changes_a_later_field_target_gpus_and_code(app_env, 
         await pilot.press("enter")
         await until(pilot, lambda: table.current.id != parent, what="the clone selected")
         child = table.current.id
+        await pilot.press("d")                                 # diff with its parent
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff")
+        diff = app.screen.diff
+        assert diff.params == [("epochs", 1, 3)]
+        change = next(f for f in diff.files if f.path == "train.py")
+        assert change.status == "changed" and "+# edited" in change.lines
+        assert "+# edited" in widget_text(app.screen.query_one("#diff-body").children[2])
     data = cli.json("show", str(child), "--json")["run"]
     assert data["params"]["epochs"] == 3 and data["parent"] == parent
     assert data["snapshot"] != cli.run(parent)["snapshot"], "code: the working tree as it is now"

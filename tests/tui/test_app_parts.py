@@ -177,3 +177,14 @@ def test_theme_files_load_and_a_broken_one_is_reported(tmp_path):
     loaded, problems = themes.load_themes([tmp_path])
     assert list(loaded) == ["mine"]
     assert len(problems) == 2 and any("not-a-colour" in p for p in problems)
+
+
+def test_the_readme_lists_every_binding_and_app_setting():
+    from tests.helpers import REPO
+    from tui.keys import ALL_IDS
+    readme = (REPO / "README.md").read_text()
+    missing = [i for i in sorted(ALL_IDS) if f"`{i}`" not in readme]
+    assert not missing, f"README's key table lacks {missing}"
+    for key in ("app.theme", "app.toasts", "app.bell", "app.main_metric", "keys.ID",
+                "RUNYARD_THEME", "RUNYARD_GPU_POLL", "NO_COLOR", "--theme"):
+        assert key in readme, key

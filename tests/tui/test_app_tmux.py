@@ -82,3 +82,16 @@ def test_the_app_in_tmux_with_hostile_output(tmux, cli, env, project, tmp_path, 
     assert tmux("display", "-p", "-t", "app", "#{pane_title}").strip() == "before-runyard"
     assert cli.run(run_id)["state"] == "running"
     cli("cancel", str(run_id))
+
+
+def test_status_line_for_the_tmux_status_bar(cli):
+    assert cli("status", "--format", "tmux").stdout == "runyard: no runs\n"
+    ok = cli.launch("true")
+    bad = cli.launch("sh", "-c", "exit 4", opts=("--name", "a-rather-long-name-for-a-run"))
+    cli("wait", str(ok), str(bad), check=False)
+    busy = cli.launch("sleep", "60")
+    cli.wait_state(busy, "running")
+    line = cli("status", "--format", "tmux").stdout
+    assert line == f"▶1 ✗1 ✓1 | last failure: #{bad} a-rather-long-name-f\n"
+    assert len(line) < 60 and line.count("\n") == 1
+    cli("cancel", str(busy))

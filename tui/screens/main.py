@@ -89,11 +89,14 @@ class MainScreen(RunActions, Screen):
         table.set_gpu_figures(self.app.store.gpu_figures())
         changes = table.update_rows(rows)
         current = table.current
+        redraw = False
         for before, after in changes:
             if before is not None and before.active and after.state.terminal:
                 self.app.run_ended(after)
-            if current is not None and after.id == current.id:
-                self._show_detail(after, reload_log=False)
+            redraw = redraw or (current is not None and after.id == current.id) \
+                or after.id in table.marked
+        if redraw:
+            self._show_detail(table.current, reload_log=False)
         if changes:
             self._summary()
 
