@@ -133,3 +133,15 @@ async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkey
         assert "87% 12.0G" in row_text(table, run_id)
         assert "local:0" in row_text(table, run_id)
     cli("cancel", str(run_id))
+
+
+async def test_an_empty_store_and_keys_that_need_a_run(tmp_path):
+    from core.paths import StorePaths
+    app = demo_app(StorePaths(tmp_path / "no-store-yet"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("c", "x", "d", "r", "e", "M", "tab", "enter", "escape", "s", "g", "j"):
+            await pilot.press(key)
+        assert app.is_running and app.screen.id == "main"
+        notices = [n.message for n in app._notifications]
+        assert notices.count("no run selected") == 4, notices
+        assert any("diff:" in n for n in notices)

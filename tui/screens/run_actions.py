@@ -123,8 +123,11 @@ class RunActions:
         from tui.dialogs.confirm import ConfirmDialog
         rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
         active = [r for r in rows if r.active]
+        if not rows:
+            self.app.notify("no run selected", severity="warning")
+            return
         if not active:
-            ended = ", ".join(str(r.id) for r in rows) or "none selected"
+            ended = ", ".join(str(r.id) for r in rows)
             self.app.notify(f"nothing to cancel: run {ended} has ended", severity="warning")
             return
         names = ", ".join(f"{r.id} {r.name}" for r in active[:5])

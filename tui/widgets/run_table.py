@@ -195,18 +195,8 @@ class RunTable(ScrollView, can_focus=True):
         return max(sorted(counts), key=counts.get) if counts else None
 
     def _measure(self) -> None:
-        rows = [row for row, _ in self.shown]
-        sample = rows if len(rows) <= 3000 else rows[:1500] + rows[-1500:]
-        has_gpu = bool(self.gpu_figures) and any(r.gpu_ids for r in sample)
-        parents = [len(f"←{r.parent}") for r in sample if r.parent is not None]
-        self._widths = run_columns.Widths(
-            id=max([len(str(r.id)) for r in sample] + [3]),
-            name=max([len(run_columns.name_text(r, d)) for r, d in self.shown[:3000]] + [4]),
-            parent=max(parents + [4]) if parents else 0,
-            target=max([len(run_columns.target_text(r)) for r in sample] + [6]),
-            params=max([len(run_columns.params_text(r, self.params)) for r in sample] + [0])
-            if self.params else 0,
-            metric=self.metric, gpu=has_gpu)
+        self._widths = run_columns.measure(self.shown, self.params, self.metric,
+                                           bool(self.gpu_figures))
         self.columns = run_columns.layout(self.size.width or 80, self._widths)
 
     def on_resize(self) -> None:
