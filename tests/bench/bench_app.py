@@ -103,6 +103,9 @@ def environment(home: Path, folder: Path) -> dict[str, str]:
 
 # ---------------------------------------------------------------- 1. start-up
 
+MEMORY: list[float] = []
+
+
 async def _open_in_process(paths: StorePaths) -> float:
     from tui.app import RunyardApp
     from tui.widgets.run_table import RunTable
@@ -113,14 +116,19 @@ async def _open_in_process(paths: StorePaths) -> float:
         while len(table.shown) < 10_000:
             await pilot.pause(0.001)
         await pilot.pause()
-        return time.perf_counter() - start
+        took = time.perf_counter() - start
+        MEMORY.append(rss_mb())
+        return took
 
 
 def bench_startup(folder: Path, repeats: int) -> None:
     print("1. start-up with 10,000 runs in the store", flush=True)
     paths = bulk_store(folder / "big", 10_000)
+    before = rss_mb()
     show("in-process: App() to rows drawn (headless)",
          [1000 * asyncio.run(_open_in_process(paths)) for _ in range(repeats)])
+    print(f"  process RSS before the app {before:.0f} MB, with 10,000 runs listed "
+          f"{max(MEMORY):.0f} MB")
     env = environment(paths.home, folder)
     times, cli = [], []
     for _ in range(repeats):

@@ -72,6 +72,10 @@ async def test_moving_marking_and_sorting(demo):
         assert [r.state for r, _ in table.shown][:2] == [RunState.RUNNING] * 2
         await pilot.press("S")
         assert [r.state for r, _ in table.shown][-1] is RunState.RUNNING
+        await pilot.click(RunTable, offset=(8, 0))          # the NAME header sorts by name
+        assert table.sort_column == "name"
+        await pilot.click(RunTable, offset=(8, 3))          # a row: select it
+        assert table.current is table.shown[2][0]
         await pilot.press("g")                              # group by lineage
         shown = [(row.id, depth) for row, depth in table.shown]
         assert shown.index((3, 1)) > shown.index((1, 0)) and (4, 2) in shown, shown
