@@ -104,12 +104,16 @@ class RunyardApp(App):
                 callback(worker.result)
         elif event.state is WorkerState.ERROR:
             self._replies.pop(worker, None)
-            error = worker.error
-            if isinstance(error, RunyardError):
-                message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
-            else:
-                message = f"{type(error).__name__}: {error}"
-            self.notify(message, title=f"{worker.name} failed", severity="error", timeout=10)
+            self.report_failure(worker)
+
+    def report_failure(self, worker: Worker) -> None:
+        """Say what went wrong in a worker (widgets' workers report here too)."""
+        error = worker.error
+        if isinstance(error, RunyardError):
+            message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+        else:
+            message = f"{type(error).__name__}: {error}"
+        self.notify(message, title=f"{worker.name} failed", severity="error", timeout=10)
 
     # ------------------------------------------------------------ notices
 

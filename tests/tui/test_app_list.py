@@ -30,7 +30,7 @@ async def test_a_changed_run_repaints_its_own_line_only(demo):
         ledger.close()
         await until(pilot, lambda: table.rows[4].metrics == {"loss": 0.25}, what="the update")
         await until(pilot, lambda: painted, what="a repaint")
-        await pilot.pause(0.3)
+        await pilot.pause()                                 # let the frame finish
         line_of_4 = table.index_of[4] + 1 - round(table.scroll_y)
         assert set(painted) == {line_of_4}, painted
         assert "0.25" in row_text(table, 4)

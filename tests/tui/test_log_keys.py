@@ -45,7 +45,9 @@ async def test_scrolling_back_and_following(demo):
         assert log.x == 0
         with open(path, "ab") as handle:                  # new output while scrolled back
             handle.write(b"line 05000\n")
-        await pilot.pause(0.6)
+        size = path.stat().st_size
+        await until(pilot, lambda: log._file_size == size, what="the view to see the new size")
+        await pilot.pause()
         assert first() == "line 00001", "a scrolled-back view stays where it is"
         await pilot.press("G")
         assert log.follow

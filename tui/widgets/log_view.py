@@ -271,6 +271,12 @@ class LogView(Widget, can_focus=True):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._found, file, found, "")
 
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+        if event.state is WorkerState.ERROR:
+            self.searching = False
+            self.app.report_failure(event.worker)
+
     def _found(self, file: LogFile, offset: int, problem: str) -> None:
         if file is not self.file:
             return
