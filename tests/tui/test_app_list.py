@@ -4,6 +4,7 @@ import os
 import stat
 
 from core.ledger import Ledger
+from core.models import RunState
 from tests.integration.test_gpus import STAND_IN
 from tests.tui.conftest import demo_app, make_app, row_text, until, widget_text
 from tests.tui.fixture_store import bulk_store
@@ -145,3 +146,15 @@ async def test_an_empty_store_and_keys_that_need_a_run(tmp_path):
         notices = [n.message for n in app._notifications]
         assert notices.count("no run selected") == 4, notices
         assert any("diff:" in n for n in notices)
+
+
+async def test_a_filtered_list_drops_a_run_that_stops_matching(demo):
+    app = demo_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await pilot.press("slash", *"running", "enter")
+        assert sorted(table.index_of) == [4, 5]
+        ledger = Ledger.open(demo.db)
+        ledger.transition(5, RunState.SUCCEEDED, exit_code=0)
+        ledger.close()
+        await until(pilot, lambda: sorted(table.index_of) == [4], what="run 5 to leave the list")

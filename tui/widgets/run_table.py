@@ -84,7 +84,10 @@ class RunTable(ScrollView, can_focus=True):
             changes.append((before, row))
         if not changes:
             return changes
-        if any(before is None for before, _ in changes) or self._order_changed():
+        refiltered = not self.filter.empty and any(
+            before is None or self.filter(before) != self.filter(after)
+            for before, after in changes)
+        if refiltered or any(before is None for before, _ in changes) or self._order_changed():
             self.rebuild()
         else:
             for _, row in changes:
@@ -103,9 +106,17 @@ class RunTable(ScrollView, can_focus=True):
             self.cursor = self.index_of[row.id]
 
     def set_gpu_figures(self, figures: dict) -> None:
-        if figures != self.gpu_figures:
-            self.gpu_figures = figures
+        if figures == self.gpu_figures:
+            return
+        column_changes = bool(figures) != bool(self.gpu_figures)
+        self.gpu_figures = figures
+        if column_changes or self.sort_column == "gpu":
             self.rebuild()
+            return
+        top = round(self.scroll_y)                  # repaint the rows on GPUs, no others
+        for index in range(top, min(len(self.shown), top + self.size.height)):
+            if self.shown[index][0].gpu_ids:
+                self.refresh_line(index + 1)
 
     # ------------------------------------------------------------ view settings
 
