@@ -93,7 +93,8 @@ async def test_clone_dialog_escape_launches_nothing(app_env, cli):
 
 async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
     editor = tmp_path / "editor.sh"
-    editor.write_text("#!/bin/sh\nsed -i 's/^lr = 0.1$/lr = 0.07/; s/^gpus = 0$/gpus = 0/' \"$1\"\n")
+    editor.write_text("#!/bin/sh\nsed -i 's/^lr = 0.1$/lr = 0.07/; "
+                      "s/\"--delay\", \"0\"]/\"--delay\", \"0\", \"--seed\", \"5\"]/' \"$1\"\n")
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
@@ -119,7 +120,9 @@ async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
                     what="the new run selected")
         new = table.current.id
     assert cli.run(rerun)["parent"] == parent and cli.run(rerun)["params"]["lr"] == 0.1
-    assert cli.run(edited)["parent"] == parent and cli.run(edited)["params"]["lr"] == 0.07
+    shown = cli.run(edited)
+    assert shown["parent"] == parent and shown["params"]["lr"] == 0.07
+    assert shown["params"]["seed"] == 5 and shown["command"][-2:] == ["--seed", "5"]
     cli("wait", str(new))
     assert cli("logs", str(new)).stdout == "made-in-the-app\n"
     assert cli.run(new)["parent"] is None
