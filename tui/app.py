@@ -91,9 +91,14 @@ class RunyardApp(App):
                        on_reply: Callable[[dict], None] | None = None) -> None:
         """Send a request from a worker thread; the reply (or the error) comes back here."""
         paths = self.paths
-        worker = self.run_worker(lambda: EngineClient(paths).request(message), name=name,
-                                 group="engine", thread=True, exit_on_error=False)
-        self._replies[worker] = on_reply
+        self.in_thread(name, lambda: EngineClient(paths).request(message), on_reply)
+
+    def in_thread(self, name: str, work: Callable, on_done: Callable | None = None,
+                  group: str = "engine") -> None:
+        """Run blocking work in a named worker thread; `on_done` gets its result here."""
+        worker = self.run_worker(work, name=name, group=group, thread=True,
+                                 exit_on_error=False)
+        self._replies[worker] = on_done
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker results and failures are handled."""

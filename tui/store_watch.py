@@ -39,13 +39,23 @@ class StoreWatch:
         return True
 
     def load_all(self) -> list[RunRow]:
+        return self.load_recent(None)
+
+    def load_recent(self, limit: int | None) -> list[RunRow]:
+        """The newest `limit` runs (all with None); later changes come from `changed()`.
+
+        The rest are read by `read_older()`, in a worker thread, so the first screen of a
+        store with 100,000 runs costs what one with 500 does.
+        """
         if not self.open():
             return []
         self._version = self._data_version()
         self._last_event = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         seen: dict = {}
         rows = [RunRow.from_sql(r, seen) for r in self.conn.execute(
-            f"SELECT {COLUMNS} FROM runs ORDER BY id")]
+            f"SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
+            (-1 if limit is None else limit,))]
+        rows.reverse()
         self._max_id = rows[-1].id if rows else 0
         return rows
 
@@ -72,6 +82,16 @@ class StoreWatch:
         if rows:
             self._max_id = max(self._max_id, max(r.id for r in rows))
         return rows
+
+    def read_older(self, below: int) -> list[RunRow]:
+        """Every run with an id below `below`, on this thread's own connection."""
+        conn = db.connect(self.paths.db)
+        try:
+            seen: dict = {}
+            return [RunRow.from_sql(r, seen) for r in conn.execute(
+                f"SELECT {COLUMNS} FROM runs WHERE id < ? ORDER BY id", (below,))]
+        finally:
+            conn.close()
 
     def gpu_figures(self) -> dict[tuple[str, int], dict]:
         """{(target, gpu index): {"utilization_pct", "memory_used_mb", ...}} as last recorded."""

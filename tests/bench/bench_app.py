@@ -54,6 +54,13 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def show(label: str, values: list[float], unit: str = "ms") -> None:
     values = sorted(values)
     p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
@@ -125,32 +132,37 @@ def bench_startup(folder: Path, repeats: int) -> None:
     print("1. start-up with 10,000 runs in the store", flush=True)
     paths = bulk_store(folder / "big", 10_000)
     before = rss_mb()
-    show("in-process: App() to rows drawn (headless)",
+    show("in-process: App() to all 10,000 rows listed (headless)",
          [1000 * asyncio.run(_open_in_process(paths)) for _ in range(repeats)])
     print(f"  process RSS before the app {before:.0f} MB, with 10,000 runs listed "
           f"{max(MEMORY):.0f} MB")
     env = environment(paths.home, folder)
-    times, cli = [], []
+    times, cpu, cli = [], [], []
     for _ in range(repeats):
         tmux = Tmux(folder, env)
         tmux.start(f"{sys.executable} -m tui", folder, 120, 40)
         times.append(1000 * tmux.wait(lambda s: "10000" in s and "quit" in s))
+        cpu.append(1000 * cpu_seconds(int(tmux("display", "-p", "-t", "app", "#{pane_pid}"))))
         tmux.stop()
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "tui", "status", "--all", "--json"], env=env,
                        capture_output=True, check=True)
         cli.append(1000 * (time.perf_counter() - start))
     show("real `tui` in tmux: process start to rows on screen", times)
+    show("  the same, CPU time of the tui process (load-independent)", cpu)
     show("peer: `tui status --all --json` (10,000 runs)", cli)
     empty = bulk_store(folder / "small", 8)
     env = environment(empty.home, folder)
-    small = []
+    small, small_cpu = [], []
     for _ in range(repeats):
         tmux = Tmux(folder, env)
         tmux.start(f"{sys.executable} -m tui", folder, 120, 40)
         small.append(1000 * tmux.wait(lambda s: "quit" in s and " 8 train" in s))
+        small_cpu.append(1000 * cpu_seconds(int(tmux("display", "-p", "-t", "app",
+                                                      "#{pane_pid}"))))
         tmux.stop()
     show("real `tui` in tmux, 8 runs (the floor: Python + Textual)", small)
+    show("  the same, CPU time of the tui process", small_cpu)
 
 
 # ---------------------------------------------------------------- 2. keypress latency

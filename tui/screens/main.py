@@ -26,6 +26,7 @@ from tui.widgets.prompt_bar import PromptBar
 from tui.widgets.run_table import RunTable
 
 POLL_SECONDS = 0.5
+FIRST_SCREEN_RUNS = 500          # read before the first paint; the rest in a worker
 PANES = ("runs", "log", "chart")
 
 
@@ -66,7 +67,13 @@ class MainScreen(RunActions, Screen):
         return self.query_one(MetricChart)
 
     def on_mount(self) -> None:
-        self.table.set_rows(self.app.store.load_all())
+        rows = self.app.store.load_recent(FIRST_SCREEN_RUNS)
+        self.table.set_rows(rows)
+        if len(rows) == FIRST_SCREEN_RUNS:              # after the first paint
+            store = self.app.store
+            self.call_after_refresh(self.app.in_thread, "load-runs",
+                                    lambda: store.read_older(rows[0].id),
+                                    self._older_loaded, "store")
         self.table.set_gpu_figures(self.app.store.gpu_figures())
         self.table.focus()
         self.set_interval(POLL_SECONDS, self.poll, name="store-poll")
@@ -78,6 +85,10 @@ class MainScreen(RunActions, Screen):
         current = self.table.current
         if current is not None and current.state is RunState.RUNNING:
             self._detail_header(current)
+
+    def _older_loaded(self, rows: list[RunRow]) -> None:
+        self.table.add_older(rows)
+        self._summary()
 
     # ------------------------------------------------------------ watching the store
 

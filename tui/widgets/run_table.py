@@ -72,6 +72,12 @@ class RunTable(ScrollView, can_focus=True):
         self.rows = {row.id: row for row in rows}
         self.rebuild()
 
+    def add_older(self, rows: list[RunRow]) -> None:
+        """The rest of the store, read after the first screen; fresher rows are kept."""
+        for row in rows:
+            self.rows.setdefault(row.id, row)
+        self.rebuild()
+
     def update_rows(self, rows: list[RunRow]) -> list[tuple[RunRow | None, RunRow]]:
         """Take changed rows; repaint only those lines. Returns (before, after) pairs."""
         changes = []
