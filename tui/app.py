@@ -23,6 +23,7 @@ from core.paths import StorePaths
 from tui import app_settings, keys, themes
 from tui.app_settings import AppSettings
 from tui.palette import RunyardCommands
+from tui.run_columns import plain
 from tui.run_rows import RunRow
 from tui.store_watch import StoreWatch
 
@@ -66,7 +67,7 @@ class RunyardApp(App):
 
     def on_mount(self) -> None:
         for problem in self.problems:
-            self.notify(problem, title="settings", severity="warning", timeout=10)
+            self.notify(problem, title="settings", severity="warning", timeout=10, markup=False)
         if self.revive_engine:
             self.run_worker(self._revive, name="revive-engine", group="engine", thread=True,
                             exit_on_error=False)
@@ -118,7 +119,8 @@ class RunyardApp(App):
             message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
         else:
             message = f"{type(error).__name__}: {error}"
-        self.notify(message, title=f"{worker.name} failed", severity="error", timeout=10)
+        self.notify(plain(message), title=f"{worker.name} failed", severity="error",
+                    timeout=10, markup=False)
 
     # ------------------------------------------------------------ notices
 
@@ -128,9 +130,9 @@ class RunyardApp(App):
         failed = row.state in (RunState.FAILED, RunState.LOST)
         if mode == "none" or row.state is RunState.CANCELLED or (mode == "failures" and not failed):
             return
-        detail = f" ({row.reason})" if failed and row.reason else ""
-        self.notify(f"run {row.id} {row.name} {row.state.value}{detail}",
-                    severity="error" if failed else "information", timeout=6)
+        detail = f" ({plain(row.reason)})" if failed and row.reason else ""
+        self.notify(f"run {row.id} {plain(row.name)} {row.state.value}{detail}",
+                    severity="error" if failed else "information", timeout=6, markup=False)
         if self.settings.bell:
             self.bell()
 

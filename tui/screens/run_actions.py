@@ -17,6 +17,7 @@ from textual.app import SuspendNotSupported
 from core import runs as run_queries
 from core.errors import RunyardError
 from core.models import Run
+from tui.run_columns import plain
 from tui.run_rows import RunRow
 
 # Dialogs, the diff screen and their helpers are imported when first opened: the app's
@@ -67,7 +68,7 @@ class RunActions:
         try:
             fields = spec_toml.to_clone_request(edited, run)
         except RunyardError as exc:
-            self.app.notify(exc.message, title="not launched", severity="error")
+            self.app.notify(exc.message, title="not launched", severity="error", markup=False)
             return
         if fields is None:
             self.app.notify("empty spec: nothing launched")
@@ -87,7 +88,8 @@ class RunActions:
             except SuspendNotSupported:          # headless (tests): no terminal to hand over
                 subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
             except OSError as exc:
-                self.app.notify(f"cannot start {editor}: {exc.strerror}", severity="error")
+                self.app.notify(f"cannot start {editor}: {exc.strerror}", severity="error",
+                                markup=False)
                 return None
             with open(name) as handle:
                 return handle.read()
@@ -113,7 +115,7 @@ class RunActions:
 
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):
-            self.app.notify(warning, severity="warning")
+            self.app.notify(warning, severity="warning", markup=False)
         self.table.add_row(RunRow.from_json(reply["run"]))
         self._summary()
 
@@ -130,7 +132,7 @@ class RunActions:
             ended = ", ".join(str(r.id) for r in rows)
             self.app.notify(f"nothing to cancel: run {ended} has ended", severity="warning")
             return
-        names = ", ".join(f"{r.id} {r.name}" for r in active[:5])
+        names = ", ".join(f"{r.id} {plain(r.name)}" for r in active[:5])
         more = f" and {len(active) - 5} more" if len(active) > 5 else ""
         question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
         ids = [r.id for r in active]
