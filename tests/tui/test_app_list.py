@@ -158,3 +158,23 @@ async def test_a_filtered_list_drops_a_run_that_stops_matching(demo):
         ledger.transition(5, RunState.SUCCEEDED, exit_code=0)
         ledger.close()
         await until(pilot, lambda: sorted(table.index_of) == [4], what="run 5 to leave the list")
+
+
+async def test_hostile_names_reach_the_screen_as_plain_text(demo):
+    from tests.tui.fixture_store import add_run
+    ledger = Ledger.open(demo.db)
+    run_id = add_run(ledger, ["x"], {}, state="running", started=-10, finished=None,
+                     name="\x1b]0;PWNED\x07[bold]evil[/bold]\x1b[2J")
+    ledger.close()
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        assert "[bold]evil[/bold]" in row_text(table, run_id)
+        ledger = Ledger.open(demo.db)
+        ledger.transition(run_id, RunState.FAILED, reason="\x1b[31mred\x1b[0m reason", exit_code=1)
+        ledger.close()
+        await until(pilot, lambda: app._notifications, what="the toast")
+        message = next(iter(app._notifications)).message
+        assert message == f"run {run_id} [bold]evil[/bold] failed (red reason)"
+        header = widget_text(app.screen.query_one("#detail-header"))
+        assert "\x1b" not in header and "PWNED" not in header
