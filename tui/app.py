@@ -125,9 +125,9 @@ class RunyardApp(App):
     # ------------------------------------------------------------ notices
 
     def run_ended(self, row: RunRow) -> None:
-        """A toast (and the bell, if asked for) when a run succeeds, fails or is lost."""
+        """A toast (and the bell, if asked for) when a run succeeds, fails, stops or is lost."""
         mode = self.settings.toasts
-        failed = row.state in (RunState.FAILED, RunState.LOST)
+        failed = row.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)
         if mode == "none" or row.state is RunState.CANCELLED or (mode == "failures" and not failed):
             return
         detail = f" ({plain(row.reason)})" if failed and row.reason else ""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.models import STATE_GLYPHS
 from core.textsafe import clean_line
 from tui import formatting
+from tui.formatting import STATE_GLYPHS
 from tui.run_rows import RunRow
 
 SPARKS = "▁▂▃▄▅▆▇█"

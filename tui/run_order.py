@@ -15,7 +15,7 @@ from core.models import RunState
 from tui.run_rows import RunRow
 
 STATE_ORDER = {RunState.RUNNING: 0, RunState.QUEUED: 1, RunState.FAILED: 2, RunState.LOST: 3,
-               RunState.CANCELLED: 4, RunState.SUCCEEDED: 5}
+               RunState.STOPPED: 4, RunState.CANCELLED: 5, RunState.SUCCEEDED: 6}
 SORTS = ("id", "state", "name", "target", "elapsed", "params", "metric", "gpu")
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from core import db
+from core.launching import PlannedRun
 from core.ledger import Ledger
 from core.models import RunSpec
 from core.paths import StorePaths
@@ -34,21 +35,22 @@ def add_run(ledger: Ledger, argv: list[str], params: dict, *, state: str, starte
             tags=(), exit_code=None, reason=None, snapshot: str | None = None) -> int:
     spec = RunSpec(command=argv, template=argv, params=params, target=target, name=name,
                    parent=parent, tags=list(tags), gpus=len(gpu_ids))
-    run = ledger.insert_run(spec, snapshot=snapshot, project="/work/project", workdir="",
-                            git_commit=None, git_diff=None, git_dirty=False, base_env=None,
-                            options={})
+    planned = PlannedRun(spec=spec, options={}, key=f"fixture-{ledger.conn.total_changes}")
+    [run_id] = ledger.insert_batch([(planned, None)], [], snapshot=snapshot,
+                                   project="/work/project", workdir="", git_commit=None,
+                                   git_diff=None, git_dirty=False, base_env=None)
     conn = ledger.conn
     latest = {}
     for key, values in (metrics or {}).items():
         conn.executemany("INSERT INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
-                         [(run.id, key, step, value, T0) for step, value in enumerate(values)])
+                         [(run_id, key, step, value, T0) for step, value in enumerate(values)])
         latest[key] = values[-1]
-    _set(conn, run.id, state=state, created_at=iso((started or 0) - 5),
+    _set(conn, run_id, state=state, created_at=iso((started or 0) - 5),
          started_at=iso(started) if started is not None else None,
          finished_at=iso(finished) if finished is not None else None,
          gpu_ids=json.dumps(list(gpu_ids)), metrics=json.dumps(latest), exit_code=exit_code,
          reason=reason)
-    return run.id
+    return run_id
 
 
 def write_log(paths: StorePaths, run_id: int, data: bytes) -> Path:

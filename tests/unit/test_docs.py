@@ -25,3 +25,11 @@ def test_readme_covers_every_command_and_flag():
                 if flag.startswith("--") and flag != "--help" and flag not in readme:
                     missing.append(f"tui {name} {flag}")
     assert not missing, f"README lacks: {missing}"
+
+
+def test_every_state_has_a_glyph_and_a_sort_place():
+    from core.models import RunState
+    from tui.formatting import STATE_GLYPHS
+    from tui.run_order import STATE_ORDER
+    assert set(STATE_GLYPHS) == {s.value for s in RunState}
+    assert set(STATE_ORDER) == set(RunState)

@@ -14,8 +14,9 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from core import runs as run_queries
-from core.models import STATE_GLYPHS, RunState
+from core.models import RunState
 from tui import formatting, keys, run_order
+from tui.formatting import STATE_GLYPHS
 from tui.run_columns import params_text, plain, target_text
 from tui.run_filter import parse as parse_filter
 from tui.run_rows import RunRow
@@ -156,7 +157,8 @@ class MainScreen(RunActions, Screen):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("runyard ", "bold")
         parts = [f"{STATE_GLYPHS[s]}{counts[s]} {s.value}" for s in
-                 (RunState.RUNNING, RunState.QUEUED, RunState.FAILED, RunState.LOST)
+                 (RunState.RUNNING, RunState.QUEUED, RunState.FAILED, RunState.LOST,
+                  RunState.STOPPED)
                  if counts.get(s)]
         done = counts.get(RunState.SUCCEEDED, 0) + counts.get(RunState.CANCELLED, 0)
         parts.append(f"{done} done")

@@ -53,7 +53,7 @@ class RunActions:
     def action_rerun(self) -> None:
         run = self._full_run()
         if run is not None:
-            self.clone(run.id, {})
+            self.clone(run.id, {"force": True})     # asked for explicitly: never a cache hit
 
     def action_edit_spec(self) -> None:
         from tui import spec_toml
@@ -116,7 +116,11 @@ class RunActions:
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):
             self.app.notify(warning, severity="warning", markup=False)
-        self.table.add_row(RunRow.from_json(reply["run"]))
+        for data in reply.get("runs") or [reply["run"]]:
+            self.table.add_row(RunRow.from_json(data))
+        for run_id in reply.get("cached", []):
+            self.app.notify(f"run {run_id} already succeeded with this spec: nothing launched "
+                            f"(r reruns it anyway)", markup=False)
         self._summary()
 
     # ------------------------------------------------------------ cancelling
