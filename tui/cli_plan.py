@@ -17,15 +17,24 @@ def show_plan(plan: dict, as_json: bool) -> int:
     if as_json:
         emit({"plan": plan})
         return ExitCode.OK
-    from core.textsafe import clean_line
+    for line in plan_lines(plan):
+        sys.stdout.write(line + "\n")
+    return ExitCode.OK
 
-    def out(line: str) -> None:            # names, axes and paths may hold escapes too
-        sys.stdout.write(clean_line(line, keep_sgr=False) + "\n")
+
+def plan_lines(plan: dict) -> list[str]:
+    """The plan as text lines, made terminal-safe (names, axes and paths may hold escapes);
+    the CLI prints them and the app shows them before a sweep is confirmed."""
+    from core.textsafe import clean_line
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        lines.append(clean_line(line, keep_sgr=False))
 
     runs = plan["runs"]
     counts = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in plan["counts"].items())
     out(f"plan: {len(runs)} run{'s' if len(runs) != 1 else ''} ({counts}); "
-          "dry run: nothing recorded, nothing started")
+        "dry run: nothing recorded, nothing started")
     snap = plan["snapshot"]
     line = f"snapshot {snap['id'][:12]}"
     if snap["file_count"] is not None:
@@ -54,7 +63,8 @@ def show_plan(plan: dict, as_json: bool) -> int:
                      str(item["gpu_count"]) if item["gpu_count"] else "-", what,
                      " ".join(f"{k}={item['params'][k]}" for k in keys if k in item["params"]),
                      " ".join(shlex.quote(a) for a in item["command"])])
-    out(formatting.table(["#", "NAME", "TARGET", "GPUS", "WHAT", "PARAMS", "COMMAND"], rows))
+    lines.extend(formatting.table(["#", "NAME", "TARGET", "GPUS", "WHAT", "PARAMS", "COMMAND"],
+                                  rows).splitlines())
     for warning in plan["warnings"]:
         out(f"warning: {warning}")
-    return ExitCode.OK
+    return lines

@@ -44,7 +44,7 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("show_metrics", "M", "show_metrics", "metrics pane"),
         Key("sort", "s", "sort_next", "sort by the next column"),
         Key("sort_reverse", "S", "sort_reverse", "reverse the sort"),
-        Key("group", "g", "group_next", "group runs (lineage / none)"),
+        Key("group", "g", "group_next", "group runs (sweep / lineage / none)"),
     ),
     "runs": (
         Key("cursor_down", "down,j", "cursor_down", "next run"),
@@ -55,6 +55,8 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("last", "end,G", "last", "last run"),
         Key("mark", "space", "mark", "mark / unmark", show=True, short="mark"),
         Key("unmark_all", "U", "unmark_all", "unmark all"),
+        Key("fold", "z", "fold", "fold / unfold the run's sweep"),
+        Key("fold_all", "Z", "fold_all", "fold / unfold every sweep"),
         Key("focus_log", "enter", "focus_log", "focus the log"),
     ),
     "log": (

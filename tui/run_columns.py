@@ -47,13 +47,14 @@ class Widths:
 
 
 def measure(shown: list[tuple[RunRow, int]], params, metric: str | None,
-            gpu: bool) -> Widths:
+            gpu: bool, heads: dict | None = None) -> Widths:
     """Natural widths over the rows shown (a sample of them past 3,000: cheap at 10,000)."""
     rows = shown if len(shown) <= 3000 else shown[:1500] + shown[-1500:]
     parents = [len(f"←{r.parent}") for r, _ in rows if r.parent is not None]
+    heads = heads or {}
     return Widths(
         id=max([len(str(r.id)) for r, _ in rows] + [3]),
-        name=max([len(name_text(r, d)) for r, d in rows] + [4]),
+        name=max([len(name_text(r, d, heads.get(r.id))) for r, d in rows] + [4]),
         parent=max(parents + [4]) if parents else 0,
         target=max([len(target_text(r)) for r, _ in rows] + [6]),
         params=max([len(params_text(r, params)) for r, _ in rows] + [0]) if params else 0,
@@ -151,5 +152,9 @@ def mark_text(row: RunRow, marked: bool) -> str:
     return ("●" if marked else " ") + STATE_GLYPHS[row.state]
 
 
-def name_text(row: RunRow, depth: int) -> str:
+def name_text(row: RunRow, depth: int, head=None) -> str:
+    """The name, indented under its group; a group's first row says whether it is folded."""
+    if head is not None:
+        return ("▸ " if head.folded else "▾ ") + plain(row.name) + \
+            (f" +{head.size - 1}" if head.folded else "")
     return ("  " * (depth - 1) + "└ " if depth else "") + plain(row.name)

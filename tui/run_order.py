@@ -1,8 +1,9 @@
 """Ordering the run list: sort by any column, and group runs that belong together.
 
-A grouping is a key function plus whether the group is a tree. `lineage` follows parent
-links (a clone sits under the run it came from); another key (a sweep id, say) is one more
-entry in GROUPINGS.
+A grouping is a key function plus whether the group is a tree. `sweep` keeps the runs of
+one sweep or chain together (a run launched alone is a group of its own); `lineage`
+follows parent links (a clone sits under the run it came from). A group of several runs
+can be folded to its first row.
 """
 
 from __future__ import annotations
@@ -72,25 +73,49 @@ def _lineage_root(row: RunRow, by_id: dict[int, RunRow]) -> int:
     return row.id
 
 
+def _sweep(row: RunRow, by_id: dict[int, RunRow]) -> object:
+    return ("group", row.group) if row.group is not None else ("run", row.id)
+
+
+# In the order `g` cycles through them; the first is the default.
 GROUPINGS: dict[str, Grouping] = {
-    "none": Grouping("none", None),
+    "sweep": Grouping("sweep", _sweep),
     "lineage": Grouping("lineage", _lineage_root, tree=True),
+    "none": Grouping("none", None),
 }
 
 
-def arrange(rows: list[RunRow], key, reverse: bool, grouping: Grouping) -> list[tuple[RunRow, int]]:
-    """The rows in display order, each with its depth in its group's tree (0 at the top)."""
+@dataclass(frozen=True)
+class Head:
+    """The first row of a group of several runs: the group's key, size and whether folded."""
+
+    key: object
+    size: int
+    folded: bool
+
+
+def arrange(rows: list[RunRow], key, reverse: bool, grouping: Grouping,
+            folded: frozenset = frozenset()) -> tuple[list[tuple[RunRow, int]], dict[int, Head]]:
+    """The rows in display order, each with its depth in its group (0 at the top), and
+    the heads of groups of several runs by row id. A folded group shows its head only."""
     ordered = sorted(rows, key=key, reverse=reverse)
     if grouping.key is None:
-        return [(row, 0) for row in ordered]
+        return [(row, 0) for row in ordered], {}
     by_id = {row.id: row for row in rows}
     if grouping.tree:
-        return _tree(ordered, by_id)
+        return _tree(ordered, by_id), {}
     groups: dict[object, list[RunRow]] = {}
     for row in ordered:
         groups.setdefault(grouping.key(row, by_id), []).append(row)
-    return [(row, 0 if i == 0 else 1) for members in groups.values()
-            for i, row in enumerate(members)]
+    shown: list[tuple[RunRow, int]] = []
+    heads: dict[int, Head] = {}
+    for group_key, members in groups.items():
+        is_folded = group_key in folded
+        if len(members) > 1:
+            heads[members[0].id] = Head(group_key, len(members), is_folded)
+        for i, row in enumerate(members[:1] if is_folded else members):
+            shown.append((row, 0 if i == 0 else 1))
+    return shown, heads
 
 
 def _tree(ordered: list[RunRow], by_id: dict[int, RunRow]) -> list[tuple[RunRow, int]]:

@@ -178,3 +178,48 @@ async def test_a_toast_when_a_run_finishes_or_fails(app_env, cli, project):
         messages = sorted(n.message for n in app._notifications)
     assert messages == [f"run {ok} sleep succeeded", f"run {bad} sleep failed (exit code 3)"]
     assert len(bells) == 2
+
+
+async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
+    from tui.dialogs.plan import PlanDialog
+    out = cli("launch", "--sweep", "lr=0.3,0.1,0.03", "--", "python", "train.py", "--lr", "{lr}",
+              "--epochs", "1", "--delay", "0").stdout.split()
+    sweep = [int(i) for i in out]
+    alone = cli.launch("true")
+    app = make_app(app_env)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, alone)
+        assert table.grouping == "sweep", "sweeps are grouped by default"
+        head = max(sweep)
+        assert "▾ train" in row_text(table, head)
+        assert [r.id for r, _ in table.shown] == [alone, *sorted(sweep, reverse=True)]
+        assert "lr" in table.params, "the sweep's param is a column"
+        table.select_run(min(sweep))
+        await pilot.press("z")                                   # fold the run's sweep
+        await until(pilot, lambda: [r.id for r, _ in table.shown] == [alone, head],
+                    what="the sweep folded to one row")
+        assert "▸ train +2" in row_text(table, head)
+        await pilot.press("Z")                                   # unfold every sweep
+        await until(pilot, lambda: len(table.shown) == 4, what="every sweep unfolded")
+        await pilot.press("Z")                                   # fold every sweep
+        await until(pilot, lambda: len(table.shown) == 2, what="every sweep folded")
+
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunDialog), what="new-run dialog")
+        app.screen.query_one("#command").value = "sh -c 'echo bs={bs}'"
+        app.screen.query_one("#sweep").value = "bs=16,32"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanDialog), what="the plan")
+        text = widget_text(app.screen.query_one("#plan-text"))
+        assert "plan: 2 runs" in text and "bs=16" in text and "bs=32" in text
+        assert len(cli.json("status", "--json", "--all")["runs"]) == 4, "nothing launched yet"
+        await pilot.press("enter")
+        await until(pilot, lambda: len(table.rows) == 6, what="the two planned runs listed")
+    runs = cli.json("status", "--json", "--all")["runs"]
+    new = [r for r in runs if r["id"] > alone]
+    assert sorted(r["params"]["bs"] for r in new) == [16, 32]
+    assert len({r["group"] for r in new}) == 1 and new[0]["group"] is not None
+    for run in new:
+        cli("wait", str(run["id"]))
+    assert {cli("logs", str(r["id"])).stdout for r in new} == {"bs=16\n", "bs=32\n"}

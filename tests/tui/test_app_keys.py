@@ -19,6 +19,8 @@ BINDING_TESTS = {
     "test_app_engine.py::test_cancel_asks_first_and_defaults_to_no": {"cancel"},
     "test_app_engine.py::test_quit_stops_no_run": {"quit"},
     "test_app_engine.py::test_clone_dialog_escape_launches_nothing": {"dialog_cancel"},
+    "test_app_engine.py::test_a_sweep_folds_and_a_new_one_shows_its_plan_first":
+        {"fold", "fold_all"},
     "test_moving_marking_and_sorting": {"cursor_down", "cursor_up", "page_down", "page_up",
                                         "first", "last", "mark", "unmark_all", "sort",
                                         "sort_reverse", "group"},

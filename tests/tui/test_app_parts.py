@@ -15,13 +15,13 @@ from tui.run_rows import RunRow
 
 
 def row(run_id, state="succeeded", params=None, metrics=None, parent=None, tags=(),
-        target="local", name="train"):
+        target="local", name="train", group=None):
     return RunRow(id=run_id, name=name, state=RunState(state), reason=None, exit_code=None,
                   target=target, gpu_ids=(), gpu_count=0,
                   template_json=json.dumps(["python", f"{name}.py"]), params=params or {},
                   tags=tuple(tags), parent=parent, created_at="",
                   started_at="2026-01-01T00:00:00.000Z", finished_at="2026-01-01T00:00:10.000Z",
-                  metrics=metrics or {}, signature=(run_id,))
+                  metrics=metrics or {}, group=group, signature=(run_id,))
 
 
 ROWS = [row(1, params={"lr": 0.1, "opt": "adam"}, metrics={"loss": 0.5}, tags=["base"]),
@@ -45,19 +45,31 @@ def test_sort_by_every_column_and_group_by_lineage():
                                 gpu=lambda r: None)
     for column in run_order.SORTS:
         key = run_order.sort_key(column, ctx)
-        assert sorted(r.id for r in run_order.arrange(ROWS, key, False, run_order.GROUPINGS["none"])
-                      for r in [r[0]]) == [1, 2, 3, 4], column
-    by_metric = run_order.arrange(ROWS, run_order.sort_key("metric", ctx), False,
-                                  run_order.GROUPINGS["none"])
+        shown, _ = run_order.arrange(ROWS, key, False, run_order.GROUPINGS["none"])
+        assert sorted(r.id for r, _ in shown) == [1, 2, 3, 4], column
+    by_metric, _ = run_order.arrange(ROWS, run_order.sort_key("metric", ctx), False,
+                                     run_order.GROUPINGS["none"])
     assert [r.id for r, _ in by_metric][:2] == [1, 2], "numbers first, missing values last"
-    tree = run_order.arrange(ROWS, run_order.sort_key("id", ctx), True,
-                             run_order.GROUPINGS["lineage"])
+    tree, _ = run_order.arrange(ROWS, run_order.sort_key("id", ctx), True,
+                                run_order.GROUPINGS["lineage"])
     assert [(r.id, d) for r, d in tree] == [(2, 0), (1, 0), (3, 1), (4, 2)]
+
+
+def test_a_sweep_is_one_group_that_folds():
+    rows = [row(1), row(2, group=7), row(3, group=7), row(4), row(5, group=7)]
+    by_id_desc = run_order.sort_key("id", None)
+    shown, heads = run_order.arrange(rows, by_id_desc, True, run_order.GROUPINGS["sweep"])
+    assert [(r.id, d) for r, d in shown] == [(5, 0), (3, 1), (2, 1), (4, 0), (1, 0)]
+    assert heads == {5: run_order.Head(("group", 7), 3, False)}
+    folded, heads = run_order.arrange(rows, by_id_desc, True, run_order.GROUPINGS["sweep"],
+                                      frozenset({("group", 7)}))
+    assert [r.id for r, _ in folded] == [5, 4, 1] and heads[5].folded
+    assert run_columns.name_text(rows[4], 0, heads[5]) == "▸ train +2"
 
 
 def test_a_long_lineage_needs_no_recursion():
     chain = [row(1)] + [row(i, parent=i - 1) for i in range(2, 5001)]
-    tree = run_order.arrange(chain, lambda r: r.id, False, run_order.GROUPINGS["lineage"])
+    tree, _ = run_order.arrange(chain, lambda r: r.id, False, run_order.GROUPINGS["lineage"])
     assert tree[-1] == (chain[-1], 4999)
 
 

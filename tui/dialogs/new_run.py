@@ -1,7 +1,10 @@
-"""A new run: its command (as typed in a shell), name, target, GPUs and tags; Enter launches.
+"""A new run: its command (as typed in a shell), name, target, GPUs, tags and an optional
+sweep; Enter launches (a sweep first shows its plan, to confirm).
 
 The run is launched from the folder the app was started in, with the app's environment,
-exactly as `tui launch` from that shell would.
+exactly as `tui launch` from that shell would. A sweep is written as on the command line,
+axes separated by spaces: `lr=0.1,0.01 bs=32,64` (use `{lr}` in the command, or let
+runyard add `--lr`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class NewRunDialog(ModalScreen[dict | None]):
                                             suggester=SuggestFromList(self.targets)))
                 yield field("gpus", Input("0", id="gpus", type="integer", compact=True))
                 yield field("tags", Input(id="tags", compact=True, placeholder="a b c"))
+                yield field("sweep", Input(id="sweep", compact=True,
+                                           placeholder="lr=0.1,0.01 bs=32,64 (optional)"))
             yield Static("", id="error", classes="error", markup=False)
             yield Static("enter: launch · tab/↑↓: field · esc: cancel", classes="hint")
 
@@ -69,4 +74,5 @@ class NewRunDialog(ModalScreen[dict | None]):
             return
         self.dismiss({"argv": argv, "name": self.query_one("#name", Input).value.strip() or None,
                       "target": self.query_one("#target", Input).value.strip() or None,
-                      "gpus": int(gpus), "tags": self.query_one("#tags", Input).value.split()})
+                      "gpus": int(gpus), "tags": self.query_one("#tags", Input).value.split(),
+                      "sweep": self.query_one("#sweep", Input).value.split()})

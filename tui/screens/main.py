@@ -170,7 +170,7 @@ class MainScreen(RunActions, Screen):
         if table.marked:
             extra.append(f"{len(table.marked)} marked")
         extra.append(f"sort {table.sort_column}{'↓' if table.reverse else '↑'}")
-        if table.grouping != "none":
+        if table.grouping != next(iter(run_order.GROUPINGS)):       # not the default
             extra.append(f"group {table.grouping}")
         text.append("   " + " · ".join(extra), "dim")
         self.query_one("#summary", Static).update(text)

@@ -111,7 +111,16 @@ class RunActions:
     def launch(self, fields: dict) -> None:
         request = {"cwd": os.getcwd(), "env": dict(os.environ),
                    **{k: v for k, v in fields.items() if v is not None}}
+        if request.get("sweep"):                  # a sweep: show its plan, then launch
+            self.app.engine_request("plan", {"op": "plan", "launch": request},
+                                    lambda reply: self._confirm_plan(reply["plan"], request))
+            return
         self.app.engine_request("launch", {"op": "launch", "launch": request}, self._launched)
+
+    def _confirm_plan(self, plan: dict, request: dict) -> None:
+        from tui.dialogs.plan import PlanDialog
+        self.app.push_screen(PlanDialog(plan), lambda go: go and self.app.engine_request(
+            "launch", {"op": "launch", "launch": request}, self._launched))
 
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):

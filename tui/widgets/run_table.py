@@ -56,7 +56,10 @@ class RunTable(ScrollView, can_focus=True):
         self.index_of: dict[int, int] = {}
         self.marked: set[int] = set()
         self.filter: RunFilter = parse_filter("")
-        self.sort_column, self.reverse, self.grouping = "id", True, "none"
+        self.sort_column, self.reverse = "id", True
+        self.grouping = next(iter(run_order.GROUPINGS))       # sweeps shown as groups
+        self.folded: set = set()                               # keys of folded groups
+        self.heads: dict[int, run_order.Head] = {}
         self.params: tuple[str, ...] = ()
         self.metric: str | None = None
         self.gpu_figures: dict[tuple[str, int], dict] = {}
@@ -136,7 +139,29 @@ class RunTable(ScrollView, can_focus=True):
 
     def set_grouping(self, name: str) -> None:
         self.grouping = name
+        self.folded.clear()
         self.rebuild()
+
+    def action_fold(self) -> None:
+        """Fold the group of the current run to one row, or unfold it."""
+        row = self.current
+        head = self._head_of(row) if row is not None else None
+        if head is None:
+            return
+        self.folded.symmetric_difference_update({head.key})
+        self.rebuild()
+
+    def action_fold_all(self) -> None:
+        """Fold every group, or unfold them all if any is folded."""
+        self.folded = set() if self.folded else {head.key for head in self.heads.values()}
+        self.rebuild()
+
+    def _head_of(self, row: RunRow) -> run_order.Head | None:
+        grouping = run_order.GROUPINGS[self.grouping]
+        if grouping.key is None or grouping.tree:
+            return None
+        key = grouping.key(row, self.rows)
+        return next((head for head in self.heads.values() if head.key == key), None)
 
     def toggle_mark(self) -> None:
         row = self.current
@@ -180,16 +205,17 @@ class RunTable(ScrollView, can_focus=True):
             if len(rows) > 1 else ()
         self.metric = self._main_metric(rows)
         key = run_order.sort_key(self.sort_column, self._sort_context())
-        return run_order.arrange(rows, key, self.reverse, run_order.GROUPINGS[self.grouping])
+        return run_order.arrange(rows, key, self.reverse, run_order.GROUPINGS[self.grouping],
+                                 frozenset(self.folded))
 
     def _order_changed(self) -> bool:
         if self.sort_column in ("id", "name", "target"):
             return False
-        return [r.id for r, _ in self._arranged()] != [r.id for r, _ in self.shown]
+        return [r.id for r, _ in self._arranged()[0]] != [r.id for r, _ in self.shown]
 
     def rebuild(self) -> None:
         selected = self._selected_id
-        self.shown = self._arranged()
+        self.shown, self.heads = self._arranged()
         self.index_of = {row.id: i for i, (row, _) in enumerate(self.shown)}
         self._measure()
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
@@ -213,7 +239,7 @@ class RunTable(ScrollView, can_focus=True):
 
     def _measure(self) -> None:
         self._widths = run_columns.measure(self.shown, self.params, self.metric,
-                                           bool(self.gpu_figures))
+                                           bool(self.gpu_figures), self.heads)
         self.columns = run_columns.layout(self.size.width or 80, self._widths)
 
     def on_resize(self) -> None:
@@ -364,7 +390,7 @@ class RunTable(ScrollView, can_focus=True):
         if name == "id":
             return str(row.id), None
         if name == "name":
-            return run_columns.name_text(row, depth), None
+            return run_columns.name_text(row, depth, self.heads.get(row.id)), None
         if name == "parent":
             return (f"←{row.parent}" if row.parent is not None else ""), \
                 self.get_component_rich_style("runtable--dim", partial=True)
