@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.helpers import REPO
+from tests.helpers import REPO, kill_store_processes
 
 HOSTILE = (r"printf '\033[32mgreen\033[0m \033]0;PWNED-TITLE\007\033]52;c;ZXZpbA==\007"
            r"\033[?1049h\033[2J\033[?25l\n 10%%\r100%% done\n'; printf '\377\376 bad utf8\n'")
@@ -74,17 +74,22 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_is_a_clear_error_and_loses_nothing(cli, env, project, small_disk):
-    cli.env = {**env, "RUNYARD_HOME": str(small_disk / "store")}
-    first = cli.launch("true")
-    cli("wait", str(first))
-    (project / "big.bin").write_bytes(os.urandom(3_000_000))
-    proc = cli("launch", "--", "true", check=False)
-    assert proc.returncode == 6, proc.stderr
-    assert "no space left on device" in proc.stderr
-    runs = cli.json("status", "--json", "--all")["runs"]
-    assert [r["id"] for r in runs] == [first] and runs[0]["state"] == "succeeded"
-    (project / "big.bin").unlink()
-    assert cli("wait", str(cli.launch("true"))).returncode == 0
+    store = small_disk / "store"
+    cli.env = {**env, "RUNYARD_HOME": str(store)}
+    try:
+        first = cli.launch("true")
+        cli("wait", str(first))
+        (project / "big.bin").write_bytes(os.urandom(3_000_000))
+        proc = cli("launch", "--", "true", check=False)
+        assert proc.returncode == 6, proc.stderr
+        assert "no space left on device" in proc.stderr
+        runs = cli.json("status", "--json", "--all")["runs"]
+        assert [r["id"] for r in runs] == [first] and runs[0]["state"] == "succeeded"
+        (project / "big.bin").unlink()
+        assert cli("wait", str(cli.launch("true"))).returncode == 0
+    finally:                 # this store is not the fixture's: stop its engine here
+        cli("engine", "stop", check=False)
+        kill_store_processes(store)
 
 
 def test_headless_commands_never_import_textual_or_rich(cli, env, project):
