@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import time
@@ -181,22 +182,18 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
         digest = cached[3] if cached and tuple(cached[:3]) == key else None
         if not store:
             if digest is None:
-                try:
-                    digest, _size = blobs.hash_file(path)
-                except (FileNotFoundError, IsADirectoryError):
+                read = _read(blobs.hash_file, path)
+                if read is None:
                     continue
-                except PermissionError as exc:
-                    raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+                digest = read[0]
             if not blobs.has(digest):
                 new_files += 1
                 new_bytes += info.st_size
         elif digest is None or not blobs.has(digest):
-            try:
-                digest, size = blobs.put_file(path)
-            except (FileNotFoundError, IsADirectoryError):
+            read = _read(blobs.put_file, path)
+            if read is None:
                 continue
-            except PermissionError as exc:
-                raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+            digest, size = read
             if size == info.st_size and info.st_mtime_ns < racy_after:
                 fresh[path] = (*key, digest)
         kind = "x" if info.st_mode & 0o111 else "f"
@@ -210,6 +207,16 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
     return Snapshot(id=snapshot_id, file_count=len(entries), total_bytes=total,
                     warnings=tuple(warnings), fresh_hashes=fresh, new_files=new_files,
                     new_bytes=new_bytes)
+
+
+def _read(reader, path: str) -> tuple[str, int] | None:
+    """`reader(path)` -> (digest, size); None when the file went away meanwhile."""
+    try:
+        return reader(path)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except PermissionError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def manifest(snapshot_id: str, blobs: BlobStore) -> list[list]:
@@ -236,6 +243,16 @@ def materialize(snapshot_id: str, blobs: BlobStore, dest: Path) -> int:
         else:
             blobs.copy_out(ref, target, 0o755 if kind == "x" else 0o644)
     return len(entries)
+
+
+def private_copy(snapshot_id: str | None, blobs: BlobStore, dest: Path) -> None:
+    """A run's own copy of its snapshot at `dest`, replacing what an interrupted start left."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    if snapshot_id:
+        materialize(snapshot_id, blobs, dest)
+    else:
+        dest.mkdir(parents=True)
 
 
 # ---------------------------------------------------------------- git state

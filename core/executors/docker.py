@@ -21,7 +21,6 @@ import asyncio
 import logging
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from core.executors.docker_outcome import exit_of, recorded_exit, start_failure,
 from core.executors.docker_stream import (StreamBroken, file_size, mirror_file,
                                           mirror_file_while, mirror_logs)
 from core.models import Run
-from core.snapshot import materialize
+from core.snapshot import private_copy
 
 __all__ = ["DockerExecutor", "EXECUTOR", "check_options"]
 
@@ -116,12 +115,7 @@ class DockerExecutor:
         if mode != "mount":
             return
         code_dir = run_dir / "code"
-        if code_dir.exists():                    # an earlier start was interrupted
-            shutil.rmtree(code_dir)
-        if run.snapshot:
-            materialize(run.snapshot, self.context.blobs, code_dir)
-        else:
-            code_dir.mkdir()
+        private_copy(run.snapshot, self.context.blobs, code_dir)
         if "user" in self.options:               # another user writes here in the container
             metrics.chmod(0o666)
             for folder, _, _ in os.walk(code_dir):

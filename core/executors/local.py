@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -23,7 +22,7 @@ from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
 from core.executors.base import WRAPPER, Context, Exit, describe_code, parse_status
 from core.models import Run
-from core.snapshot import materialize
+from core.snapshot import private_copy
 
 
 def check_options(path: Path, where: str, options: dict) -> dict:
@@ -67,12 +66,7 @@ class LocalExecutor:
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
-        if code_dir.exists():                    # an earlier start was interrupted
-            shutil.rmtree(code_dir)
-        if run.snapshot:
-            materialize(run.snapshot, self.context.blobs, code_dir)
-        else:
-            code_dir.mkdir()
+        private_copy(run.snapshot, self.context.blobs, code_dir)
 
     async def wait(self, run: Run, handle: dict) -> Exit:
         pid, started = handle["pid"], handle.get("start_time")
