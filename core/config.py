@@ -21,6 +21,7 @@ from core.paths import user_config_path
 TARGET_KINDS = ("local", "ssh", "docker", "slurm")
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
 DEFAULT_LOCAL_PARALLEL = 4
+DEFAULT_SLURM_PARALLEL = 100     # Slurm queues and places them; runyard only follows them
 
 
 @dataclass(frozen=True)
@@ -336,8 +337,9 @@ def _target(path: Path, name: str, table: dict) -> TargetConfig:
         raise fail(path, f"{where}.kind", "one of " + ", ".join(TARGET_KINDS), kind)
     if name == "local" and kind != "local":
         raise fail(path, f"{where}.kind", '"local" (the name local is reserved)', kind)
+    default_parallel = DEFAULT_SLURM_PARALLEL if kind == "slurm" else DEFAULT_LOCAL_PARALLEL
     max_parallel = positive_int(path, f"{where}.max_parallel",
-                                table.get("max_parallel", DEFAULT_LOCAL_PARALLEL))
+                                table.get("max_parallel", default_parallel))
     gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"), kind)
     share = positive_int(path, f"{where}.gpu_share", table.get("gpu_share", 1))
     options = {k: v for k, v in table.items() if k not in _COMMON_TARGET_KEYS}
@@ -352,6 +354,9 @@ def _gpus(path: Path, key: str, value: Any, kind: str = "local") -> str | int | 
     "all" or a count: a fixed Docker device request every container gets, not scheduled."""
     if value in ("auto", "none"):
         return value
+    if kind == "slurm":
+        raise fail(path, key, '"auto" or "none" (Slurm places GPUs: launch with --gpus N, and '
+                              'set gpu_type or gres for the kind)', value)
     if kind == "docker" and (value == "all" or (isinstance(value, int) and
                                                 not isinstance(value, bool) and value > 0)):
         return value

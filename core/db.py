@@ -138,8 +138,14 @@ def _m2_workflows(db) -> None:
                          foreign_keys=[("group_id", "groups", "id")])
 
 
+def _m3_run_detail(db) -> None:
+    """What a run's target says about it while it runs (Slurm: `job 12 pending (Priority)`)."""
+    db.execute("ALTER TABLE runs ADD COLUMN detail TEXT")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
     _m2_workflows,
+    _m3_run_detail,
 ]

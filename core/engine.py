@@ -84,8 +84,9 @@ class Engine:
         self.ledger = Ledger.open(self.paths.db)
         self.blobs = BlobStore(self.paths.blobs)
         self.hashes = self.ledger.load_hashes()
-        self.registry = Registry(self.ledger, Context(self.paths, self.blobs,
-                                                      on_health=self._target_health))
+        self.registry = Registry(self.ledger, Context(
+            self.paths, self.blobs, on_health=self._target_health,
+            on_detail=lambda *args: self.runner.note_detail(*args)))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,

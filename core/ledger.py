@@ -201,6 +201,14 @@ class Ledger:
         with self._tx():
             self.conn.execute("UPDATE runs SET handle = ? WHERE id = ?", (_dumps(handle), run_id))
 
+    def set_detail(self, run_id: int, detail: str | None, message: str | None = None) -> None:
+        """What the target says about a running run now; `message` also goes into its history."""
+        with self._tx():
+            cur = self.conn.execute("UPDATE runs SET detail = ? WHERE id = ? AND state = "
+                                    "'running'", (detail, run_id))
+            if message and cur.rowcount:
+                self._event(run_id, "target", None, message)
+
     def request_cancel(self, run_id: int) -> None:
         at = now_iso()
         with self._tx():

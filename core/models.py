@@ -122,6 +122,7 @@ class Run:
     cause: str | None = None
     resume_from: str | None = None
     spec_key: str | None = None
+    detail: str | None = None               # what the target says while it runs (Slurm)
 
     @property
     def name(self) -> str:

@@ -86,7 +86,7 @@ class Runner:
         """The run's environment: the launching shell's (local targets only), config and
         --env values, then runyard's own variables and the GPU ids."""
         env: dict[str, str] = {}
-        if runtime.config.kind == "local":
+        if runtime.config.kind == "local" or getattr(runtime.executor, "takes_shell_env", False):
             env.update(self._base_env(run.id))
         env.update(run.spec.env)
         run_dir = self.paths.run_dir(run.id)
@@ -155,7 +155,7 @@ class Runner:
             return run
         if run.cause == "stop_rule":
             state, reason, cause = RunState.STOPPED, run.reason, "stop_rule"
-        elif run.cancel_requested:
+        elif run.cancel_requested or outcome.cancelled:
             state = RunState.CANCELLED
             reason = "cancelled" + (f" ({outcome.reason})" if outcome.reason else "")
         elif outcome.lost:
@@ -197,6 +197,13 @@ class Runner:
         where = checkpoints.folder(self.paths, run)
         found = checkpoints.newest(where) if where is not None else None
         return str(found) if found is not None else None
+
+    def note_detail(self, run_id: int, detail: str | None, message: str | None) -> None:
+        """An executor's word on a running run (Context.on_detail): stored, and an event."""
+        try:
+            self.ledger.set_detail(run_id, detail, message)
+        except StoreError as exc:
+            log.warning("run %s: cannot record %r: %s", run_id, detail, exc.message)
 
     def note_in_log(self, run_id: int, message: str) -> None:
         """Append runyard's own explanation to the run's log, so `tui logs` shows it."""

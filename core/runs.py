@@ -24,6 +24,7 @@ RUN_JSON_SQL = """json_object(
     'id', id,
     'name', name,
     'state', state,
+    'detail', CASE WHEN state = 'running' THEN detail END,
     'reason', reason,
     'exit_code', exit_code,
     'target', target,
@@ -188,7 +189,8 @@ def row_to_run(row: sqlite3.Row):
                group_id=r["group_id"], attempt=r["attempt"], retry_of=r["retry_of"],
                retried_as=r["retried_as"], not_before=r["not_before"],
                avoid_gpus=_loads(r["avoid_gpus"]), cause=r["cause"],
-               resume_from=r["resume_from"], spec_key=r["spec_key"])
+               resume_from=r["resume_from"], spec_key=r["spec_key"],
+               detail=r["detail"] if r["state"] == "running" else None)
 
 
 def _loads(text: str):

@@ -10,6 +10,8 @@ Rules (also in the README):
   the target has free slots.
 - A retry after running out of GPU memory avoids the GPUs it failed on when others are
   free (`Waiting.avoid`), and takes them when nothing else is.
+- A target that places GPUs itself (`places_gpus`, Slurm) takes any request; runyard hands
+  out no ids there, it only counts runs against `max_parallel`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Capacity:
     max_parallel: int
     gpu_ids: tuple[int, ...] = ()
     gpu_share: int = 1
+    places_gpus: bool = False       # the target picks GPUs itself (Slurm): no ids from us
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Placement:
 
 def fits(capacity: Capacity, gpus: int) -> str | None:
     """Why a run asking for `gpus` can never start on this target, or None if it can."""
-    if gpus > len(capacity.gpu_ids):
+    if gpus > len(capacity.gpu_ids) and not capacity.places_gpus:
         have = len(capacity.gpu_ids)
         return (f"target {capacity.target!r} has {have} GPU{'s' if have != 1 else ''}; "
                 f"the run asks for {gpus}")
@@ -77,6 +80,10 @@ def place(waiting: list[Waiting], busy: list[Busy],
             continue
         if running.get(item.target, 0) >= capacity.max_parallel:
             full.add(item.target)
+            continue
+        if capacity.places_gpus:
+            running[item.target] = running.get(item.target, 0) + 1
+            out.append(Placement(run_id=item.run_id, target=item.target, gpu_ids=()))
             continue
         per_gpu = load.setdefault(item.target, {})
         free = sorted((gpu for gpu in capacity.gpu_ids if per_gpu.get(gpu, 0) < capacity.gpu_share),

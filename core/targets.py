@@ -94,7 +94,8 @@ class TargetRuntime:
 
     def capacity(self) -> Capacity:
         return Capacity(target=self.config.name, max_parallel=self.config.max_parallel,
-                        gpu_ids=self.gpu_ids, gpu_share=self.config.gpu_share)
+                        gpu_ids=self.gpu_ids, gpu_share=self.config.gpu_share,
+                        places_gpus=getattr(self.executor, "places_gpus", False))
 
     def describe(self) -> dict:
         data = self.config.to_dict()

@@ -114,7 +114,8 @@ class SshBox:
     """One sshd; `work` is the folder runyard should use on it."""
 
     def __init__(self, root: Path, name: str, authorized: str, path_env: str | None = None,
-                 address: str = "127.0.0.1", netns: str | None = None):
+                 address: str = "127.0.0.1", netns: str | None = None,
+                 set_env: dict[str, str] | None = None):
         self.root = root / name
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -125,6 +126,7 @@ class SshBox:
         _keygen(self.host_key)
         (self.root / "authorized_keys").write_text(authorized)
         self.path_env = path_env
+        self.set_env = dict(set_env or {})        # more variables for every session
         self.log = self.root / "sshd.log"
         self.port = free_port(address) if netns is None else 22
         self.process: subprocess.Popen | None = None
@@ -141,8 +143,9 @@ class SshBox:
                  f"PidFile {self.root / 'sshd.pid'}", "PermitRootLogin prohibit-password",
                  "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
                  "StrictModes no", "LogLevel VERBOSE", "ClientAliveInterval 0"]
-        if self.path_env:
-            lines.append(f"SetEnv PATH={self.path_env}")
+        variables = {**({"PATH": self.path_env} if self.path_env else {}), **self.set_env}
+        if variables:
+            lines.append("SetEnv " + " ".join(f"{k}={v}" for k, v in variables.items()))
         path = self.root / "sshd_config"
         path.write_text("\n".join(lines) + "\n")
         return path

@@ -86,7 +86,8 @@ def status(args, paths: StorePaths) -> int:
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
-        state = f"{STATE_GLYPHS[r.state.value]} {r.state.value}" + \
+        word = _short(r.detail, 36) if r.detail else r.state.value       # Slurm: "job 9 pending (..)"
+        state = f"{STATE_GLYPHS[r.state.value]} {word}" + \
             (f" → {r.retried_as}" if r.retried_as is not None else "")   # retried as that run
         rows.append([str(r.id), state, r.name, r.spec.target,
                      ",".join(map(str, r.gpu_ids)) or "-",
@@ -95,6 +96,10 @@ def status(args, paths: StorePaths) -> int:
     print(formatting.table(["ID", "STATE", "NAME", "TARGET", "GPUS", "ELAPSED", "PARAMS",
                             "METRICS"], rows, right={0}))
     return ExitCode.OK
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _tmux_line(conn: sqlite3.Connection | None) -> str:
@@ -137,6 +142,7 @@ def show(args, paths: StorePaths) -> int:
     lines = [
         f"run {data['id']}  {data['name']}",
         f"state      {STATE_GLYPHS[data['state']]} {data['state']}"
+        + (f", {data['detail']}" if data.get("detail") else "")
         + (f"  ({data['reason']})" if data["reason"] else "")
         + (f"  exit code {data['exit_code']}" if data["exit_code"] is not None else ""),
         f"command    {' '.join(_quote(a) for a in data['command'])}",

@@ -16,6 +16,7 @@ _MODULES = {
     "local": "core.executors.local",
     "docker": "core.executors.docker",
     "ssh": "core.executors.ssh",
+    "slurm": "core.executors.slurm",
 }
 
 

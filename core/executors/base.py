@@ -18,6 +18,11 @@ Optional, for targets that can be unreachable (ssh): `health() -> (status, messa
 `available() -> bool` (False: the scheduler holds the target's queued runs) and
 `reach()` (connect or raise). An `ExecutorError` with `transient = True` from `start`
 means "try later": the run is queued again instead of failing.
+
+Optional attributes: `places_gpus = True` when the target picks GPUs itself (Slurm: a run's
+`--gpus N` is passed on, runyard hands out no ids); `takes_shell_env = True` when runs get
+the launching shell's environment, as local runs do. Executors report what their target
+says about a running run (Slurm: "job 12 pending (Priority)") through `Context.on_detail`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Exit:
     reason: str | None = None
     lost: bool = False
     ended_at: float | None = None      # epoch seconds, when known (e.g. while the engine was down)
+    cancelled: bool = False            # ended by a cancel from outside runyard (Slurm's scancel)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class Context:
     blobs: BlobStore
     # Remote kinds report their target's health here: (target name, status, message).
     on_health: Callable[[str, str, str | None], None] | None = None
+    # What the target says about a running run: (run id, detail or None, event message or
+    # None); the detail is shown with the run, the message (a state change) joins its history.
+    on_detail: Callable[[int, str | None, str | None], None] | None = None
 
 
 class Executor(Protocol):
