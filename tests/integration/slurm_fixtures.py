@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests import slurmcluster
 from tests.conftest import require
+from tests.helpers import EXAMPLES, REPO, Cli, kill_store_processes
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +83,31 @@ def slurm(slurm_cluster, env, project):
     lab = SlurmLab(slurm_cluster, project, env)
     yield lab
     lab.cancel_jobs()
+
+
+@pytest.fixture(scope="module")
+def time_limited_run(slurm_cluster, tmp_path_factory):
+    """A run launched when its module starts, on a target with a 1-minute time limit.
+
+    Slurm enforces time limits every 30 s or so, and 1 minute is its smallest limit, so the
+    run ends 60-90 s after it starts; starting it first lets the module's other tests go on
+    meanwhile. Yields (cli, run id, lab).
+    """
+    root = tmp_path_factory.mktemp("time-limit")
+    project = root / "project"
+    shutil.copytree(EXAMPLES / "train", project)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
+    env.update(RUNYARD_HOME=str(root / "store"), XDG_CONFIG_HOME=str(root / "config"),
+               XDG_DATA_HOME=str(root / "data"), RUNYARD_ENGINE_IDLE_EXIT="600",
+               PYTHONPATH=str(REPO), **slurm_cluster.env)
+    lab = SlurmLab(slurm_cluster, project, env)
+    lab.configure(lab.target(partition="short", time_limit=1))
+    cli = Cli(env, project)
+    run_id = cli.launch("sleep", "300", opts=("--target", "cluster"))
+    try:
+        yield cli, run_id, lab
+    finally:
+        lab.cancel_jobs()
+        subprocess.run([sys.executable, "-m", "tui", "engine", "stop"], env=env,
+                       capture_output=True, timeout=60, cwd=str(root), check=False)
+        kill_store_processes(root / "store")

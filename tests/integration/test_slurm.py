@@ -5,7 +5,14 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import process_alive, wait_for
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _time_limit_first(time_limited_run):
+    """Starts the time-limited run before the other tests (see the last test)."""
 
 
 def test_a_run_becomes_a_job_with_its_output_metrics_and_exit_code(slurm, cli, project):
@@ -59,12 +66,15 @@ def test_a_pending_reason_is_shown_and_a_pending_job_can_be_cancelled(slurm, cli
 
 def test_a_full_node_makes_a_run_wait_for_resources_until_cancel_frees_it(slurm, cli):
     from tests.slurmcluster import NODE_CPUS
-    slurm.configure(slurm.target(cpus=NODE_CPUS), extra="[run]\ncancel_grace = 2\n")
+    # The big run leaves one CPU free (the time-limited run may hold it); the other asks for 2.
+    slurm.configure(slurm.target(cpus=NODE_CPUS - 1), slurm.target("pair", cpus=2),
+                    extra="[run]\ncancel_grace = 2\n")
     big = cli.launch("sh", "-c", "trap 'echo got TERM; exit 9' TERM; echo started; "
                      "sleep 300 & wait", opts=("--target", "cluster"))
     wait_for(lambda: "started" in cli("logs", str(big)).stdout, timeout=30, what="a start")
-    assert cli.run(big)["detail"].startswith(f"job {slurm.job(big)} running on ")
-    waiting = cli.launch("echo", "my turn", opts=("--target", "cluster"))
+    wait_for(lambda: (cli.run(big)["detail"] or "").startswith(
+        f"job {slurm.job(big)} running on {slurm.cluster.host}"), timeout=10, what="running")
+    waiting = cli.launch("echo", "my turn", opts=("--target", "pair"))
     wait_for(lambda: (cli.run(waiting)["detail"] or "").endswith("pending (Resources)"),
              timeout=30, what="a run waiting for resources")
     ended = cli.json("cancel", str(big), "--json")["runs"][0]
@@ -124,3 +134,14 @@ def test_jobs_are_followed_again_after_the_engine_is_killed(slurm, cli, tmp_path
     assert cli("logs", str(pending)).stdout == "released\n"
     messages = [e["message"] for e in cli.json("show", str(running), "--json")["events"]]
     assert "reattached after an engine restart" in messages
+
+
+def test_a_run_over_its_time_limit_fails_with_slurms_reason(time_limited_run):
+    cli, run_id, lab = time_limited_run          # started when this module began
+    run = cli.wait_state(run_id, "failed", timeout=150)
+    # Slurm sends SIGTERM to the whole job; whether the wrapper notes it before the command
+    # ends is a race, so the reason may or may not add "; the run: received SIGTERM".
+    assert run["reason"].startswith("Slurm: time limit (1:00) reached"), run
+    assert run["exit_code"] == 143
+    assert lab.cluster.job_field(lab.job(run_id), "JobState") == "TIMEOUT"
+    assert "DUE TO TIME LIMIT" in cli("logs", str(run_id)).stdout, "Slurm's own note is kept"
