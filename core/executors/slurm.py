@@ -69,6 +69,8 @@ class SlurmExecutor:
         self.problem: str | None = None
         self._down_until = 0.0
         self._pending: set[asyncio.Task] = set()
+        if self.site.remote:
+            self.site.box.listen(self._box_changed)     # the login node's health is ours
 
     # ------------------------------------------------------------ health
 
@@ -94,6 +96,9 @@ class SlurmExecutor:
         if message != self.problem:
             self.problem = message
             self._report()
+
+    def _box_changed(self, state: str, message: str | None) -> None:
+        self._report()
 
     def _report(self) -> None:
         if self.context.on_health is not None:
@@ -323,6 +328,8 @@ class SlurmExecutor:
             task.cancel()
         await self.batcher.close()
         await self.jobs.close()
+        if self.site.remote:
+            self.site.box.unlisten(self._box_changed)
         await self.site.close()
 
 
