@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ class LocalSite:
         wrapper = Path(self.wrapper)
         if not wrapper.exists():
             wrapper.parent.mkdir(parents=True, exist_ok=True)
-            tmp = wrapper.with_suffix(f".{os.getpid()}.tmp")
+            tmp = wrapper.with_name(f"{wrapper.name}.{secrets.token_hex(4)}.tmp")  # starts race
             shutil.copyfile(WRAPPER, tmp)
             os.replace(tmp, wrapper)
 

@@ -9,6 +9,7 @@ import pytest
 
 from core import db, runs
 from core.errors import StoreError
+from core.launching import PlannedRun
 from core.ledger import Ledger
 from core.models import RunState
 
@@ -66,3 +67,23 @@ def test_runs_of_a_schema_1_store_read_with_the_workflow_fields(tmp_path):
     assert run.spec.retries == 0 and run.spec.depends_on == [] and run.spec_key is None
     assert ledger.conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
     assert ledger.conn.execute("SELECT count(*) FROM watches").fetchone()[0] == 0
+
+
+def test_a_runs_detail_is_kept_only_while_it_runs(tmp_path):
+    path = tmp_path / "runyard.db"
+    shutil.copy(FIXTURE, path)
+    ledger = Ledger.open(path)
+    assert {json.loads(t)["detail"] for t in runs.runs_json(ledger.conn, all_runs=True)} == {None}
+    ledger.set_detail(1, "job 5 pending (Priority)", "Slurm: job 5 pending (Priority)")
+    assert runs.get_run(ledger.conn, 1).detail is None, "a finished run has no live detail"
+    assert "Slurm: job 5 pending (Priority)" not in [e["message"] for e in runs.events(ledger.conn, 1)]
+    planned = PlannedRun(spec=runs.get_run(ledger.conn, 1).spec, options={}, key="k")
+    [run_id] = ledger.insert_batch([(planned, None)], [], snapshot=None, project="/p",
+                                   workdir="", git_commit=None, git_diff=None, git_dirty=False,
+                                   base_env=None)
+    ledger.transition(run_id, RunState.RUNNING)
+    ledger.set_detail(run_id, "job 5 pending (Priority)", "Slurm: job 5 pending (Priority)")
+    assert runs.run_json(ledger.conn, run_id)["detail"] == "job 5 pending (Priority)"
+    assert runs.events(ledger.conn, run_id)[-1]["message"] == "Slurm: job 5 pending (Priority)"
+    ledger.transition(run_id, RunState.SUCCEEDED)
+    assert runs.run_json(ledger.conn, run_id)["detail"] is None
