@@ -66,7 +66,8 @@ class SlurmCluster:
             f"AuthInfo=socket={self.munge_socket}",
             "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
             "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core",
-            "JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "AccountingStorageType=accounting_storage/none",
             "MpiDefault=none", "SlurmdParameters=config_overrides", "EnforcePartLimits=ALL",
             "ReturnToService=2", "MinJobAge=600", "KillWait=3",
             f"StateSaveLocation={r / 'state'}", f"SlurmdSpoolDir={r / 'spool'}",
@@ -119,7 +120,8 @@ class SlurmCluster:
                                                     stdin=subprocess.DEVNULL, stdout=out,
                                                     stderr=out, start_new_session=True)
 
-    def run(self, *argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, check: bool = True,
+            timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(list(argv), env=self.command_env(), capture_output=True, text=True,
                               check=check, timeout=timeout, stdin=subprocess.DEVNULL)
 

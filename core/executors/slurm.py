@@ -142,7 +142,8 @@ class SlurmExecutor:
         with self.batcher.preparing():
             await self.reach()
             placed = await self.site.prepare(run, env)
-        explicit = {*run.spec.env, "PYTHONUNBUFFERED"} | {k for k in env if k.startswith("RUNYARD_")}
+        ours = {k for k in env if k.startswith("RUNYARD_")} | {"PYTHONUNBUFFERED"}
+        explicit = set(run.spec.env) | ours
         task = Task(run.id, placed.run_dir, placed.workdir, job_env(placed.env, explicit),
                     run.spec.command)
         key = (getattr(run, "group_id", None), run.spec.gpus)   # one array per sweep and size
@@ -250,17 +251,23 @@ class SlurmExecutor:
         key = handle["job"]
         self.jobs.follow(key, run.id)
         follower = self.site.follow(run, handle)
+        hurry = asyncio.get_running_loop().create_task(self._hurry(follower, key))
         try:
             item = await self.jobs.until_ended(key, run.id)
             info = item.ended.result()
             expect = info is None or item.seen_running or info.state != "CANCELLED"
             status, ended_at = await follower.finish(expect)
         finally:
+            hurry.cancel()
             follower.close()
         note = getattr(self.context, "on_detail", None)
         if note is not None:
             note(run.id, None, None)
         return outcome(key, info, status, ended_at)
+
+    async def _hurry(self, follower, key: str) -> None:
+        await follower.status_seen()
+        self.jobs.expect_end(key)
 
     async def recover(self, run: Run) -> dict | None:
         """The job of a run whose submission the engine did not record, if it was submitted."""

@@ -22,6 +22,7 @@ from core.executors.slurm_states import SQUEUE_FORMAT, JobInfo, is_transient, pa
 log = logging.getLogger("runyard.engine")
 
 POLL_INTERVAL = 1.0
+HURRY_INTERVAL = 0.1     # for jobs whose run has written its exit status: the end is near
 MAX_PAUSE = 15.0
 CHUNK = 400              # job keys per squeue call
 MISSING_POLLS = 2        # polls a job must be absent from before it counts as forgotten
@@ -48,6 +49,7 @@ class Jobs:
         self.polls = 0
         self._task: asyncio.Task | None = None
         self._nudge = asyncio.Event()
+        self._hurry: set[str] = set()
 
     def follow(self, key: str, run_id: int | None = None) -> Followed:
         item = self.followed.get(key)
@@ -77,6 +79,12 @@ class Jobs:
 
     def poll_soon(self) -> None:
         self._nudge.set()
+
+    def expect_end(self, key: str) -> None:
+        """The job's run wrote its exit status: poll it often until Slurm says it ended."""
+        if key in self.followed:
+            self._hurry.add(key)
+            self._nudge.set()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -125,7 +133,8 @@ class Jobs:
             for key in keys:
                 self._update(self.followed[key], found.get(key))
             self._nudge.clear()
-            await _wait(self._nudge, self.interval)
+            hurry = any(key in self._hurry for key in self.followed)
+            await _wait(self._nudge, HURRY_INTERVAL if hurry else self.interval)
 
     def _update(self, item: Followed, info: JobInfo | None) -> None:
         if info is None:
@@ -146,6 +155,7 @@ class Jobs:
         if not item.ended.done():
             item.ended.set_result(item.info if item.missing == 0 else None)
         self.followed.pop(item.key, None)
+        self._hurry.discard(item.key)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:

@@ -188,6 +188,10 @@ class RemoteFollow:
         ended_at = min(end.ended_at, time.time()) if end.ended_at else None    # box clock
         return status, ended_at
 
+    async def status_seen(self) -> None:
+        """Returns once the mirror saw the run's exit status (the job is about to end)."""
+        await self.watch.stopped.wait()
+
     async def _catch_up(self) -> None:
         for _attempt in range(50):
             try:

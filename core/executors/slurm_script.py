@@ -7,7 +7,8 @@ a local one (pid file, exit_status "CODE<TAB>REASON" written atomically):
     case ${SLURM_ARRAY_TASK_ID-} in
     0)
         export RUNYARD_RUN_ID='12' ...
-        exec sh '/store/bin/runwrap-ab12.sh' '/store/runs/12' '/store/runs/12/code' -- python train.py
+        exec sh '/store/slurm/bin/runwrap-ab12.sh' '/store/runs/12' '/store/runs/12/code' \
+            -- 'python' 'train.py' < /dev/null
         ;;
     ...
 

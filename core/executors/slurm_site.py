@@ -158,6 +158,11 @@ class LocalFollow:
                 return found if found is not None else (None, None)
             await asyncio.sleep(0.2)
 
+    async def status_seen(self) -> None:
+        """Returns once the run has written its exit status (the job is about to end)."""
+        while not await asyncio.to_thread(self.status_file.exists):
+            await asyncio.sleep(0.2)
+
     def _read(self):
         try:
             status = parse_status(self.status_file.read_text(errors="replace"))

@@ -85,13 +85,14 @@ def slurm(slurm_cluster, env, project):
     lab.cancel_jobs()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def time_limited_run(slurm_cluster, tmp_path_factory):
-    """A run launched when its module starts, on a target with a 1-minute time limit.
+    """A run on a target with a 1-minute time limit, launched when first asked for.
 
     Slurm enforces time limits every 30 s or so, and 1 minute is its smallest limit, so the
-    run ends 60-90 s after it starts; starting it first lets the module's other tests go on
-    meanwhile. Yields (cli, run id, lab).
+    run ends 60-90 s after it starts. test_slurm.py asks for it first thing, and
+    test_slurm_time_limit.py (which runs after the other slurm tests) checks it, so the
+    wait overlaps the other tests. Yields (cli, run id, lab).
     """
     root = tmp_path_factory.mktemp("time-limit")
     project = root / "project"

@@ -12,7 +12,7 @@ from tests.helpers import process_alive, wait_for
 
 @pytest.fixture(scope="module", autouse=True)
 def _time_limit_first(time_limited_run):
-    """Starts the time-limited run before the other tests (see the last test)."""
+    """Starts the time-limited run before the other slurm tests (test_slurm_time_limit.py)."""
 
 
 def test_a_run_becomes_a_job_with_its_output_metrics_and_exit_code(slurm, cli, project):
@@ -135,13 +135,3 @@ def test_jobs_are_followed_again_after_the_engine_is_killed(slurm, cli, tmp_path
     messages = [e["message"] for e in cli.json("show", str(running), "--json")["events"]]
     assert "reattached after an engine restart" in messages
 
-
-def test_a_run_over_its_time_limit_fails_with_slurms_reason(time_limited_run):
-    cli, run_id, lab = time_limited_run          # started when this module began
-    run = cli.wait_state(run_id, "failed", timeout=150)
-    # Slurm sends SIGTERM to the whole job; whether the wrapper notes it before the command
-    # ends is a race, so the reason may or may not add "; the run: received SIGTERM".
-    assert run["reason"].startswith("Slurm: time limit (1:00) reached"), run
-    assert run["exit_code"] == 143
-    assert lab.cluster.job_field(lab.job(run_id), "JobState") == "TIMEOUT"
-    assert "DUE TO TIME LIMIT" in cli("logs", str(run_id)).stdout, "Slurm's own note is kept"

@@ -46,6 +46,7 @@ def test_runs_queued_while_the_login_node_is_down_go_as_one_array(lab, slurm, cl
     assert all("the run waits until the target can be reached" in p.stderr for p in launched)
     ids = [int(p.stdout) for p in launched]
     box.start()
+    cli("targets")             # tries the box at once (the engine's own backoff is up to 30 s)
     for run_id in ids:
         cli.wait_state(run_id, "succeeded", timeout=90)
     jobs = [lab.handle(i)["job"] for i in ids]

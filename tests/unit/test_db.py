@@ -76,7 +76,8 @@ def test_a_runs_detail_is_kept_only_while_it_runs(tmp_path):
     assert {json.loads(t)["detail"] for t in runs.runs_json(ledger.conn, all_runs=True)} == {None}
     ledger.set_detail(1, "job 5 pending (Priority)", "Slurm: job 5 pending (Priority)")
     assert runs.get_run(ledger.conn, 1).detail is None, "a finished run has no live detail"
-    assert "Slurm: job 5 pending (Priority)" not in [e["message"] for e in runs.events(ledger.conn, 1)]
+    messages = [e["message"] for e in runs.events(ledger.conn, 1)]
+    assert "Slurm: job 5 pending (Priority)" not in messages
     planned = PlannedRun(spec=runs.get_run(ledger.conn, 1).spec, options={}, key="k")
     [run_id] = ledger.insert_batch([(planned, None)], [], snapshot=None, project="/p",
                                    workdir="", git_commit=None, git_diff=None, git_dirty=False,
