@@ -67,6 +67,7 @@ class SlurmExecutor:
         self.jobs = Jobs(self.site.command, self._job_changed, self._jobs_problem)
         self.batcher = Batcher(self._submit)
         self.problem: str | None = None
+        self._transient = False             # the problem is Slurm not answering (it may pass)
         self._down_until = 0.0
         self._pending: set[asyncio.Task] = set()
         if self.site.remote:
@@ -79,7 +80,7 @@ class SlurmExecutor:
         if site is not None:
             return site
         if self.problem:
-            return ("unreachable" if time.monotonic() < self._down_until else "error"), self.problem
+            return ("unreachable" if self._transient else "error"), self.problem
         return "ok", None
 
     def available(self) -> bool:
@@ -92,9 +93,9 @@ class SlurmExecutor:
     def _note_problem(self, message: str | None, transient: bool = False) -> None:
         if transient:
             self._down_until = time.monotonic() + DOWN_PAUSE
-            asyncio.get_running_loop().call_later(DOWN_PAUSE + 0.1, self._report)
-        if message != self.problem:
-            self.problem = message
+            asyncio.get_running_loop().call_later(DOWN_PAUSE + 0.1, self._report)  # try again
+        if message != self.problem or transient != self._transient:
+            self.problem, self._transient = message, transient
             self._report()
 
     def _box_changed(self, state: str, message: str | None) -> None:
@@ -104,9 +105,8 @@ class SlurmExecutor:
         if self.context.on_health is not None:
             self.context.on_health(self.target.name, *self.health())
 
-    def _jobs_problem(self, message: str | None) -> None:
-        self._note_problem(f"{self.site.label}: {message}" if message else None,
-                           transient=message is not None and is_transient(message))
+    def _jobs_problem(self, message: str | None, transient: bool) -> None:
+        self._note_problem(f"{self.site.label}: {message}" if message else None, transient)
 
     async def reach(self):
         try:

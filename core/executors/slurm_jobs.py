@@ -6,7 +6,7 @@ longer knows it (ended long ago and forgotten). State changes are reported throu
 `on_change(run_id, info, state_changed)` (pending reasons, the node it runs on). When
 squeue fails (the controller is down, the login node unreachable), jobs stay followed and
 the poll is tried again with a growing pause; `on_problem` reports it, and None once it
-works again.
+works again (with whether the failure may pass by itself: the controller not answering).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class Followed:
 
 
 class Jobs:
-    def __init__(self, command, on_change: Callable, on_problem: Callable[[str | None], None],
+    def __init__(self, command, on_change: Callable,
+                 on_problem: Callable[[str | None, bool], None],
                  interval: float = POLL_INTERVAL):
         self.command = command              # async (argv, what=...) -> Completed
         self.on_change = on_change
@@ -119,7 +120,7 @@ class Jobs:
                 found = await self.query(keys)
             except ExecutorError as exc:
                 log.info("slurm jobs: %s", exc.message)
-                self.on_problem(exc.message)
+                self.on_problem(exc.message, getattr(exc, "transient", False))
                 pause = min(MAX_PAUSE, pause * 2)
                 await asyncio.sleep(pause)
                 continue
@@ -129,7 +130,7 @@ class Jobs:
                 continue
             self.polls += 1
             pause = self.interval
-            self.on_problem(None)
+            self.on_problem(None, False)
             for key in keys:
                 self._update(self.followed[key], found.get(key))
             self._nudge.clear()

@@ -60,8 +60,9 @@ class JobInfo:
     def detail(self) -> str:
         """What `tui status` shows for the run: `job 120_3 pending (Priority)`."""
         word = self.state.lower().replace("_", " ")
-        if self.state == "PENDING":
-            return f"job {self.key} pending ({self.reason or 'None'})"
+        if self.state == "PENDING":       # no reason yet: Slurm has not looked at it
+            return f"job {self.key} pending ({self.reason})" if self.reason else \
+                f"job {self.key} pending"
         if self.state == "RUNNING":
             return f"job {self.key} running on {self.nodes}" if self.nodes else \
                 f"job {self.key} running"
