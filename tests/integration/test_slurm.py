@@ -135,3 +135,23 @@ def test_jobs_are_followed_again_after_the_engine_is_killed(slurm, cli, tmp_path
     messages = [e["message"] for e in cli.json("show", str(running), "--json")["events"]]
     assert "reattached after an engine restart" in messages
 
+
+
+def test_a_node_that_fails_makes_its_run_lost(slurm_cluster, env, cli, tmp_path):
+    from tests.integration.slurm_fixtures import SlurmLab
+    from tests.slurmcluster import SlurmCluster
+    own = SlurmCluster(tmp_path / "own-cluster").start()    # taking a node down is not shared
+    try:
+        env.update(own.env)
+        lab = SlurmLab(own, cli.cwd, env)
+        lab.configure(lab.target())
+        run_id = cli.launch("sh", "-c", "echo up; sleep 300", opts=("--target", "cluster"))
+        wait_for(lambda: "up" in cli("logs", str(run_id)).stdout, timeout=30, what="a start")
+        own.run("scontrol", "update", f"nodename={own.host}", "state=down", "reason=test")
+        run = cli.wait_state(run_id, "lost", timeout=60)
+        assert run["reason"] == f"Slurm: node failure ({own.host}); job {lab.job(run_id)} " \
+                                "ended with it"
+        assert own.job_field(lab.job(run_id), "JobState") == "NODE_FAIL"
+    finally:
+        own.cancel_all()
+        own.stop()

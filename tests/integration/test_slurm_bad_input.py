@@ -67,3 +67,12 @@ def test_a_controller_that_does_not_answer_keeps_runs_queued_and_nothing_hangs(s
     started = time.monotonic()
     assert cli.json("cancel", str(run_id), "--json")["runs"][0]["state"] == "cancelled"
     assert time.monotonic() - started < 10
+
+
+def test_gpus_asked_at_launch_reach_sbatch_and_a_cluster_without_them_says_so(slurm, cli):
+    slurm.configure(slurm.target(gpu_type="a100"))
+    run_id = cli.launch("true", opts=("--target", "cluster", "--gpus", "2"))
+    run = cli.wait_state(run_id, "failed", timeout=30)
+    assert run["gpu_count"] == 2 and run["gpus"] == [], "Slurm places GPUs, runyard does not"
+    assert run["reason"].startswith("Slurm refused the job: "), run
+    assert "gres" in run["reason"].lower(), run
