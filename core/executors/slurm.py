@@ -226,9 +226,10 @@ class SlurmExecutor:
             (folder / INTENT).write_text(json.dumps(intent))
 
     async def _adopt(self, comment: str) -> str | None:
-        """The id of a job we submitted with `comment` (when sbatch's reply was lost)."""
+        """The id of a job we submitted with `comment` (when sbatch's reply was lost); for an
+        array, its base id (%F)."""
         try:
-            result = await self.site.command(["squeue", "-h", "--me", "-t", "all", "-o", "%A|%k"],
+            result = await self.site.command(["squeue", "-h", "--me", "-t", "all", "-o", "%F|%k"],
                                              what="looking for a submitted job")
         except ExecutorError:
             return None

@@ -65,10 +65,14 @@ def test_a_job_submitted_before_the_engine_died_is_found_by_its_comment(slurm_cl
     async def scenario():
         first = _executor(tmp_path)
         run = _run(5, ["sleep", "60"])
-        handle = await first.start(run, dict(os.environ))
-        await first.close()                   # the engine died before recording the handle
+        members = [_run(7, ["sleep", "60"], group=1), _run(8, ["sleep", "60"], group=1)]
+        handle, *array = await asyncio.gather(*(first.start(r, dict(os.environ))
+                                                for r in [run, *members]))
+        await first.close()                   # the engine died before recording the handles
         again = _executor(tmp_path)
         found = await again.recover(run)
+        assert [await again.recover(m) for m in members] == array
+        await asyncio.gather(*(again.cancel(m, h, grace=0) for m, h in zip(members, array)))
         unknown = await again.recover(_run(6, ["true"]))
         for _attempt in range(100):
             if (await again.jobs.query([found["job"]]))[found["job"]].state == "RUNNING":
