@@ -34,7 +34,8 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     """A read connection to the store, or None when there is no store yet.
 
     When runs are active but their engine is gone (killed, machine rebooted), the engine
-    is started again so it reattaches to them.
+    is started again so it reattaches to them. A store written by an older runyard is
+    migrated first (by the engine, its only writer), so readers see every column.
     """
     from core import db
     try:
@@ -42,6 +43,9 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     except FileNotFoundError:
         return None
     db.check_readable(conn)
+    if db.schema_version(conn) < len(db.MIGRATIONS):
+        from core.client import EngineClient
+        EngineClient(paths).start()            # opening the store migrates it
     if revive and not engine_alive(paths):
         active = conn.execute(
             "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
