@@ -56,6 +56,7 @@ class LocalSite:
         self.timeout = timeout
         self.label = "this machine"
         self.root = context.paths.home / "slurm"
+        self.statuses = StatusFiles()
 
     async def reach(self) -> None:
         missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
@@ -135,20 +136,56 @@ class LocalSite:
         return str(self.root / "arrays" / nonce)
 
     def follow(self, run: Run, handle: dict) -> "LocalFollow":
-        return LocalFollow(self.context.paths.run_dir(run.id))
+        return LocalFollow(self.context.paths.run_dir(run.id), self.statuses)
 
     def health(self) -> tuple[str, str | None] | None:
         return None
 
     async def close(self) -> None:
-        return None
+        await self.statuses.close()
+
+
+class StatusFiles:
+    """Tells when runs' exit_status files appear: one look at all of them every INTERVAL,
+    in a thread (a stat on a shared filesystem may be slow)."""
+
+    INTERVAL = 0.2
+
+    def __init__(self):
+        self.watched: dict[Path, asyncio.Event] = {}
+        self._task: asyncio.Task | None = None
+
+    def watch(self, path: Path) -> asyncio.Event:
+        event = self.watched.setdefault(path, asyncio.Event())
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop(),
+                                                                name="slurm exit statuses")
+        return event
+
+    def forget(self, path: Path) -> None:
+        self.watched.pop(path, None)
+
+    async def _loop(self) -> None:
+        while self.watched:
+            paths = list(self.watched)
+            present = await asyncio.to_thread(lambda: [p for p in paths if p.exists()])
+            for path in present:
+                event = self.watched.pop(path, None)
+                if event is not None:
+                    event.set()
+            await asyncio.sleep(self.INTERVAL)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 class LocalFollow:
     """A local run's exit status: the job writes it into the run folder itself."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, statuses: StatusFiles):
         self.status_file = run_dir / "exit_status"
+        self.statuses = statuses
 
     async def finish(self, expect_status: bool) -> tuple[Exit | None, float | None]:
         deadline = asyncio.get_running_loop().time() + (STATUS_GRACE if expect_status else 0)
@@ -160,8 +197,7 @@ class LocalFollow:
 
     async def status_seen(self) -> None:
         """Returns once the run has written its exit status (the job is about to end)."""
-        while not await asyncio.to_thread(self.status_file.exists):
-            await asyncio.sleep(0.2)
+        await self.statuses.watch(self.status_file).wait()
 
     def _read(self):
         try:
@@ -171,7 +207,7 @@ class LocalFollow:
             return None
 
     def close(self) -> None:
-        return None
+        self.statuses.forget(self.status_file)
 
 
 def _make_links(links: dict[str, str]) -> None:
