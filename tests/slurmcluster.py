@@ -1,8 +1,8 @@
 """A real single-node Slurm cluster (munged, slurmctld, slurmd) for the slurm tests and benchmark.
 
 Everything lives under one folder: a munge key and socket of its own, a generated
-slurm.conf (SlurmctldHost = this machine's short hostname, free ports, state, spool, pid
-and log files in the folder), and the three daemons, started and stopped by pid. Every
+slurm.conf (SlurmctldHost = this machine's short hostname at 127.0.0.1, free ports, state,
+spool, pid and log files in the folder), and the three daemons, started and stopped by pid. Every
 Slurm command and daemon is pointed at the file with SLURM_CONF, so /etc/slurm is never
 read or written. Accounting is off (no slurmdbd).
 
@@ -60,7 +60,8 @@ class SlurmCluster:
         for folder in ("munge", "state", "spool", "log"):
             (r / folder).mkdir(parents=True, exist_ok=True)
         lines = [
-            "ClusterName=runyardtest", f"SlurmctldHost={self.host}",
+            # Addresses given, so a machine whose name does not resolve works too.
+            "ClusterName=runyardtest", f"SlurmctldHost={self.host}(127.0.0.1)",
             f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
             "SlurmUser=root", "SlurmdUser=root", "AuthType=auth/munge", "CredType=cred/munge",
             f"AuthInfo=socket={self.munge_socket}",
@@ -74,7 +75,8 @@ class SlurmCluster:
             f"SlurmctldPidFile={r / 'slurmctld.pid'}", f"SlurmdPidFile={r / 'slurmd.pid'}",
             f"SlurmctldLogFile={r / 'log' / 'slurmctld.log'}",
             f"SlurmdLogFile={r / 'log' / 'slurmd.log'}",
-            f"NodeName={self.host} CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} State=UNKNOWN",
+            f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} "
+            f"RealMemory={NODE_MEMORY_MB} State=UNKNOWN",
             f"PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP",
             f"PartitionName=short Nodes={self.host} MaxTime=1 State=UP",
         ]

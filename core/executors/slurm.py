@@ -26,7 +26,6 @@ import json
 import logging
 import secrets
 import time
-from pathlib import Path
 
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError

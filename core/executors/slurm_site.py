@@ -24,7 +24,7 @@ from core.errors import ExecutorError
 from core.executors.base import WRAPPER, Context, Exit, parse_status
 from core.models import Run
 from core.remote.box import Completed
-from core.remote.scripts import installed_name, quote
+from core.remote.scripts import installed_name
 
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo")
 MIRRORED = ("output.log", "metrics.jsonl")
