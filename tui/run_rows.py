@@ -9,7 +9,8 @@ from core.models import RunState, epoch_from_iso
 
 # The columns the run list needs; the rest (handle, options, env...) is read on demand.
 COLUMNS = ("id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params, "
-           "tags, parent, created_at, started_at, finished_at, metrics, group_id")
+           "tags, parent, created_at, started_at, finished_at, metrics, group_id, "
+           "CASE WHEN state = 'running' THEN detail END")
 
 
 _STATES = {state.value: state for state in RunState}
@@ -46,18 +47,20 @@ class RunRow:
     finished_at: str | None
     metrics: dict
     group: int | None = None               # the sweep or chain it was launched in
+    detail: str | None = None              # while running, its target's word (Slurm's job state)
     signature: tuple = field(default=())   # what the list shows changes iff this does
     _epochs: tuple | None = None           # (started, finished), parsed when first needed
 
     @classmethod
     def from_sql(cls, row, seen: dict | None = None) -> "RunRow":
         (run_id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params,
-         tags, parent, created_at, started_at, finished_at, metrics, group) = row
+         tags, parent, created_at, started_at, finished_at, metrics, group, detail) = row
         seen = {} if seen is None else seen
         return cls(run_id, name or "run", _STATES[state], reason, exit_code, target,
                    _list(gpu_ids), gpus or 0, template, _table(params, seen), _list(tags),
                    parent, created_at, started_at, finished_at, json.loads(metrics), group,
-                   (state, reason, gpu_ids, started_at, finished_at, metrics, tags))
+                   detail, (state, reason, gpu_ids, started_at, finished_at, metrics, tags,
+                            detail))
 
     @classmethod
     def from_json(cls, data: dict) -> "RunRow":
@@ -69,7 +72,8 @@ class RunRow:
                    tags=tuple(data["tags"]), parent=data["parent"],
                    created_at=data["created_at"], started_at=data["started_at"],
                    finished_at=data["finished_at"], metrics=data["metrics"],
-                   group=data.get("group"), signature=("from-reply",))
+                   group=data.get("group"), detail=data.get("detail"),
+                   signature=("from-reply",))
 
     @property
     def template(self) -> list[str]:

@@ -155,3 +155,38 @@ def test_a_node_that_fails_makes_its_run_lost(slurm_cluster, env, cli, tmp_path)
     finally:
         own.cancel_all()
         own.stop()
+
+
+def test_a_sweep_to_one_slurm_target_is_one_job_array(slurm, cli):
+    slurm.configure(slurm.target(max_parallel=8))
+    out = cli("launch", "--target", "cluster", "--sweep", "lr=0.1,0.01,0.001", "--",
+              "sh", "-c", 'echo "lr={lr} task=$SLURM_ARRAY_TASK_ID"').stdout.split()
+    ids = [int(i) for i in out]
+    runs = [cli.wait_state(i, "succeeded", timeout=60) for i in ids]
+    assert len({r["group"] for r in runs}) == 1, "one sweep"
+    handles = [slurm.handle(i) for i in ids]
+    array = handles[0]["array"]
+    assert sorted(h["job"] for h in handles) == [f"{array}_{i}" for i in range(3)], handles
+    assert sorted(cli("logs", str(i)).stdout for i in ids) == sorted(
+        f"lr={lr} task={h['job'].split('_')[1]}\n"
+        for lr, h in zip(("0.1", "0.01", "0.001"), handles))
+
+
+async def test_the_app_shows_a_pending_reason(slurm, cli, env, project, monkeypatch):
+    from core.paths import StorePaths
+    from tests.tui.conftest import make_app, until, widget_text
+    slurm.configure(slurm.target(sbatch_options=["--begin=now+1hour"]))
+    run_id = cli.launch("echo", "never", opts=("--target", "cluster"))
+    job = wait_for(lambda: "pending" in (cli.run(run_id)["detail"] or "") and slurm.job(run_id),
+                   timeout=30, what="the pending reason")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project)
+    app = make_app(StorePaths(Path(env["RUNYARD_HOME"])))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: run_id in app.screen.table.rows, what="the run listed")
+        app.screen.table.select_run(run_id)
+        header = app.screen.query_one("#detail-header")
+        await until(pilot, lambda: f"job {job} pending (BeginTime)" in widget_text(header),
+                    what="the pending reason in the app")
+    cli("cancel", str(run_id))

@@ -136,6 +136,8 @@ class MainScreen(RunActions, Screen):
             text.append(f" · {row.state.value}" + (f" {took}" if row.started else ""), "")
             if row.reason and row.state is not RunState.SUCCEEDED:
                 text.append(f" ({plain(row.reason)})")
+            if row.detail:                       # Slurm: "job 812 pending (Priority)"
+                text.append(f" · {plain(row.detail)}")
             text.append(f" · {target_text(row)}")
             if row.parent is not None:
                 text.append(f" · from {row.parent}")
