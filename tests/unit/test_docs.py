@@ -33,3 +33,21 @@ def test_every_state_has_a_glyph_and_a_sort_place():
     from tui.run_order import STATE_ORDER
     assert set(STATE_GLYPHS) == {s.value for s in RunState}
     assert set(STATE_ORDER) == set(RunState)
+
+
+def test_readme_documents_every_field_of_a_runs_json(tmp_path):
+    import json
+    import re
+    import shutil
+
+    from core import runs
+    from core.ledger import Ledger
+    fixture = REPO / "tests" / "fixtures" / "store-v1.db"
+    shutil.copy(fixture, tmp_path / "runyard.db")
+    ledger = Ledger.open(tmp_path / "runyard.db")           # migrated to the newest schema
+    fields = set(json.loads(runs.runs_json(ledger.conn, all_runs=True)[0]))
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## JSON output"):readme.index("## Configuration")]
+    documented = {name for row in re.findall(r"^\| (.+?) \|", table, re.M)
+                  for name in re.findall(r"`(\w+)`", row)}
+    assert not fields - documented, f"README's run JSON table lacks: {sorted(fields - documented)}"
