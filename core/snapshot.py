@@ -259,12 +259,41 @@ def private_copy(snapshot_id: str | None, blobs: BlobStore, dest: Path) -> None:
 
 def git_state(root: Path) -> GitState:
     """The commit checked out and the uncommitted diff of tracked files (None outside git)."""
-    commit = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
-    if commit.returncode != 0:
-        return GitState(commit=None, diff=None)
+    commit = head_commit(root)
+    if commit is None:
+        found = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        if found.returncode != 0:
+            return GitState(commit=None, diff=None)
+        commit = found.stdout.decode().strip()
     diff = _git(root, "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", check=False)
-    return GitState(commit=commit.stdout.decode().strip(),
-                    diff=diff.stdout if diff.returncode == 0 else None)
+    return GitState(commit=commit, diff=diff.stdout if diff.returncode == 0 else None)
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def head_commit(root: Path) -> str | None:
+    """HEAD's commit read from .git's files (a launch spares a `git` process); None when
+    anything is unusual (a worktree's or submodule's .git file, a symbolic ref chain...),
+    and the caller asks git instead."""
+    git_dir = root / ".git"
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if _SHA.match(head):
+            return head                               # detached HEAD
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head[5:]
+        loose = git_dir / ref
+        if loose.is_file():
+            value = loose.read_text().strip()
+            return value if _SHA.match(value) else None
+        for line in (git_dir / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref) and _SHA.match(line.split(" ", 1)[0]):
+                return line.split(" ", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None                                       # an unborn branch: no commit yet
 
 
 def _human(size: float) -> str:

@@ -106,3 +106,26 @@ def test_globs():
     pattern = compile_globs(["data/**", "*.ckpt", "build/"])
     assert pattern.match("data/x/y.csv") and pattern.match("a/b/m.ckpt") and pattern.match("build/x")
     assert not pattern.match("src/data.py") and not pattern.match("ckpt.py")
+
+
+def test_head_commit_is_read_from_git_files_as_git_says(tmp_path):
+    from core.snapshot import git_state, head_commit
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=proj, check=True, env=env,
+                              capture_output=True, text=True).stdout.strip()
+    proj = tmp_path / "g"
+    proj.mkdir()
+    git("init", "-q")
+    assert head_commit(proj) is None and git_state(proj).commit is None      # unborn branch
+    (proj / "a").write_text("1")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    assert head_commit(proj) == git("rev-parse", "HEAD")                       # loose ref
+    git("pack-refs", "--all")
+    assert head_commit(proj) == git("rev-parse", "HEAD")                       # packed ref
+    git("checkout", "-q", "--detach")
+    assert head_commit(proj) == git("rev-parse", "HEAD")                       # detached
+    assert git_state(proj).commit == git("rev-parse", "HEAD")
