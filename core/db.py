@@ -43,10 +43,12 @@ def check_readable(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations this database lacks, each in its own transaction."""
+    """Apply the migrations this database lacks, each in its own transaction; then make
+    sure the run-JSON triggers match this version's definition."""
     version = schema_version(conn)
     check_readable(conn)
     if version == len(MIGRATIONS):
+        keep_run_json(conn)
         return version
     import sqlite_utils
     db = sqlite_utils.Database(conn)
@@ -59,7 +61,42 @@ def migrate(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+    keep_run_json(conn)
     return len(MIGRATIONS)
+
+
+def keep_run_json(conn: sqlite3.Connection) -> None:
+    """Triggers keep `runs.json`, each run's JSON (core.runs.RUN_JSON_SQL), up to date on
+    every insert and update, whoever writes; a listing then reads stored text instead of
+    building it (10,000 runs: a read of a few MB). When the definition changes (a field
+    added), the triggers are made anew and every row is filled again."""
+    from core.runs import RUN_JSON_SQL
+    conn.execute("PRAGMA recursive_triggers = OFF")    # sqlite-utils turns it on
+    body = f"UPDATE runs SET json = {RUN_JSON_SQL} WHERE id = NEW.id;"
+    # Fired by a change to any column but json itself, so its own update never fires it.
+    others = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(runs)")
+                       if row[1] != "json")
+    wanted = {
+        "runs_json_insert": f"CREATE TRIGGER runs_json_insert AFTER INSERT ON runs "
+                            f"BEGIN {body} END",
+        "runs_json_update": f"CREATE TRIGGER runs_json_update AFTER UPDATE OF {others} "
+                            f"ON runs BEGIN {body} END",
+    }
+    have = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                             "AND name LIKE 'runs_json_%'"))
+    if have == wanted:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name in have:
+            conn.execute(f"DROP TRIGGER {name}")
+        for sql in wanted.values():
+            conn.execute(sql)
+        conn.execute(f"UPDATE runs SET json = {RUN_JSON_SQL}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 # ---------------------------------------------------------------- migrations
@@ -143,9 +180,15 @@ def _m3_run_detail(db) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN detail TEXT")
 
 
+def _m4_run_json(db) -> None:
+    """Each run's JSON, kept by triggers (see keep_run_json)."""
+    db.execute("ALTER TABLE runs ADD COLUMN json TEXT")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
     _m2_workflows,
     _m3_run_detail,
+    _m4_run_json,
 ]

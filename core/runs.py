@@ -1,8 +1,9 @@
 """Reading runs from the database, and the stable JSON shape of a run (schema 1).
 
 Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
-(json_object), so listing 10,000 runs costs one query and no per-row Python. The JSON
-paths do not need core.models (dataclasses costs a CLI call ~10 ms to import); only
+(RUN_JSON_SQL) and kept in `runs.json` by triggers on every change (core.db.keep_run_json),
+so listing 10,000 runs reads stored text: one query, no per-row Python or JSON work. The
+JSON paths do not need core.models (dataclasses costs a CLI call ~10 ms to import); only
 the functions that build `Run` objects import it.
 """
 
@@ -59,6 +60,10 @@ RUN_JSON_SQL = """json_object(
     'spec_key', spec_key
 )"""
 
+# What readers select: the JSON the triggers keep (core.db.keep_run_json), built on the
+# spot only for a row that has none (written before the triggers existed).
+STORED_JSON = f"coalesce(json, {RUN_JSON_SQL})"
+
 GROUP_JSON_SQL = """json_object(
     'id', id, 'kind', kind, 'name', name, 'parent', parent, 'created_at', created_at,
     'spec', json(spec),
@@ -91,7 +96,7 @@ def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False,
     """The JSON text of each selected run, oldest first."""
     where, args = _filters(states, all_runs, group=group)
     return [row[0] for row in conn.execute(
-        f"SELECT {RUN_JSON_SQL} FROM runs {where} ORDER BY id", args)]
+        f"SELECT {STORED_JSON} FROM runs {where} ORDER BY id", args)]
 
 
 def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
@@ -99,7 +104,7 @@ def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
     found: dict[int, dict] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for (text,) in conn.execute(f"SELECT {RUN_JSON_SQL} FROM runs WHERE id IN "
+        for (text,) in conn.execute(f"SELECT {STORED_JSON} FROM runs WHERE id IN "
                                     f"({','.join('?' * len(chunk))})", chunk):
             data = json.loads(text)
             found[data["id"]] = data
@@ -146,7 +151,7 @@ def get_run(conn: sqlite3.Connection, run_id: int):
 
 
 def run_json(conn: sqlite3.Connection, run_id: int) -> dict:
-    row = conn.execute(f"SELECT {RUN_JSON_SQL} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    row = conn.execute(f"SELECT {STORED_JSON} FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
     return json.loads(row[0])

@@ -88,3 +88,27 @@ def test_a_runs_detail_is_kept_only_while_it_runs(tmp_path):
     assert runs.events(ledger.conn, run_id)[-1]["message"] == "Slurm: job 5 pending (Priority)"
     ledger.transition(run_id, RunState.SUCCEEDED)
     assert runs.run_json(ledger.conn, run_id)["detail"] is None
+
+
+def test_the_stored_json_of_a_run_follows_every_change(tmp_path):
+    shutil.copy(FIXTURE, tmp_path / "runyard.db")
+    ledger = Ledger.open(tmp_path / "runyard.db")
+    conn = ledger.conn
+
+    def same() -> bool:
+        stored = [r[0] for r in conn.execute("SELECT json FROM runs ORDER BY id")]
+        built = [r[0] for r in conn.execute(f"SELECT {runs.RUN_JSON_SQL} FROM runs ORDER BY id")]
+        return stored == built and None not in stored
+
+    assert same(), "filled when the store was migrated"
+    planned = PlannedRun(spec=runs.get_run(conn, 1).spec, options={}, key="k")
+    [run_id] = ledger.insert_batch([(planned, None)], [], snapshot=None, project="/p", workdir="",
+                                   git_commit=None, git_diff=None, git_dirty=False, base_env=None)
+    assert same()
+    ledger.transition(run_id, RunState.RUNNING, gpu_ids=[1])
+    ledger.set_handle(run_id, {"pid": 1})            # a column the JSON does not show
+    ledger.add_metrics(run_id, [("loss", 0, 0.5)], {"loss": 0.5}, {})
+    ledger.transition(run_id, RunState.FAILED, reason="exit code 3", exit_code=3)
+    assert same()
+    shown = runs.run_json(conn, run_id)
+    assert (shown["state"], shown["gpus"], shown["metrics"]) == ("failed", [1], {"loss": 0.5})
