@@ -87,6 +87,11 @@ class LocalExecutor:
         if returncode is not None and returncode < 0:
             code = 128 - returncode
             return Exit(exit_code=code, reason=describe_code(code))
+        if returncode is not None and returncode > 0:
+            # The wrapper exits only through `finish`, with the command's code: the status
+            # file could not be written (a full disk), but the code is still the true one.
+            # 0 is not trusted: Popen also reports 0 for a child someone else reaped.
+            return Exit(exit_code=returncode, reason=describe_code(returncode))
         return Exit(exit_code=None, lost=True,
                     reason=f"the run's process (pid {pid}) ended without writing an exit status")
 

@@ -15,6 +15,9 @@ shift 3
 echo $$ > "$run_dir/pid"
 
 finish() {
+    # From here on the wrapper and the mv it starts ignore TERM/INT/HUP: a cancel that
+    # signals the process tree a second time must not kill the mv and lose the status.
+    trap '' TERM INT HUP
     printf '%s\t%s\n' "$1" "$2" > "$run_dir/exit_status.tmp" &&
         mv -f "$run_dir/exit_status.tmp" "$run_dir/exit_status"
     exit "$1"

@@ -45,3 +45,29 @@ def test_cancel_a_queued_run_and_an_ended_one(cli, project):
     cli("cancel", str(blocker))
     again = cli("cancel", str(blocker))
     assert "already ended" in again.stderr
+
+
+def test_the_wrapper_records_its_status_while_the_group_keeps_getting_sigterm(tmp_path):
+    """A cancel signals the tree twice (group, then each pid): the second signal may land
+    on the `mv` that publishes exit_status. The wrapper must still leave a whole status."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from core.executors.base import WRAPPER
+    for attempt in range(20):
+        run_dir = tmp_path / str(attempt)
+        run_dir.mkdir()
+        proc = subprocess.Popen(["/bin/sh", str(WRAPPER), str(run_dir), str(tmp_path), "--",
+                                 "sleep", "30"], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+        wait_for(lambda: open(children).read().strip(), what="the command to start")
+        while proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.0005)
+        assert proc.wait() == 143
+        assert (run_dir / "exit_status").read_text() == "143\treceived SIGTERM\n", attempt
