@@ -8,6 +8,7 @@ never fatal: the app says which file and why, and uses the default theme.
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from textual.theme import Theme
 
 from core.paths import user_config_path
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "themes"
+def _builtin_dir() -> Path:
+    """`themes/` of the source tree (a checkout, an editable install), else the copy an
+    installed wheel put in `<prefix>/share/runyard/themes`."""
+    source = Path(__file__).resolve().parent.parent / "themes"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "runyard" / "themes"
+
+
+BUILTIN_DIR = _builtin_dir()
 FALLBACK = "textual-dark"          # only when the default theme's own file is broken
 _COLOURS = ("primary", "secondary", "accent", "warning", "error", "success", "foreground",
             "background", "surface", "panel", "boost")
