@@ -166,3 +166,22 @@ async def test_help_palette_and_diff(demo):
         await pilot.press("space", "space", "d")            # two marked runs: 3 and 2... by id
         await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff")
         assert (app.screen.diff.left.id, app.screen.diff.right.id) == tuple(sorted(table.marked))
+
+
+async def test_a_wide_tall_screen_shows_log_and_chart_together_a_small_one_switches(demo):
+    app = demo_app(demo)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        log, chart = screen.query_one(LogView), screen.query_one(MetricChart)
+        await pilot.press("j", "j", "j")                    # run 5, running, with a log
+        await until(pilot, lambda: "loss=0.3925" in widget_text(log), what="run 5's log tail")
+        assert log.region.height > 15 and chart.region.height > 10
+        assert chart.region.y > log.region.y and "■ 5 train" in widget_text(chart)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert log.display and not chart.display
+        await pilot.press("M")
+        assert chart.display and not log.display and app.focused is chart
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert log.display and chart.display and app.focused is chart

@@ -1,4 +1,7 @@
-"""The main screen: the run list, and the selected run's log or metrics beside or below it.
+"""The main screen: the run list, and the selected run's log and metrics beside or below it.
+
+A wide and tall terminal (140x36 and up) shows the log and the chart together, stacked
+beside the list; a smaller one shows one of them at a time (`tab`, `enter`, `M` switch).
 
 It polls the store twice a second (cheaply, see tui.store_watch) and passes changed rows
 to the list, which repaints only those. What the keys do to runs (clone, edit, rerun,
@@ -11,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from core import runs as run_queries
 from core.models import RunState
@@ -34,6 +37,7 @@ PANES = ("runs", "log", "chart")
 class MainScreen(RunActions, Screen):
     BINDINGS = keys.bindings("main")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(self) -> None:
         super().__init__(id="main")
@@ -47,7 +51,7 @@ class MainScreen(RunActions, Screen):
                            main_metric=app.settings.main_metric, id="runs")
             with Vertical(id="detail"):
                 yield Static(id="detail-header", markup=False)
-                with ContentSwitcher(initial="log", id="panes"):
+                with Vertical(id="panes", classes="-log"):
                     yield LogView(id="log")
                     yield MetricChart(self._series, id="chart")
                 yield PromptBar("search the log (enter: find · esc: close)", id="log-search")
@@ -183,7 +187,9 @@ class MainScreen(RunActions, Screen):
         if pane == "runs":
             self.table.focus()
             return
-        self.query_one("#panes", ContentSwitcher).current = pane
+        panes = self.query_one("#panes")
+        panes.set_class(pane == "log", "-log")
+        panes.set_class(pane == "chart", "-chart")
         (self.log_view if pane == "log" else self.chart).focus()
 
     def _current_pane(self) -> str:
