@@ -77,7 +77,8 @@ class CloneRequest:
     gpus: int | None = None
     set: list[str] = field(default_factory=list)
     env_vars: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
+    unset_env: list[str] = field(default_factory=list)   # the parent's variables to drop
+    tags: list[str] | None = None   # None: the parent's tags; a list (even empty): these
     sweep: list[str] = field(default_factory=list)
     samples: int | None = None
     seed: int | None = None
@@ -319,7 +320,8 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                 env_vars=param_rules.parse_assignments(req.env_vars, "--env"),
                 target=req.target or parent.spec.target,
                 gpus=parent.spec.gpus if req.gpus is None else req.gpus,
-                tags=tuple(req.tags or parent.spec.tags), priority=parent.spec.priority,
+                tags=tuple(parent.spec.tags if req.tags is None else req.tags),
+                priority=parent.spec.priority,
                 sweep=_request_sweep(req), policy=policy)
     config.target(step.target)
     if req.code == "current":
@@ -332,8 +334,9 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
         options = {**parent_options, "warnings": []}
         project = Project(root=Path(parent.project), config_file=None, workdir=parent.workdir,
                           is_git=parent.git_commit is not None)
+    env = {k: v for k, v in parent.spec.env.items() if k not in set(req.unset_env)}
     base = _Base(project=project, config=config, snapshot_id=snapshot_id, options=options,
-                 env=dict(parent.spec.env), parent=parent.id, resume_from=resume_from)
+                 env=env, parent=parent.id, resume_from=resume_from)
     runs, groups = _expand([step], base, resolve_after, None)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot_id,
                  git=git, runs=runs, groups=groups, warnings=warnings)

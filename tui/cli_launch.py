@@ -111,5 +111,5 @@ def clone(args, paths: StorePaths) -> int:
     parent = run_queries.resolve_id(conn, args.id)
     fields = _request_fields(args)
     request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
-               "resume": args.resume, **fields}
+               "resume": args.resume, **fields, "tags": args.tags or None}   # None: the parent's
     return _send(paths, "clone", request, args)

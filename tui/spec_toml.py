@@ -2,7 +2,7 @@
 
 What the user may change: name, command, params, target, gpus, env, tags and the code to
 use. Params rewrite the command as `--set` does (see core.params); a variable removed from
-[env] is not removed from the new run (the clone keeps its parent's environment).
+[env] or a tag removed from `tags` is not in the new run either.
 """
 
 from __future__ import annotations
@@ -81,5 +81,6 @@ def to_clone_request(text: str, run: Run) -> dict | None:
     env_changes = [f"{k}={v}" for k, v in env.items() if run.spec.env.get(k) != str(v)]
     return {"name": data.get("name") if data.get("name") != run.name else None,
             "template": command if command != run.spec.template else None,
-            "set": changed, "env_vars": env_changes, "target": data.get("target"),
+            "set": changed, "env_vars": env_changes,
+            "unset_env": sorted(set(run.spec.env) - set(env)), "target": data.get("target"),
             "gpus": gpus, "code": code, "tags": tags}

@@ -94,6 +94,15 @@ def test_clone_with_changed_params_keeps_lineage(cli):
     assert "cloned from run" in cli.json("show", str(child), "--json")["events"][0]["message"]
 
 
+def test_a_clone_keeps_its_parents_tags_unless_given_new_ones(cli):
+    parent = cli.launch("true", opts=("--tag", "a", "--tag", "b", "--env", "K=1"))
+    same = cli.run(int(cli("clone", str(parent), "--force").stdout))
+    assert same["id"] != parent and same["parent"] == parent
+    assert same["tags"] == ["a", "b"] and same["env"] == {"K": "1"}
+    other = cli.run(int(cli("clone", str(parent), "--tag", "c", "--force").stdout))
+    assert other["tags"] == ["c"] and other["env"] == {"K": "1"}
+
+
 def test_clone_current_code_sees_edits_and_parent_code_does_not(cli, project):
     parent = cli.launch("python3", "-c", "print(open('train.py').read()[:20])")
     cli("wait", str(parent))

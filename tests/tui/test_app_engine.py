@@ -93,12 +93,15 @@ async def test_clone_dialog_escape_launches_nothing(app_env, cli):
 
 async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
     editor = tmp_path / "editor.sh"
-    editor.write_text("#!/bin/sh\nsed -i 's/^lr = 0.1$/lr = 0.07/; "
+    editor.write_text("#!/bin/sh\nsed -i 's/^lr = 0.1$/lr = 0.07/; /^DROP = /d; "
+                      "s/^tags = .*/tags = [\"keep\"]/; "
                       "s/\"--delay\", \"0\"]/\"--delay\", \"0\", \"--seed\", \"5\"]/' \"$1\"\n")
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
-    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0")
+    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0",
+                        opts=("--env", "KEEP=1", "--env", "DROP=2", "--tag", "keep",
+                              "--tag", "drop"))
     cli("wait", str(parent))
     app = make_app(app_env)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -123,6 +126,9 @@ async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
     shown = cli.run(edited)
     assert shown["parent"] == parent and shown["params"]["lr"] == 0.07
     assert shown["params"]["seed"] == 5 and shown["command"][-2:] == ["--seed", "5"]
+    assert shown["env"] == {"KEEP": "1"} and shown["tags"] == ["keep"], "removed in the editor"
+    assert cli.run(rerun)["env"] == {"KEEP": "1", "DROP": "2"}
+    assert cli.run(rerun)["tags"] == ["keep", "drop"]
     cli("wait", str(new))
     assert cli("logs", str(new)).stdout == "made-in-the-app\n"
     assert cli.run(new)["parent"] is None
