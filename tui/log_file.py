@@ -10,6 +10,7 @@ so cached blocks stay true; only the block holding the old end is dropped as it 
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -168,11 +169,35 @@ class LogFile:
     def search(self, needle: str, origin: int, backward: bool, cancelled=lambda: False) -> int:
         """The offset of the nearest match before (or after) `origin`, any case; -1 if none.
 
-        Reads the file in chunks straight from disk (the block cache stays small).
+        Reads the file in chunks straight from disk (the block cache stays small). An ASCII
+        needle is found with bytes.find on lowered chunks; any other with a bytes pattern
+        that accepts each letter's UTF-8 in either case, so offsets stay byte offsets.
         """
-        target = needle.lower().encode("utf-8", "replace")
-        if not target:
+        if not needle:
             return -1
+        pattern, longest = _pattern(needle)
+        overlap = longest - 1
+        size = self.size()
+        with open(self.path, "rb") as handle:
+            if backward:
+                hi = origin
+                while hi > 0 and not cancelled():
+                    lo = max(0, hi - SEARCH_CHUNK)
+                    handle.seek(lo)
+                    chunk = handle.read(min(size, hi + overlap) - lo)
+                    found = _last_before(pattern, chunk, origin - lo)
+                    if found != -1:
+                        return lo + found
+                    hi = lo
+            else:
+                lo = origin
+                while lo < size and not cancelled():
+                    handle.seek(lo)
+                    found = _first(pattern, handle.read(SEARCH_CHUNK + overlap))
+                    if found != -1:
+                        return lo + found
+                    lo += SEARCH_CHUNK
+        return -1
         overlap = len(target) - 1
         size = self.size()
         with open(self.path, "rb") as handle:
@@ -198,3 +223,34 @@ class LogFile:
                         return lo + found
                     lo += SEARCH_CHUNK
         return -1
+
+
+def _pattern(needle: str) -> tuple[bytes | re.Pattern, int]:
+    """What to look for, and the longest match in bytes. ASCII: the lowered bytes."""
+    if needle.isascii():
+        target = needle.lower().encode()
+        return target, len(target)
+    parts, longest = [], 0
+    for char in needle:
+        forms = sorted({f.encode("utf-8", "replace")
+                        for f in (char, char.lower(), char.upper(), char.casefold())})
+        longest += max(len(f) for f in forms)
+        parts.append(b"(?:" + b"|".join(re.escape(f) for f in forms) + b")")
+    return re.compile(b"".join(parts), re.IGNORECASE), longest
+
+
+def _first(pattern: bytes | re.Pattern, chunk: bytes) -> int:
+    if isinstance(pattern, bytes):
+        return chunk.lower().find(pattern)
+    match = pattern.search(chunk)
+    return match.start() if match else -1
+
+
+def _last_before(pattern: bytes | re.Pattern, chunk: bytes, limit: int) -> int:
+    """The last match in `chunk` that starts before `limit` (overlapping matches count)."""
+    if isinstance(pattern, bytes):
+        return chunk.lower().rfind(pattern, 0, limit + len(pattern) - 1)
+    last, position = -1, 0
+    while (match := pattern.search(chunk, position)) is not None and match.start() < limit:
+        last, position = match.start(), match.start() + 1
+    return last

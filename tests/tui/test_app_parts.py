@@ -125,6 +125,23 @@ def test_log_search_finds_across_chunk_edges(tmp_path, monkeypatch):
     assert log.search("hi", 996, backward=False) == 4000
 
 
+def test_log_search_folds_the_case_of_any_letter_and_keeps_byte_offsets(tmp_path, monkeypatch):
+    monkeypatch.setattr(log_file, "SEARCH_CHUNK", 64)
+    lines = [b"x" * 50, "Époque 1: ÉCHEC réseau".encode(), b"\xff\xfe broken", "fin: échec".encode()]
+    path = tmp_path / "output.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    data = path.read_bytes()
+    first, second = data.index("ÉCHEC".encode()), data.index("échec".encode())
+    log = LogFile(path)
+    log.size()
+    assert log.search("échec", 0, backward=False) == first
+    assert log.search("ÉCHEC", first + 1, backward=False) == second
+    assert log.search("Échec", len(data), backward=True) == second
+    assert log.search("échec", second, backward=True) == first
+    assert log.search("RÉSEAU", 0, backward=False) == data.index("réseau".encode())
+    assert log.search("échecs", 0, backward=False) == -1
+
+
 def _run() -> Run:
     spec = RunSpec(command=["python", "train.py", "--lr", "0.1"], template=["python", "train.py",
                    "--lr", "0.1"], params={"lr": 0.1, "use_amp": True}, env={"A": "1"},
