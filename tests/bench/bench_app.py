@@ -186,8 +186,8 @@ def bench_keypress(folder: Path, samples: int, seconds: float) -> None:
             _wait_running(env, project, ids)        # the selected run's log grows 1,000/s
         else:
             for _ in range(3):
-                subprocess.run([sys.executable, "-m", "tui", "launch", "--", "true"], env=env,
-                               cwd=project, capture_output=True, check=True)
+                subprocess.run([sys.executable, "-m", "tui", "launch", "--force", "--", "true"],
+                               env=env, cwd=project, capture_output=True, check=True)
         tmux = Tmux(folder, env)
         tmux.start(f"{sys.executable} -m tui", project, 120, 40)
         tmux.wait(lambda s: "quit" in s and "run " in s)
@@ -199,6 +199,10 @@ def bench_keypress(folder: Path, samples: int, seconds: float) -> None:
             start = time.perf_counter()
             while _selected(tmux.screen()) == before and time.perf_counter() - start < 10:
                 time.sleep(0.001)
+            if _selected(tmux.screen()) == before:
+                screen = tmux.screen()
+                tmux.stop()
+                raise SystemExit(f"a keypress never showed within 10 s:\n{screen}")
             latencies.append(1000 * (time.perf_counter() - start))
             time.sleep(0.05)
         if load:
