@@ -53,7 +53,7 @@ def start_overhead(cli: Cli, dockerd: Dockerd, runs: int) -> None:
         times = []
         for _ in range(runs):
             began = time.monotonic()
-            run_id = cli.launch("true", opts=("--target", target))
+            run_id = cli.launch("true", opts=("--force", "--target", target))
             _until_done(cli, run_id)
             times.append(time.monotonic() - began)
         print(f"launch -> recorded end of `true`, target {target:5}: "
@@ -70,7 +70,8 @@ def start_overhead(cli: Cli, dockerd: Dockerd, runs: int) -> None:
 def reattach(cli: Cli, dockerd: Dockerd, runs: int) -> None:
     times = []
     for _ in range(runs):
-        run_id = cli.launch("sh", "-c", "echo up; sleep 1; echo done", opts=("--target", "box"))
+        run_id = cli.launch("sh", "-c", "echo up; sleep 1; echo done",
+                            opts=("--force", "--target", "box"))
         wait_for(lambda: "up" in cli("logs", str(run_id)).stdout, timeout=60, interval=0.01)
         pid = cli.engine_pid()
         os.kill(pid, signal.SIGKILL)
@@ -90,7 +91,7 @@ def reattach(cli: Cli, dockerd: Dockerd, runs: int) -> None:
 def log_copy(cli: Cli, dockerd: Dockerd, megabytes: int) -> None:
     script = f"head -c {megabytes * 1024 * 1024} /dev/zero | tr '\\0' 'x' | fold -w 99"
     began = time.monotonic()
-    run_id = cli.launch("sh", "-c", script, opts=("--target", "box"))
+    run_id = cli.launch("sh", "-c", script, opts=("--force", "--target", "box"))
     _until_done(cli, run_id)
     total = time.monotonic() - began
     size = (Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "output.log").stat().st_size

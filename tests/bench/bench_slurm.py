@@ -71,7 +71,7 @@ def main() -> int:
     cli = Cli(env, project)
     db = root / "store" / "runyard.db"
     try:
-        cli.launch("true", opts=("--target", "hpc"))           # engine up, wrapper installed
+        cli.launch("true", opts=("--force", "--target", "hpc"))   # engine up, wrapper installed
         bare = []
         for _ in range(args.runs):
             began = time.monotonic()
@@ -91,7 +91,7 @@ def main() -> int:
         submit, end, total = [], [], {"local": [], "hpc": []}
         for _ in range(args.runs):
             began = time.monotonic()
-            run_id = cli.launch("true", opts=("--target", "hpc"))
+            run_id = cli.launch("true", opts=("--force", "--target", "hpc"))
             _poll(lambda: _row(db, run_id)[1].get("job"))
             submit.append(time.monotonic() - began)
             status = root / "store" / "runs" / str(run_id) / "exit_status"
@@ -104,7 +104,7 @@ def main() -> int:
         for target in ("local", "hpc"):
             for _ in range(args.runs):
                 began = time.monotonic()
-                run_id = cli.launch("true", opts=("--target", target))
+                run_id = cli.launch("true", opts=("--force", "--target", target))
                 cli("wait", "--quiet", str(run_id), check=False, timeout=120)
                 total[target].append(time.monotonic() - began)
             print(f"launch -> recorded end of `true`, {target:5}       {_median_ms(total[target])}")
@@ -116,9 +116,9 @@ def main() -> int:
         print(f"peer: {n} separate sbatch calls               "
               f"{(time.monotonic() - began) * 1000:7.0f} ms")
         config.write_text('[targets.hpc]\nkind = "slurm"\npartition = "debug"\nmax_parallel = 1\n')
-        blocker = cli.launch("sleep", "300", opts=("--target", "hpc"))
+        blocker = cli.launch("sleep", "300", opts=("--force", "--target", "hpc"))
         _poll(lambda: _row(db, blocker)[1].get("job"))
-        ids = [cli.launch("true", opts=("--target", "hpc")) for _ in range(n)]
+        ids = [cli.launch("true", opts=("--force", "--target", "hpc")) for _ in range(n)]
         config.write_text(f'[targets.hpc]\nkind = "slurm"\npartition = "debug"\n'
                           f'max_parallel = {n + 1}\n')
         cli("targets")
