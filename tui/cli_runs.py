@@ -230,9 +230,20 @@ def logs(args, paths: StorePaths) -> int:
         out.flush()
         if not args.follow:
             break
-        state = conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        state, retry = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?",
+                                    (run_id,)).fetchone()
         if state in TERMINAL and not _read_from(path, offset, 1):
-            break
+            if retry is None:
+                break
+            if pending:                                # the attempt's unfinished last line
+                _write_clean(out, pending + b"\n")
+                pending = b""
+            elif raw and offset and _read_from(path, offset - 1, 1) != b"\n":
+                out.write(b"\n")                       # the next attempt starts a new line
+            out.flush()
+            say(f"run {run_id} {state}; following its retry, run {retry}")
+            run_id, path, offset = retry, paths.output_log(retry), 0
+            continue
         time.sleep(0.1)
     if pending:
         _write_clean(out, pending)

@@ -38,6 +38,18 @@ def test_a_flaky_run_is_retried_with_backoff_and_each_attempt_keeps_its_log(cli,
     assert any(f"retrying as run {first + 1}: attempt 2 of 4" in m for m in events)
 
 
+def test_logs_follow_goes_on_through_the_retries(cli, tmp_path):
+    counter = tmp_path / "tries"
+    script = (f'n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; '
+              f'echo "attempt $n"; printf "no newline"; [ $n -ge 3 ]')
+    first = cli.launch("sh", "-c", script, opts=("--retries", "3", "--retry-delay", "0.2"))
+    proc = cli("logs", "-f", str(first), timeout=60)
+    assert proc.stdout == "attempt 1\nno newline\nattempt 2\nno newline\nattempt 3\nno newline"
+    assert f"run {first} failed; following its retry, run {first + 1}" in proc.stderr
+    assert f"run {first + 1} failed; following its retry, run {first + 2}" in proc.stderr
+    assert cli.run(first + 2)["state"] == "succeeded"
+
+
 def test_exhausted_retries_end_failed_with_the_last_exit_code(cli):
     first = cli.launch("sh", "-c", "echo boom; exit 5", opts=("--retries", "2", "--retry-delay", "0"))
     assert cli("wait", str(first), timeout=60, check=False).returncode == 5
