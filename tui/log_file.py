@@ -198,31 +198,6 @@ class LogFile:
                         return lo + found
                     lo += SEARCH_CHUNK
         return -1
-        overlap = len(target) - 1
-        size = self.size()
-        with open(self.path, "rb") as handle:
-            if backward:
-                hi = origin
-                while hi > 0 and not cancelled():
-                    lo = max(0, hi - SEARCH_CHUNK)
-                    handle.seek(lo)
-                    chunk = handle.read(min(size, hi + overlap) - lo).lower()
-                    found = chunk.rfind(target)
-                    while found != -1 and lo + found >= origin:
-                        found = chunk.rfind(target, 0, found + len(target) - 1)
-                    if found != -1:
-                        return lo + found
-                    hi = lo
-            else:
-                lo = origin
-                while lo < size and not cancelled():
-                    handle.seek(lo)
-                    chunk = handle.read(SEARCH_CHUNK + overlap).lower()
-                    found = chunk.find(target)
-                    if found != -1:
-                        return lo + found
-                    lo += SEARCH_CHUNK
-        return -1
 
 
 def _pattern(needle: str) -> tuple[bytes | re.Pattern, int]:

@@ -127,7 +127,8 @@ def test_log_search_finds_across_chunk_edges(tmp_path, monkeypatch):
 
 def test_log_search_folds_the_case_of_any_letter_and_keeps_byte_offsets(tmp_path, monkeypatch):
     monkeypatch.setattr(log_file, "SEARCH_CHUNK", 64)
-    lines = [b"x" * 50, "Époque 1: ÉCHEC réseau".encode(), b"\xff\xfe broken", "fin: échec".encode()]
+    lines = [b"x" * 50, "Époque 1: ÉCHEC réseau".encode(), b"\xff\xfe broken",
+             "fin: échec".encode()]
     path = tmp_path / "output.log"
     path.write_bytes(b"\n".join(lines) + b"\n")
     data = path.read_bytes()
