@@ -27,6 +27,8 @@ from tui.run_columns import plain
 from tui.run_rows import RunRow
 from tui.store_watch import StoreWatch
 
+TOAST_EACH = 2          # more runs than this ending at once share one toast per kind
+
 
 class RunyardApp(App):
     CSS_PATH = "app.tcss"
@@ -124,17 +126,31 @@ class RunyardApp(App):
 
     # ------------------------------------------------------------ notices
 
-    def run_ended(self, row: RunRow) -> None:
-        """A toast (and the bell, if asked for) when a run succeeds, fails, stops or is lost."""
+    def runs_ended(self, rows: list[RunRow]) -> None:
+        """Toasts (and the bell, if asked for) for runs that succeeded, failed, stopped or
+        were lost since the last look: one each, or one for all of a kind when more than
+        TOAST_EACH ended together (a sweep finishing), so the screen never fills up."""
         mode = self.settings.toasts
-        failed = row.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)
-        if mode == "none" or row.state is RunState.CANCELLED or (mode == "failures" and not failed):
+        if mode == "none":
             return
-        detail = f" ({plain(row.reason)})" if failed and row.reason else ""
-        self.notify(f"run {row.id} {plain(row.name)} {row.state.value}{detail}",
-                    severity="error" if failed else "information", timeout=6, markup=False)
-        if self.settings.bell:
-            self.bell()
+        rows = sorted(rows, key=lambda r: r.id)
+        bad = [r for r in rows if r.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)]
+        good = [r for r in rows if r.state is RunState.SUCCEEDED] if mode != "failures" else []
+        for group, severity in ((bad, "error"), (good, "information")):
+            if len(group) <= TOAST_EACH:
+                messages = [_ended_text(r) for r in group]
+            else:
+                counts: dict[str, int] = {}
+                for r in group:
+                    counts[r.state.value] = counts.get(r.state.value, 0) + 1
+                ids = ", ".join(str(r.id) for r in group[:8]) + (", …" if len(group) > 8 else "")
+                messages = [f"{len(group)} runs ended: "
+                            + ", ".join(f"{n} {state}" for state, n in counts.items())
+                            + f" ({ids})"]
+            for message in messages:
+                self.notify(message, severity=severity, timeout=6, markup=False)
+                if self.settings.bell:
+                    self.bell()
 
     # ------------------------------------------------------------ global keys
 
@@ -144,6 +160,12 @@ class RunyardApp(App):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
         self.push_screen(HelpScreen(dict(self._keymap)))
+
+
+def _ended_text(row: RunRow) -> str:
+    failed = row.state is not RunState.SUCCEEDED
+    detail = f" ({plain(row.reason)})" if failed and row.reason else ""
+    return f"run {row.id} {plain(row.name)} {row.state.value}{detail}"
 
 
 def run_app(paths: StorePaths, theme: str | None = None) -> int:

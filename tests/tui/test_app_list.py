@@ -178,3 +178,19 @@ async def test_hostile_names_reach_the_screen_as_plain_text(demo):
         assert message == f"run {run_id} [bold]evil[/bold] failed (red reason)"
         header = widget_text(app.screen.query_one("#detail-header"))
         assert "\x1b" not in header and "PWNED" not in header
+
+
+async def test_runs_ending_together_share_one_toast_per_kind(demo):
+    from dataclasses import replace
+    app = demo_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        rows = sorted(app.screen.query_one(RunTable).rows.values(), key=lambda r: r.id)[:6]
+        ended = [replace(r, state=RunState.SUCCEEDED) for r in rows[:4]] + \
+            [replace(rows[4], state=RunState.FAILED, reason="exit code 3"),
+             replace(rows[5], state=RunState.CANCELLED)]
+        app.runs_ended(ended[::-1])
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+    ids = ", ".join(str(r.id) for r in rows[:4])
+    assert messages == [f"run {rows[4].id} {rows[4].name} failed (exit code 3)",
+                        f"4 runs ended: 4 succeeded ({ids})"], "a cancel the user asked for: none"

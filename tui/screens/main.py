@@ -106,9 +106,9 @@ class MainScreen(RunActions, Screen):
         changes = table.update_rows(rows)
         current = table.current
         redraw = False
+        self.app.runs_ended([after for before, after in changes
+                             if before is not None and before.active and after.state.terminal])
         for before, after in changes:
-            if before is not None and before.active and after.state.terminal:
-                self.app.run_ended(after)
             redraw = redraw or (current is not None and after.id == current.id) \
                 or after.id in table.marked
         if redraw:
