@@ -185,10 +185,19 @@ def _m4_run_json(db) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN json TEXT")
 
 
+def _m5_removed_runs(db) -> None:
+    """Runs removed with `tui rm`: their ids are never given out again, and a lookup of one
+    says it was removed. `seq` orders removals, for readers that watch for them (the app)."""
+    db.execute("""CREATE TABLE removed (
+        seq INTEGER PRIMARY KEY, run_id INTEGER NOT NULL UNIQUE, name TEXT, state TEXT,
+        at TEXT NOT NULL)""")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
     _m2_workflows,
     _m3_run_detail,
     _m4_run_json,
+    _m5_removed_runs,
 ]

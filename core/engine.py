@@ -63,7 +63,7 @@ class Engine:
         self._server = None
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
-                     "stop": self.op_stop,
+                     "stop": self.op_stop, "remove": self.op_remove,
                      # workflows (core.intake, core.watching): the request only, no writer
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
@@ -332,6 +332,15 @@ class Engine:
             results.append({"id": run.id, "state": run.state.value, "changed": True})
         return {"runs": sorted(results, key=lambda r: r["id"])}
 
+    async def op_remove(self, request, writer) -> dict:
+        """Remove ended runs (core.ledger.Ledger.remove), then their run folders. The
+        blobs of their snapshots stay: other runs may share them."""
+        removed = self.ledger.remove([int(i) for i in request["ids"]])
+        folders = [self.paths.run_dir(run["id"]) for run in removed]
+        freed, problems = await asyncio.to_thread(_remove_folders, folders)
+        log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
+        return {"removed": removed, "freed_bytes": freed, "warnings": problems}
+
     async def op_wait(self, request, writer) -> dict:
         conn = self.ledger.conn
         ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
@@ -371,6 +380,34 @@ class Engine:
             info["queued"] = counts.get(name, {}).get("queued", 0)
             targets.append(info)
         return {"targets": targets}
+
+
+def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
+    """Delete run folders (also what a run made read-only); the bytes freed and, for a
+    folder that could not go, why."""
+    import shutil
+    import stat
+
+    def writable_then_retry(function, path, _exc) -> None:
+        parent = os.path.dirname(path)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        function(path)
+
+    freed, problems = 0, []
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                try:
+                    freed += os.lstat(os.path.join(root, name)).st_size
+                except OSError:
+                    pass
+        try:
+            shutil.rmtree(folder, onerror=writable_then_retry)   # onexc: 3.12+
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            problems.append(f"could not delete {folder}: {exc.strerror or exc}")
+    return freed, problems
 
 
 async def _read_message(reader: asyncio.StreamReader) -> dict:

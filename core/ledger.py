@@ -37,6 +37,12 @@ class Ledger:
     def _tx(self):
         return _Transaction(self.conn)
 
+    def _next_id(self) -> int:
+        """One above every id ever given: a removed run's id is not given out again."""
+        return self.conn.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM runs), 0), "
+            "coalesce((SELECT max(run_id) FROM removed), 0)) + 1").fetchone()[0]
+
     # ------------------------------------------------------------ runs
 
     def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
@@ -58,7 +64,7 @@ class Ledger:
             if hashes:
                 self._save_hashes(hashes)
             group_ids = self._insert_groups(runs, groups, at)
-            next_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] + 1
+            next_id = self._next_id()
             ids: list[int] = []
             rows, events = [], []
             options_text: dict[int, str] = {}         # runs of one step share their options
@@ -165,7 +171,7 @@ class Ledger:
               resume_from: str | None, note: str) -> tuple[Run, int]:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
-            new_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] + 1
+            new_id = self._next_id()
             self.conn.execute(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
@@ -208,6 +214,61 @@ class Ledger:
                                     "'running'", (detail, run_id))
             if message and cur.rowcount:
                 self._event(run_id, "target", None, message)
+
+    def remove(self, ids: list[int]) -> list[dict]:
+        """Remove ended runs: their rows, history and metrics, in one transaction; each id
+        is recorded in `removed`. All or nothing: a run that is queued or running, or that
+        a queued or running run still needs (it waits for it, or continues its retries),
+        refuses the whole request. Returns the removed runs (id, name, state)."""
+        # Other runs keep naming a removed one (a clone's `parent`, an attempt's `retry_of`):
+        # lineage stays true, and the id is never reused, so the reference cannot mislead.
+        # No code updates those columns later, so SQLite's checks are off just for this.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            return self._remove(sorted(set(ids)))
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def _remove(self, wanted: list[int]) -> list[dict]:
+        from core.errors import UnknownRun, UsageError
+        with self._tx():
+            found = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update((row[0], row) for row in self.conn.execute(
+                    f"SELECT id, name, state FROM runs WHERE id IN ({marks})", chunk))
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise UnknownRun(f"no run with id {missing[0]}",
+                                 hint="list runs with: tui status --all")
+            active = [i for i in wanted if found[i][2] in ("queued", "running")]
+            if active:
+                raise UsageError(f"run {active[0]} is {found[active[0]][2]}: only ended runs "
+                                 "can be removed", hint=f"cancel it first: tui cancel {active[0]}")
+            chosen = set(wanted)
+            for run_id, state, depends, retry_of in self.conn.execute(
+                    "SELECT id, state, depends_on, retry_of FROM runs "
+                    "WHERE state IN ('queued', 'running')"):
+                needs = chosen & {*json.loads(depends), retry_of}
+                if needs:
+                    raise UsageError(f"run {min(needs)} is still needed by run {run_id}, "
+                                     f"which is {state}", hint="remove it after that run ends")
+            for run_id, next_id in self.conn.execute(
+                    "SELECT r.id, r.retried_as FROM runs r JOIN runs n ON n.id = r.retried_as "
+                    "WHERE n.state IN ('queued', 'running')"):
+                if run_id in chosen:
+                    raise UsageError(f"run {run_id} is still needed by run {next_id} (its "
+                                     "next attempt), which has not ended",
+                                     hint="remove it after that run ends")
+            at = now_iso()
+            self.conn.executemany(
+                "INSERT INTO removed (run_id, name, state, at) VALUES (?, ?, ?, ?)",
+                [(i, found[i][1], found[i][2], at) for i in wanted])
+            for table, column in (("metrics", "run_id"), ("events", "run_id"), ("runs", "id")):
+                self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
+                                      [(i,) for i in wanted])
+        return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
 
     def request_cancel(self, run_id: int) -> None:
         at = now_iso()

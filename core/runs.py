@@ -169,8 +169,21 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
     except ValueError:
         raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        gone = _removed(conn, run_id)
+        if gone is not None:
+            raise UnknownRun(f"run {run_id} was removed at {gone}", hint="ids of removed "
+                             "runs are not used again; list runs with: tui status --all")
         raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
     return run_id
+
+
+def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
+    """When the run was removed with `tui rm`, or None."""
+    try:
+        row = conn.execute("SELECT at FROM removed WHERE run_id = ?", (run_id,)).fetchone()
+    except sqlite3.OperationalError:                  # a store from before `tui rm`
+        return None
+    return row[0] if row else None
 
 
 def row_to_run(row: sqlite3.Row):

@@ -175,6 +175,10 @@ COMMANDS = {
     "metrics": ("a run's metrics", None, _metrics_args),
     "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
     "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
+    "rm": ("remove ended runs: their records, logs, metrics and run folders",
+           "Remove ended runs and their run folders. Refuses (and removes nothing) when a "
+           "run is queued or running, or a run that has not ended still needs it. Removed "
+           "ids are not used again; the snapshots' files stay in the store.", _cancel_args),
     "targets": ("list targets, their capacity and health", None, _targets_args),
     "watch": ("list or stop watches made with launch --watch", None, _watch_args),
     "engine": ("the background engine: status, start, stop", None, _engine_args),

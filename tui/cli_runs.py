@@ -23,7 +23,7 @@ TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 def run(args, paths: StorePaths) -> int:
     handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
-               "cancel": cancel}[args.command]
+               "cancel": cancel, "rm": remove}[args.command]
     return handler(args, paths)
 
 
@@ -388,6 +388,23 @@ def _report_finished(data: dict, quiet: bool) -> None:
     reason = f" ({data['reason']})" if data["reason"] and data["state"] != "succeeded" else ""
     say(f"run {data['id']} {data['name']} {data['state']}{reason} after {took}"
         + (f"  {shown}" if shown else ""))
+
+
+def remove(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    from core.client import EngineClient
+    reply = EngineClient(paths).request({"op": "remove", "ids": ids})
+    removed = reply["removed"]
+    if args.json:
+        emit({"removed": removed, "freed_bytes": reply["freed_bytes"]})
+    else:
+        sys.stdout.write("".join(f"{run['id']}\n" for run in removed))
+    for warning in reply["warnings"]:
+        say(f"warning: {warning}")
+    say(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
+        f"{formatting.size(reply['freed_bytes'])} freed")
+    return ExitCode.OK
 
 
 def cancel(args, paths: StorePaths) -> int:

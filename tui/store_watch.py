@@ -3,7 +3,8 @@
 `PRAGMA data_version` tells whether any other connection committed since the last look
 (microseconds). Only then are the changed runs read: those with new events (every state
 change writes one), new runs, and the runs still active (their metrics change without an
-event). GPU figures come from the `targets` table, where the engine records them.
+event); runs removed with `tui rm` are listed in `removed`. GPU figures come from the
+`targets` table, where the engine records them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class StoreWatch:
         self._version: int | None = None
         self._last_event = 0
         self._max_id = 0
+        self._last_removal = 0
+        self.removed: list[int] = []        # ids removed since the last look; the reader clears
 
     def open(self) -> bool:
         """Connect when the store exists (it may appear later, with the first launch)."""
@@ -51,6 +54,8 @@ class StoreWatch:
             return []
         self._version = self._data_version()
         self._last_event = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        self._removals()
+        self.removed = []
         seen: dict = {}
         rows = [RunRow.from_sql(r, seen) for r in self.conn.execute(
             f"SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
@@ -67,6 +72,7 @@ class StoreWatch:
         if version == self._version:
             return None
         self._version = version
+        self.removed += self._removals()
         ids = set(active_ids)
         for run_id, event_id in self.conn.execute(
                 "SELECT run_id, id FROM events WHERE id > ?", (self._last_event,)):
@@ -82,6 +88,17 @@ class StoreWatch:
         if rows:
             self._max_id = max(self._max_id, max(r.id for r in rows))
         return rows
+
+    def _removals(self) -> list[int]:
+        try:
+            found = self.conn.execute(
+                "SELECT seq, run_id FROM removed WHERE seq > ? ORDER BY seq",
+                (self._last_removal,)).fetchall()
+        except sqlite3.OperationalError:          # a store the engine has not migrated yet
+            return []
+        if found:
+            self._last_removal = found[-1][0]
+        return [run_id for _, run_id in found]
 
     def read_older(self, below: int) -> list[RunRow]:
         """Every run with an id below `below`, on this thread's own connection."""

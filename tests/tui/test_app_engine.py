@@ -229,3 +229,18 @@ async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
     for run in new:
         cli("wait", str(run["id"]))
     assert {cli("logs", str(r["id"])).stdout for r in new} == {"bs=16\n", "bs=32\n"}
+
+
+async def test_runs_removed_with_tui_rm_leave_the_list(app_env, cli):
+    kept, gone = cli.launch("true"), cli.launch("true", "too")
+    cli("wait", str(kept), str(gone))
+    app = make_app(app_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, gone)
+        table.select_run(gone)
+        await pilot.press("space")                                      # marked, then removed
+        await asyncio.to_thread(cli, "rm", str(gone))
+        await until(pilot, lambda: gone not in table.rows, what="the removed run to go")
+        assert kept in table.rows and not table.marked
+        assert table.current is not None and table.current.id == kept

@@ -103,15 +103,16 @@ class MainScreen(RunActions, Screen):
         if rows is None:
             return
         table.set_gpu_figures(self.app.store.gpu_figures())
+        if self.app.store.removed:                       # `tui rm` from another terminal
+            table.remove_rows(self.app.store.removed)
+            self.app.store.removed = []
+            self._summary()
         changes = table.update_rows(rows)
         current = table.current
-        redraw = False
         self.app.runs_ended([after for before, after in changes
                              if before is not None and before.active and after.state.terminal])
-        for before, after in changes:
-            redraw = redraw or (current is not None and after.id == current.id) \
-                or after.id in table.marked
-        if redraw:
+        touched = {after.id for _, after in changes}
+        if (current is not None and current.id in touched) or touched & table.marked:
             self._show_detail(table.current, reload_log=False)
         if changes:
             self._summary()

@@ -106,6 +106,13 @@ class RunTable(ScrollView, can_focus=True):
                     self._refresh_run(row.id)
         return changes
 
+    def remove_rows(self, ids: list[int]) -> None:
+        """Runs removed from the store (`tui rm`): gone from the list and the marks."""
+        gone = [i for i in ids if self.rows.pop(i, None) is not None]
+        if gone:
+            self.marked.difference_update(gone)
+            self.rebuild()
+
     def add_row(self, row: RunRow, select: bool = True) -> None:
         """A run just launched from the app: it shows at once, before the store is polled."""
         if row.id not in self.rows:
