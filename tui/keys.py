@@ -36,6 +36,7 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("edit", "e", "edit_spec", "edit the spec in $EDITOR, launch"),
         Key("rerun", "r", "rerun", "rerun as is"),
         Key("cancel", "x", "cancel", "cancel (asks first)"),
+        Key("remove", "D,delete", "remove", "remove ended runs (asks first)"),
         Key("new", "n", "new_run", "new run"),
         Key("diff", "d", "diff", "diff with its parent, or 2 marked"),
         Key("filter", "slash", "filter", "filter", show=True),

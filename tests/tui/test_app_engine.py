@@ -231,16 +231,35 @@ async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
     assert {cli("logs", str(r["id"])).stdout for r in new} == {"bs=16\n", "bs=32\n"}
 
 
-async def test_runs_removed_with_tui_rm_leave_the_list(app_env, cli):
+async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
     kept, gone = cli.launch("true"), cli.launch("true", "too")
-    cli("wait", str(kept), str(gone))
+    first, second = cli.launch("true", "3"), cli.launch("true", "4")
+    cli("wait", str(kept), str(gone), str(first), str(second))
+    long = cli.launch(*LONG)
     app = make_app(app_env)
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.table
-        await _listed(pilot, table, gone)
+        await _listed(pilot, table, long)
         table.select_run(gone)
         await pilot.press("space")                                      # marked, then removed
         await asyncio.to_thread(cli, "rm", str(gone))
         await until(pilot, lambda: gone not in table.rows, what="the removed run to go")
         assert kept in table.rows and not table.marked
-        assert table.current is not None and table.current.id == kept
+        table.select_run(first)
+        await pilot.press("space")
+        table.select_run(long)
+        await pilot.press("space", "D")                             # one ended, one running
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert "Remove run {} true (1 not ended: kept)?".format(first) in \
+            str(app.screen.query_one(".question").render())
+        assert app.focused.id == "no"
+        await pilot.press("enter")                                      # the default: No
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="closed")
+        assert first in table.rows
+        await pilot.press("delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: first not in table.rows, what="the removed run to go")
+        assert long in table.rows and _state(cli, long) == "running"
+        assert cli("show", str(first), check=False).returncode == 3
+        assert second in table.rows and kept in table.rows

@@ -17,6 +17,7 @@ BINDING_TESTS = {
         {"clone"},
     "test_app_engine.py::test_rerun_edit_and_new_run": {"rerun", "edit", "new"},
     "test_app_engine.py::test_cancel_asks_first_and_defaults_to_no": {"cancel"},
+    "test_app_engine.py::test_runs_removed_with_tui_rm_or_the_key_leave_the_list": {"remove"},
     "test_app_engine.py::test_quit_stops_no_run": {"quit"},
     "test_app_engine.py::test_clone_dialog_escape_launches_nothing": {"dialog_cancel"},
     "test_app_engine.py::test_a_sweep_folds_and_a_new_one_shows_its_plan_first":

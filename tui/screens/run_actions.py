@@ -153,6 +153,36 @@ class RunActions:
                              lambda yes: yes and self.app.engine_request(
                                  "cancel", {"op": "cancel", "ids": ids}))
 
+    def action_remove(self) -> None:
+        from tui.dialogs.confirm import ConfirmDialog
+        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        ended = [r for r in rows if r.state.terminal]
+        if not rows:
+            self.app.notify("no run selected", severity="warning")
+            return
+        if not ended:
+            self.app.notify(f"nothing to remove: run {', '.join(str(r.id) for r in rows)} "
+                            "has not ended (cancel it first)", severity="warning")
+            return
+        names = ", ".join(f"{r.id} {plain(r.name)}" for r in ended[:5])
+        more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
+        left = f" ({len(rows) - len(ended)} not ended: kept)" if len(ended) < len(rows) else ""
+        question = (f"Remove run {names}{more}{left}? Its record, log, metrics and run folder "
+                    "are deleted.")
+        ids = [r.id for r in ended]
+        self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
+                             lambda yes: yes and self.app.engine_request(
+                                 "remove", {"op": "remove", "ids": ids}, self._removed))
+
+    def _removed(self, reply: dict) -> None:
+        from tui import formatting
+        removed = [run["id"] for run in reply["removed"]]
+        self.table.remove_rows(removed)
+        self.app.notify(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
+                        f"{formatting.size(reply['freed_bytes'])} freed", timeout=4)
+        for warning in reply.get("warnings", []):
+            self.app.notify(warning, severity="warning", markup=False)
+
     # ------------------------------------------------------------ comparing
 
     def action_diff(self) -> None:
