@@ -230,8 +230,11 @@ def logs(args, paths: StorePaths) -> int:
         out.flush()
         if not args.follow:
             break
-        state, retry = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?",
-                                    (run_id,)).fetchone()
+        row = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?",
+                           (run_id,)).fetchone()
+        if row is None:                                # removed (`tui rm`) while followed
+            break
+        state, retry = row
         if state in TERMINAL and not _read_from(path, offset, 1):
             if retry is None:
                 break
