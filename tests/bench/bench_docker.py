@@ -98,9 +98,19 @@ def log_copy(cli: Cli, dockerd: Dockerd, megabytes: int) -> None:
     began = time.monotonic()
     dockerd.docker("run", "--rm", "--init", BUSYBOX_IMAGE, "sh", "-c", script + " > /dev/null")
     bare = time.monotonic() - began
+    name = f"runyard-bench-logs-{os.getpid()}"
+    began = time.monotonic()
+    dockerd.docker("run", "--init", "--name", name, "--log-driver", "local", BUSYBOX_IMAGE,
+                   "sh", "-c", script, timeout=600)
+    logged = time.monotonic() - began
+    began = time.monotonic()
+    dockerd.docker("logs", name, timeout=600)
+    read_back = time.monotonic() - began
+    dockerd.docker("rm", name)
     print(f"{size / 1e6:.0f} MB of output copied into output.log: run took {total:.1f} s "
           f"({size / 1e6 / total:.0f} MB/s); the same container writing to /dev/null: "
-          f"{bare:.1f} s")
+          f"{bare:.1f} s; peer: `docker run` of it (attached, local log driver) {logged:.1f} s, "
+          f"then `docker logs` reading it back {read_back:.1f} s")
 
 
 def main() -> int:
