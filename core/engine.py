@@ -59,6 +59,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._last_activity = time.monotonic()
         self._preparing: dict[str, asyncio.Task] = {}
+        self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
         self._lock_file = None
         self._server = None
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
@@ -122,9 +123,10 @@ class Engine:
         self._server.close()
         await self.watches.close()
         await self.notifier.close()
-        for task in [*background, *self.runner.tasks.values()]:
+        pending = [*background, *self.runner.tasks.values(), *self._forgetting]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*background, *self.runner.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.registry.close()
         self.ledger.close()
 
@@ -335,11 +337,30 @@ class Engine:
     async def op_remove(self, request, writer) -> dict:
         """Remove ended runs (core.ledger.Ledger.remove), then their run folders. The
         blobs of their snapshots stay: other runs may share them."""
-        removed = self.ledger.remove([int(i) for i in request["ids"]])
+        conn = self.ledger.conn
+        runs = [run_queries.get_run(conn, int(i)) for i in request["ids"]]
+        removed = self.ledger.remove([run.id for run in runs])
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
         log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
-        return {"removed": removed, "freed_bytes": freed, "warnings": problems}
+        remote = [run for run in runs if run.handle and hasattr(
+            getattr(self.registry.get(run.spec.target), "executor", None), "forget")]
+        if remote:          # a box may be slow or down: its folders go in the background
+            task = asyncio.get_running_loop().create_task(self._forget_remote(remote))
+            self._forgetting.add(task)
+            task.add_done_callback(self._forgetting.discard)
+        notes = [f"the folder of run {run.id} on {run.spec.target} is being removed in the "
+                 "background" for run in remote]
+        return {"removed": removed, "freed_bytes": freed, "warnings": problems, "notes": notes}
+
+    async def _forget_remote(self, runs) -> None:
+        for run in runs:
+            runtime = self.registry.get(run.spec.target)
+            try:
+                await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
+            except (RunyardError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target,
+                            getattr(exc, "message", None) or repr(exc))
 
     async def op_wait(self, request, writer) -> dict:
         conn = self.ledger.conn

@@ -154,6 +154,19 @@ class SshExecutor:
                               "bytes": sent.content_bytes_sent}
         return handle
 
+    async def forget(self, run: Run, handle: dict) -> None:
+        """`tui rm` of an ended run: delete its folder on the box (code copy, log, status)."""
+        from core.remote import scripts
+        run_dir = handle.get("run_dir") or ""
+        if not run_dir.startswith("runs/") or ".." in run_dir.split("/"):
+            return                                   # never started there, or not ours
+        facts = await self.reach()
+        reply = await self.box.script(f"cd {scripts.quote(facts.work)} && rm -rf -- "
+                                      f"{scripts.quote(run_dir)}\n", what="removing a run")
+        if reply.returncode != 0:
+            raise ExecutorError(f"{self.box.label}: cannot remove {facts.work}/{run_dir}: "
+                                f"{reply.error_text()[:200]}", target=self.target.name)
+
     def _reset_local(self, run_id: int) -> None:
         """The local copies start empty, like the run's fresh files on the box."""
         local = self.context.paths.run_dir(run_id)

@@ -173,3 +173,16 @@ async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
         assert end.status == "0\t" and not end.gone and local.read_text() == "from the job\n"
     finally:
         await pool.release(box)
+
+
+def test_removing_a_box_run_deletes_its_folder_on_the_box_too(lab, cli):
+    lab.configure(lab.target("box1"))
+    run_id = cli.launch("sh", "-c", "echo on-the-box", opts=("--target", "box1"))
+    cli.wait_state(run_id, "succeeded", timeout=60)
+    remote = lab.remote_run_dir(lab.box1, run_id)
+    assert (remote / "output.log").read_text() == "on-the-box\n" and (remote / "code").is_dir()
+    proc = cli("rm", str(run_id))
+    assert f"the folder of run {run_id} on box1 is being removed" in proc.stderr
+    wait_for(lambda: not remote.exists(), timeout=60, what="the run's folder on the box to go")
+    assert (lab.box1.work / "blobs").is_dir(), "the box's blob store stays"
+    assert not (Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id)).exists()
