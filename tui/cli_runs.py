@@ -405,6 +405,8 @@ def remove(args, paths: StorePaths) -> int:
         sys.stdout.write("".join(f"{run['id']}\n" for run in removed))
     for warning in reply["warnings"]:
         say(f"warning: {warning}")
+    for note in reply.get("notes", []):
+        say(note)
     say(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
         f"{formatting.size(reply['freed_bytes'])} freed")
     return ExitCode.OK
