@@ -227,6 +227,13 @@ def manifest(snapshot_id: str, blobs: BlobStore) -> list[list]:
         raise StoreError(f"snapshot {snapshot_id[:12]} is missing from the blob store") from None
 
 
+def executables(snapshot_id: str | None, blobs: BlobStore) -> list[str]:
+    """The paths of the snapshot's executable files (none without a snapshot)."""
+    if not snapshot_id:
+        return []
+    return [name for name, kind, _size, _ref in manifest(snapshot_id, blobs) if kind == "x"]
+
+
 def materialize(snapshot_id: str, blobs: BlobStore, dest: Path) -> int:
     """Write the snapshot's files under `dest` as private, writable copies; return file count."""
     entries = manifest(snapshot_id, blobs)

@@ -16,7 +16,7 @@ import time
 
 from core.errors import ExecutorError
 from core.executors.base import Context, Exit, parse_status
-from core.executors.slurm_site import MIRRORED, SLURM_COMMANDS, STATUS_GRACE, Placed, SlurmError
+from core.executors.slurm_site import SLURM_COMMANDS, STATUS_GRACE, Placed, SlurmError
 from core.models import Run
 from core.remote.box import Completed
 from core.remote.scripts import quote
@@ -76,12 +76,14 @@ class RemoteSite:
 
     async def prepare(self, run: Run, env: dict[str, str]) -> Placed:
         from core.remote import scripts
+        from core.remote.mirror import reset_local
         from core.remote.transfer import send_snapshot
+        from core.snapshot import executables
         facts = await self.reach()
         run_dir = self.run_dir(run)
-        await asyncio.to_thread(self._reset_local, run.id)
-        executables = await asyncio.to_thread(self._executables, run.snapshot)
-        script = scripts.prepare_run(facts.work, run_dir, run.snapshot, executables)
+        await asyncio.to_thread(reset_local, self.context.paths.run_dir(run.id))
+        runnable = await asyncio.to_thread(executables, run.snapshot, self.context.blobs)
+        script = scripts.prepare_run(facts.work, run_dir, run.snapshot, runnable)
         handle = {"box": self.label, "work": facts.work, "run_dir": run_dir}
         if run.snapshot and run.snapshot not in self.box.known_snapshots:
             sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
@@ -102,19 +104,6 @@ class RemoteSite:
         env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
                "RUNYARD_HOME": facts.work}
         return Placed(remote, f"{code}/{run.workdir}" if run.workdir else code, env, handle)
-
-    def _reset_local(self, run_id: int) -> None:
-        local = self.context.paths.run_dir(run_id)
-        local.mkdir(parents=True, exist_ok=True)
-        for name in MIRRORED:
-            (local / name).unlink(missing_ok=True)
-
-    def _executables(self, snapshot: str | None) -> list[str]:
-        if not snapshot:
-            return []
-        from core.snapshot import manifest
-        return [name for name, kind, _size, _ref in manifest(snapshot, self.context.blobs)
-                if kind == "x"]
 
     def array_dir(self, nonce: str) -> str:
         return f"{self.box.facts.work}/slurm/{self.store}/arrays/{nonce}"
@@ -148,9 +137,9 @@ class RemoteSite:
                          reply.stderr)
 
     def follow(self, run: Run, handle: dict) -> "RemoteFollow":
-        from core.remote.mirror import Watch
+        from core.remote.mirror import Watch, local_copies
         local = self.context.paths.run_dir(run.id)
-        watch = self.mirror.add(Watch(handle["run_dir"], [(n, local / n) for n in MIRRORED],
+        watch = self.mirror.add(Watch(handle["run_dir"], local_copies(local),
                                       pid=0, start_time=None))
         return RemoteFollow(self.mirror, watch)
 

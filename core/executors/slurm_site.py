@@ -27,7 +27,6 @@ from core.remote.box import Completed
 from core.remote.scripts import installed_name
 
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo")
-MIRRORED = ("output.log", "metrics.jsonl")
 STATUS_GRACE = 5.0          # how long an ended job's exit_status may take to show up
 
 

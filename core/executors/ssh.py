@@ -35,7 +35,6 @@ from core.remote.settings import DEFAULT_WORK_DIR, SshSettings, check_ssh_option
 
 log = logging.getLogger("runyard.engine")
 
-MIRRORED = ("output.log", "metrics.jsonl")
 
 
 def check_options(path: Path, where: str, options: dict) -> dict:
@@ -113,15 +112,17 @@ class SshExecutor:
 
     async def start(self, run: Run, env: dict[str, str]) -> dict:
         from core.remote import scripts
+        from core.remote.mirror import reset_local
         from core.remote.transfer import send_snapshot
+        from core.snapshot import executables
         facts = await self.reach()
         run_dir = self._run_dir(run)
-        await asyncio.to_thread(self._reset_local, run.id)
+        await asyncio.to_thread(reset_local, self.context.paths.run_dir(run.id))
         remote = f"{facts.work}/{run_dir}"
         env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
                "RUNYARD_HOME": facts.work}
-        executables = await asyncio.to_thread(self._executables, run.snapshot)
-        script = scripts.launch(facts.work, run_dir, run.snapshot, run.workdir, executables, env,
+        runnable = await asyncio.to_thread(executables, run.snapshot, self.context.blobs)
+        script = scripts.launch(facts.work, run_dir, run.snapshot, run.workdir, runnable, env,
                                 run.spec.command, facts.wrapper)
         sent = None
         try:
@@ -167,24 +168,10 @@ class SshExecutor:
             raise ExecutorError(f"{self.box.label}: cannot remove {facts.work}/{run_dir}: "
                                 f"{reply.error_text()[:200]}", target=self.target.name)
 
-    def _reset_local(self, run_id: int) -> None:
-        """The local copies start empty, like the run's fresh files on the box."""
-        local = self.context.paths.run_dir(run_id)
-        local.mkdir(parents=True, exist_ok=True)
-        for name in MIRRORED:
-            (local / name).unlink(missing_ok=True)
-
-    def _executables(self, snapshot: str | None) -> list[str]:
-        if not snapshot:
-            return []
-        from core.snapshot import manifest
-        return [name for name, kind, _size, _ref in manifest(snapshot, self.context.blobs)
-                if kind == "x"]
-
     async def wait(self, run: Run, handle: dict) -> Exit:
-        from core.remote.mirror import Watch
+        from core.remote.mirror import Watch, local_copies
         local = self.context.paths.run_dir(run.id)
-        watch = self.mirror.add(Watch(handle["run_dir"], [(n, local / n) for n in MIRRORED],
+        watch = self.mirror.add(Watch(handle["run_dir"], local_copies(local),
                                       handle.get("pid"), handle.get("start_time")))
         try:
             end = await watch.done

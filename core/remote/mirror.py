@@ -27,6 +27,19 @@ POLL_INTERVAL = 0.5
 MAX_CHUNK = 1024 * 1024         # per file and poll
 MAX_REPLY = 16 * 1024 * 1024    # all files of one poll together (runs that write fast share it)
 FAILURE_PAUSE = 5.0
+MIRRORED = ("output.log", "metrics.jsonl")   # a remote run's files that have local copies
+
+
+def local_copies(local: Path) -> list[tuple[str, Path]]:
+    """(remote name, local path) of each mirrored file of a run whose local folder is `local`."""
+    return [(name, local / name) for name in MIRRORED]
+
+
+def reset_local(local: Path) -> None:
+    """The local copies start empty, like the run's fresh files on the box."""
+    local.mkdir(parents=True, exist_ok=True)
+    for name in MIRRORED:
+        (local / name).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from core.blobs import BlobStore
 from core.remote import scripts
 from core.remote.box import Box
 from core.remote.failures import BoxError
-from core.snapshot import manifest
+from core.snapshot import executables, manifest
 
 CHUNK = 256 * 1024
 GZIP_LEVEL = 1          # fast; code and text shrink 2-4x, tar headers far more
@@ -104,9 +104,8 @@ async def prepare_run(box: Box, run_dir: str, snapshot_id: str | None,
     own way (a Slurm executor submitting with sbatch); the ssh executor does this and the
     start in one script (scripts.launch)."""
     facts = await box.ready()
-    entries = await asyncio.to_thread(manifest, snapshot_id, blobs) if snapshot_id else []
-    executables = [name for name, kind, _size, _ref in entries if kind == "x"]
-    script = scripts.prepare_run(facts.work, run_dir, snapshot_id, executables)
+    script = scripts.prepare_run(facts.work, run_dir, snapshot_id,
+                                 await asyncio.to_thread(executables, snapshot_id, blobs))
     for _attempt in range(2):
         if snapshot_id and snapshot_id not in box.known_snapshots:
             await send_snapshot(box, snapshot_id, blobs)
