@@ -416,19 +416,27 @@ def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
 
     freed, problems = 0, []
     for folder in folders:
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
-                try:
-                    freed += os.lstat(os.path.join(root, name)).st_size
-                except OSError:
-                    pass
+        if not folder.exists():                  # the run never started: it has no folder
+            continue
+        freed += _bytes_under(folder)
         try:
             shutil.rmtree(folder, onerror=writable_then_retry)   # onexc: 3.12+
-        except FileNotFoundError:
-            pass
         except OSError as exc:
             problems.append(f"could not delete {folder}: {exc.strerror or exc}")
     return freed, problems
+
+
+def _bytes_under(folder: Path) -> int:
+    """The size of the files under `folder`. A file that cannot be looked at (in a folder
+    its run made unreadable) is not counted; it is deleted all the same."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError as exc:
+                log.debug("not counted in the space freed: %s", exc)
+    return total
 
 
 async def _read_message(reader: asyncio.StreamReader) -> dict:

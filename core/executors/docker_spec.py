@@ -10,6 +10,7 @@ metrics file is copied back while the run goes on.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tarfile
 import uuid
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from core.blobs import BlobStore
 from core.snapshot import manifest
+
+log = logging.getLogger("runyard.engine")
 
 ROOT = "/runyard"
 CODE = f"{ROOT}/code"
@@ -44,9 +47,9 @@ def store_id(home: Path) -> str:
         tmp = home / f"store-id.{os.getpid()}.tmp"
         tmp.write_text(uuid.uuid4().hex[:16] + "\n")
         try:
-            os.link(tmp, path)                  # fails if another process made it first
+            os.link(tmp, path)
         except FileExistsError:
-            pass
+            log.debug("%s was made by another process first; using that one", path)
         finally:
             tmp.unlink()
         return path.read_text().strip()
