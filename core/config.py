@@ -167,18 +167,18 @@ def _read_toml(path: Path) -> dict:
 # Parsers for sections owned elsewhere (the app's [app] and [keys], say) register here;
 # each gets (file, value) and returns its parsed form or raises ConfigError.
 SECTION_PARSERS: dict[str, Callable[[Path, Any], Any]] = {}
-# Sections the full-screen app reads: tui.app_settings registers their parsers when the
+# Sections the full-screen app reads: tui.app.settings registers their parsers when the
 # app loads. The engine and the headless CLI never import the app, so there these sections
 # are kept as they are, unchecked, and a launch never fails because of them.
 APP_SECTIONS = ("app", "keys")
 
 
 def _notify_section(path: Path, value: Any) -> Any:
-    from core.notify import parse_section
+    from core.engine.notify import parse_section
     return parse_section(path, value)
 
 
-SECTION_PARSERS["notify"] = _notify_section      # run hooks: core.notify
+SECTION_PARSERS["notify"] = _notify_section      # run hooks: core.engine.notify
 
 
 def build(layers: list[tuple[Path, dict]]) -> Config:

@@ -1,5 +1,5 @@
 """`python -m tui` is the `tui` command."""
 
-from tui.cli import entry
+from tui.cli.main import entry
 
 entry()

@@ -1,7 +1,7 @@
 """A run's whole spec as TOML for `$EDITOR` (the `e` key), and the clone request it becomes.
 
 What the user may change: name, command, params, target, gpus, env, tags and the code to
-use. Params rewrite the command as `--set` does (see core.params); a variable removed from
+use. Params rewrite the command as `--set` does (see core.spec.params); a variable removed from
 [env] or a tag removed from `tags` is not in the new run either.
 """
 
@@ -12,7 +12,7 @@ import tomllib
 
 from core.errors import UsageError
 from core.models import Run
-from core.params import as_text
+from core.spec.params import as_text
 
 HEADER = """\
 # Run {id} ({name}) as a spec. Save and quit to launch it as a new run cloned from run {id};

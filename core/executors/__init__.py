@@ -14,9 +14,9 @@ from core.errors import ConfigError
 
 _MODULES = {
     "local": "core.executors.local",
-    "docker": "core.executors.docker",
+    "docker": "core.executors.docker.executor",
     "ssh": "core.executors.ssh",
-    "slurm": "core.executors.slurm",
+    "slurm": "core.executors.slurm.executor",
 }
 
 

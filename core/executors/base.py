@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from core.blobs import BlobStore
+from core.store.blobs import BlobStore
 from core.config import TargetConfig
 from core.gpus import Gpu
 from core.models import Run

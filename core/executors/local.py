@@ -17,12 +17,12 @@ import subprocess
 from pathlib import Path
 
 from core import gpus as gpu_detection
-from core import procs
+from core.executors import procs
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
 from core.executors.base import WRAPPER, Context, Exit, describe_code, parse_status
 from core.models import Run
-from core.snapshot import private_copy
+from core.store.snapshot import private_copy
 
 
 def check_options(path: Path, where: str, options: dict) -> dict:

@@ -114,7 +114,7 @@ class SshExecutor:
         from core.remote import scripts
         from core.remote.mirror import reset_local
         from core.remote.transfer import send_snapshot
-        from core.snapshot import executables
+        from core.store.snapshot import executables
         facts = await self.reach()
         run_dir = self._run_dir(run)
         await asyncio.to_thread(reset_local, self.context.paths.run_dir(run.id))

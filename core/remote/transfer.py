@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import AsyncIterator
 
-from core.blobs import BlobStore
+from core.store.blobs import BlobStore
 from core.remote import scripts
 from core.remote.box import Box
 from core.remote.failures import BoxError
-from core.snapshot import executables, manifest
+from core.store.snapshot import executables, manifest
 
 CHUNK = 256 * 1024
 GZIP_LEVEL = 1          # fast; code and text shrink 2-4x, tar headers far more

@@ -114,8 +114,8 @@ MEMORY: list[float] = []
 
 
 async def _open_in_process(paths: StorePaths) -> float:
-    from tui.app import RunyardApp
-    from tui.widgets.run_table import RunTable
+    from tui.app.app import RunyardApp
+    from tui.app.widgets.run_table import RunTable
     start = time.perf_counter()
     app = RunyardApp(paths, revive_engine=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -260,9 +260,9 @@ def make_gigabyte(path: Path) -> int:
 
 
 async def _open_log(paths: StorePaths, run_id: int) -> dict:
-    from tui.app import RunyardApp
-    from tui.widgets.log_view import LogView
-    from tui.widgets.run_table import RunTable
+    from tui.app.app import RunyardApp
+    from tui.app.widgets.log_view import LogView
+    from tui.app.widgets.run_table import RunTable
     app = RunyardApp(paths, revive_engine=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()

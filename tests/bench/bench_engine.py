@@ -187,9 +187,9 @@ def _fill_store(db: Path, count: int) -> None:
 
 
 def bench_snapshot(quick: bool) -> list[Result]:
-    from core.blobs import BlobStore
+    from core.store.blobs import BlobStore
     from core.config import SnapshotConfig, find_project
-    from core.snapshot import take
+    from core.store.snapshot import take
     with Workspace("snapshot") as ws:
         project = make_project(ws.root / "p", files=2000, env=ws.env)
         blobs = BlobStore(ws.root / "blobs")

@@ -31,14 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from core.blobs import BlobStore  # noqa: E402
+from core.store.blobs import BlobStore  # noqa: E402
 from core.config import Project, SnapshotConfig  # noqa: E402
 from core.remote import scripts  # noqa: E402
 from core.remote.box import Box  # noqa: E402
 from core.remote.mirror import Mirror, Watch  # noqa: E402
 from core.remote.settings import SshSettings  # noqa: E402
 from core.remote.transfer import send_snapshot  # noqa: E402
-from core.snapshot import take  # noqa: E402
+from core.store.snapshot import take  # noqa: E402
 from tests import sshbox  # noqa: E402
 from tests.helpers import kill_store_processes  # noqa: E402
 

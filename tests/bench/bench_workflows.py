@@ -108,7 +108,7 @@ def bench_single_launch(quick: bool) -> list[Result]:
 
 
 def bench_stop_rules(quick: bool) -> list[Result]:
-    from core.stoprules import Checker, parse_all
+    from core.spec.stoprules import Checker, parse_all
     points = 200_000 if quick else 1_000_000
     checker = Checker(parse_all(["loss is nan", "val_loss > 1e9", "val_acc plateau 1000000"]))
     rows = [("loss" if i % 3 == 0 else "val_loss" if i % 3 == 1 else "val_acc", i, 0.5)

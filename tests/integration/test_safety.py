@@ -96,12 +96,12 @@ def test_headless_commands_never_import_textual_or_rich(cli, env, project):
     cli("wait", str(cli.launch("true")))
     script = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from tui.cli.main import main\n"
         "for args in (['status'], ['status', '--json'], ['show', '1'], ['logs', '1'],"
         " ['metrics', '1'], ['targets'], ['engine', 'status'], ['launch', '--force', '--', 'true'],"
         " ['wait', '2'], ['cancel', '2'], ['clone', '1']):\n"
         "    assert main(args) == 0, args\n"
-        "import core.engine, core.runner, core.executors.local\n"
+        "import core.engine.server, core.engine.runner, core.executors.local\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=project,

@@ -4,10 +4,10 @@ together make one array, and a job whose handle was never recorded is found agai
 import asyncio
 import os
 
-from core.blobs import BlobStore
+from core.store.blobs import BlobStore
 from core.config import TargetConfig
 from core.executors.base import Context
-from core.executors.slurm import SlurmExecutor
+from core.executors.slurm.executor import SlurmExecutor
 from core.models import Run, RunSpec, RunState
 from core.paths import StorePaths
 

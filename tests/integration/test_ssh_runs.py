@@ -144,12 +144,12 @@ def test_proxy_jump_and_a_host_given_in_full(lab, cli):
 
 async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
     """prepare_run + a watch without a process: what a job submitted with sbatch needs."""
-    from core.blobs import BlobStore
+    from core.store.blobs import BlobStore
     from core.config import Project, SnapshotConfig
     from core.remote import pool, transfer
     from core.remote.mirror import Watch
     from core.remote.settings import SshSettings
-    from core.snapshot import take
+    from core.store.snapshot import take
     blobs = BlobStore(tmp_path / "blobs")
     snapshot = take(Project(lab.project, None, "", False), SnapshotConfig(), blobs, {})
     settings = SshSettings(host="box1", ssh_config=str(lab.client.config))

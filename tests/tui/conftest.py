@@ -10,8 +10,8 @@ import pytest
 
 from core.paths import StorePaths
 from tests.tui.fixture_store import T0, demo_store
-from tui import app_settings
-from tui.app import RunyardApp
+from tui.app import settings as app_settings
+from tui.app.app import RunyardApp
 
 
 @pytest.fixture

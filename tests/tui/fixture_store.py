@@ -1,6 +1,6 @@
 """Stores with fixed content for app tests, snapshots and benchmarks (no engine involved).
 
-Runs are written through core.ledger (the engine's own writer path) with fixed times, so
+Runs are written through core.store.ledger (the engine's own writer path) with fixed times, so
 what the app shows is the same on every machine and every day.
 """
 
@@ -10,9 +10,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from core import db
-from core.launching import PlannedRun
-from core.ledger import Ledger
+from core.store import db
+from core.engine.launching import PlannedRun
+from core.store.ledger import Ledger
 from core.models import RunSpec
 from core.paths import StorePaths
 

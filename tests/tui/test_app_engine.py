@@ -10,10 +10,10 @@ import stat
 from core.models import RunState
 from tests.helpers import process_alive
 from tests.tui.conftest import make_app, row_text, until, widget_text
-from tui.dialogs.clone import CloneDialog
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.new_run import NewRunDialog
-from tui.screens.diff import DiffScreen
+from tui.app.dialogs.clone import CloneDialog
+from tui.app.dialogs.confirm import ConfirmDialog
+from tui.app.dialogs.new_run import NewRunDialog
+from tui.app.screens.diff import DiffScreen
 
 LONG = ("python", "train.py", "--lr", "0.1", "--epochs", "200", "--delay", "0.05")
 
@@ -187,7 +187,7 @@ async def test_a_toast_when_a_run_finishes_or_fails(app_env, cli, project):
 
 
 async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
-    from tui.dialogs.plan import PlanDialog
+    from tui.app.dialogs.plan import PlanDialog
     out = cli("launch", "--sweep", "lr=0.3,0.1,0.03", "--", "python", "train.py", "--lr", "{lr}",
               "--epochs", "1", "--delay", "0").stdout.split()
     sweep = [int(i) for i in out]

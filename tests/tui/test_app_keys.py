@@ -5,12 +5,12 @@ BINDING_TESTS says which test drives each binding id; a test checks it covers th
 
 from core.models import RunState
 from tests.tui.conftest import demo_app, line_text, until, widget_text
-from tui import keys
-from tui.screens.diff import DiffScreen
-from tui.screens.help import HelpScreen
-from tui.widgets.log_view import LogView
-from tui.widgets.metric_chart import MetricChart
-from tui.widgets.run_table import RunTable
+from tui.app import keys
+from tui.app.screens.diff import DiffScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.log_view import LogView
+from tui.app.widgets.metric_chart import MetricChart
+from tui.app.widgets.run_table import RunTable
 
 BINDING_TESTS = {
     "test_app_engine.py::test_clone_and_tweak_one_param_takes_the_key_the_value_and_enter":

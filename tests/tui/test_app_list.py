@@ -3,14 +3,14 @@
 import os
 import stat
 
-from core.ledger import Ledger
+from core.store.ledger import Ledger
 from core.models import RunState
 from tests.integration.test_gpus import STAND_IN
 from tests.tui.conftest import demo_app, make_app, row_text, until, widget_text
 from tests.tui.fixture_store import bulk_store
-from tui.dialogs.clone import CloneDialog
-from tui.widgets.metric_chart import MetricChart
-from tui.widgets.run_table import RunTable
+from tui.app.dialogs.clone import CloneDialog
+from tui.app.widgets.metric_chart import MetricChart
+from tui.app.widgets.run_table import RunTable
 
 
 async def test_a_changed_run_repaints_its_own_line_only(demo):

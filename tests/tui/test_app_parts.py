@@ -8,10 +8,14 @@ import pytest
 from core import config as configuration
 from core.errors import ConfigError, UsageError
 from core.models import Run, RunSpec, RunState
-from tui import app_settings, log_file, run_columns, run_order, spec_toml, themes
+from tui import log_file, spec_toml
+from tui.app import settings as app_settings
+from tui.runlist import columns as run_columns
+from tui.runlist import order as run_order
+from tui.app import themes
 from tui.log_file import LogFile
-from tui.run_filter import parse
-from tui.run_rows import RunRow
+from tui.runlist.filters import parse
+from tui.runlist.rows import RunRow
 
 
 def row(run_id, state="succeeded", params=None, metrics=None, parent=None, tags=(),
@@ -211,7 +215,7 @@ def test_theme_files_load_and_a_broken_one_is_reported(tmp_path):
 
 def test_the_readme_lists_every_binding_and_app_setting():
     from tests.helpers import REPO
-    from tui.keys import ALL_IDS
+    from tui.app.keys import ALL_IDS
     readme = (REPO / "README.md").read_text()
     missing = [i for i in sorted(ALL_IDS) if f"`{i}`" not in readme]
     assert not missing, f"README's key table lacks {missing}"

@@ -8,8 +8,8 @@ then look at the new pictures before committing them.
 import pytest
 
 from tests.tui.conftest import demo_app
-from tui.widgets.prompt_bar import PromptBar
-from tui.widgets.run_table import RunTable
+from tui.app.widgets.prompt_bar import PromptBar
+from tui.app.widgets.run_table import RunTable
 
 
 def _select(run_id, *keys):

@@ -4,8 +4,8 @@ import re
 
 from tests.tui.conftest import demo_app, until, widget_text
 from tests.tui.fixture_store import write_log
-from tui.widgets.log_view import LogView
-from tui.widgets.run_table import RunTable
+from tui.app.widgets.log_view import LogView
+from tui.app.widgets.run_table import RunTable
 
 HOSTILE = (b"\x1b[32mgreen\x1b[0m plain \x1b]0;PWNED-TITLE\x07\x1b]52;c;ZXZpbA==\x07"
            b"\x1b[?1049h\x1b[2J\x1b[?25l\x1b[10;10H\x1b[?1000h after\n"

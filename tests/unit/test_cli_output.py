@@ -3,7 +3,7 @@
 import io
 import sys
 
-from tui.cli_launch import _report_new
+from tui.cli.launch import _report_new
 
 
 class _RecordingRaw(io.RawIOBase):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tui.cli import _split_command, build_parser, main
+from tui.cli.main import _split_command, build_parser, main
 
 
 def _parse(argv):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core import db, runs
+from core.store import db
+from core.store import queries as runs
 from core.errors import StoreError
-from core.launching import PlannedRun
-from core.ledger import Ledger
+from core.engine.launching import PlannedRun
+from core.store.ledger import Ledger
 from core.models import RunState
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-v1.db"

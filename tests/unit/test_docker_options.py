@@ -8,10 +8,10 @@ import tarfile
 import pytest
 
 from core import config
-from core.blobs import BlobStore
+from core.store.blobs import BlobStore
 from core.errors import ConfigError
-from core.executors import docker_spec as spec
-from core.executors.docker_options import parse_host
+from core.executors.docker import spec
+from core.executors.docker.options import parse_host
 
 
 def _target(body: str):
@@ -132,7 +132,7 @@ def test_store_id_is_made_once(tmp_path):
 def test_log_frames_split_anywhere_give_the_same_bytes():
     import random
     import struct
-    from core.executors.docker_stream import FrameReader
+    from core.executors.docker.stream import FrameReader
     payloads = [(1, b"out\n"), (2, b"err \xff\xfe\n"), (3, b"system"), (1, b""), (1, b"x" * 70000)]
     stream = b"".join(struct.pack(">BxxxL", kind, len(data)) + data for kind, data in payloads)
     expected = b"out\nerr \xff\xfe\n" + b"x" * 70000

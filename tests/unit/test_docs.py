@@ -3,7 +3,7 @@
 import argparse
 
 from tests.helpers import REPO
-from tui.cli import build_parser
+from tui.cli.main import build_parser
 
 
 def _commands(parser, prefix=""):
@@ -30,7 +30,7 @@ def test_readme_covers_every_command_and_flag():
 def test_every_state_has_a_glyph_and_a_sort_place():
     from core.models import RunState
     from tui.formatting import STATE_GLYPHS
-    from tui.run_order import STATE_ORDER
+    from tui.runlist.order import STATE_ORDER
     assert set(STATE_GLYPHS) == {s.value for s in RunState}
     assert set(STATE_ORDER) == set(RunState)
 
@@ -40,8 +40,8 @@ def test_readme_documents_every_field_of_a_runs_json(tmp_path):
     import re
     import shutil
 
-    from core import runs
-    from core.ledger import Ledger
+    from core.store import queries as runs
+    from core.store.ledger import Ledger
     fixture = REPO / "tests" / "fixtures" / "store-v1.db"
     shutil.copy(fixture, tmp_path / "runyard.db")
     ledger = Ledger.open(tmp_path / "runyard.db")           # migrated to the newest schema

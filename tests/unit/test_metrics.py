@@ -3,7 +3,7 @@
 import json
 import math
 
-from core.metrics import MAX_LINE, IngestState, Ingestor, LineParser
+from core.engine.ingest import MAX_LINE, IngestState, Ingestor, LineParser
 
 
 def test_line_forms():

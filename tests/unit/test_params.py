@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import params
+from core.spec import params
 from core.errors import UsageError
 
 

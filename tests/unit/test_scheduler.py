@@ -1,6 +1,6 @@
 """Placement: max_parallel, distinct GPU ids, strict FIFO within priority per target."""
 
-from core.scheduler import Busy, Capacity, Waiting, fits, place
+from core.engine.scheduler import Busy, Capacity, Waiting, fits, place
 
 
 def caps(**kw):

@@ -9,11 +9,11 @@ import pytest
 from core import config
 from core.errors import ConfigError
 from core.executors.base import Exit
-from core.executors.slurm_batch import Batcher
-from core.executors.slurm_options import sbatch_flags
-from core.executors.slurm_script import Task, batch_script, job_env
-from core.executors.slurm_states import JobInfo, outcome, parse_job_id, parse_squeue
-from core.scheduler import Capacity, Waiting, fits, place
+from core.executors.slurm.batch import Batcher
+from core.executors.slurm.options import sbatch_flags
+from core.executors.slurm.script import Task, batch_script, job_env
+from core.executors.slurm.states import JobInfo, outcome, parse_job_id, parse_squeue
+from core.engine.scheduler import Capacity, Waiting, fits, place
 
 
 def _target(body: str):

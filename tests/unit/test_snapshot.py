@@ -4,9 +4,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from core.blobs import BlobStore
+from core.store.blobs import BlobStore
 from core.config import SnapshotConfig, find_project
-from core.snapshot import compile_globs, list_files, manifest, materialize, take
+from core.store.snapshot import compile_globs, list_files, manifest, materialize, take
 
 
 def _blob_files(root: Path) -> set[str]:
@@ -109,7 +109,7 @@ def test_globs():
 
 
 def test_head_commit_is_read_from_git_files_as_git_says(tmp_path):
-    from core.snapshot import git_state, head_commit
+    from core.store.snapshot import git_state, head_commit
     env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "t",
            "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
 

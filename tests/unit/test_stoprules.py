@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import UsageError
-from core.stoprules import Checker, parse
+from core.spec.stoprules import Checker, parse
 
 
 def _first_firing(rule, values, key=None):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from core import sweeps
+from core.spec import sweeps
 from core.errors import UsageError
 
 

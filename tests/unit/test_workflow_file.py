@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import UsageError
-from core.workflow_file import steps_from_file
+from core.spec.workflow_file import steps_from_file
 
 
 def _write(tmp_path, text):

@@ -1,0 +1,211 @@
+"""The engine's intake: launch, clone and plan requests become recorded runs (or a plan).
+
+A request is prepared (core.engine.launching: config, snapshot, sweeps, steps), its targets are
+checked, the runs already done are found (caching), and the new runs are written in one
+transaction. `plan` does the same without writing anything: the snapshot is only hashed,
+targets are not learned, and the answer says what `launch` would do now (core.engine.planning).
+
+Caching: a run whose spec key (snapshot content, workdir, command, params, env, target
+kind, GPU count, resume point) equals that of a run that succeeded is not started; the
+request reports that run instead. `force` turns this off. A run of a chain is only
+cached when every run it waits for in the same request is cached too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.engine import checkpoints
+from core.store import queries as run_queries
+from core.store.blobs import BlobStore
+from core.errors import UnknownTarget, UsageError
+from core.engine.launching import (Batch, CloneRequest, LaunchRequest, prepare_clone,
+                            prepare_launch)
+from core.store.ledger import Ledger
+from core.paths import StorePaths
+from core.engine.scheduler import fits
+from core.engine.targets import Registry, TargetRuntime
+
+
+class Intake:
+    def __init__(self, ledger: Ledger, registry: Registry, paths: StorePaths, blobs: BlobStore,
+                 hashes: dict, wake):
+        self.ledger = ledger
+        self.registry = registry
+        self.paths = paths
+        self.blobs = blobs
+        self.hashes = hashes
+        self.wake = wake
+        # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
+        # usual case) needs no cache query. Kept current by `run_ended`.
+        self.succeeded_keys = {row[0] for row in ledger.conn.execute(
+            "SELECT DISTINCT substr(spec_key, 1, 16) FROM runs "
+            "WHERE state = 'succeeded' AND spec_key IS NOT NULL")}
+
+    def run_ended(self, run) -> None:
+        if run.state.value == "succeeded" and run.spec_key:
+            self.succeeded_keys.add(run.spec_key[:16])
+
+    # ------------------------------------------------------------ preparing
+
+    def resolve_after(self, value) -> int:
+        return run_queries.resolve_id(self.ledger.conn, str(value))
+
+    async def prepare_launch(self, req: LaunchRequest, store: bool = True) -> Batch:
+        return await prepare_launch(req, self.blobs, self.hashes, (self.paths.home,),
+                                    self.resolve_after, store=store)
+
+    async def prepare_clone(self, req: CloneRequest, store: bool = True) -> tuple[Batch, dict]:
+        conn = self.ledger.conn
+        parent = run_queries.get_run(conn, req.parent)
+        resume = checkpoints.resume_point(self.paths, parent, req.checkpoints) \
+            if req.resume else None
+        batch = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
+                                    self.blobs, self.hashes, (self.paths.home,),
+                                    self.resolve_after, resume_from=resume, store=store)
+        kinds = {batch.config.targets[r.spec.target].kind for r in batch.runs}
+        if resume and kinds != {"local"}:
+            raise UsageError("--resume hands over a checkpoint on this machine; it works for "
+                             "runs on local targets", hint="clone to --target local")
+        row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
+                           (parent.id,)).fetchone()
+        return batch, dict(row)
+
+    async def runtimes(self, batch: Batch, learn: bool) -> dict[str, TargetRuntime]:
+        """The targets of the batch, ready; a run that can never fit is refused."""
+        if learn:
+            self.registry.learn(batch.config.targets)
+        out: dict[str, TargetRuntime] = {}
+        for planned in batch.runs:
+            name = planned.spec.target
+            if name not in out:
+                out[name] = await self._ready_runtime(name, batch, learn)
+            runtime = out[name]
+            fixed = runtime.config.gpus
+            if planned.spec.gpus and (fixed == "all" or isinstance(fixed, int)):
+                raise UsageError(f"target {name!r} gives every run the same GPUs "
+                                 f"(gpus = {fixed!r}), so --gpus does not apply there",
+                                 hint="leave out --gpus, or list GPU ids (gpus = [0, 1]) so "
+                                      "runyard places each run on its own")
+            if runtime.ready and (problem := fits(runtime.capacity(), planned.spec.gpus)):
+                raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
+        return out
+
+    async def _ready_runtime(self, name: str, batch: Batch, learn: bool) -> TargetRuntime:
+        """The target, prepared now; a failure someone must fix is raised, a passing one
+        (a box that does not answer yet) becomes a warning: its runs wait in the queue."""
+        runtime = self.registry.get(name)
+        config = batch.config.targets.get(name)
+        if not learn and config is not None and (runtime is None or runtime.config != config):
+            runtime = TargetRuntime(config, self.registry.context)      # not kept
+        if not runtime.ready:
+            runtime.retry_now()                   # a launch always tries the target afresh
+        await runtime.prepare()
+        failure = runtime.failure
+        if failure is not None and not getattr(failure, "transient", False):
+            raise failure                         # host key, login, work folder: act first
+        if failure is not None:
+            batch.warnings.append(f"{failure.message}; the run waits until the target can "
+                                  "be reached")
+        return runtime
+
+    def cached(self, batch: Batch, force: bool) -> list[int | None]:
+        """For each run of the batch: the succeeded run it repeats, or None."""
+        keys = sorted({planned.key for planned in batch.runs
+                       if planned.key[:16] in self.succeeded_keys})
+        if force or not keys:
+            return [None] * len(batch.runs)
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            found.update(self.ledger.conn.execute(
+                f"SELECT spec_key, max(id) FROM runs WHERE state = 'succeeded' AND spec_key IN "
+                f"({','.join('?' * len(chunk))}) GROUP BY spec_key", chunk).fetchall())
+        out: list[int | None] = []
+        for planned in batch.runs:
+            hit = found.get(planned.key)
+            if hit is not None and any(out[i] is None for i in planned.after_local):
+                hit = None                  # what it waits for runs again: so does it
+            out.append(hit)
+        return out
+
+    # ------------------------------------------------------------ recording
+
+    async def record(self, batch: Batch, *, force: bool, base_env: dict | None = None,
+                     parent_row: dict | None = None) -> tuple[list[int], list[int | None]]:
+        """Write the batch's new runs; returns every run's id and which were cache hits."""
+        await self.runtimes(batch, learn=True)
+        reuse = self.cached(batch, force)
+        fresh = {}
+        snapshot_row = None
+        if batch.snapshot is not None:
+            fresh = batch.snapshot.fresh_hashes
+            snapshot_row = (batch.snapshot_id, str(batch.project.root),
+                            batch.snapshot.file_count, batch.snapshot.total_bytes)
+        if parent_row is not None and batch.snapshot is None:
+            diff_id, dirty = parent_row["git_diff"], bool(parent_row["git_dirty"])
+        else:
+            diff = batch.git.diff
+            diff_id = self.blobs.put_bytes(diff) if diff else None
+            dirty = bool(diff)
+        if parent_row is not None:
+            base_env_id = parent_row["base_env"]
+        else:
+            base_env_id = self.blobs.put_bytes(
+                json.dumps(base_env or {}, sort_keys=True, separators=(",", ":")).encode())
+        parent = batch.runs[0].spec.parent if batch.runs else None
+        ids = self.ledger.insert_batch(
+            list(zip(batch.runs, reuse)), batch.groups, snapshot=batch.snapshot_id,
+            project=str(batch.project.root), workdir=batch.project.workdir,
+            git_commit=batch.git.commit, git_diff=diff_id, git_dirty=dirty,
+            base_env=base_env_id, snapshot_row=snapshot_row, hashes=fresh,
+            message="queued" if parent is None else f"queued, cloned from run {parent}")
+        self.hashes.update(fresh)
+        if any(r is None for r in reuse):
+            self.wake()
+        return ids, reuse
+
+    def reply(self, batch: Batch, ids: list[int], reuse: list[int | None]) -> dict:
+        conn = self.ledger.conn
+        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(ids)))
+        groups = run_queries.groups_json(conn, [r["group"] for r in runs])
+        return {"run": runs[0] if runs else None, "runs": runs,
+                "cached": sorted({r for r in reuse if r is not None}), "groups": groups,
+                "warnings": batch.warnings}
+
+    # ------------------------------------------------------------ ops
+
+    async def op_launch(self, request: dict) -> dict:
+        req = LaunchRequest.from_dict(request["launch"])
+        if req.watch:
+            raise UsageError("--watch is handled by the watch service")
+        batch = await self.prepare_launch(req)
+        ids, reuse = await self.record(batch, force=req.force, base_env=req.env)
+        return self.reply(batch, ids, reuse)
+
+    async def op_clone(self, request: dict) -> dict:
+        req = CloneRequest.from_dict(request["clone"])
+        batch, parent_row = await self.prepare_clone(req)
+        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
+        return self.reply(batch, ids, reuse)
+
+    async def op_plan(self, request: dict) -> dict:
+        """What launch or clone would do now; writes nothing, starts nothing."""
+        from core.engine import planning
+        if "clone" in request:
+            req = CloneRequest.from_dict(request["clone"])
+            batch, _row = await self.prepare_clone(req, store=False)
+        else:
+            req = LaunchRequest.from_dict(request["launch"])
+            batch = await self.prepare_launch(req, store=False)
+        watch = [str(Path(req.cwd, p).resolve()) for p in getattr(req, "watch", [])]
+        for path in watch:
+            if not Path(path).exists():
+                raise UsageError(f"--watch {path}: no such file or folder")
+        runtimes = await self.runtimes(batch, learn=False)
+        plan = planning.plan(self.ledger.conn, batch, runtimes,
+                             self.cached(batch, req.force or bool(watch)))
+        if watch:
+            plan["watch"] = {"paths": watch}
+        return {"plan": plan}

@@ -1,0 +1,353 @@
+"""From a launch or clone request to runs ready to record: config, params, sweeps, snapshot.
+
+Nothing here writes run state; the engine records the result through its ledger. The
+snapshot's blobs are written here (content-addressed, so a launch that fails afterwards
+leaves nothing that changes what any run sees); a dry run (`store=False`) only hashes.
+
+One request becomes a `Batch`: one snapshot, one or more steps (a workflow file's chain),
+each step one run or a sweep of runs, groups for the sweeps and the chain, and for each
+run its spec, its dependencies inside the batch and its spec key (what caching looks up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from core import config as configuration
+from core.spec import params as param_rules
+from core.spec import stoprules
+from core.spec import sweeps
+from core.store.blobs import BlobStore
+from core.config import Config, Project
+from core.errors import UsageError
+from core.models import Run, RunSpec, default_name
+from core.store.snapshot import GitState, Snapshot, git_state, take
+from core.spec.workflow_file import Policy, Step, steps_from_file, with_overrides
+
+DEFAULT_RETRY_DELAY = 5.0
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What `tui launch` asks for. `env` is the launching shell's environment."""
+
+    cwd: str
+    env: dict[str, str]
+    argv: list[str]
+    name: str | None = None
+    target: str | None = None
+    gpus: int | None = None
+    set: list[str] = field(default_factory=list)
+    env_vars: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    priority: int = 0
+    sweep: list[str] = field(default_factory=list)      # KEY=SPEC axes
+    samples: int | None = None
+    seed: int | None = None
+    file: str | None = None                             # a workflow file (sweep or chain)
+    after: list = field(default_factory=list)           # run ids or "last"
+    retries: int | None = None
+    retry_on: str | None = None
+    retry_delay: float | None = None
+    stop_if: list[str] = field(default_factory=list)
+    checkpoints: str | None = None
+    force: bool = False                                 # run even when cached
+    watch: list[str] = field(default_factory=list)      # relaunch when these change
+    debounce: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LaunchRequest":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    parent: int
+    cwd: str
+    env: dict[str, str]
+    code: str = "parent"            # "parent": the parent's snapshot; "current": the tree now
+    name: str | None = None
+    target: str | None = None
+    gpus: int | None = None
+    set: list[str] = field(default_factory=list)
+    env_vars: list[str] = field(default_factory=list)
+    unset_env: list[str] = field(default_factory=list)   # the parent's variables to drop
+    tags: list[str] | None = None   # None: the parent's tags; a list (even empty): these
+    sweep: list[str] = field(default_factory=list)
+    samples: int | None = None
+    seed: int | None = None
+    after: list = field(default_factory=list)
+    retries: int | None = None
+    retry_on: str | None = None
+    retry_delay: float | None = None
+    stop_if: list[str] = field(default_factory=list)
+    checkpoints: str | None = None
+    force: bool = False
+    resume: bool = False            # hand the parent's newest checkpoint to the new run
+    template: list[str] | None = None   # a new command (an edited spec); None: the parent's
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CloneRequest":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str                       # "sweep", "chain" or "watch"
+    name: str
+    spec: dict
+    parent: int | None = None       # index of the enclosing group in Batch.groups
+    id: int | None = None           # set for a group that exists already (a watch's)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    spec: RunSpec
+    options: dict
+    key: str                        # the spec key: equal keys = the same run (caching)
+    after_local: tuple[int, ...] = ()   # indices of earlier runs of this batch it waits for
+    group: int | None = None        # index into Batch.groups
+    resume_from: str | None = None
+
+
+@dataclass
+class Batch:
+    project: Project
+    config: Config
+    snapshot: Snapshot | None       # None: reuse `snapshot_id` as it is
+    snapshot_id: str
+    git: GitState
+    runs: list[PlannedRun]
+    groups: list[Group]
+    warnings: list[str]
+
+
+def check_gpus(gpus: int | None) -> None:
+    if gpus is not None and gpus < 0:
+        raise UsageError(f"--gpus {gpus}: expected 0 or more")
+
+
+def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
+             resume_from: str | None) -> str:
+    """What makes two runs the same run: code, command, params, env, target kind, GPUs."""
+    text = json.dumps([snapshot_id, workdir, spec.command, spec.params, spec.env, target_kind,
+                       spec.gpus, resume_from], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]       # 128 bits: plenty
+
+
+def _base_options(config: Config, warnings) -> dict:
+    return {"metric_patterns": list(config.metric_patterns), "cancel_grace": config.cancel_grace,
+            "warnings": list(warnings), "notify": config.sections.get("notify")}
+
+
+# ---------------------------------------------------------------- requests to steps
+
+def _request_sweep(req) -> sweeps.Sweep | None:
+    if not req.sweep:
+        if req.samples is not None or req.seed is not None:
+            raise UsageError("--samples and --seed need --sweep KEY=VALUES")
+        return None
+    return sweeps.build([sweeps.parse_axis(text) for text in req.sweep], req.samples, req.seed)
+
+
+def _request_policy(req) -> Policy:
+    return Policy(after=tuple(req.after), retries=req.retries, retry_on=req.retry_on,
+                  retry_delay=req.retry_delay, stop_if=tuple(req.stop_if),
+                  checkpoints=req.checkpoints)
+
+
+def _launch_steps(req: LaunchRequest) -> list[Step]:
+    sets = param_rules.parse_assignments(req.set)
+    env_vars = param_rules.parse_assignments(req.env_vars, "--env")
+    policy = _request_policy(req)
+    sweep = _request_sweep(req)
+    if req.file is None:
+        if not req.argv:
+            raise UsageError("nothing to launch: give a command after --",
+                             hint="for example: tui launch -- python train.py --lr 0.01")
+        return [Step(argv=list(req.argv), name=req.name, set=sets, env_vars=env_vars,
+                     target=req.target, gpus=req.gpus, tags=tuple(req.tags),
+                     priority=req.priority, sweep=sweep, policy=policy)]
+    steps = steps_from_file(Path(req.cwd) / req.file, list(req.argv))
+    if len(steps) > 1 and (req.name or sweep):
+        raise UsageError("--name and --sweep apply to a single step; this file has "
+                         f"{len(steps)} steps", hint="set them per [[step]] in the file")
+    out = []
+    for step in steps:
+        merged_policy = Policy(
+            after=step.policy.after + policy.after,
+            retries=_given(policy.retries, step.policy.retries),
+            retry_on=_given(policy.retry_on, step.policy.retry_on),
+            retry_delay=_given(policy.retry_delay, step.policy.retry_delay),
+            stop_if=step.policy.stop_if + policy.stop_if,
+            checkpoints=_given(policy.checkpoints, step.policy.checkpoints))
+        out.append(with_overrides(
+            step, name=req.name, target=req.target, gpus=req.gpus, sweep=sweep,
+            set={**step.set, **sets}, env_vars={**step.env_vars, **env_vars},
+            tags=step.tags + tuple(req.tags), policy=merged_policy))
+    return out
+
+
+def _given(cli_value, file_value):
+    return cli_value if cli_value is not None else file_value
+
+
+def _checked_policy(policy: Policy, resolve_after: Callable) -> dict:
+    retries = policy.retries or 0
+    if retries < 0 or retries > 100:
+        raise UsageError(f"--retries {retries}: expected 0 to 100")
+    delay = DEFAULT_RETRY_DELAY if policy.retry_delay is None else policy.retry_delay
+    if delay < 0:
+        raise UsageError(f"--retry-delay {delay}: expected 0 or more seconds")
+    if policy.retry_on is not None:
+        try:
+            re.compile(policy.retry_on)
+        except re.error as exc:
+            raise UsageError(f"--retry-on {policy.retry_on!r}: not a regular expression "
+                             f"({exc})") from None
+    stoprules.parse_all(list(policy.stop_if))
+    checkpoints = policy.checkpoints
+    if checkpoints is not None and (not checkpoints.strip() or Path(checkpoints).is_absolute()
+                                    or ".." in Path(checkpoints).parts):
+        raise UsageError(f"--checkpoints {checkpoints!r}: expected a folder inside the "
+                         "run's code folder, such as checkpoints")
+    return {"retries": retries, "retry_on": policy.retry_on, "retry_delay": delay,
+            "stop_if": list(policy.stop_if), "checkpoints": checkpoints,
+            "after": sorted({resolve_after(a) for a in policy.after})}
+
+
+# ---------------------------------------------------------------- steps to runs
+
+@dataclass
+class _Base:
+    """What the steps of one request share."""
+
+    project: Project
+    config: Config
+    snapshot_id: str
+    options: dict
+    env: dict[str, str]             # config env (launch) or the parent's env (clone)
+    parent: int | None = None
+    resume_from: str | None = None
+
+
+def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
+            chain_name: str | None) -> tuple[list[PlannedRun], list[Group]]:
+    groups: list[Group] = []
+    runs: list[PlannedRun] = []
+    chain = None
+    if len(steps) > 1:
+        groups.append(Group("chain", chain_name or "chain", {"steps": [s.name for s in steps]}))
+        chain = 0
+    step_runs: dict[str, list[int]] = {}
+    for step in steps:
+        check_gpus(step.gpus)
+        target = base.config.target(step.target or "local")
+        policy = _checked_policy(step.policy, resolve_after)
+        options = base.options
+        group = chain
+        if step.sweep is not None:
+            groups.append(Group("sweep", step.name or default_name(step.argv),
+                                step.sweep.to_dict(), parent=chain))
+            group = len(groups) - 1
+        after_local = tuple(i for name in step.after_steps for i in step_runs[name])
+        env = {**base.env, **step.env_vars}
+        mine = step_runs.setdefault(step.name or f"#{len(step_runs)}", [])
+        for point in (sweeps.points(step.sweep) if step.sweep else [{}]):
+            overrides = {**step.set, **point}
+            command, params = param_rules.resolve(step.argv, overrides)
+            spec = RunSpec(command=command, template=list(step.argv), params=params,
+                           overrides=overrides, target=target.name, gpus=step.gpus or 0,
+                           env=env, name=step.name, tags=list(step.tags), parent=base.parent,
+                           priority=step.priority, depends_on=policy["after"],
+                           retries=policy["retries"], retry_on=policy["retry_on"],
+                           retry_delay=policy["retry_delay"], stop_if=policy["stop_if"],
+                           checkpoints=policy["checkpoints"])
+            key = spec_key(base.snapshot_id, spec, target.kind, base.project.workdir,
+                           base.resume_from)
+            mine.append(len(runs))
+            runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
+                                   group=group, resume_from=base.resume_from))
+    return runs, groups
+
+
+async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
+                         skip: tuple[Path, ...], resolve_after: Callable,
+                         store: bool = True) -> Batch:
+    steps = _launch_steps(req)
+    project = configuration.find_project(req.cwd)
+    config = configuration.load(project, req.env)
+    for step in steps:
+        config.target(step.target or "local")          # an unknown target fails first
+    snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
+    base = _Base(project=project, config=config, snapshot_id=snapshot.id,
+                 options=_base_options(config, snapshot.warnings), env=dict(config.env))
+    chain_name = Path(req.file).stem if req.file else None
+    runs, groups = _expand(steps, base, resolve_after, chain_name)
+    return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot.id,
+                 git=git, runs=runs, groups=groups, warnings=list(snapshot.warnings))
+
+
+async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, blobs: BlobStore,
+                        hashes: dict, skip: tuple[Path, ...], resolve_after: Callable,
+                        resume_from: str | None = None, store: bool = True) -> Batch:
+    if req.code not in ("parent", "current"):
+        raise UsageError(f"--code {req.code}: expected parent or current")
+    project = configuration.find_project(Path(parent.project) / parent.workdir) \
+        if Path(parent.project).is_dir() else None
+    if req.code == "current" and project is None:
+        raise UsageError(f"the parent's project folder {parent.project} no longer exists",
+                         hint="clone with --code parent to reuse the parent's snapshot")
+    config = configuration.load(project, req.env)
+    given = _request_policy(req)
+    policy = Policy(after=given.after, retries=_given(given.retries, parent.spec.retries),
+                    retry_on=_given(given.retry_on, parent.spec.retry_on),
+                    retry_delay=_given(given.retry_delay, parent.spec.retry_delay),
+                    stop_if=given.stop_if or tuple(parent.spec.stop_if),
+                    checkpoints=_given(given.checkpoints, parent.spec.checkpoints))
+    if req.template is not None and not req.template:
+        raise UsageError("the edited spec has an empty command")
+    step = Step(argv=list(req.template) if req.template else list(parent.spec.template),
+                name=req.name or parent.spec.name,
+                set={**parent.spec.overrides, **param_rules.parse_assignments(req.set)},
+                env_vars=param_rules.parse_assignments(req.env_vars, "--env"),
+                target=req.target or parent.spec.target,
+                gpus=parent.spec.gpus if req.gpus is None else req.gpus,
+                tags=tuple(parent.spec.tags if req.tags is None else req.tags),
+                priority=parent.spec.priority,
+                sweep=_request_sweep(req), policy=policy)
+    config.target(step.target)
+    if req.code == "current":
+        snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
+        snapshot_id, warnings = snapshot.id, list(snapshot.warnings)
+        options = _base_options(config, warnings)
+    else:
+        snapshot, git, snapshot_id, warnings = None, GitState(parent.git_commit, None), \
+            parent.snapshot, []
+        options = {**parent_options, "warnings": []}
+        project = Project(root=Path(parent.project), config_file=None, workdir=parent.workdir,
+                          is_git=parent.git_commit is not None)
+    env = {k: v for k, v in parent.spec.env.items() if k not in set(req.unset_env)}
+    base = _Base(project=project, config=config, snapshot_id=snapshot_id, options=options,
+                 env=env, parent=parent.id, resume_from=resume_from)
+    runs, groups = _expand([step], base, resolve_after, None)
+    return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot_id,
+                 git=git, runs=runs, groups=groups, warnings=warnings)
+
+
+async def _snapshot(project: Project, config: Config, blobs: BlobStore, hashes: dict,
+                    skip: tuple[Path, ...], store: bool) -> tuple[Snapshot, GitState]:
+    snapshot_task = asyncio.to_thread(take, project, config.snapshot, blobs, hashes, skip, store)
+    if not project.is_git or not store:          # a dry run needs no git state
+        return await snapshot_task, GitState(None, None)
+    git_task = asyncio.to_thread(git_state, project.root)
+    snapshot, git = await asyncio.gather(snapshot_task, git_task)
+    return snapshot, git

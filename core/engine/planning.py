@@ -1,0 +1,109 @@
+"""Plan preview (`--dry-run`, the `plan` engine op): what a launch would do right now.
+
+For each run it would create: its command, params, target, and what would happen to it
+now: `start` (with the GPU ids the scheduler would give it), `queue` (no free slot or
+GPU: it waits its turn), `wait` (for the runs it depends on), `cached` (a run with the
+same spec already succeeded: nothing would start) or `fail` (a dependency already
+failed). The placement is the scheduler's own (core.engine.scheduler.place) over the runs
+queued and running now. Nothing is written: the caller hashed the snapshot without
+storing it and did not register any target.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.engine import dependencies
+from core.engine.launching import Batch
+from core.models import now_iso
+from core.engine.scheduler import Busy, Waiting, place
+from core.engine.targets import TargetRuntime
+
+
+def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRuntime],
+         reuse: list[int | None]) -> dict:
+    now = now_iso()
+    queued = conn.execute("SELECT id, target, gpus, priority, depends_on, not_before, "
+                          "avoid_gpus FROM runs WHERE state = 'queued'").fetchall()
+    blocked = dependencies.check(conn, [q for q in queued if q["depends_on"] != "[]"])
+    waiting = [Waiting(q["id"], q["target"], q["gpus"], q["priority"],
+                       tuple(json.loads(q["avoid_gpus"])))
+               for q in queued if q["id"] not in blocked
+               and not (q["not_before"] and q["not_before"] > now)]
+    busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
+        "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
+    first_id = (conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] or 0) + 1
+    deps = dependencies.latest_attempts(
+        conn, {d for planned in batch.runs for d in planned.spec.depends_on})
+    actions: list[tuple[str, str]] = []
+    for index, planned in enumerate(batch.runs):
+        actions.append(_before_placement(planned, reuse[index], deps, actions))
+        if actions[-1][0] == "start":
+            spec = planned.spec
+            waiting.append(Waiting(first_id + index, spec.target, spec.gpus, spec.priority))
+    capacities = {name: runtime.capacity() for name, runtime in runtimes.items()
+                  if runtime.ready and runtime.available()}
+    placed = {p.run_id: p.gpu_ids for p in place(waiting, busy, capacities)}
+    runs = []
+    for index, planned in enumerate(batch.runs):
+        action, detail = actions[index]
+        spec = planned.spec
+        gpus = None
+        if action == "start":
+            if first_id + index in placed:
+                gpus = list(placed[first_id + index])
+                detail = "starts now" + (f" on GPU {','.join(map(str, gpus))}" if gpus else "")
+            elif spec.target not in capacities:
+                action, detail = "queue", f"queued: target {spec.target} cannot be reached now"
+            else:
+                action, detail = "queue", "queued: no free slot or GPU on its target now"
+        runs.append({"index": index, "name": spec.name or _name(spec.command),
+                     "command": spec.command, "params": spec.params, "target": spec.target,
+                     "gpu_count": spec.gpus, "gpus": gpus, "action": action, "detail": detail,
+                     "cached_run": reuse[index], "after": spec.depends_on,
+                     "after_plan": list(planned.after_local), "group": planned.group,
+                     "env": spec.env, "retries": spec.retries, "stop_if": spec.stop_if,
+                     "resume_from": planned.resume_from, "spec_key": planned.key})
+    counts: dict[str, int] = {}
+    for item in runs:
+        counts[item["action"]] = counts.get(item["action"], 0) + 1
+    return {"runs": runs, "counts": counts, "snapshot": _snapshot_info(conn, batch),
+            "groups": [{"index": i, "kind": g.kind, "name": g.name, "spec": g.spec,
+                        "parent": g.parent} for i, g in enumerate(batch.groups)],
+            "warnings": batch.warnings}
+
+
+def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
+    if cached_run is not None:
+        return "cached", f"run {cached_run} already succeeded with this spec; nothing starts"
+    for dep in planned.spec.depends_on:
+        last = deps.get(dep)
+        if last is None:
+            return "fail", f"dependency failed: run {dep} does not exist"
+        if last[1] in ("failed", "cancelled", "stopped", "lost"):
+            return "fail", dependencies.failure(dep, last[0], last[1])
+    for i in planned.after_local:
+        if earlier[i][0] == "fail":
+            return "fail", f"dependency failed: #{i} would fail"
+    pending = [str(d) for d in planned.spec.depends_on if deps[d][1] != "succeeded"]
+    pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
+    if pending:
+        return "wait", "waits for " + ", ".join(pending)
+    return "start", ""
+
+
+def _snapshot_info(conn: sqlite3.Connection, batch: Batch) -> dict:
+    if batch.snapshot is not None:
+        snap = batch.snapshot
+        return {"id": snap.id, "file_count": snap.file_count, "total_bytes": snap.total_bytes,
+                "new_files": snap.new_files, "new_bytes": snap.new_bytes}
+    row = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
+                       (batch.snapshot_id,)).fetchone()
+    return {"id": batch.snapshot_id, "file_count": row["file_count"] if row else None,
+            "total_bytes": row["total_bytes"] if row else None, "new_files": 0, "new_bytes": 0}
+
+
+def _name(command: list[str]) -> str:
+    from core.models import default_name
+    return default_name(command)

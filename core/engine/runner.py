@@ -1,0 +1,343 @@
+"""The part of the engine that owns running runs: start, supervise, ingest, finish, cancel.
+
+What happens to each state when the engine (re)starts is written in RESTART_RULES and
+carried out by `Runner.recover()`; nothing else decides it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+
+from core.engine import checkpoints
+from core.engine import retries
+from core.store import queries as run_queries
+from core.spec import stoprules
+from core.errors import ExecutorError, RunyardError, StoreError
+from core.executors.base import Exit
+from core.store.ledger import Ledger
+from core.engine.ingest import IngestState, Ingestor, latest_values
+from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
+from core.paths import StorePaths
+from core.store.blobs import BlobStore
+from core.engine.targets import Registry, TargetRuntime
+
+log = logging.getLogger("runyard.engine")
+
+RESTART_RULES = {
+    RunState.QUEUED: "stays queued; the scheduler starts it when capacity allows",
+    RunState.RUNNING: (
+        "reattached through its executor: a recorded exit status ends it with its true exit "
+        "code, a live process is supervised again, a process gone without a status makes it "
+        "lost; a run the engine marked running but never started is queued again"),
+    RunState.SUCCEEDED: "unchanged",
+    RunState.FAILED: "unchanged",
+    RunState.CANCELLED: "unchanged",
+    RunState.STOPPED: "unchanged",
+    RunState.LOST: "unchanged",
+}
+
+INGEST_INTERVAL = 0.5
+
+
+class Runner:
+    def __init__(self, ledger: Ledger, registry: Registry, paths: StorePaths, blobs: BlobStore,
+                 on_change):
+        self.ledger = ledger
+        self.registry = registry
+        self.paths = paths
+        self.blobs = blobs
+        self.on_change = on_change          # called after a run starts or ends
+        self.on_ended = None                # called with each run that ended for good
+        self.tasks: dict[int, asyncio.Task] = {}
+        self.ingestors: dict[int, Ingestor] = {}
+        self.checkers: dict[int, stoprules.Checker] = {}
+        self.finished: dict[int, asyncio.Future] = {}
+
+    # ------------------------------------------------------------ starting
+
+    def launch(self, run: Run, runtime: TargetRuntime, gpu_ids: tuple[int, ...]) -> None:
+        """Record the run as running (before acting), then start it in the background."""
+        run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
+                                     message=f"started on {runtime.config.name}")
+        self._spawn_task(run.id, self._start(run, runtime))
+
+    async def _start(self, run: Run, runtime: TargetRuntime) -> None:
+        try:
+            env = self.run_env(run, runtime)
+            handle = await runtime.executor.start(run, env)
+        except (ExecutorError, StoreError) as exc:
+            if getattr(exc, "transient", False) and \
+                    not run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
+                # The target is unreachable for now: the run waits for it in the queue.
+                self.ledger.transition(run.id, RunState.QUEUED,
+                                       message=f"queued again: {exc.message}")
+                self.on_change()
+                return
+            self.note_in_log(run.id, exc.message)
+            self.finish(run.id, Exit(exit_code=None, reason=exc.message))
+            return
+        self.ledger.set_handle(run.id, handle)
+        await self._supervise(run.id, runtime, handle)
+
+    def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
+        """The run's environment: the launching shell's (local targets only), config and
+        --env values, then runyard's own variables and the GPU ids."""
+        env: dict[str, str] = {}
+        if runtime.config.kind == "local" or getattr(runtime.executor, "takes_shell_env", False):
+            env.update(self._base_env(run.id))
+        env.update(run.spec.env)
+        run_dir = self.paths.run_dir(run.id)
+        env.update(RUNYARD_RUN_ID=str(run.id), RUNYARD_RUN_NAME=run.name,
+                   RUNYARD_RUN_DIR=str(run_dir), RUNYARD_METRICS=str(run_dir / "metrics.jsonl"),
+                   RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        local = runtime.config.kind == "local"     # these are paths on this machine
+        if run.resume_from and local:
+            env["RUNYARD_RESUME_FROM"] = run.resume_from
+        if run.spec.depends_on and local:
+            env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
+        if runtime.gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
+        return env
+
+    def _dependency_dirs(self, run: Run) -> str:
+        """The working folders of the runs this one waited for (their last attempts)."""
+        from core.engine.dependencies import latest_attempts
+        latest = latest_attempts(self.ledger.conn, set(run.spec.depends_on))
+        dirs = []
+        for dep in run.spec.depends_on:
+            last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
+            code = self.paths.run_dir(last.id) / "code"
+            dirs.append(str(code / last.workdir if last.workdir else code))
+        return os.pathsep.join(dirs)
+
+    def _base_env(self, run_id: int) -> dict[str, str]:
+        row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
+                                       (run_id,)).fetchone()
+        if row is None or not row[0]:
+            return dict(os.environ)
+        return json.loads(self.blobs.read(row[0]))
+
+    # ------------------------------------------------------------ supervising
+
+    def _spawn_task(self, run_id: int, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"run-{run_id}")
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda t, rid=run_id: self._task_done(rid, t))
+
+    def _task_done(self, run_id: int, task: asyncio.Task) -> None:
+        if self.tasks.get(run_id) is task:
+            del self.tasks[run_id]
+        if task.cancelled():
+            return                                   # engine shutting down; runs go on
+        exc = task.exception()
+        if exc is not None:
+            log.error("supervising run %s failed", run_id, exc_info=exc)
+            message = exc.message if isinstance(exc, RunyardError) else f"engine error: {exc!r}"
+            self.note_in_log(run_id, message)
+            self.finish(run_id, Exit(exit_code=None, reason=message, lost=True))
+
+    async def _supervise(self, run_id: int, runtime: TargetRuntime, handle: dict) -> None:
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.cancel_requested:
+            asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
+        outcome = await runtime.executor.wait(run, handle)
+        await self.ingest(run_id, check_rules=False)
+        self.finish(run_id, outcome)
+
+    def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
+        """Record how a run ended; queue its next attempt when retries say so."""
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state.terminal:
+            return run
+        if run.cause == "stop_rule":
+            state, reason, cause = RunState.STOPPED, run.reason, "stop_rule"
+        elif run.cancel_requested or outcome.cancelled:
+            state = RunState.CANCELLED
+            reason = "cancelled" + (f" ({outcome.reason})" if outcome.reason else "")
+        elif outcome.lost:
+            state, reason = RunState.LOST, outcome.reason
+        elif outcome.exit_code == 0:
+            state, reason = RunState.SUCCEEDED, None
+        else:
+            state, reason = RunState.FAILED, outcome.reason or "failed"
+        at = None
+        if outcome.ended_at is not None and run.started_at is not None:
+            at = iso_from_epoch(max(outcome.ended_at, epoch_from_iso(run.started_at)))
+        retry, why_not = retries.decide(run, state, cause, self.paths.output_log(run_id))
+        if retry is not None:
+            run, _next = self.ledger.retry(
+                run_id, state, reason=reason, exit_code=outcome.exit_code, at=at or now_iso(),
+                not_before=iso_from_epoch(time.time() + retry.delay),
+                avoid_gpus=list(retry.avoid_gpus), resume_from=self._resume_point(run),
+                note=retry.note)
+        else:
+            run = self.ledger.transition(run_id, state, reason=reason,
+                                         exit_code=outcome.exit_code, at=at, cause=cause)
+            if why_not:
+                self.ledger.event(run_id, "retry", why_not)
+        self.ingestors.pop(run_id, None)
+        self.checkers.pop(run_id, None)
+        future = self.finished.pop(run_id, None)
+        if future is not None and not future.done():
+            future.set_result(run)
+        self.on_change()
+        if retry is None and self.on_ended is not None:
+            self.on_ended(run)
+        return run
+
+    def _resume_point(self, run: Run) -> str | None:
+        """A retry resumes from the newest checkpoint its attempt wrote (local targets)."""
+        runtime = self.registry.get(run.spec.target)
+        if runtime is None or runtime.config.kind != "local":
+            return None
+        where = checkpoints.folder(self.paths, run)
+        found = checkpoints.newest(where) if where is not None else None
+        return str(found) if found is not None else None
+
+    def note_detail(self, run_id: int, detail: str | None, message: str | None) -> None:
+        """An executor's word on a running run (Context.on_detail): stored, and an event."""
+        try:
+            self.ledger.set_detail(run_id, detail, message)
+        except StoreError as exc:
+            log.warning("run %s: cannot record %r: %s", run_id, detail, exc.message)
+
+    def note_in_log(self, run_id: int, message: str) -> None:
+        """Append runyard's own explanation to the run's log, so `tui logs` shows it."""
+        path = self.paths.output_log(run_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as handle:
+                handle.write(f"runyard: {message}\n".encode())
+        except OSError as exc:
+            log.warning("cannot write to %s: %s", path, exc)
+
+    async def until_finished(self, run_id: int) -> Run:
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state.terminal:
+            return run
+        future = self.finished.get(run_id)
+        if future is None:
+            future = self.finished[run_id] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(future)
+
+    # ------------------------------------------------------------ cancelling
+
+    async def cancel(self, run: Run) -> None:
+        if run.state is RunState.QUEUED:
+            self.ledger.request_cancel(run.id)
+            self.finish(run.id, Exit(exit_code=None, reason="cancelled while queued"))
+            return
+        if run.state is not RunState.RUNNING:
+            return
+        self.ledger.request_cancel(run.id)
+        runtime = self.registry.get(run.spec.target)
+        if run.handle and runtime is not None:
+            await self.cancel_running(run, runtime)
+        # No handle yet: the start in progress sees cancel_requested and cancels at once.
+
+    def replace_queued(self, run: Run, by: int) -> None:
+        """A newer change of its watch makes this queued run outdated: cancel it."""
+        self.ledger.request_cancel(run.id)
+        self.finish(run.id, Exit(exit_code=None, reason=f"replaced by run {by}, for a newer "
+                                                        "change"), cause="replaced")
+
+    def stop(self, run_id: int, why: str) -> None:
+        """A stop rule fired: record it, then end the run like a cancel (in the background)."""
+        run = run_queries.get_run(self.ledger.conn, run_id)
+        if run.state is not RunState.RUNNING or run.cancel_requested:
+            return
+        self.ledger.request_stop(run_id, f"stop rule: {why}")
+        runtime = self.registry.get(run.spec.target)
+        if run.handle and runtime is not None:
+            task = asyncio.get_running_loop().create_task(self.cancel_running(run, runtime),
+                                                          name=f"stop-{run_id}")
+            task.add_done_callback(_log_failure)
+        # No handle yet: the start in progress sees the request and cancels at once.
+
+    async def cancel_running(self, run: Run, runtime: TargetRuntime) -> None:
+        grace = float(run_queries.options(self.ledger.conn, run.id).get("cancel_grace", 10.0))
+        handle = run.handle or run_queries.get_run(self.ledger.conn, run.id).handle
+        try:
+            await runtime.executor.cancel(run, handle, grace)
+        except ExecutorError as exc:
+            self.ledger.event(run.id, "cancel", f"cancel failed: {exc.message}")
+
+    # ------------------------------------------------------------ metrics
+
+    async def ingest(self, run_id: int, check_rules: bool = True) -> None:
+        """Read new metric points; check the run's stop rules on them while it runs."""
+        ingestor = self.ingestors.get(run_id)
+        if ingestor is None:
+            ingestor = self._new_ingestor(run_id)
+        rows = await asyncio.to_thread(ingestor.poll)
+        if not rows:
+            return
+        current = json.loads(self.ledger.conn.execute(
+            "SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
+                                ingestor.state.to_dict())
+        checker = self.checkers.get(run_id)
+        if checker is not None and check_rules and (why := checker.feed(rows)):
+            del self.checkers[run_id]
+            self.stop(run_id, why)
+
+    def _new_ingestor(self, run_id: int) -> Ingestor:
+        row = self.ledger.conn.execute("SELECT ingest, options, stop_if FROM runs WHERE id = ?",
+                                       (run_id,)).fetchone()
+        options = json.loads(row["options"])
+        run_dir = self.paths.run_dir(run_id)
+        ingestor = self.ingestors[run_id] = Ingestor(
+            run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
+            IngestState.from_dict(json.loads(row["ingest"])))
+        rules = json.loads(row["stop_if"])
+        if rules:
+            checker = stoprules.Checker(stoprules.parse_all(rules))
+            # After an engine restart, the points seen before count (plateau needs them).
+            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
+            earlier = sorted((step, key, value) for key, points in seen.items()
+                             for step, value in points)
+            checker.feed([(key, step, None if value != value else value)
+                          for step, key, value in earlier])
+            self.checkers[run_id] = checker
+        return ingestor
+
+    async def ingest_loop(self) -> None:
+        while True:
+            await asyncio.sleep(INGEST_INTERVAL)
+            for run_id in list(self.tasks):
+                try:
+                    await self.ingest(run_id)
+                except (OSError, StoreError) as exc:
+                    log.warning("metrics of run %s: %s", run_id, exc)
+
+    # ------------------------------------------------------------ engine restart
+
+    async def recover(self) -> None:
+        """Apply RESTART_RULES to every run the previous engine left running."""
+        for run in run_queries.list_runs(self.ledger.conn, states=[RunState.RUNNING]):
+            runtime = self.registry.get(run.spec.target)
+            if runtime is None:
+                self.finish(run.id, Exit(None, lost=True,
+                                         reason=f"target {run.spec.target!r} is no longer known"))
+                continue
+            handle = run.handle
+            if not handle:
+                handle = await runtime.executor.recover(run)
+                if handle is None:
+                    self.ledger.transition(run.id, RunState.QUEUED,
+                                           message="queued again: the engine stopped before "
+                                                   "the run started")
+                    continue
+                self.ledger.set_handle(run.id, handle)
+            self.ledger.event(run.id, "reattach", "reattached after an engine restart")
+            self._spawn_task(run.id, self._supervise(run.id, runtime, handle))
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""The language of a launch: params, sweeps, stop rules, workflow files."""

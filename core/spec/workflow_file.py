@@ -1,0 +1,192 @@
+"""Workflow files (`tui launch --file FILE`): a sweep, or a chain of steps, in TOML.
+
+A file without `[[step]]` tables is one step made of its top-level keys; with them, each
+`[[step]]` is a step and the top-level keys are defaults for every step. Keys of a step:
+
+    name = "train"                      # needed to be named in `after`; unique
+    command = "python train.py --lr {lr}"   # a string (split like a shell) or a list
+    after = ["prepare", 12]             # steps of this file (all their runs) or run ids
+    sweep = { lr = [0.1, 0.01], wd = "log(1e-5, 1e-2)" }
+    samples = 8                         # random search over `sweep`; seed = 1 repeats it
+    set = { epochs = 3 }  env = { K = "V" }  tags = ["x"]  target = "box1"  gpus = 1
+    retries = 2  retry_on = "CUDA out of memory"  retry_delay = 5  stop_if = ["loss is nan"]
+    checkpoints = "checkpoints"  priority = 0
+
+Steps may be listed in any order; they are launched in dependency order, and a cycle is
+refused with the steps that form it. Options given on the command line win over the file.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.spec import sweeps
+from core.errors import UsageError
+from core.spec.params import as_text
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the engine does around a run: dependencies, retries, stop rules, checkpoints."""
+
+    after: tuple = ()                   # run ids (or "last") that must succeed first
+    retries: int | None = None
+    retry_on: str | None = None
+    retry_delay: float | None = None
+    stop_if: tuple[str, ...] = ()
+    checkpoints: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    argv: list[str]
+    name: str | None = None
+    set: dict = field(default_factory=dict)          # param values, as text
+    env_vars: dict = field(default_factory=dict)
+    target: str | None = None
+    gpus: int | None = None
+    tags: tuple[str, ...] = ()
+    priority: int = 0
+    sweep: sweeps.Sweep | None = None
+    policy: Policy = Policy()
+    after_steps: tuple[str, ...] = ()
+
+
+_STEP_KEYS = {"name", "command", "after", "sweep", "samples", "seed", "set", "env", "tags",
+              "target", "gpus", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints",
+              "priority"}
+
+
+def load(path: Path) -> tuple[dict, list[dict]]:
+    """The file's top-level defaults and its step tables (one step when it has none)."""
+    import tomllib
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--file {path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    tables = data.pop("step", None)
+    _check_keys(path, "", data)
+    if tables is None:
+        return {}, [data]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise UsageError(f"{path}: step: expected one or more [[step]] tables")
+    for i, table in enumerate(tables):
+        _check_keys(path, f"step[{i}].", table)
+    return data, tables
+
+
+def _check_keys(path: Path, where: str, table: dict) -> None:
+    for key in table:
+        if key not in _STEP_KEYS:
+            raise UsageError(f"{path}: {where}{key}: unknown key",
+                             hint="keys: " + ", ".join(sorted(_STEP_KEYS | {"step"})))
+
+
+def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str]) -> Step:
+    """One step from its table (defaults already merged in)."""
+    def get(key, kind, what):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                                  and kind is not bool):
+            raise UsageError(f"{path}: {where}{key}: expected {what}, got {value!r}")
+        return value
+
+    command = table.get("command")
+    if isinstance(command, str):
+        argv = shlex.split(command)
+    elif isinstance(command, list) and all(isinstance(w, str) for w in command):
+        argv = list(command)
+    elif command is None:
+        argv = list(fallback_argv)
+    else:
+        raise UsageError(f"{path}: {where}command: expected a string or a list of strings")
+    if not argv:
+        raise UsageError(f"{path}: {where}command: nothing to run",
+                         hint="give command = \"...\" in the file, or a command after --")
+    sweep = None
+    if table.get("sweep") is not None:
+        axes_table = get("sweep", dict, "a table of param = values")
+        axes = [sweeps.axis_from_toml(k, v, f"{path}: {where}sweep") for k, v in axes_table.items()]
+        sweep = sweeps.build(axes, get("samples", int, "an integer"), get("seed", int, "an integer"))
+    elif table.get("samples") is not None:
+        raise UsageError(f"{path}: {where}samples: a random search needs a [sweep] table")
+    after = table.get("after", [])
+    if isinstance(after, (str, int)):
+        after = [after]
+    if not isinstance(after, list) or not all(isinstance(a, (str, int)) for a in after):
+        raise UsageError(f"{path}: {where}after: expected step names or run ids")
+    stop_if = table.get("stop_if", [])
+    stop_if = [stop_if] if isinstance(stop_if, str) else stop_if
+    if not isinstance(stop_if, list) or not all(isinstance(s, str) for s in stop_if):
+        raise UsageError(f"{path}: {where}stop_if: expected a rule or a list of rules")
+    tags = get("tags", list, "a list of strings") or []
+    delay = table.get("retry_delay")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))):
+        raise UsageError(f"{path}: {where}retry_delay: expected seconds, got {delay!r}")
+    policy = Policy(after=tuple(a for a in after if isinstance(a, int)),
+                    retries=get("retries", int, "an integer"),
+                    retry_on=get("retry_on", str, "a regular expression"),
+                    retry_delay=float(delay) if delay is not None else None,
+                    stop_if=tuple(stop_if), checkpoints=get("checkpoints", str, "a folder"))
+    return Step(argv=argv, name=get("name", str, "a string"),
+                set={k: as_text(v) for k, v in (get("set", dict, "a table") or {}).items()},
+                env_vars={k: as_text(v) for k, v in (get("env", dict, "a table") or {}).items()},
+                target=get("target", str, "a target name"), gpus=get("gpus", int, "an integer"),
+                tags=tuple(str(t) for t in tags), priority=get("priority", int, "an integer") or 0,
+                sweep=sweep, policy=policy,
+                after_steps=tuple(a for a in after if isinstance(a, str)))
+
+
+def steps_from_file(path: Path, fallback_argv: list[str]) -> list[Step]:
+    defaults, tables = load(path)
+    steps = []
+    for i, table in enumerate(tables):
+        where = f"step[{i}]." if len(tables) > 1 or defaults else ""
+        steps.append(step_from_table(path, where, {**defaults, **table}, fallback_argv))
+    names = [s.name for s in steps if s.name]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise UsageError(f"{path}: two steps are named {dup!r}")
+    return in_dependency_order(path, steps)
+
+
+def in_dependency_order(path: Path, steps: list[Step]) -> list[Step]:
+    """The steps sorted so each comes after the steps it names; a cycle is refused."""
+    by_name = {s.name: s for s in steps if s.name}
+    for step in steps:
+        for name in step.after_steps:
+            if name not in by_name:
+                raise UsageError(f"{path}: step {step.name or '?'!r}: after {name!r}: no step "
+                                 "has that name", hint="known steps: " + ", ".join(by_name))
+    done: list[Step] = []
+    state: dict[int, str] = {}
+
+    def visit(step: Step, trail: list[str]) -> None:
+        mark = state.get(id(step))
+        if mark == "done":
+            return
+        if mark == "visiting":
+            cycle = trail[trail.index(step.name):] + [step.name]
+            raise UsageError(f"{path}: the steps form a cycle: {' -> '.join(cycle)}",
+                             hint="a step can only come after steps that do not need it")
+        state[id(step)] = "visiting"
+        for name in step.after_steps:
+            visit(by_name[name], trail + [step.name])
+        state[id(step)] = "done"
+        done.append(step)
+
+    for step in steps:
+        visit(step, [])
+    return done
+
+
+def with_overrides(step: Step, **given) -> Step:
+    """The step with the command line's explicit values on top (None means not given)."""
+    changes = {k: v for k, v in given.items() if v is not None}
+    return replace(step, **changes) if changes else step

@@ -1,0 +1,1 @@
+"""The on-disk store: database, the one writer, named read queries, blobs, snapshots."""

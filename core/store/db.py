@@ -1,0 +1,203 @@
+"""The SQLite database: opening it, and its schema as numbered migrations.
+
+The engine is the only writer (see core.store.ledger); the CLI and the app open it to read.
+WAL mode lets readers read while the engine writes. Migrations run in the engine, with
+sqlite-utils, and `PRAGMA user_version` records the last one applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.errors import StoreError
+
+
+def connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas runyard relies on. Readers never create the file."""
+    if not write and not path.exists():
+        raise FileNotFoundError(path)
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if write:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_readable(conn: sqlite3.Connection) -> None:
+    version = schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise StoreError(f"the store was written by a newer runyard (schema {version}, "
+                         f"this version knows {len(MIGRATIONS)})",
+                         hint="upgrade runyard, or point RUNYARD_HOME at another store")
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; then make
+    sure the run-JSON triggers match this version's definition."""
+    version = schema_version(conn)
+    check_readable(conn)
+    if version == len(MIGRATIONS):
+        keep_run_json(conn)
+        return version
+    import sqlite_utils
+    db = sqlite_utils.Database(conn)
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    keep_run_json(conn)
+    return len(MIGRATIONS)
+
+
+def keep_run_json(conn: sqlite3.Connection) -> None:
+    """Triggers keep `runs.json`, each run's JSON (core.store.queries.RUN_JSON_SQL), up to date on
+    every insert and update, whoever writes; a listing then reads stored text instead of
+    building it (10,000 runs: a read of a few MB). When the definition changes (a field
+    added), the triggers are made anew and every row is filled again."""
+    from core.store.queries import RUN_JSON_SQL
+    conn.execute("PRAGMA recursive_triggers = OFF")    # sqlite-utils turns it on
+    body = f"UPDATE runs SET json = {RUN_JSON_SQL} WHERE id = NEW.id;"
+    # Fired by a change to any column but json itself, so its own update never fires it.
+    others = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(runs)")
+                       if row[1] != "json")
+    wanted = {
+        "runs_json_insert": f"CREATE TRIGGER runs_json_insert AFTER INSERT ON runs "
+                            f"BEGIN {body} END",
+        "runs_json_update": f"CREATE TRIGGER runs_json_update AFTER UPDATE OF {others} "
+                            f"ON runs BEGIN {body} END",
+    }
+    have = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                             "AND name LIKE 'runs_json_%'"))
+    if have == wanted:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name in have:
+            conn.execute(f"DROP TRIGGER {name}")
+        for sql in wanted.values():
+            conn.execute(sql)
+        conn.execute(f"UPDATE runs SET json = {RUN_JSON_SQL}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+# ---------------------------------------------------------------- migrations
+
+def _m1_initial(db) -> None:
+    db["runs"].create({
+        "id": int, "name": str, "state": str, "reason": str, "exit_code": int,
+        "target": str, "gpus": int, "gpu_ids": str,
+        "command": str, "template": str, "params": str, "overrides": str, "env": str,
+        "tags": str, "parent": int, "priority": int, "options": str,
+        "snapshot": str, "project": str, "workdir": str,
+        "git_commit": str, "git_dirty": int, "git_diff": str, "base_env": str,
+        "created_at": str, "started_at": str, "finished_at": str,
+        "cancel_requested_at": str, "metrics": str, "handle": str, "ingest": str,
+    }, pk="id", not_null={"state", "target", "command", "template", "project", "created_at"},
+        defaults={"gpus": 0, "gpu_ids": "[]", "params": "{}", "overrides": "{}", "env": "{}",
+                  "tags": "[]", "priority": 0, "options": "{}", "workdir": "", "git_dirty": 0,
+                  "metrics": "{}", "handle": "{}", "ingest": "{}"},
+        foreign_keys=[("parent", "runs", "id")])
+    db["runs"].create_index(["state"])
+    db["runs"].create_index(["parent"])
+    db["events"].create({"id": int, "run_id": int, "at": str, "kind": str, "state": str,
+                         "message": str, "data": str},
+                        pk="id", not_null={"run_id", "at", "kind"},
+                        foreign_keys=[("run_id", "runs", "id")])
+    db["events"].create_index(["run_id"])
+    db.execute("""CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        value REAL,                 -- NULL stands for NaN (SQLite has no NaN)
+        at REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+    ) WITHOUT ROWID""")
+    db["snapshots"].create({"id": str, "root": str, "file_count": int, "total_bytes": int,
+                            "created_at": str}, pk="id")
+    db.execute("""CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT
+    ) WITHOUT ROWID""")
+    db["targets"].create({"name": str, "kind": str, "config": str, "source": str,
+                          "updated_at": str, "status": str, "message": str, "gpus": str},
+                         pk="name")
+
+
+def _m2_workflows(db) -> None:
+    """Sweeps and chains (groups), dependencies, retries as linked attempts, stop rules,
+    the spec key that caching looks up, and persisted watches."""
+    db["groups"].create({"id": int, "kind": str, "name": str, "parent": int, "spec": str,
+                         "created_at": str}, pk="id", not_null={"kind", "created_at"},
+                        defaults={"spec": "{}"}, foreign_keys=[("parent", "groups", "id")])
+    for column, kind in (("group_id", "INTEGER REFERENCES groups(id)"),
+                         ("depends_on", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("spec_key", "TEXT"),
+                         ("attempt", "INTEGER NOT NULL DEFAULT 1"),
+                         ("retry_of", "INTEGER REFERENCES runs(id)"),
+                         ("retried_as", "INTEGER REFERENCES runs(id)"),
+                         ("not_before", "TEXT"),
+                         ("avoid_gpus", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("cause", "TEXT"),
+                         ("resume_from", "TEXT"),
+                         ("retries", "INTEGER NOT NULL DEFAULT 0"),
+                         ("retry_on", "TEXT"),
+                         ("retry_delay", "REAL NOT NULL DEFAULT 5"),
+                         ("stop_if", "TEXT NOT NULL DEFAULT '[]'"),
+                         ("checkpoints", "TEXT")):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    db["runs"].create_index(["group_id"])
+    db["runs"].create_index(["retry_of"])
+    db["runs"].create_index(["spec_key", "state"])
+    db["watches"].create({"id": int, "group_id": int, "paths": str, "request": str,
+                          "debounce": float, "state": str, "created_at": str,
+                          "stopped_at": str, "last_run": int, "triggers": int, "changes": int,
+                          "fingerprint": str, "last_error": str},
+                         pk="id", not_null={"paths", "request", "state", "created_at"},
+                         defaults={"triggers": 0, "changes": 0},
+                         foreign_keys=[("group_id", "groups", "id")])
+
+
+def _m3_run_detail(db) -> None:
+    """What a run's target says about it while it runs (Slurm: `job 12 pending (Priority)`)."""
+    db.execute("ALTER TABLE runs ADD COLUMN detail TEXT")
+
+
+def _m4_run_json(db) -> None:
+    """Each run's JSON, kept by triggers (see keep_run_json)."""
+    db.execute("ALTER TABLE runs ADD COLUMN json TEXT")
+
+
+def _m5_removed_runs(db) -> None:
+    """Runs removed with `tui rm`: their ids are never given out again, and a lookup of one
+    says it was removed. `seq` orders removals, for readers that watch for them (the app)."""
+    db.execute("""CREATE TABLE removed (
+        seq INTEGER PRIMARY KEY, run_id INTEGER NOT NULL UNIQUE, name TEXT, state TEXT,
+        at TEXT NOT NULL)""")
+
+
+# Applied in order; the number of a migration is its position (1-based).
+MIGRATIONS = [
+    _m1_initial,
+    _m2_workflows,
+    _m3_run_detail,
+    _m4_run_json,
+    _m5_removed_runs,
+]

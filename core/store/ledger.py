@@ -1,0 +1,410 @@
+"""The one writer path for run state: every change is committed, with an event row, here.
+
+Only the engine holds a Ledger. Each method is one transaction; a state change is
+written before the engine acts on it, and every change appends to `events`, so a run's
+history can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from core.store import db
+from core.errors import StoreError
+from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
+from core.store.queries import get_run
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+class Ledger:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    @classmethod
+    def open(cls, path) -> "Ledger":
+        conn = db.connect(path, write=True)
+        db.migrate(conn)
+        return cls(conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _tx(self):
+        return _Transaction(self.conn)
+
+    def _next_id(self) -> int:
+        """One above every id ever given: a removed run's id is not given out again."""
+        return self.conn.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM runs), 0), "
+            "coalesce((SELECT max(run_id) FROM removed), 0)) + 1").fetchone()[0]
+
+    # ------------------------------------------------------------ runs
+
+    def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
+                     workdir: str, git_commit: str | None, git_diff: str | None,
+                     git_dirty: bool, base_env: str | None, snapshot_row: tuple | None = None,
+                     hashes: dict | None = None, message: str = "queued") -> list[int]:
+        """Record the new runs of one request (and their groups) in one transaction.
+
+        `runs` are pairs of a `core.engine.launching.PlannedRun` and `reuse`: a run id standing in
+        for that run (a cache hit: nothing inserted), or None. Returns the id of each run,
+        reused or new, in order; `after_local` indices become run ids.
+        """
+        at = now_iso()
+        with self._tx():
+            if snapshot_row is not None:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, "
+                    "created_at) VALUES (?,?,?,?,?)", (*snapshot_row, at))
+            if hashes:
+                self._save_hashes(hashes)
+            group_ids = self._insert_groups(runs, groups, at)
+            next_id = self._next_id()
+            ids: list[int] = []
+            rows, events = [], []
+            options_text: dict[int, str] = {}         # runs of one step share their options
+            for planned, reuse in runs:
+                if reuse is not None:
+                    ids.append(reuse)
+                    continue
+                options = options_text.get(id(planned.options))
+                if options is None:
+                    options = options_text[id(planned.options)] = _dumps(planned.options)
+                spec = planned.spec
+                depends = sorted({*spec.depends_on, *(ids[i] for i in planned.after_local)})
+                run_id = next_id
+                next_id += 1
+                ids.append(run_id)
+                rows.append((
+                    run_id, spec.name or default_name(spec.command), RunState.QUEUED.value,
+                    spec.target, spec.gpus, _dumps(spec.command), _dumps(spec.template),
+                    _dumps(spec.params), _dumps(spec.overrides), _dumps(spec.env),
+                    _dumps(spec.tags), spec.parent, spec.priority, options,
+                    snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
+                    at, group_ids.get(planned.group), _dumps(depends), planned.key,
+                    planned.resume_from, spec.retries, spec.retry_on, spec.retry_delay,
+                    _dumps(spec.stop_if), spec.checkpoints))
+                note = message + (f", after run{'s' if len(depends) > 1 else ''} "
+                                  f"{', '.join(map(str, depends))}" if depends else "")
+                events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
+            self.conn.executemany(
+                """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
+                       overrides, env, tags, parent, priority, options, snapshot, project,
+                       workdir, git_commit, git_dirty, git_diff, base_env, created_at,
+                       group_id, depends_on, spec_key, resume_from, retries, retry_on,
+                       retry_delay, stop_if, checkpoints)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                rows)
+            self.conn.executemany(
+                "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
+                events)
+        return ids
+
+    def _insert_groups(self, runs: list, groups: list, at: str) -> dict[int, int]:
+        """Groups that get at least one new run (and the groups enclosing them)."""
+        needed: set[int] = set()
+        for planned, reuse in runs:
+            index = planned.group if reuse is None else None
+            while index is not None and index not in needed:
+                needed.add(index)
+                index = groups[index].parent
+        out: dict[int, int] = {}
+        for index in sorted(needed):
+            group = groups[index]
+            if getattr(group, "id", None) is not None:        # an existing group (a watch's)
+                out[index] = group.id
+                continue
+            cur = self.conn.execute(
+                "INSERT INTO groups (kind, name, parent, spec, created_at) VALUES (?,?,?,?,?)",
+                (group.kind, group.name, out.get(group.parent), _dumps(group.spec), at))
+            out[index] = cur.lastrowid
+        return out
+
+    def insert_group(self, kind: str, name: str, spec: dict) -> int:
+        with self._tx():
+            return self.conn.execute(
+                "INSERT INTO groups (kind, name, spec, created_at) VALUES (?,?,?,?)",
+                (kind, name, _dumps(spec), now_iso())).lastrowid
+
+    def transition(self, run_id: int, state: RunState, *, reason: str | None = None,
+                   exit_code: int | None = None, gpu_ids: list[int] | None = None,
+                   message: str | None = None, at: str | None = None,
+                   cause: str | None = None) -> Run:
+        """Move a run to `state`, stamping the matching timestamp; refuses illegal moves.
+
+        `at` backdates the change (a run that ended while the engine was down).
+        """
+        at = at or now_iso()
+        with self._tx():
+            self._transition(run_id, state, reason=reason, exit_code=exit_code,
+                             gpu_ids=gpu_ids, message=message, at=at, cause=cause)
+        return get_run(self.conn, run_id)
+
+    def _transition(self, run_id, state, *, reason, exit_code, gpu_ids, message, at, cause,
+                    extra: dict | None = None) -> None:
+        row = self.conn.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        current = RunState(row[0])
+        if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
+            raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
+        sets = {"state": state.value, "reason": reason}
+        if state is RunState.RUNNING:
+            sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
+                        finished_at=None)
+        elif state is RunState.QUEUED:
+            sets.update(started_at=None, gpu_ids="[]", handle="{}")
+        else:
+            sets.update(finished_at=at, exit_code=exit_code)
+        if cause is not None:
+            sets["cause"] = cause
+        sets.update(extra or {})
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        self.conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*sets.values(), run_id))
+        self._event(run_id, "state", state, message or reason or state.value, at=at)
+
+    def retry(self, run_id: int, state: RunState, *, reason: str | None,
+              exit_code: int | None, at: str, not_before: str, avoid_gpus: list[int],
+              resume_from: str | None, note: str) -> tuple[Run, int]:
+        """End an attempt and queue the next one, linked to it, in one transaction."""
+        with self._tx():
+            new_id = self._next_id()
+            self.conn.execute(
+                """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
+                       overrides, env, tags, parent, priority, options, snapshot, project,
+                       workdir, git_commit, git_dirty, git_diff, base_env, created_at,
+                       group_id, depends_on, spec_key, attempt, retry_of, not_before,
+                       avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
+                       checkpoints)
+                   SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
+                       env, tags, parent, priority, options, snapshot, project, workdir,
+                       git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
+                       spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
+                       coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
+                       checkpoints
+                   FROM runs WHERE id = ?""",
+                (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
+            self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
+                             message=state.value + (f" ({reason})" if reason else "")
+                             + f"; retrying as run {new_id}: {note}", at=at, cause=None,
+                             extra={"retried_as": new_id})
+            self._event(new_id, "state", RunState.QUEUED,
+                        f"queued: {note}, after run {run_id} {state.value}", at=at)
+        return get_run(self.conn, run_id), new_id
+
+    def request_stop(self, run_id: int, reason: str) -> None:
+        """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""
+        at = now_iso()
+        with self._tx():
+            self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
+                              "reason = ? WHERE id = ?", (at, reason, run_id))
+            self._event(run_id, "stop", None, reason, at=at)
+
+    def set_handle(self, run_id: int, handle: dict) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE runs SET handle = ? WHERE id = ?", (_dumps(handle), run_id))
+
+    def set_detail(self, run_id: int, detail: str | None, message: str | None = None) -> None:
+        """What the target says about a running run now; `message` also goes into its history."""
+        with self._tx():
+            cur = self.conn.execute("UPDATE runs SET detail = ? WHERE id = ? AND state = "
+                                    "'running'", (detail, run_id))
+            if message and cur.rowcount:
+                self._event(run_id, "target", None, message)
+
+    def remove(self, ids: list[int]) -> list[dict]:
+        """Remove ended runs: their rows, history and metrics, in one transaction; each id
+        is recorded in `removed`. All or nothing: a run that is queued or running, or that
+        a queued or running run still needs (it waits for it, or continues its retries),
+        refuses the whole request. Returns the removed runs (id, name, state)."""
+        # Other runs keep naming a removed one (a clone's `parent`, an attempt's `retry_of`):
+        # lineage stays true, and the id is never reused, so the reference cannot mislead.
+        # No code updates those columns later, so SQLite's checks are off just for this.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            return self._remove(sorted(set(ids)))
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def _remove(self, wanted: list[int]) -> list[dict]:
+        from core.errors import UnknownRun, UsageError
+        with self._tx():
+            found = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update((row[0], row) for row in self.conn.execute(
+                    f"SELECT id, name, state FROM runs WHERE id IN ({marks})", chunk))
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise UnknownRun(f"no run with id {missing[0]}",
+                                 hint="list runs with: tui status --all")
+            active = [i for i in wanted if found[i][2] in ("queued", "running")]
+            if active:
+                raise UsageError(f"run {active[0]} is {found[active[0]][2]}: only ended runs "
+                                 "can be removed", hint=f"cancel it first: tui cancel {active[0]}")
+            chosen = set(wanted)
+            for run_id, state, depends, retry_of in self.conn.execute(
+                    "SELECT id, state, depends_on, retry_of FROM runs "
+                    "WHERE state IN ('queued', 'running')"):
+                needs = chosen & {*json.loads(depends), retry_of}
+                if needs:
+                    raise UsageError(f"run {min(needs)} is still needed by run {run_id}, "
+                                     f"which is {state}", hint="remove it after that run ends")
+            for run_id, next_id in self.conn.execute(
+                    "SELECT r.id, r.retried_as FROM runs r JOIN runs n ON n.id = r.retried_as "
+                    "WHERE n.state IN ('queued', 'running')"):
+                if run_id in chosen:
+                    raise UsageError(f"run {run_id} is still needed by run {next_id} (its "
+                                     "next attempt), which has not ended",
+                                     hint="remove it after that run ends")
+            at = now_iso()
+            self.conn.executemany(
+                "INSERT INTO removed (run_id, name, state, at) VALUES (?, ?, ?, ?)",
+                [(i, found[i][1], found[i][2], at) for i in wanted])
+            for table, column in (("metrics", "run_id"), ("events", "run_id"), ("runs", "id")):
+                self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
+                                      [(i,) for i in wanted])
+        return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
+
+    def request_cancel(self, run_id: int) -> None:
+        at = now_iso()
+        with self._tx():
+            self.conn.execute("UPDATE runs SET cancel_requested_at = ? WHERE id = ?", (at, run_id))
+            self._event(run_id, "cancel", None, "cancel requested", at=at)
+
+    def event(self, run_id: int, kind: str, message: str, data: dict | None = None) -> None:
+        with self._tx():
+            self._event(run_id, kind, None, message, data=data)
+
+    def _event(self, run_id, kind, state, message, *, at=None, data=None) -> None:
+        self.conn.execute(
+            "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
+            (run_id, at or now_iso(), kind, state.value if state else None, message,
+             _dumps(data) if data is not None else None))
+
+    # ------------------------------------------------------------ metrics
+
+    def add_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
+                    latest: dict, ingest: dict) -> None:
+        """Store metric points with the ingest position they came from, in one transaction."""
+        at = time.time()
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
+                [(run_id, key, step, value, at) for key, step, value in rows])
+            self.conn.execute("UPDATE runs SET metrics = ?, ingest = ? WHERE id = ?",
+                              (_dumps(latest), _dumps(ingest), run_id))
+
+    # ------------------------------------------------------------ snapshots and caches
+
+    def record_snapshot(self, snapshot_id: str, root: str, file_count: int,
+                        total_bytes: int) -> None:
+        with self._tx():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, created_at)"
+                " VALUES (?,?,?,?,?)", (snapshot_id, root, file_count, total_bytes, now_iso()))
+
+    def load_hashes(self) -> dict:
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in
+                self.conn.execute("SELECT path, size, mtime_ns, inode, digest FROM file_hashes")}
+
+    def save_hashes(self, entries: dict) -> None:
+        if not entries:
+            return
+        with self._tx():
+            self._save_hashes(entries)
+
+    def _save_hashes(self, entries: dict) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
+            " VALUES (?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
+
+    # ------------------------------------------------------------ watches
+
+    def insert_watch(self, group_id: int, paths: list[str], request: dict,
+                     debounce: float) -> int:
+        with self._tx():
+            return self.conn.execute(
+                "INSERT INTO watches (group_id, paths, request, debounce, state, created_at) "
+                "VALUES (?,?,?,?,'active',?)",
+                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())).lastrowid
+
+    def watch_triggered(self, watch_id: int, run_id: int, fingerprint: str,
+                        changes: int) -> None:
+        with self._tx():
+            self.conn.execute(
+                "UPDATE watches SET last_run = ?, fingerprint = ?, triggers = triggers + 1, "
+                "changes = changes + ?, last_error = NULL WHERE id = ?",
+                (run_id, fingerprint, changes, watch_id))
+
+    def watch_error(self, watch_id: int, message: str) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE watches SET last_error = ? WHERE id = ?",
+                              (message, watch_id))
+
+    def stop_watch(self, watch_id: int) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE watches SET state = 'stopped', stopped_at = ? "
+                              "WHERE id = ?", (now_iso(), watch_id))
+
+    def watch(self, watch_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM watches WHERE id = ?", (watch_id,)).fetchone()
+
+    def watches(self, watch_id: int | None = None) -> list[sqlite3.Row]:
+        if watch_id is not None:
+            return self.conn.execute("SELECT * FROM watches WHERE id = ?",
+                                     (watch_id,)).fetchall()
+        return self.conn.execute("SELECT * FROM watches ORDER BY id").fetchall()
+
+    # ------------------------------------------------------------ targets
+
+    def upsert_target(self, name: str, kind: str, config: dict, source: str) -> None:
+        with self._tx():
+            self.conn.execute(
+                """INSERT INTO targets (name, kind, config, source, updated_at)
+                   VALUES (?,?,?,?,?)
+                   ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,
+                       config = excluded.config, source = excluded.source,
+                       updated_at = excluded.updated_at""",
+                (name, kind, _dumps(config), source, now_iso()))
+
+    def target_status(self, name: str, status: str, message: str | None,
+                      gpus: list | None = None) -> None:
+        with self._tx():
+            self.conn.execute(
+                "UPDATE targets SET status = ?, message = ?, gpus = ? WHERE name = ?",
+                (status, message, _dumps(gpus) if gpus is not None else None, name))
+
+    def targets(self) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM targets ORDER BY name")]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, turning a full disk into a StoreError."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as commit_exc:
+                exc = commit_exc
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            raise StoreError("the store's disk is full; nothing was changed",
+                             hint="free some space, or move the store with RUNYARD_HOME") from exc
+        if isinstance(exc, sqlite3.Error) and kind is None:
+            raise StoreError(f"database error: {exc}") from exc
+        return False

@@ -1,0 +1,250 @@
+"""Reading runs from the database, and the stable JSON shape of a run (schema 1).
+
+Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
+(RUN_JSON_SQL) and kept in `runs.json` by triggers on every change (core.store.db.keep_run_json),
+so listing 10,000 runs reads stored text: one query, no per-row Python or JSON work. The
+JSON paths do not need core.models (dataclasses costs a CLI call ~10 ms to import); only
+the functions that build `Run` objects import it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+from core.errors import UnknownRun
+
+SCHEMA = 1
+
+# Runs shown by `tui status` without --all: every queued or running run, and this many of
+# the most recently finished ones.
+RECENT_FINISHED = 20
+
+RUN_JSON_SQL = """json_object(
+    'id', id,
+    'name', name,
+    'state', state,
+    'detail', CASE WHEN state = 'running' THEN detail END,
+    'reason', reason,
+    'exit_code', exit_code,
+    'target', target,
+    'gpus', json(gpu_ids),
+    'gpu_count', gpus,
+    'command', json(command),
+    'params', json(params),
+    'env', json(env),
+    'tags', json(tags),
+    'parent', parent,
+    'snapshot', snapshot,
+    'project', project,
+    'workdir', workdir,
+    'git', json_object('commit', git_commit,
+                       'dirty', json(CASE WHEN git_dirty THEN 'true' ELSE 'false' END)),
+    'created_at', created_at,
+    'started_at', started_at,
+    'finished_at', finished_at,
+    'metrics', json(metrics),
+    'group', group_id,
+    'depends_on', json(depends_on),
+    'attempt', attempt,
+    'retry_of', retry_of,
+    'retried_as', retried_as,
+    'retries', retries,
+    'retry_on', retry_on,
+    'not_before', not_before,
+    'stop_if', json(stop_if),
+    'cause', cause,
+    'checkpoints', checkpoints,
+    'resume_from', resume_from,
+    'spec_key', spec_key
+)"""
+
+# What readers select: the JSON the triggers keep (core.store.db.keep_run_json), built on the
+# spot only for a row that has none (written before the triggers existed).
+STORED_JSON = f"coalesce(json, {RUN_JSON_SQL})"
+
+GROUP_JSON_SQL = """json_object(
+    'id', id, 'kind', kind, 'name', name, 'parent', parent, 'created_at', created_at,
+    'spec', json(spec),
+    'runs', (SELECT count(*) FROM runs WHERE runs.group_id = groups.id)
+)"""
+
+
+def _filters(states, all_runs: bool, ids=None, group=None) -> tuple[str, list]:
+    clauses, args = [], []
+    if group is not None:
+        clauses.append("group_id IN (SELECT id FROM groups WHERE id = ? OR parent = ?)")
+        args.extend([group, group])
+    if ids:
+        clauses.append(f"id IN ({','.join('?' * len(ids))})")
+        args.extend(ids)
+    if states:
+        clauses.append(f"state IN ({','.join('?' * len(states))})")
+        args.extend(str(s) for s in states)
+    elif not all_runs and not ids and group is None:
+        clauses.append(
+            "(state IN ('queued', 'running') OR id IN (SELECT id FROM runs "
+            "WHERE state NOT IN ('queued', 'running') ORDER BY id DESC LIMIT ?))")
+        args.append(RECENT_FINISHED)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return where, args
+
+
+def runs_json(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+              group: int | None = None) -> list[str]:
+    """The JSON text of each selected run, oldest first."""
+    where, args = _filters(states, all_runs, group=group)
+    return [row[0] for row in conn.execute(
+        f"SELECT {STORED_JSON} FROM runs {where} ORDER BY id", args)]
+
+
+def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
+    """The JSON of these runs (in the order given), in one query per 500 ids."""
+    found: dict[int, dict] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for (text,) in conn.execute(f"SELECT {STORED_JSON} FROM runs WHERE id IN "
+                                    f"({','.join('?' * len(chunk))})", chunk):
+            data = json.loads(text)
+            found[data["id"]] = data
+    return [found[i] for i in ids if i in found]
+
+
+def groups_json(conn: sqlite3.Connection, ids=None) -> list[dict]:
+    """Groups (sweeps, chains, watches) as JSON: the given ids and the groups enclosing
+    them (a chain around its sweeps), or every group."""
+    if ids is not None:
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        where = f"WHERE id IN ({marks}) OR id IN (SELECT parent FROM groups WHERE id IN ({marks}))"
+        args = ids + ids
+    else:
+        where, args = "", []
+    return [json.loads(row[0]) for row in conn.execute(
+        f"SELECT {GROUP_JSON_SQL} FROM groups {where} ORDER BY id", args)]
+
+
+def groups_of_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+                   group: int | None = None) -> list[dict]:
+    """The groups of the runs a listing selects (see `runs_json`)."""
+    where, args = _filters(states, all_runs, group=group)
+    ids = [row[0] for row in conn.execute(
+        f"SELECT DISTINCT group_id FROM runs {where}", args) if row[0] is not None]
+    return groups_json(conn, ids)
+
+
+def list_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
+              ids=None, group: int | None = None) -> list:
+    where, args = _filters(states, all_runs, ids, group)
+    return [row_to_run(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
+
+
+def get_run(conn: sqlite3.Connection, run_id: int):
+    """The run as a `core.models.Run`."""
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
+    return row_to_run(row)
+
+
+def run_json(conn: sqlite3.Connection, run_id: int) -> dict:
+    row = conn.execute(f"SELECT {STORED_JSON} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
+    return json.loads(row[0])
+
+
+def resolve_id(conn: sqlite3.Connection, text: str) -> int:
+    """A run id from user text: a number, or `last` for the newest run."""
+    if text == "last":
+        row = conn.execute("SELECT max(id) FROM runs").fetchone()
+        if row[0] is None:
+            raise UnknownRun("there are no runs yet", hint="start one with: tui launch -- CMD")
+        return row[0]
+    try:
+        run_id = int(text)
+    except ValueError:
+        raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
+    if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        gone = _removed(conn, run_id)
+        if gone is not None:
+            raise UnknownRun(f"run {run_id} was removed at {gone}", hint="ids of removed "
+                             "runs are not used again; list runs with: tui status --all")
+        raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
+    return run_id
+
+
+def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
+    """When the run was removed with `tui rm`, or None."""
+    try:
+        row = conn.execute("SELECT at FROM removed WHERE run_id = ?", (run_id,)).fetchone()
+    except sqlite3.OperationalError:                  # a store from before `tui rm`
+        return None
+    return row[0] if row else None
+
+
+def row_to_run(row: sqlite3.Row):
+    from core.models import Run, RunSpec, RunState
+    r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
+    spec = RunSpec(command=_loads(r["command"]), template=_loads(r["template"]),
+                   params=_loads(r["params"]), overrides=_loads(r["overrides"]),
+                   target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
+                   name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
+                   priority=r["priority"], depends_on=_loads(r["depends_on"]),
+                   retries=r["retries"], retry_on=r["retry_on"], retry_delay=r["retry_delay"],
+                   stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
+    return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
+               project=r["project"], workdir=r["workdir"], reason=r["reason"],
+               exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),
+               created_at=r["created_at"], started_at=r["started_at"],
+               finished_at=r["finished_at"], metrics=_loads(r["metrics"]),
+               handle=_loads(r["handle"]), git_commit=r["git_commit"],
+               git_dirty=bool(r["git_dirty"]),
+               cancel_requested=r["cancel_requested_at"] is not None,
+               group_id=r["group_id"], attempt=r["attempt"], retry_of=r["retry_of"],
+               retried_as=r["retried_as"], not_before=r["not_before"],
+               avoid_gpus=_loads(r["avoid_gpus"]), cause=r["cause"],
+               resume_from=r["resume_from"], spec_key=r["spec_key"],
+               detail=r["detail"] if r["state"] == "running" else None)
+
+
+def _loads(text: str):
+    """json.loads, without parsing the empty list and object most columns hold."""
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
+
+
+def options(conn: sqlite3.Connection, run_id: int) -> dict:
+    row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def events(conn: sqlite3.Connection, run_id: int) -> list[dict]:
+    return [{"at": r["at"], "kind": r["kind"], "state": r["state"], "message": r["message"]}
+            for r in conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))]
+
+
+def metric_series(conn: sqlite3.Connection, run_id: int, keys=None) -> dict[str, list]:
+    """{key: [[step, value], ...]} in step order; NaN values come back as float('nan')."""
+    sql = "SELECT key, step, value FROM metrics WHERE run_id = ?"
+    args: list = [run_id]
+    if keys:
+        sql += f" AND key IN ({','.join('?' * len(keys))})"
+        args.extend(keys)
+    out: dict[str, list] = {}
+    for key, step, value in conn.execute(sql + " ORDER BY key, step", args):
+        out.setdefault(key, []).append([step, math.nan if value is None else value])
+    return out
+
+
+def json_number(value: float):
+    """JSON has no NaN or infinity: those become the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value

@@ -1,0 +1,311 @@
+"""Snapshots: the frozen, content-addressed copy of a project that a run sees.
+
+`take()` lists the project's files (git-tracked plus untracked-not-ignored in a git work
+tree; every file elsewhere, minus excludes), stores each distinct content once in the blob
+store, and records a manifest whose sha256 is the snapshot id. Files are hashed once:
+a cache keyed by (path, size, mtime, inode) skips unchanged files. `materialize()` writes a
+private copy for one run, so a run that writes into its code folder touches nothing shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.store.blobs import BlobStore
+from core.config import Project, SnapshotConfig
+from core.errors import SnapshotError, StoreError
+
+# Folders left out of a non-git project unless `snapshot.include` names them.
+DEFAULT_EXCLUDES = (".git", "__pycache__", "*.pyc", ".venv", "venv", "node_modules",
+                    ".mypy_cache", ".pytest_cache", ".ipynb_checkpoints")
+# A file whose mtime is this recent is hashed again next time (its content may still change
+# within the file system's timestamp granularity).
+_RACY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    file_count: int
+    total_bytes: int
+    warnings: tuple[str, ...] = ()
+    fresh_hashes: dict = field(default_factory=dict)   # cache entries to remember
+    new_files: int = 0          # hash-only mode: contents the blob store does not have yet
+    new_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    diff: bytes | None          # `git diff HEAD` output; empty when the tree is clean
+
+
+# ---------------------------------------------------------------- file selection
+
+def compile_globs(patterns) -> re.Pattern | None:
+    """gitignore-like globs: `*` within a name, `**` across folders, no `/` = any depth."""
+    parts = []
+    for pattern in patterns:
+        pattern = pattern.strip()
+        if not pattern:
+            continue
+        anchored = "/" in pattern.rstrip("/")
+        body = pattern.strip("/")
+        regex = ""
+        i = 0
+        while i < len(body):
+            if body.startswith("**/", i):
+                regex += "(?:.*/)?"
+                i += 3
+            elif body.startswith("**", i):
+                regex += ".*"
+                i += 2
+            elif body[i] == "*":
+                regex += "[^/]*"
+                i += 1
+            elif body[i] == "?":
+                regex += "[^/]"
+                i += 1
+            else:
+                regex += re.escape(body[i])
+                i += 1
+        prefix = "" if anchored else "(?:.*/)?"
+        parts.append(f"{prefix}{regex}(?:/.*)?")
+    if not parts:
+        return None
+    return re.compile("^(?:" + "|".join(parts) + ")$", re.S)
+
+
+def list_files(project: Project, config: SnapshotConfig,
+               skip: tuple[Path, ...] = ()) -> list[str]:
+    """Relative POSIX paths of the files that belong in the snapshot, sorted."""
+    if project.is_git:
+        names = _git_files(project.root)
+    else:
+        names = _walk(project.root, compile_globs(DEFAULT_EXCLUDES))
+    include = compile_globs(config.include)
+    exclude = compile_globs(config.exclude)
+    skipped = [p.relative_to(project.root).as_posix() + "/" for p in skip
+               if p.is_relative_to(project.root)]
+    out = []
+    for name in names:
+        if include is not None and not include.match(name):
+            continue
+        if exclude is not None and exclude.match(name):
+            continue
+        if any(name.startswith(prefix) for prefix in skipped):
+            continue
+        out.append(name)
+    out.sort()
+    return out
+
+
+def _git_files(root: Path) -> list[str]:
+    proc = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    names = proc.stdout.split(b"\0")
+    return sorted({os.fsdecode(n) for n in names if n})
+
+
+def _walk(root: Path, default_exclude: re.Pattern | None) -> list[str]:
+    out = []
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        dirs[:] = [d for d in dirs
+                   if not (default_exclude and default_exclude.match(rel + d))]
+        for name in files:
+            path = rel + name
+            if not (default_exclude and default_exclude.match(path)):
+                out.append(path)
+    return out
+
+
+def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise SnapshotError("git is not installed, but the project is a git work tree",
+                            hint="install git, or launch from a folder outside git") from None
+    if check and proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip()
+        raise SnapshotError(f"git {args[0]} failed in {root}: {message}")
+    return proc
+
+
+# ---------------------------------------------------------------- taking a snapshot
+
+def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict,
+         skip: tuple[Path, ...] = (), store: bool = True) -> Snapshot:
+    """Store the project's files and its manifest; return the snapshot (nothing else changes).
+
+    `cache` maps absolute path -> (size, mtime_ns, inode, digest); it is only read here,
+    new entries come back in `Snapshot.fresh_hashes`. With `store=False` (a dry run) the
+    files are only hashed: the same id comes back, and nothing at all is written; what
+    the blob store lacks is counted in `new_files` and `new_bytes`.
+    """
+    names = list_files(project, config, skip)
+    entries = []
+    fresh: dict = {}
+    warnings: list[str] = []
+    too_big: list[str] = []
+    total = 0
+    new_files = new_bytes = 0
+    racy_after = time.time_ns() - int(_RACY_SECONDS * 1e9)
+    root = str(project.root)
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue                      # tracked but deleted in the work tree
+        except OSError as exc:
+            raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):
+            entries.append([name, "l", 0, os.readlink(path)])
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue                      # submodule folders, sockets, fifos
+        if info.st_size > config.max_file_size:
+            too_big.append(f"{name} ({_human(info.st_size)})")
+            continue
+        key = (info.st_size, info.st_mtime_ns, info.st_ino)
+        cached = cache.get(path)
+        digest = cached[3] if cached and tuple(cached[:3]) == key else None
+        if not store:
+            if digest is None:
+                read = _read(blobs.hash_file, path)
+                if read is None:
+                    continue
+                digest = read[0]
+            if not blobs.has(digest):
+                new_files += 1
+                new_bytes += info.st_size
+        elif digest is None or not blobs.has(digest):
+            read = _read(blobs.put_file, path)
+            if read is None:
+                continue
+            digest, size = read
+            if size == info.st_size and info.st_mtime_ns < racy_after:
+                fresh[path] = (*key, digest)
+        kind = "x" if info.st_mode & 0o111 else "f"
+        entries.append([name, kind, info.st_size, digest])
+        total += info.st_size
+    if too_big:
+        warnings.append(f"left out {len(too_big)} file(s) over the {_human(config.max_file_size)} "
+                        f"snapshot.max_file_size cap: " + ", ".join(too_big))
+    manifest = json.dumps({"v": 1, "files": entries}, separators=(",", ":")).encode()
+    snapshot_id = blobs.put_bytes(manifest) if store else blobs.digest_bytes(manifest)
+    return Snapshot(id=snapshot_id, file_count=len(entries), total_bytes=total,
+                    warnings=tuple(warnings), fresh_hashes=fresh, new_files=new_files,
+                    new_bytes=new_bytes)
+
+
+def _read(reader, path: str) -> tuple[str, int] | None:
+    """`reader(path)` -> (digest, size); None when the file went away meanwhile."""
+    try:
+        return reader(path)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except PermissionError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def manifest(snapshot_id: str, blobs: BlobStore) -> list[list]:
+    """The manifest entries [path, kind ('f', 'x' or 'l'), size, digest or link target]."""
+    try:
+        return json.loads(blobs.read(snapshot_id))["files"]
+    except FileNotFoundError:
+        raise StoreError(f"snapshot {snapshot_id[:12]} is missing from the blob store") from None
+
+
+def executables(snapshot_id: str | None, blobs: BlobStore) -> list[str]:
+    """The paths of the snapshot's executable files (none without a snapshot)."""
+    if not snapshot_id:
+        return []
+    return [name for name, kind, _size, _ref in manifest(snapshot_id, blobs) if kind == "x"]
+
+
+def materialize(snapshot_id: str, blobs: BlobStore, dest: Path) -> int:
+    """Write the snapshot's files under `dest` as private, writable copies; return file count."""
+    entries = manifest(snapshot_id, blobs)
+    made: set[str] = set()
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, kind, _size, ref in entries:
+        target = dest / name
+        parent = os.path.dirname(name)
+        if parent and parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        if kind == "l":
+            os.symlink(ref, target)
+        else:
+            blobs.copy_out(ref, target, 0o755 if kind == "x" else 0o644)
+    return len(entries)
+
+
+def private_copy(snapshot_id: str | None, blobs: BlobStore, dest: Path) -> None:
+    """A run's own copy of its snapshot at `dest`, replacing what an interrupted start left."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    if snapshot_id:
+        materialize(snapshot_id, blobs, dest)
+    else:
+        dest.mkdir(parents=True)
+
+
+# ---------------------------------------------------------------- git state
+
+def git_state(root: Path) -> GitState:
+    """The commit checked out and the uncommitted diff of tracked files (None outside git)."""
+    commit = head_commit(root)
+    if commit is None:
+        found = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        if found.returncode != 0:
+            return GitState(commit=None, diff=None)
+        commit = found.stdout.decode().strip()
+    diff = _git(root, "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", check=False)
+    return GitState(commit=commit, diff=diff.stdout if diff.returncode == 0 else None)
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def head_commit(root: Path) -> str | None:
+    """HEAD's commit read from .git's files (a launch spares a `git` process); None when
+    anything is unusual (a worktree's or submodule's .git file, a symbolic ref chain...),
+    and the caller asks git instead."""
+    git_dir = root / ".git"
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if _SHA.match(head):
+            return head                               # detached HEAD
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head[5:]
+        loose = git_dir / ref
+        if loose.is_file():
+            value = loose.read_text().strip()
+            return value if _SHA.match(value) else None
+        for line in (git_dir / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref) and _SHA.match(line.split(" ", 1)[0]):
+                return line.split(" ", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None                                       # an unborn branch: no commit yet
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"

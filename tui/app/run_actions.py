@@ -1,0 +1,203 @@
+"""What the main screen's keys do to runs: clone-and-tweak, edit spec, rerun, cancel, new, diff.
+
+Every change goes to the engine as a request (in a worker thread, see RunyardApp.engine_
+request); a launched run is put in the list from the engine's reply at once, selected,
+before the next poll of the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+
+from textual.app import SuspendNotSupported
+
+from core.store import queries as run_queries
+from core.errors import RunyardError
+from core.models import Run
+from tui.runlist.columns import plain
+from tui.runlist.rows import RunRow
+
+# Dialogs, the diff screen and their helpers are imported when first opened: the app's
+# start-up stays as short as Textual's own.
+
+
+class RunActions:
+    """Mixed into MainScreen (which provides `table`, `app` and `notify`)."""
+
+    def _full_run(self) -> Run | None:
+        row = self.table.current
+        if row is None or self.app.store.conn is None:
+            self.app.notify("no run selected", severity="warning")
+            return None
+        return run_queries.get_run(self.app.store.conn, row.id)
+
+    def _targets(self) -> list[str]:
+        conn = self.app.store.conn
+        names = {"local"}
+        if conn is not None:
+            names.update(r[0] for r in conn.execute("SELECT name FROM targets"))
+        return sorted(names)
+
+    # ------------------------------------------------------------ launching
+
+    def action_clone(self) -> None:
+        from tui.app.dialogs.clone import CloneDialog
+        run = self._full_run()
+        if run is not None:
+            self.app.push_screen(CloneDialog(run, self._targets()),
+                                 lambda fields: fields and self.clone(run.id, fields))
+
+    def action_rerun(self) -> None:
+        run = self._full_run()
+        if run is not None:
+            self.clone(run.id, {"force": True})     # asked for explicitly: never a cache hit
+
+    def action_edit_spec(self) -> None:
+        from tui import spec_toml
+        run = self._full_run()
+        if run is None:
+            return
+        text = spec_toml.to_toml(run)
+        edited = self._edit_in_editor(text, f"runyard-run-{run.id}-")
+        if edited is None or edited == text:
+            self.app.notify("spec unchanged: nothing launched")
+            return
+        try:
+            fields = spec_toml.to_clone_request(edited, run)
+        except RunyardError as exc:
+            self.app.notify(exc.message, title="not launched", severity="error", markup=False)
+            return
+        if fields is None:
+            self.app.notify("empty spec: nothing launched")
+            return
+        self.clone(run.id, fields)
+
+    def _edit_in_editor(self, text: str, prefix: str) -> str | None:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".toml")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            command = [*shlex.split(editor), name]
+            try:
+                with self.app.suspend():
+                    subprocess.run(command, check=False)
+            except SuspendNotSupported:          # headless (tests): no terminal to hand over
+                subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                self.app.notify(f"cannot start {editor}: {exc.strerror}", severity="error",
+                                markup=False)
+                return None
+            with open(name) as handle:
+                return handle.read()
+        finally:
+            os.unlink(name)
+
+    def clone(self, parent: int, fields: dict) -> None:
+        request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ),
+                   "code": "parent", **{k: v for k, v in fields.items() if v is not None}}
+        self.app.engine_request("clone", {"op": "clone", "clone": request}, self._launched)
+
+    def action_new_run(self) -> None:
+        from tui.app.dialogs.new_run import NewRunDialog
+        row = self.table.current
+        command = shlex.join(row.template) if row is not None else ""
+        self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
+                             lambda fields: fields and self.launch(fields))
+
+    def launch(self, fields: dict) -> None:
+        request = {"cwd": os.getcwd(), "env": dict(os.environ),
+                   **{k: v for k, v in fields.items() if v is not None}}
+        if request.get("sweep"):                  # a sweep: show its plan, then launch
+            self.app.engine_request("plan", {"op": "plan", "launch": request},
+                                    lambda reply: self._confirm_plan(reply["plan"], request))
+            return
+        self.app.engine_request("launch", {"op": "launch", "launch": request}, self._launched)
+
+    def _confirm_plan(self, plan: dict, request: dict) -> None:
+        from tui.app.dialogs.plan import PlanDialog
+        self.app.push_screen(PlanDialog(plan), lambda go: go and self.app.engine_request(
+            "launch", {"op": "launch", "launch": request}, self._launched))
+
+    def _launched(self, reply: dict) -> None:
+        for warning in reply.get("warnings", []):
+            self.app.notify(warning, severity="warning", markup=False)
+        for data in reply.get("runs") or [reply["run"]]:
+            self.table.add_row(RunRow.from_json(data))
+        for run_id in reply.get("cached", []):
+            self.app.notify(f"run {run_id} already succeeded with this spec: nothing launched "
+                            f"(r reruns it anyway)", markup=False)
+        self._summary()
+
+    # ------------------------------------------------------------ cancelling
+
+    def action_cancel(self) -> None:
+        from tui.app.dialogs.confirm import ConfirmDialog
+        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        active = [r for r in rows if r.active]
+        if not rows:
+            self.app.notify("no run selected", severity="warning")
+            return
+        if not active:
+            ended = ", ".join(str(r.id) for r in rows)
+            self.app.notify(f"nothing to cancel: run {ended} has ended", severity="warning")
+            return
+        names = ", ".join(f"{r.id} {plain(r.name)}" for r in active[:5])
+        more = f" and {len(active) - 5} more" if len(active) > 5 else ""
+        question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
+        ids = [r.id for r in active]
+        self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
+                             lambda yes: yes and self.app.engine_request(
+                                 "cancel", {"op": "cancel", "ids": ids}))
+
+    def action_remove(self) -> None:
+        from tui.app.dialogs.confirm import ConfirmDialog
+        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        ended = [r for r in rows if r.state.terminal]
+        if not rows:
+            self.app.notify("no run selected", severity="warning")
+            return
+        if not ended:
+            self.app.notify(f"nothing to remove: run {', '.join(str(r.id) for r in rows)} "
+                            "has not ended (cancel it first)", severity="warning")
+            return
+        names = ", ".join(f"{r.id} {plain(r.name)}" for r in ended[:5])
+        more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
+        left = f" ({len(rows) - len(ended)} not ended: kept)" if len(ended) < len(rows) else ""
+        question = (f"Remove run {names}{more}{left}? Its record, log, metrics and run folder "
+                    "are deleted.")
+        ids = [r.id for r in ended]
+        self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
+                             lambda yes: yes and self.app.engine_request(
+                                 "remove", {"op": "remove", "ids": ids}, self._removed))
+
+    def _removed(self, reply: dict) -> None:
+        from tui import formatting
+        removed = [run["id"] for run in reply["removed"]]
+        self.table.remove_rows(removed)
+        self.app.notify(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
+                        f"{formatting.size(reply['freed_bytes'])} freed", timeout=4)
+        for warning in reply.get("warnings", []):
+            self.app.notify(warning, severity="warning", markup=False)
+
+    # ------------------------------------------------------------ comparing
+
+    def action_diff(self) -> None:
+        from core.store.blobs import BlobStore
+        from tui.runlist.diff import compare
+        from tui.app.screens.diff import DiffScreen
+        conn = self.app.store.conn
+        marked = self.table.marked_rows
+        if len(marked) == 2:
+            left_id, right_id = marked[0].id, marked[1].id
+        elif self.table.current is not None and self.table.current.parent is not None:
+            left_id, right_id = self.table.current.parent, self.table.current.id
+        else:
+            self.app.notify("diff: mark two runs (space), or select a run that has a parent",
+                            severity="warning")
+            return
+        left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
+        self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))

@@ -1,0 +1,104 @@
+"""`d`: two runs side by side: the params that differ, final metrics with deltas, the code diff."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui import formatting
+from tui.app import keys
+from tui.runlist.columns import plain
+from tui.runlist.diff import RunDiff
+from tui.app.themes import rich_colour
+
+
+def _show(value) -> str:
+    if value is None:
+        return "—"
+    return plain(formatting.number(value) if isinstance(value, float) else str(value))
+
+
+class DiffScreen(Screen[None]):
+    BINDINGS = [*keys.bindings("dialog"), Binding("q", "dismiss_dialog", "close", show=True),
+                Binding("down,j", "scroll(1)", show=False), Binding("up,k", "scroll(-1)", show=False),
+                Binding("pagedown,space", "scroll(20)", show=False),
+                Binding("pageup", "scroll(-20)", show=False)]
+
+    def __init__(self, diff: RunDiff) -> None:
+        super().__init__()
+        self.diff = diff
+
+    def compose(self) -> ComposeResult:
+        d = self.diff
+        yield Static(Text(f"run {d.left.id} {plain(d.left.name)}  →  run {d.right.id} "
+                          f"{plain(d.right.name)}", style="bold"), classes="screen-title")
+        with VerticalScroll(id="diff-body"):
+            yield Static(self._params(), classes="diff-section")
+            yield Static(self._metrics(), classes="diff-section")
+            yield Static(self._code(), classes="diff-section")
+        yield Footer()
+
+    def _params(self):
+        d = self.diff
+        if not d.params:
+            return Text("params: the same", style="dim")
+        table = Table(title="params that differ", title_justify="left", box=None,
+                      padding=(0, 2), title_style="bold")
+        table.add_column("param")
+        table.add_column(f"run {d.left.id}", justify="right")
+        table.add_column(f"run {d.right.id}", justify="right")
+        for key, a, b in d.params:
+            table.add_row(plain(key), _show(a), _show(b))
+        return table
+
+    def _metrics(self):
+        d = self.diff
+        if not d.metrics:
+            return Text("metrics: none yet", style="dim")
+        table = Table(title="final metrics", title_justify="left", box=None, padding=(0, 2),
+                      title_style="bold")
+        table.add_column("metric")
+        table.add_column(f"run {d.left.id}", justify="right")
+        table.add_column(f"run {d.right.id}", justify="right")
+        table.add_column("delta", justify="right")
+        for key, a, b, delta in d.metrics:
+            shown = "" if delta is None else (("+" if delta > 0 else "") + formatting.number(delta))
+            table.add_row(plain(key), _show(a), _show(b), shown)
+        return table
+
+    def _code(self):
+        d = self.diff
+        title = Text("code", style="bold")
+        if d.left.snapshot == d.right.snapshot:
+            return Group(title, Text("the same snapshot", style="dim"))
+        if d.problem:
+            return Group(title, Text(d.problem, style="dim"))
+        theme = self.app.current_theme
+        plus, minus, hunk = (rich_colour(c or theme.primary) for c in
+                             (theme.success, theme.error, theme.secondary))
+        lines = [title]
+        for change in d.files:
+            lines.append(Text(f"{change.status:8} {plain(change.path)}"
+                              + (f"  ({change.note})" if change.note else ""), style="bold"))
+            for line in change.lines:
+                style = plus if line.startswith("+") else minus if line.startswith("-") \
+                    else hunk if line.startswith("@@") else ""
+                lines.append(Text(plain(line), style=style, no_wrap=True))
+        if d.truncated:
+            lines.append(Text("… the diff goes on; compare the run folders for the rest",
+                              style="dim"))
+        if not d.files:
+            lines.append(Text("no file differs", style="dim"))
+        return Group(*lines)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#diff-body", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_dismiss_dialog(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,100 @@
+"""The app's settings: the `[app]` and `[keys]` config sections, checked like every other key.
+
+    [app]
+    theme = "quiet"          # a theme in themes/ or $XDG_CONFIG_HOME/runyard/themes/
+    toasts = "all"           # a toast when a run ends: "all" (succeeded, failed, lost),
+                             # "failures" (failed, lost), "none"
+    bell = false             # ring the terminal bell with each toast
+    main_metric = "loss"     # the metric shown in the run list (default: loss, else the first)
+
+    [keys]
+    clone = "C"              # binding id = keys (see `?` in the app, or tui/app/keys.py)
+
+Precedence for the theme: `--theme`, then `RUNYARD_THEME`, then `[app] theme`, then quiet.
+Importing this module registers both parsers with core.config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import config as configuration
+from core.errors import ConfigError
+from tui.app.keys import ALL_IDS
+
+DEFAULT_THEME = "quiet"
+TOAST_CHOICES = ("all", "failures", "none")
+_APP_KEYS = {"theme", "toasts", "bell", "main_metric"}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    theme: str = DEFAULT_THEME
+    toasts: str = "all"
+    bell: bool = False
+    main_metric: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+def parse_app(path: Path, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise configuration.fail(path, "app", "a table", value)
+    for key in value:
+        if key not in _APP_KEYS:
+            raise ConfigError(f"{path}: app.{key}: unknown key",
+                              hint=f"allowed in [app]: {', '.join(sorted(_APP_KEYS))}")
+    out = dict(value)
+    if "theme" in out:
+        configuration.string(path, "app.theme", out["theme"])
+    if "main_metric" in out:
+        configuration.string(path, "app.main_metric", out["main_metric"])
+    if "toasts" in out and out["toasts"] not in TOAST_CHOICES:
+        raise configuration.fail(path, "app.toasts", "one of " + ", ".join(TOAST_CHOICES),
+                                 out["toasts"])
+    if "bell" in out and not isinstance(out["bell"], bool):
+        raise configuration.fail(path, "app.bell", "true or false", out["bell"])
+    return out
+
+
+def parse_keys(path: Path, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise configuration.fail(path, "keys", "a table of binding id = keys", value)
+    out = {}
+    for binding_id, keys in value.items():
+        if binding_id not in ALL_IDS:
+            raise ConfigError(f"{path}: keys.{binding_id}: unknown binding id",
+                              hint="the ids are listed by `?` in the app; for example "
+                                   "clone, rerun, cancel, filter, quit")
+        if not isinstance(keys, str) or not keys.strip() or "ctrl+b" in keys.replace(" ", ""):
+            raise configuration.fail(path, f"keys.{binding_id}",
+                                     'keys such as "c" or "c,ctrl+k" (not ctrl+b, tmux\'s '
+                                     'prefix)', keys)
+        out[binding_id] = keys.replace(" ", "")
+    return out
+
+
+configuration.SECTION_PARSERS.setdefault("app", parse_app)
+configuration.SECTION_PARSERS.setdefault("keys", parse_keys)
+
+
+def load(cwd: str | os.PathLike, theme: str | None = None,
+         environ: dict[str, str] | None = None) -> tuple[AppSettings, list[str]]:
+    """The settings for an app started in `cwd`, and the problems found (shown as notices).
+
+    A broken config never stops the app: it says so and uses the defaults.
+    """
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    try:
+        loaded = configuration.load(configuration.find_project(cwd), dict(environ))
+        app, keys = loaded.sections.get("app", {}), loaded.sections.get("keys", {})
+    except ConfigError as exc:
+        problems.append(exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))
+        app, keys = {}, {}
+    chosen = theme or environ.get("RUNYARD_THEME") or app.get("theme") or DEFAULT_THEME
+    return AppSettings(theme=chosen, toasts=app.get("toasts", "all"),
+                       bell=app.get("bell", False), main_metric=app.get("main_metric"),
+                       keys=dict(keys)), problems

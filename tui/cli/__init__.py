@@ -1,0 +1,1 @@
+"""The headless `tui` commands: argument parsing, dispatch, output. No Textual, no Rich."""

@@ -1,0 +1,115 @@
+"""`tui launch` and `tui clone`: the hot path, so its imports stay few (see tests/bench).
+
+A sweep, a workflow file or a watch is still one request: the engine expands it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from core.client import EngineClient
+from core.errors import ExitCode, UsageError
+from core.paths import StorePaths
+from tui.cli.output import emit, say
+
+
+def run(args, paths: StorePaths) -> int:
+    return launch(args, paths) if args.command == "launch" else clone(args, paths)
+
+
+def _after(values: list[str]) -> list:
+    out: list = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            out.append(int(part) if part.isdigit() else part)
+    return out
+
+
+# The workflow options and their values when the parser did not build them (tui.cli.main).
+_WORKFLOW_DEFAULTS = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
+                      "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
+                      "force": False, "dry_run": False, "file": None, "watch": [],
+                      "debounce": None, "resume": False}
+
+
+def _request_fields(args) -> dict:
+    for name, default in _WORKFLOW_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return {"name": args.name, "target": args.target, "gpus": args.gpus, "set": args.set,
+            "env_vars": args.env_vars, "tags": args.tags, "sweep": args.sweep,
+            "samples": args.samples, "seed": args.seed, "after": _after(args.after),
+            "retries": args.retries, "retry_on": args.retry_on, "retry_delay": args.retry_delay,
+            "stop_if": args.stop_if, "checkpoints": args.checkpoints, "force": args.force}
+
+
+def _report_new(reply: dict, as_json: bool) -> int:
+    for warning in reply.get("warnings", []):
+        say(f"warning: {warning}")
+    runs = reply.get("runs") or [reply["run"]]
+    cached = set(reply.get("cached", []))
+    if as_json:
+        emit({key: reply[key] for key in ("run", "runs", "cached", "groups", "warnings", "watch")
+              if key in reply})
+        return ExitCode.OK
+    # One write, so ids from parallel launches on one pipe never interleave, even with
+    # PYTHONUNBUFFERED set (print would write the newline separately).
+    sys.stdout.write("".join(f"{run['id']}\n" for run in runs))
+    for run_id in sorted(cached):
+        say(f"run {run_id} already succeeded with this exact spec: nothing started "
+            "(--force runs it again)")
+    new = [run for run in runs if run["id"] not in cached]
+    if sys.stderr.isatty() and new:
+        if len(new) == 1:
+            say(f"run {new[0]['id']} ({new[0]['name']}) queued on {new[0]['target']}")
+        else:
+            say(f"{len(new)} runs queued: {new[0]['id']} to {new[-1]['id']}"
+                + (f" (group {new[0]['group']})" if new[0].get("group") else ""))
+    if "watch" in reply:
+        watch = reply["watch"]
+        say(f"watching {', '.join(watch['paths'])} (watch {watch['id']}); "
+            f"stop with: tui watch stop {watch['id']}")
+    return ExitCode.OK
+
+
+def _send(paths: StorePaths, op: str, request: dict, args) -> int:
+    client = EngineClient(paths)
+    if args.dry_run:
+        from tui.cli.plan import show_plan
+        reply = client.request({"op": "plan", op: request})
+        return show_plan(reply["plan"], args.json)
+    reply = client.request({"op": op, op: request})
+    return _report_new(reply, args.json)
+
+
+def launch(args, paths: StorePaths) -> int:
+    fields = _request_fields(args)
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv and not args.file:
+        raise UsageError("nothing to launch: give a command after --",
+                         hint="for example: tui launch -- python train.py --lr 0.01")
+    if args.debounce is not None and not args.watch:
+        raise UsageError("--debounce goes with --watch PATH")
+    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv, **fields}
+    if args.file:
+        request["file"] = os.path.abspath(args.file)
+    if args.watch:
+        request.update(watch=args.watch, debounce=args.debounce)
+    return _send(paths, "launch", request, args)
+
+
+def clone(args, paths: StorePaths) -> int:
+    from core.store import queries as run_queries
+    from tui.cli.runs import need_reader
+    conn = need_reader(paths)
+    parent = run_queries.resolve_id(conn, args.id)
+    fields = _request_fields(args)
+    request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
+               "resume": args.resume, **fields, "tags": args.tags or None}   # None: the parent's
+    return _send(paths, "clone", request, args)

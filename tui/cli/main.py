@@ -1,0 +1,271 @@
+"""The `tui` command: argument parsing and dispatch. Headless commands never import Textual.
+
+stdout carries data, stderr carries messages; exit codes are `core.errors.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from core.errors import ExitCode, RunyardError
+
+EPILOG = """exit codes: 0 ok, 1 a waited-for run did not succeed, 2 usage error, 3 unknown run or
+target, 4 configuration error, 5 engine unavailable, 6 store not writable (disk full),
+124 wait timed out, 130 interrupted."""
+
+
+def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
+    parser.add_argument("--name", help="a name for the run")
+    parser.add_argument("--target", help="where to run it (a [targets.NAME] of the config; "
+                                         "default: " + ("the parent's" if clone else "local") + ")")
+    parser.add_argument("--gpus", type=int, help="how many GPUs the run gets (default: "
+                                                 + ("the parent's" if clone else "0") + ")")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a param: rewrites --KEY in the command or fills {KEY}")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", dest="env_vars",
+                        help="an environment variable for the run")
+    parser.add_argument("--tag", action="append", default=[], dest="tags", help="a tag")
+    parser.add_argument("--json", action="store_true", help="print the new run as JSON")
+
+
+def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
+    """Sweeps, dependencies, retries, stop rules, caching, plans (README: Workflows).
+
+    Built only when the command line uses one of them or asks for help: each option
+    costs argparse ~0.1 ms to build, and a plain `tui launch` is the hot path.
+    """
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=VALUES",
+                        help="sweep a param: lr=0.1,0.01 or lr=log(1e-4,1e-1), uniform(A,B), "
+                             "int(A,B), range(A,B,STEP); repeat for a grid")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="random search: N runs drawn from the --sweep axes")
+    parser.add_argument("--seed", type=int, help="seed of the random search (default: random, "
+                                                 "recorded with the sweep)")
+    parser.add_argument("--after", action="append", default=[], metavar="ID[,ID...]",
+                        help="start only when these runs have succeeded")
+    parser.add_argument("--retries", type=int, metavar="N",
+                        help="try a failed run up to N more times" +
+                             (" (default: the parent's)" if clone else ""))
+    parser.add_argument("--retry-on", metavar="REGEX",
+                        help="retry only when the output matches, e.g. 'CUDA out of memory'")
+    parser.add_argument("--retry-delay", type=float, metavar="SECONDS",
+                        help="wait before the first retry, doubling each time (default 5)")
+    parser.add_argument("--stop-if", action="append", default=[], metavar="RULE",
+                        help="stop the run when a metric rule holds: 'loss is nan', "
+                             "'val_loss > 10', 'val_acc plateau 5'")
+    parser.add_argument("--checkpoints", metavar="DIR",
+                        help="the folder (in the run's code folder) it writes checkpoints to")
+    parser.add_argument("--force", action="store_true",
+                        help="run even if a run with the same spec already succeeded")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be launched; record and start nothing")
+    if clone:
+        parser.add_argument("--resume", action="store_true",
+                            help="hand the parent's newest checkpoint to the new run "
+                                 "($RUNYARD_RESUME_FROM)")
+        return
+    parser.add_argument("--file", metavar="FILE",
+                        help="a workflow file (TOML): a sweep, or a chain of steps")
+    parser.add_argument("--watch", action="append", default=[], metavar="PATH",
+                        help="relaunch whenever files under PATH change (repeatable)")
+    parser.add_argument("--debounce", type=float, metavar="SECONDS",
+                        help="with --watch: wait for this much quiet after a change (default 1)")
+
+
+# Options of launch and clone that need no workflow option built (see _workflow_options).
+_PLAIN_OPTIONS = {"--name", "--target", "--gpus", "--set", "--env", "--tag", "--json", "--code",
+                  "--home", "--theme"}
+
+
+def _uses_workflow_options(argv: list[str]) -> bool:
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return any(w.startswith("-") and w.split("=", 1)[0] not in _PLAIN_OPTIONS for w in words)
+
+
+def _launch_args(p) -> None:
+    _launch_options(p)
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+
+def _clone_args(p) -> None:
+    p.add_argument("id", help="the run to clone (a number, or `last`)")
+    _launch_options(p, clone=True)
+    p.add_argument("--code", choices=["parent", "current"], default="parent",
+                   help="the parent's snapshot (default) or the project's files as they are now")
+
+
+def _status_args(p) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    p.add_argument("--state", action="append", default=[],
+                   choices=["queued", "running", "succeeded", "failed", "cancelled", "stopped",
+                            "lost"],
+                   help="only runs in this state (repeatable)")
+    p.add_argument("--all", action="store_true", help="every run in the store")
+    p.add_argument("--group", type=int, metavar="G",
+                   help="only the runs of this group (a sweep, chain or watch)")
+    p.add_argument("--format", choices=["table", "tmux"], default="table",
+                   help="tmux: one short line for a tmux status bar")
+
+
+def _show_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+
+def _logs_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    p.add_argument("--raw", action="store_true",
+                   help="bytes as written, even to a terminal (default: raw only when piped)")
+
+
+def _metrics_args(p) -> None:
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="every point, as JSON")
+    p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+
+
+def _wait_args(p) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 124)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+
+
+def _cancel_args(p) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--json", action="store_true")
+
+
+def _targets_args(p) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def _watch_args(p) -> None:
+    watch_sub = p.add_subparsers(dest="watch_command", metavar="ACTION", required=True)
+    q = watch_sub.add_parser("list", help="the watches, active and stopped")
+    q.add_argument("--json", action="store_true")
+    q = watch_sub.add_parser("stop", help="stop watching (runs already made go on)")
+    q.add_argument("ids", nargs="+", metavar="WATCH")
+    q.add_argument("--json", action="store_true")
+
+
+def _engine_args(p) -> None:
+    engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
+    q = engine_sub.add_parser("status", help="is the engine running, and its pid")
+    q.add_argument("--json", action="store_true")
+    engine_sub.add_parser("start", help="start the engine in the background")
+    engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
+    engine_sub.add_parser("run", help="run the engine in the foreground")
+
+
+# name: (help, description, the function adding its arguments)
+COMMANDS = {
+    "launch": ("launch a run: tui launch [options] -- COMMAND...",
+               "Snapshot the project and queue COMMAND as a new run. Prints the run id.",
+               _launch_args),
+    "clone": ("launch a copy of a run, with changes",
+              "Launch a new run from a run's spec, with --set changes.", _clone_args),
+    "status": ("list runs", "List runs: every queued and running run plus the 20 most "
+               "recently finished (all with --all).", _status_args),
+    "show": ("everything about one run", None, _show_args),
+    "logs": ("print a run's output", None, _logs_args),
+    "metrics": ("a run's metrics", None, _metrics_args),
+    "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
+    "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
+    "rm": ("remove ended runs: their records, logs, metrics and run folders",
+           "Remove ended runs and their run folders. Refuses (and removes nothing) when a "
+           "run is queued or running, or a run that has not ended still needs it. Removed "
+           "ids are not used again; the snapshots' files stay in the store.", _cancel_args),
+    "targets": ("list targets, their capacity and health", None, _targets_args),
+    "watch": ("list or stop watches made with launch --watch", None, _watch_args),
+    "engine": ("the background engine: status, start, stop", None, _engine_args),
+}
+
+
+def build_parser(only: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that subcommand gets its arguments (faster), and
+    launch and clone get their workflow options only when `argv` uses them."""
+    parser = argparse.ArgumentParser(
+        prog="tui", epilog=EPILOG,
+        description="runyard: launch, watch and compare experiment runs. "
+                    "With no command, opens the full-screen app.")
+    parser.add_argument("--home", help="the store folder (env: RUNYARD_HOME; default "
+                                       "$XDG_DATA_HOME/runyard)")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, description, add_arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=description)
+        if only is None or only == name:
+            add_arguments(p)
+            if name in ("launch", "clone") and (argv is None or _uses_workflow_options(argv)):
+                _workflow_options(p, clone=name == "clone")
+    return parser
+
+
+def _split_command(argv: list[str]) -> list[str]:
+    """`launch --name x -- cmd --flag` keeps everything after `--` away from our parser."""
+    if argv and argv[0] == "launch" and "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut] + ["--", *argv[cut + 1:]]
+    return argv
+
+
+def entry() -> None:
+    """The `tui` console script: main(), then exit at once.
+
+    Everything is flushed first; skipping the interpreter's teardown (it frees every
+    module one by one) saves a CLI call about 5 ms, and nothing here registers atexit work.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):      # reader gone, or stream closed
+            code = code or 0
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None, argv)
+    args = parser.parse_args(_split_command(argv))
+    if args.version:
+        import core
+        print(core.__version__)
+        return ExitCode.OK
+    try:
+        return int(dispatch(args, parser))
+    except RunyardError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()          # `tui status | head`: the reader left; not an error
+        return ExitCode.OK
+
+
+def dispatch(args, parser) -> int:
+    from core.paths import StorePaths
+    paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
+    if args.command is None:
+        from tui.app.app import run_app
+        return run_app(paths, theme=args.theme)
+    if args.command in ("launch", "clone"):
+        from tui.cli import launch as cli_launch
+        return cli_launch.run(args, paths)
+    if args.command in ("targets", "engine"):
+        from tui.cli import engine as cli_engine
+        return cli_engine.run(args, paths)
+    if args.command == "watch":
+        from tui.cli import watch as cli_watch
+        return cli_watch.run(args, paths)
+    from tui.cli import runs as cli_runs
+    return cli_runs.run(args, paths)

@@ -1,0 +1,427 @@
+"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+
+from core.store import queries as run_queries
+from core.client import engine_alive
+from core.errors import EngineError, ExitCode, UnknownRun
+from core.paths import StorePaths
+from tui import formatting
+from tui.formatting import STATE_GLYPHS
+from tui.cli.output import SCHEMA, emit, say
+
+# `tui status --json` is the scripted hot path: it needs neither core.models (whose
+# dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
+TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
+
+
+def run(args, paths: StorePaths) -> int:
+    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
+               "cancel": cancel, "rm": remove}[args.command]
+    return handler(args, paths)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | None:
+    """A read connection to the store, or None when there is no store yet.
+
+    When runs are active but their engine is gone (killed, machine rebooted), the engine
+    is started again so it reattaches to them. A store written by an older runyard is
+    migrated first (by the engine, its only writer), so readers see every column.
+    """
+    from core.store import db
+    try:
+        conn = db.connect(paths.db)
+    except FileNotFoundError:
+        return None
+    db.check_readable(conn)
+    if db.schema_version(conn) < len(db.MIGRATIONS):
+        from core.client import EngineClient
+        EngineClient(paths).start()            # opening the store migrates it
+    if revive and not engine_alive(paths):
+        active = conn.execute(
+            "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
+        if active:
+            from core.client import EngineClient
+            EngineClient(paths).start()
+    return conn
+
+
+def need_reader(paths: StorePaths) -> sqlite3.Connection:
+    conn = reader(paths)
+    if conn is None:
+        raise UnknownRun("there are no runs yet",
+                                     hint="start one with: tui launch -- COMMAND")
+    return conn
+
+
+def resolve_ids(conn: sqlite3.Connection, texts: list[str]) -> list[int]:
+    return [run_queries.resolve_id(conn, text) for text in texts]
+
+
+# ---------------------------------------------------------------- listing
+
+def status(args, paths: StorePaths) -> int:
+    conn = reader(paths)
+    if args.format == "tmux":
+        print(_tmux_line(conn))
+        return ExitCode.OK
+    if args.json:
+        rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
+        groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
+            if conn else []
+        sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
+                         % (SCHEMA, ",".join(rows), json.dumps(groups)))
+        return ExitCode.OK
+    runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
+    if not runs:
+        say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
+        return ExitCode.OK
+    keys = formatting.varying_params([r.spec.params for r in runs])
+    rows = []
+    for r in runs:
+        params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
+        shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
+        word = _short(r.detail, 36) if r.detail else r.state.value       # Slurm: "job 9 pending (..)"
+        state = f"{STATE_GLYPHS[r.state.value]} {word}" + \
+            (f" → {r.retried_as}" if r.retried_as is not None else "")   # retried as that run
+        rows.append([str(r.id), state, r.name, r.spec.target,
+                     ",".join(map(str, r.gpu_ids)) or "-",
+                     formatting.duration(formatting.elapsed(r.started_at, r.finished_at)),
+                     params, shown])
+    print(formatting.table(["ID", "STATE", "NAME", "TARGET", "GPUS", "ELAPSED", "PARAMS",
+                            "METRICS"], rows, right={0}))
+    return ExitCode.OK
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _tmux_line(conn: sqlite3.Connection | None) -> str:
+    if conn is None:
+        return "runyard: no runs"
+    counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
+    parts = [f"{STATE_GLYPHS[s]}{counts[s]}" for s in
+             ("running", "queued", "failed", "lost", "stopped", "succeeded") if counts.get(s)]
+    failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
+                          "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    line = " ".join(parts) or "no runs"
+    if failed:
+        line += f" | last failure: #{failed['id']} {failed['name'][:20]}"
+    return line
+
+
+def show(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    data = run_queries.run_json(conn, run_id)
+    events = run_queries.events(conn, run_id)
+    snapshot = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
+                            (data["snapshot"],)).fetchone()
+    row = conn.execute("SELECT git_diff, options FROM runs WHERE id = ?", (run_id,)).fetchone()
+    run_dir = paths.run_dir(run_id)
+    group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
+    extra = {
+        "group": next((g for g in group if g["id"] == data["group"]), None),
+        "events": events,
+        "snapshot_info": {"file_count": snapshot["file_count"],
+                          "total_bytes": snapshot["total_bytes"]} if snapshot else None,
+        "git_diff": str(paths.blobs / row["git_diff"][:2] / row["git_diff"][2:])
+        if row["git_diff"] else None,
+        "paths": {"run_dir": str(run_dir), "log": str(run_dir / "output.log"),
+                  "metrics_file": str(run_dir / "metrics.jsonl")},
+    }
+    if args.json:
+        emit({"run": data, **extra})
+        return ExitCode.OK
+    lines = [
+        f"run {data['id']}  {data['name']}",
+        f"state      {STATE_GLYPHS[data['state']]} {data['state']}"
+        + (f", {data['detail']}" if data.get("detail") else "")
+        + (f"  ({data['reason']})" if data["reason"] else "")
+        + (f"  exit code {data['exit_code']}" if data["exit_code"] is not None else ""),
+        f"command    {' '.join(_quote(a) for a in data['command'])}",
+        "params     " + (" ".join(f"{k}={v}" for k, v in data["params"].items()) or "-"),
+        f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
+        f" (asked {data['gpu_count']})",
+        f"parent     {data['parent'] if data['parent'] is not None else '-'}",
+        *_workflow_lines(data, extra["group"]),
+        f"tags       {', '.join(data['tags']) or '-'}",
+        f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
+        f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
+        + (f"  {snapshot['file_count']} files, {formatting.size(snapshot['total_bytes'])}"
+           if snapshot else ""),
+        f"git        {data['git']['commit'] or '-'}" + ("  (uncommitted changes)"
+                                                        if data["git"]["dirty"] else ""),
+        f"created    {data['created_at']}",
+        f"started    {data['started_at'] or '-'}",
+        f"finished   {data['finished_at'] or '-'}",
+        "metrics    " + (" ".join(f"{k}={formatting.number(v)}"
+                                   for k, v in data["metrics"].items()) or "-"),
+        f"log        {extra['paths']['log']}",
+        "history",
+        *(f"  {e['at']}  {e['message']}" for e in events),
+    ]
+    from core.textsafe import clean_line
+    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
+    return ExitCode.OK
+
+
+def _workflow_lines(data: dict, group: dict | None) -> list[str]:
+    """The lines of `tui show` about groups, dependencies, attempts, rules and resuming."""
+    lines = []
+    if group is not None:
+        lines.append(f"group      {group['id']} ({group['kind']} {group['name']}, "
+                     f"{group['runs']} runs)")
+    if data["depends_on"]:
+        lines.append(f"after      {', '.join(map(str, data['depends_on']))}")
+    if data["retries"] or data["attempt"] > 1:
+        line = f"attempt    {data['attempt']} of {data['retries'] + 1}"
+        if data["retry_of"] is not None:
+            line += f" (first: run {data['retry_of']})"
+        if data["retried_as"] is not None:
+            line += f", retried as run {data['retried_as']}"
+        lines.append(line)
+    if data["stop_if"]:
+        lines.append(f"stop if    {'; '.join(data['stop_if'])}")
+    if data["checkpoints"] or data["resume_from"]:
+        lines.append(f"checkpts   {data['checkpoints'] or '-'}"
+                     + (f"  resumed from {data['resume_from']}" if data["resume_from"] else ""))
+    return lines
+
+
+def _quote(arg: str) -> str:
+    import shlex
+    return shlex.quote(arg)
+
+
+# ---------------------------------------------------------------- logs and metrics
+
+def logs(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    path = paths.output_log(run_id)
+    raw = args.raw or not sys.stdout.isatty()
+    out = sys.stdout.buffer
+    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
+    pending = b""
+    while True:
+        chunk = _read_from(path, offset)
+        offset += len(chunk)
+        if raw:
+            out.write(chunk)
+        else:
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                _write_clean(out, pending[:cut])
+                pending = pending[cut:]
+        if chunk:
+            continue                                   # read on to the end of the file
+        out.flush()
+        if not args.follow:
+            break
+        row = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?",
+                           (run_id,)).fetchone()
+        if row is None:                                # removed (`tui rm`) while followed
+            break
+        state, retry = row
+        if state in TERMINAL and not _read_from(path, offset, 1):
+            if retry is None:
+                break
+            if pending:                                # the attempt's unfinished last line
+                _write_clean(out, pending + b"\n")
+                pending = b""
+            elif raw and offset and _read_from(path, offset - 1, 1) != b"\n":
+                out.write(b"\n")                       # the next attempt starts a new line
+            out.flush()
+            say(f"run {run_id} {state}; following its retry, run {retry}")
+            run_id, path, offset = retry, paths.output_log(retry), 0
+            continue
+        time.sleep(0.1)
+    if pending:
+        _write_clean(out, pending)
+    out.flush()
+    return ExitCode.OK
+
+
+def _write_clean(out, data: bytes) -> None:
+    from core.textsafe import clean_bytes
+    out.write(clean_bytes(data).encode())
+
+
+def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(limit)
+    except FileNotFoundError:
+        return b""
+
+
+def _tail_offset(path, lines: int) -> int:
+    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            pos, found = end, 0
+            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
+                found = -1                              # the final newline ends the last line
+            while pos > 0:
+                step = min(64 * 1024, pos)
+                pos -= step
+                handle.seek(pos)
+                block = handle.read(step)
+                for i in range(len(block) - 1, -1, -1):
+                    if block[i] == 10:
+                        found += 1
+                        if found == lines:
+                            return pos + i + 1
+            return 0
+    except FileNotFoundError:
+        return 0
+
+
+def metrics(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    run_id = run_queries.resolve_id(conn, args.id)
+    series = run_queries.metric_series(conn, run_id, args.key or None)
+    if args.json:
+        emit({"run": run_id, "metrics": {
+            key: [[step, run_queries.json_number(value)] for step, value in points]
+            for key, points in series.items()}})
+        return ExitCode.OK
+    if not series:
+        say(f"run {run_id} has no metrics yet")
+        return ExitCode.OK
+    rows = []
+    for key, points in series.items():
+        values = [v for _, v in points if v == v]
+        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
+                     formatting.number(min(values)) if values else "nan",
+                     formatting.number(max(values)) if values else "nan", str(len(points))])
+    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
+                           right={1, 2, 3, 4, 5}))
+    return ExitCode.OK
+
+
+# ---------------------------------------------------------------- wait and cancel
+
+def wait(args, paths: StorePaths) -> int:
+    """Wait for runs to end; a run that is retried is followed to its last attempt."""
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    current = {run_id: run_id for run_id in ids}         # asked-for id -> attempt waited on
+    finals: dict[int, dict] = {}
+
+    def ended(data: dict) -> None:
+        for asked, attempt in current.items():
+            if attempt != data["id"] or asked in finals:
+                continue
+            if data["retried_as"] is not None:
+                if not args.quiet:
+                    say(f"run {data['id']} {data['state']} ({data['reason']}); retrying as run "
+                        f"{data['retried_as']}")
+                current[asked] = data["retried_as"]
+            else:
+                finals[asked] = data
+                _report_finished(data, args.quiet)
+
+    while len(finals) < len(ids):
+        progressed = True
+        while progressed:
+            progressed = False
+            for asked in ids:
+                if asked in finals:
+                    continue
+                data = run_queries.run_json(conn, current[asked])
+                if data["state"] in TERMINAL:
+                    ended(data)
+                    progressed = True
+        pending = [current[i] for i in ids if i not in finals]
+        if not pending:
+            break
+        try:
+            _wait_engine(paths, pending, ended, deadline)
+        except TimeoutError:
+            say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
+            return ExitCode.TIMEOUT
+        except EngineError:
+            time.sleep(0.2)                    # the engine restarted: look again, then rewait
+    if len(ids) == 1:
+        code = finals[ids[0]]["exit_code"]
+        if finals[ids[0]]["state"] == "succeeded":
+            return ExitCode.OK
+        return code if code not in (None, 0) and 0 < code < 256 else ExitCode.RUN_FAILED
+    return ExitCode.OK if all(f["state"] == "succeeded" for f in finals.values()) \
+        else ExitCode.RUN_FAILED
+
+
+def _wait_engine(paths, pending, ended, deadline) -> None:
+    import socket
+    from core.client import EngineClient
+    client = EngineClient(paths)
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    if timeout == 0.0:
+        raise TimeoutError
+    try:
+        for reply in client.stream({"op": "wait", "ids": pending, "stream": True},
+                                   timeout=timeout):
+            if reply.get("event") == "finished":
+                ended(reply["run"])
+    except socket.timeout:
+        raise TimeoutError from None
+
+
+def _report_finished(data: dict, quiet: bool) -> None:
+    if quiet:
+        return
+    took = formatting.duration(formatting.elapsed(data["started_at"], data["finished_at"]))
+    shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(data["metrics"].items())[:4])
+    reason = f" ({data['reason']})" if data["reason"] and data["state"] != "succeeded" else ""
+    say(f"run {data['id']} {data['name']} {data['state']}{reason} after {took}"
+        + (f"  {shown}" if shown else ""))
+
+
+def remove(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    from core.client import EngineClient
+    reply = EngineClient(paths).request({"op": "remove", "ids": ids})
+    removed = reply["removed"]
+    if args.json:
+        emit({"removed": removed, "freed_bytes": reply["freed_bytes"]})
+    else:
+        sys.stdout.write("".join(f"{run['id']}\n" for run in removed))
+    for warning in reply["warnings"]:
+        say(f"warning: {warning}")
+    for note in reply.get("notes", []):
+        say(note)
+    say(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
+        f"{formatting.size(reply['freed_bytes'])} freed")
+    return ExitCode.OK
+
+
+def cancel(args, paths: StorePaths) -> int:
+    conn = need_reader(paths)
+    ids = resolve_ids(conn, args.ids)
+    from core.client import EngineClient
+    reply = EngineClient(paths).request({"op": "cancel", "ids": ids})
+    if args.json:
+        emit({"runs": reply["runs"]})
+    for item in reply["runs"]:
+        if item["changed"]:
+            say(f"run {item['id']} {item['state']}")
+        else:
+            say(f"run {item['id']} had already ended ({item['state']})")
+    return ExitCode.OK

@@ -1,0 +1,142 @@
+"""Watching the store for changes cheaply: the app never re-reads every run to find one change.
+
+`PRAGMA data_version` tells whether any other connection committed since the last look
+(microseconds). Only then are the changed runs read: those with new events (every state
+change writes one), new runs, and the runs still active (their metrics change without an
+event); runs removed with `tui rm` are listed in `removed`. GPU figures come from the
+`targets` table, where the engine records them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.store import db
+from core.paths import StorePaths
+from tui.runlist.rows import COLUMNS, RunRow
+
+
+class StoreWatch:
+    def __init__(self, paths: StorePaths):
+        self.paths = paths
+        self.conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._last_event = 0
+        self._max_id = 0
+        self._last_removal = 0
+        self.removed: list[int] = []        # ids removed since the last look; the reader clears
+
+    def open(self) -> bool:
+        """Connect when the store exists (it may appear later, with the first launch)."""
+        if self.conn is None:
+            try:
+                conn = db.connect(self.paths.db)
+            except FileNotFoundError:
+                return False
+            if db.schema_version(conn) == 0:          # the engine is creating it right now
+                conn.close()
+                return False
+            db.check_readable(conn)
+            self.conn = conn
+        return True
+
+    def load_all(self) -> list[RunRow]:
+        return self.load_recent(None)
+
+    def load_recent(self, limit: int | None) -> list[RunRow]:
+        """The newest `limit` runs (all with None); later changes come from `changed()`.
+
+        The rest are read by `read_older()`, in a worker thread, so the first screen of a
+        store with 100,000 runs costs what one with 500 does.
+        """
+        if not self.open():
+            return []
+        self._version = self._data_version()
+        self._last_event = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        self._removals()
+        self.removed = []
+        seen: dict = {}
+        rows = [RunRow.from_sql(r, seen) for r in self.conn.execute(
+            f"SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
+            (-1 if limit is None else limit,))]
+        rows.reverse()
+        self._max_id = rows[-1].id if rows else 0
+        return rows
+
+    def changed(self, active_ids) -> list[RunRow] | None:
+        """Rows that may have changed since the last call; None when nothing was committed."""
+        if not self.open():
+            return None
+        version = self._data_version()
+        if version == self._version:
+            return None
+        self._version = version
+        self.removed += self._removals()
+        ids = set(active_ids)
+        for run_id, event_id in self.conn.execute(
+                "SELECT run_id, id FROM events WHERE id > ?", (self._last_event,)):
+            ids.add(run_id)
+            self._last_event = max(self._last_event, event_id)
+        ids.update(r[0] for r in self.conn.execute("SELECT id FROM runs WHERE id > ?",
+                                                   (self._max_id,)))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = [RunRow.from_sql(r) for r in self.conn.execute(
+            f"SELECT {COLUMNS} FROM runs WHERE id IN ({marks})", sorted(ids))]
+        if rows:
+            self._max_id = max(self._max_id, max(r.id for r in rows))
+        return rows
+
+    def _removals(self) -> list[int]:
+        try:
+            found = self.conn.execute(
+                "SELECT seq, run_id FROM removed WHERE seq > ? ORDER BY seq",
+                (self._last_removal,)).fetchall()
+        except sqlite3.OperationalError:          # a store the engine has not migrated yet
+            return []
+        if found:
+            self._last_removal = found[-1][0]
+        return [run_id for _, run_id in found]
+
+    def read_older(self, below: int) -> list[RunRow]:
+        """Every run with an id below `below`, on this thread's own connection."""
+        conn = db.connect(self.paths.db)
+        try:
+            seen: dict = {}
+            return [RunRow.from_sql(r, seen) for r in conn.execute(
+                f"SELECT {COLUMNS} FROM runs WHERE id < ? ORDER BY id", (below,))]
+        finally:
+            conn.close()
+
+    def gpu_figures(self) -> dict[tuple[str, int], dict]:
+        """{(target, gpu index): {"utilization_pct", "memory_used_mb", ...}} as last recorded."""
+        if not self.open():
+            return {}
+        out = {}
+        for name, gpus in self.conn.execute("SELECT name, gpus FROM targets WHERE gpus IS NOT NULL"):
+            try:
+                for gpu in json.loads(gpus) or []:
+                    out[(name, int(gpu["index"]))] = gpu
+            except (ValueError, TypeError, KeyError):
+                continue                        # a row written by another version
+        return out
+
+    def spark_values(self, run_id: int, key: str, count: int) -> list[float]:
+        """The last `count` values of one metric, oldest first (NaN left out)."""
+        if not self.open():
+            return []
+        values = [v for (v,) in self.conn.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
+            (run_id, key, count)) if v is not None]
+        values.reverse()
+        return values
+
+    def _data_version(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
