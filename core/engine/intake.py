@@ -20,10 +20,10 @@ from core.engine import checkpoints
 from core.store import queries as run_queries
 from core.store.blobs import BlobStore
 from core.errors import UnknownTarget, UsageError
-from core.engine.launching import (Batch, CloneRequest, LaunchRequest, prepare_clone,
-                            prepare_launch)
+from core.engine.launching import Batch, prepare_clone, prepare_launch
 from core.store.ledger import Ledger
 from core.paths import StorePaths
+from core.requests import CloneRequest, LaunchRequest, PlanRequest
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
 
@@ -59,7 +59,7 @@ class Intake:
     async def prepare_clone(self, req: CloneRequest, store: bool = True) -> tuple[Batch, dict]:
         conn = self.ledger.conn
         parent = run_queries.get_run(conn, req.parent)
-        resume = checkpoints.resume_point(self.paths, parent, req.checkpoints) \
+        resume = checkpoints.resume_point(self.paths, parent, req.policy.checkpoints) \
             if req.resume else None
         batch = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
                                     self.blobs, self.hashes, (self.paths.home,),
@@ -176,36 +176,36 @@ class Intake:
 
     # ------------------------------------------------------------ ops
 
-    async def op_launch(self, request: dict) -> dict:
-        req = LaunchRequest.from_dict(request["launch"])
+    async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
         batch = await self.prepare_launch(req)
         ids, reuse = await self.record(batch, force=req.force, base_env=req.env)
         return self.reply(batch, ids, reuse)
 
-    async def op_clone(self, request: dict) -> dict:
-        req = CloneRequest.from_dict(request["clone"])
+    async def op_clone(self, req: CloneRequest) -> dict:
         batch, parent_row = await self.prepare_clone(req)
         ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
         return self.reply(batch, ids, reuse)
 
-    async def op_plan(self, request: dict) -> dict:
+    async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
         from core.engine import planning
-        if "clone" in request:
-            req = CloneRequest.from_dict(request["clone"])
-            batch, _row = await self.prepare_clone(req, store=False)
-        else:
-            req = LaunchRequest.from_dict(request["launch"])
-            batch = await self.prepare_launch(req, store=False)
-        watch = [str(Path(req.cwd, p).resolve()) for p in getattr(req, "watch", [])]
+        watch: list[str] = []
+        if request.launch is not None:
+            launch = request.launch
+            batch = await self.prepare_launch(launch, store=False)
+            watch = [str(Path(launch.cwd, p).resolve()) for p in launch.watch]
+            force = launch.force or bool(watch)
+        elif request.clone is not None:
+            batch, _row = await self.prepare_clone(request.clone, store=False)
+            force = request.clone.force
         for path in watch:
             if not Path(path).exists():
                 raise UsageError(f"--watch {path}: no such file or folder")
         runtimes = await self.runtimes(batch, learn=False)
         plan = planning.plan(self.ledger.conn, batch, runtimes,
-                             self.cached(batch, req.force or bool(watch)))
+                             self.cached(batch, force))
         if watch:
             plan["watch"] = {"paths": watch}
         return {"plan": plan}

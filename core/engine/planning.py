@@ -35,7 +35,7 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
         "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
     first_id = (conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] or 0) + 1
     deps = dependencies.latest_attempts(
-        conn, {d for planned in batch.runs for d in planned.spec.depends_on})
+        conn, {d for planned in batch.runs for d in planned.spec.policy.after})
     actions: list[tuple[str, str]] = []
     for index, planned in enumerate(batch.runs):
         actions.append(_before_placement(planned, reuse[index], deps, actions))
@@ -61,9 +61,10 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
         runs.append({"index": index, "name": spec.name or _name(spec.command),
                      "command": spec.command, "params": spec.params, "target": spec.target,
                      "gpu_count": spec.gpus, "gpus": gpus, "action": action, "detail": detail,
-                     "cached_run": reuse[index], "after": spec.depends_on,
+                     "cached_run": reuse[index], "after": spec.policy.after,
                      "after_plan": list(planned.after_local), "group": planned.group,
-                     "env": spec.env, "retries": spec.retries, "stop_if": spec.stop_if,
+                     "env": spec.env, "retries": spec.policy.retries,
+                     "stop_if": spec.policy.stop_if,
                      "resume_from": planned.resume_from, "spec_key": planned.key})
     counts: dict[str, int] = {}
     for item in runs:
@@ -77,7 +78,7 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
 def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     if cached_run is not None:
         return "cached", f"run {cached_run} already succeeded with this spec; nothing starts"
-    for dep in planned.spec.depends_on:
+    for dep in planned.spec.policy.after:
         last = deps.get(dep)
         if last is None:
             return "fail", f"dependency failed: run {dep} does not exist"
@@ -86,7 +87,7 @@ def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     for i in planned.after_local:
         if earlier[i][0] == "fail":
             return "fail", f"dependency failed: #{i} would fail"
-    pending = [str(d) for d in planned.spec.depends_on if deps[d][1] != "succeeded"]
+    pending = [str(d) for d in planned.spec.policy.after if deps[d][1] != "succeeded"]
     pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
     if pending:
         return "wait", "waits for " + ", ".join(pending)

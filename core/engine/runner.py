@@ -98,7 +98,7 @@ class Runner:
         local = runtime.config.kind == "local"     # these are paths on this machine
         if run.resume_from and local:
             env["RUNYARD_RESUME_FROM"] = run.resume_from
-        if run.spec.depends_on and local:
+        if run.spec.policy.after and local:
             env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
@@ -107,9 +107,9 @@ class Runner:
     def _dependency_dirs(self, run: Run) -> str:
         """The working folders of the runs this one waited for (their last attempts)."""
         from core.engine.dependencies import latest_attempts
-        latest = latest_attempts(self.ledger.conn, set(run.spec.depends_on))
+        latest = latest_attempts(self.ledger.conn, set(run.spec.policy.after))
         dirs = []
-        for dep in run.spec.depends_on:
+        for dep in run.spec.policy.after:
             last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
             code = self.paths.run_dir(last.id) / "code"
             dirs.append(str(code / last.workdir if last.workdir else code))

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import core
-from core import protocol
+from core import protocol, requests
 from core.engine import dependencies
 from core.store import queries as run_queries
 from core.store.blobs import BlobStore
@@ -63,10 +63,11 @@ class Engine:
         self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
         self._lock_file = None
         self._server = None
+        # One handler per op of core.requests.REQUESTS; each gets the typed request.
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
                      "stop": self.op_stop, "remove": self.op_remove,
-                     # workflows (core.engine.intake, core.engine.watching): the request only, no writer
+                     # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
                      "watches": lambda request, _: self.watches.op_list(request),
@@ -275,11 +276,8 @@ class Engine:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
         try:
-            request = await _read_message(reader)
-            handler = self._ops.get(request.get("op"))
-            if handler is None:
-                raise EngineError(f"unknown request {request.get('op')!r}")
-            reply = await handler(request, writer)
+            request = await _read_request(reader)
+            reply = await self._ops[request.OP](request, writer)
             await _write_message(writer, {"ok": True, **reply})
         except RunyardError as exc:
             await _reply_error(writer, exc)
@@ -305,15 +303,15 @@ class Engine:
         asyncio.get_running_loop().call_soon(self._stop.set)
         return {"pid": os.getpid()}
 
-    async def op_launch(self, request, writer) -> dict:
-        if request["launch"].get("watch"):
-            return await self.watches.create(request["launch"])
+    async def op_launch(self, request: requests.LaunchRequest, writer) -> dict:
+        if request.watch:
+            return await self.watches.create(request)
         return await self.intake.op_launch(request)
 
-    async def op_cancel(self, request, writer) -> dict:
+    async def op_cancel(self, request: requests.CancelRequest, writer) -> dict:
         """Cancel runs; a run that was retried is cancelled at its last attempt."""
         conn = self.ledger.conn
-        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
         latest = dependencies.latest_attempts(conn, set(ids))
         runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
@@ -335,11 +333,11 @@ class Engine:
             results.append({"id": run.id, "state": run.state.value, "changed": True})
         return {"runs": sorted(results, key=lambda r: r["id"])}
 
-    async def op_remove(self, request, writer) -> dict:
+    async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
         """Remove ended runs (core.store.ledger.Ledger.remove), then their run folders. The
         blobs of their snapshots stay: other runs may share them."""
         conn = self.ledger.conn
-        runs = [run_queries.get_run(conn, int(i)) for i in request["ids"]]
+        runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
         removed = self.ledger.remove([run.id for run in runs])
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
@@ -363,13 +361,13 @@ class Engine:
                 log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target,
                             getattr(exc, "message", None) or repr(exc))
 
-    async def op_wait(self, request, writer) -> dict:
+    async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn
-        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
         pending = {asyncio.ensure_future(self.runner.until_finished(run_id)) for run_id in ids}
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if request.get("stream"):
+            if request.stream:
                 for task in done:
                     run = task.result()
                     await _write_message(
@@ -377,11 +375,11 @@ class Engine:
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
 
-    async def op_targets(self, request, writer) -> dict:
+    async def op_targets(self, request: requests.TargetsRequest, writer) -> dict:
         from core import config as configuration
-        if request.get("cwd"):
-            project = configuration.find_project(request["cwd"])
-            config = configuration.load(project, request.get("env") or {})
+        if request.cwd:
+            project = configuration.find_project(request.cwd)
+            config = configuration.load(project, request.env)
             self.registry.learn(config.targets)
         counts = {}
         for row in self.ledger.conn.execute(
@@ -440,11 +438,11 @@ def _bytes_under(folder: Path) -> int:
     return total
 
 
-async def _read_message(reader: asyncio.StreamReader) -> dict:
+async def _read_request(reader: asyncio.StreamReader) -> requests.Request:
     line = await reader.readline()
     if not line:
         raise ConnectionError("connection closed")
-    return protocol.decode(line)
+    return requests.parse(protocol.decode_request(line))
 
 
 async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:

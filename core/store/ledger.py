@@ -75,8 +75,8 @@ class Ledger:
                 options = options_text.get(id(planned.options))
                 if options is None:
                     options = options_text[id(planned.options)] = _dumps(planned.options)
-                spec = planned.spec
-                depends = sorted({*spec.depends_on, *(ids[i] for i in planned.after_local)})
+                spec, policy = planned.spec, planned.spec.policy
+                depends = sorted({*policy.after, *(ids[i] for i in planned.after_local)})
                 run_id = next_id
                 next_id += 1
                 ids.append(run_id)
@@ -87,8 +87,8 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_from, spec.retries, spec.retry_on, spec.retry_delay,
-                    _dumps(spec.stop_if), spec.checkpoints))
+                    planned.resume_from, policy.retries, policy.retry_on, policy.retry_delay,
+                    _dumps(policy.stop_if), policy.checkpoints))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
                 events.append((run_id, at, "state", RunState.QUEUED.value, note, None))

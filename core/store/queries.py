@@ -188,14 +188,16 @@ def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
 
 def row_to_run(row: sqlite3.Row):
     from core.models import Run, RunSpec, RunState
+    from core.requests import RunPolicy
     r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
+    policy = RunPolicy.stored(after=_loads(r["depends_on"]), retries=r["retries"],
+                              retry_on=r["retry_on"], retry_delay=r["retry_delay"],
+                              stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
     spec = RunSpec(command=_loads(r["command"]), template=_loads(r["template"]),
                    params=_loads(r["params"]), overrides=_loads(r["overrides"]),
                    target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
                    name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
-                   priority=r["priority"], depends_on=_loads(r["depends_on"]),
-                   retries=r["retries"], retry_on=r["retry_on"], retry_delay=r["retry_delay"],
-                   stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
+                   priority=r["priority"], policy=policy)
     return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
                project=r["project"], workdir=r["workdir"], reason=r["reason"],
                exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),

@@ -20,6 +20,7 @@ from core.client import EngineClient, engine_alive
 from core.errors import RunyardError
 from core.models import RunState
 from core.paths import StorePaths
+from core.requests import Request
 from tui.app import settings as app_settings
 from tui.app import keys
 from tui.app import themes
@@ -92,11 +93,11 @@ class RunyardApp(App):
 
     # ------------------------------------------------------------ talking to the engine
 
-    def engine_request(self, name: str, message: dict,
+    def engine_request(self, name: str, request: Request,
                        on_reply: Callable[[dict], None] | None = None) -> None:
         """Send a request from a worker thread; the reply (or the error) comes back here."""
         paths = self.paths
-        self.in_thread(name, lambda: EngineClient(paths).request(message), on_reply)
+        self.in_thread(name, lambda: EngineClient(paths).request(request), on_reply)
 
     def in_thread(self, name: str, work: Callable, on_done: Callable | None = None,
                   group: str = "engine") -> None:

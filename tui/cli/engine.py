@@ -10,6 +10,7 @@ import time
 from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
 from core.paths import StorePaths
+from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
 from tui import formatting
 
 SCHEMA = 1
@@ -26,7 +27,7 @@ def status(args, paths: StorePaths) -> int:
     info = {"running": False, "pid": None, "version": None, "started_at": None,
             "home": str(paths.home), "socket": str(paths.socket), "runs": {}}
     if engine_alive(paths):
-        reply = EngineClient(paths).request({"op": "status"}, start=False)
+        reply = EngineClient(paths).request(StatusRequest(), start=False)
         info.update(running=True, **{k: reply[k] for k in ("pid", "version", "started_at",
                                                             "socket", "runs")})
     if getattr(args, "json", False):
@@ -43,7 +44,7 @@ def status(args, paths: StorePaths) -> int:
 def start(args, paths: StorePaths) -> int:
     client = EngineClient(paths)
     client.start()
-    pid = client.request({"op": "ping"})["pid"]
+    pid = client.request(PingRequest())["pid"]
     print(f"engine running, pid {pid}", file=sys.stderr)
     return ExitCode.OK
 
@@ -52,7 +53,7 @@ def stop(args, paths: StorePaths) -> int:
     if not engine_alive(paths):
         print("engine not running", file=sys.stderr)
         return ExitCode.OK
-    pid = EngineClient(paths).request({"op": "stop"}, start=False)["pid"]
+    pid = EngineClient(paths).request(StopRequest(), start=False)["pid"]
     deadline = time.monotonic() + 30
     while engine_alive(paths) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -66,8 +67,7 @@ def foreground(args, paths: StorePaths) -> int:
 
 
 def targets(args, paths: StorePaths) -> int:
-    reply = EngineClient(paths).request({"op": "targets", "cwd": os.getcwd(),
-                                         "env": dict(os.environ)})
+    reply = EngineClient(paths).request(TargetsRequest(cwd=os.getcwd(), env=dict(os.environ)))
     items = reply["targets"]
     if args.json:
         print(json.dumps({"schema": SCHEMA, "targets": items}))

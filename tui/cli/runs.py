@@ -370,13 +370,13 @@ def wait(args, paths: StorePaths) -> int:
 def _wait_engine(paths, pending, ended, deadline) -> None:
     import socket
     from core.client import EngineClient
+    from core.requests import WaitRequest
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
         raise TimeoutError
     try:
-        for reply in client.stream({"op": "wait", "ids": pending, "stream": True},
-                                   timeout=timeout):
+        for reply in client.stream(WaitRequest(ids=pending, stream=True), timeout=timeout):
             if reply.get("event") == "finished":
                 ended(reply["run"])
     except socket.timeout:
@@ -397,7 +397,8 @@ def remove(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
     from core.client import EngineClient
-    reply = EngineClient(paths).request({"op": "remove", "ids": ids})
+    from core.requests import RemoveRequest
+    reply = EngineClient(paths).request(RemoveRequest(ids=ids))
     removed = reply["removed"]
     if args.json:
         emit({"removed": removed, "freed_bytes": reply["freed_bytes"]})
@@ -416,7 +417,8 @@ def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
     from core.client import EngineClient
-    reply = EngineClient(paths).request({"op": "cancel", "ids": ids})
+    from core.requests import CancelRequest
+    reply = EngineClient(paths).request(CancelRequest(ids=ids))
     if args.json:
         emit({"runs": reply["runs"]})
     for item in reply["runs"]:
