@@ -196,13 +196,24 @@ def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
     assert "tmux" in app_settings.load(project, environ=environ)[1][0]
 
 
-def test_the_engine_accepts_app_sections_it_cannot_check(monkeypatch):
-    monkeypatch.delitem(configuration.SECTION_PARSERS, "app")
-    monkeypatch.delitem(configuration.SECTION_PARSERS, "keys")
+def test_the_engine_accepts_app_sections_it_cannot_check():
     config = configuration.load_text('[app]\ntheme = 3\n[keys]\nwhatever = 1\n')
     assert config.sections["app"] == {"theme": 3}
     with pytest.raises(ConfigError, match="unknown section"):
         configuration.load_text("[nope]\n")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[app]\ntheme = 3\n', "/p/runyard.toml: app.theme: expected a non-empty string, got 3"),
+    ('[app]\ntoast = "all"\n', "/p/runyard.toml: app.toast: unknown key"),
+    ('[app]\nbell = "yes"\n', "/p/runyard.toml: app.bell: expected true or false"),
+    ('[keys]\nwhatever = "w"\n', "/p/runyard.toml: keys.whatever: unknown binding id"),
+    ('[keys]\nclone = 3\n', "/p/runyard.toml: keys.clone: expected keys such as"),
+])
+def test_the_app_checks_its_sections_naming_file_key_and_expectation(text, needle):
+    with pytest.raises(ConfigError) as info:
+        configuration.load_text(text, name="/p/runyard.toml", sections=app_settings.SECTIONS)
+    assert info.value.message.startswith(needle)
 
 
 def test_theme_files_load_and_a_broken_one_is_reported(tmp_path):
