@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.engine import checkpoints
 from core.store import queries as run_queries
+from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import UnknownTarget, UsageError
 from core.engine.launching import Batch, prepare_clone, prepare_launch
@@ -26,6 +27,9 @@ from core.paths import StorePaths
 from core.requests import CloneRequest, LaunchRequest, PlanRequest
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
+
+
+_KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss without a query
 
 
 class Intake:
@@ -39,13 +43,11 @@ class Intake:
         self.wake = wake
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
-        self.succeeded_keys = {row[0] for row in ledger.conn.execute(
-            "SELECT DISTINCT substr(spec_key, 1, 16) FROM runs "
-            "WHERE state = 'succeeded' AND spec_key IS NOT NULL")}
+        self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
 
     def run_ended(self, run) -> None:
         if run.state.value == "succeeded" and run.spec_key:
-            self.succeeded_keys.add(run.spec_key[:16])
+            self.succeeded_keys.add(run.spec_key[:_KEY_PREFIX])
 
     # ------------------------------------------------------------ preparing
 
@@ -68,9 +70,7 @@ class Intake:
         if resume and kinds != {"local"}:
             raise UsageError("--resume hands over a checkpoint on this machine; it works for "
                              "runs on local targets", hint="clone to --target local")
-        row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
-                           (parent.id,)).fetchone()
-        return batch, dict(row)
+        return batch, run_queries.clone_source(conn, parent.id)
 
     async def runtimes(self, batch: Batch, learn: bool) -> dict[str, TargetRuntime]:
         """The targets of the batch, ready; a run that can never fit is refused."""
@@ -113,15 +113,10 @@ class Intake:
     def cached(self, batch: Batch, force: bool) -> list[int | None]:
         """For each run of the batch: the succeeded run it repeats, or None."""
         keys = sorted({planned.key for planned in batch.runs
-                       if planned.key[:16] in self.succeeded_keys})
+                       if planned.key[:_KEY_PREFIX] in self.succeeded_keys})
         if force or not keys:
             return [None] * len(batch.runs)
-        found: dict[str, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            found.update(self.ledger.conn.execute(
-                f"SELECT spec_key, max(id) FROM runs WHERE state = 'succeeded' AND spec_key IN "
-                f"({','.join('?' * len(chunk))}) GROUP BY spec_key", chunk).fetchall())
+        found = queue_queries.succeeded_by_spec_key(self.ledger.conn, keys)
         out: list[int | None] = []
         for planned in batch.runs:
             hit = found.get(planned.key)

@@ -91,10 +91,9 @@ class Notifier:
                 log.warning("run %s: %s hook failed: %s", run_id, event, problem)
 
     def _env(self, run_id: int, data: dict) -> dict[str, str]:
-        row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
-                                       (run_id,)).fetchone()
+        blob = run_queries.base_env_blob(self.ledger.conn, run_id)
         try:
-            env = json.loads(self.blobs.read(row[0])) if row and row[0] else dict(os.environ)
+            env = json.loads(self.blobs.read(blob)) if blob else dict(os.environ)
         except OSError:
             env = dict(os.environ)
         env.update(RUNYARD_RUN_ID=str(run_id), RUNYARD_RUN_STATE=data["state"],

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import core
 from core import protocol, requests
-from core.engine import dependencies
 from core.store import queries as run_queries
+from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import Context
@@ -86,7 +86,7 @@ class Engine:
     async def _serve_locked(self) -> None:
         self.ledger = Ledger.open(self.paths.db)
         self.blobs = BlobStore(self.paths.blobs)
-        self.hashes = self.ledger.load_hashes()
+        self.hashes = run_queries.file_hashes(self.ledger.conn)
         self.registry = Registry(self.ledger, Context(
             self.paths, self.blobs, on_health=self._target_health,
             on_detail=lambda *args: self.runner.note_detail(*args)))
@@ -163,9 +163,7 @@ class Engine:
     async def _idle_watch(self) -> None:
         while True:
             await asyncio.sleep(min(self.idle_exit, 5.0))
-            busy = self.ledger.conn.execute(
-                "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
-            if busy or self.watches.active():
+            if run_queries.active_count(self.ledger.conn) or self.watches.active():
                 self._last_activity = time.monotonic()
             elif time.monotonic() - self._last_activity > self.idle_exit:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
@@ -181,16 +179,13 @@ class Engine:
         """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
         while True:
             await asyncio.sleep(GPU_POLL_INTERVAL)
-            in_use = {row[0] for row in self.ledger.conn.execute(
-                "SELECT DISTINCT target FROM runs WHERE state = 'running' AND gpu_ids != '[]'")}
-            for name in in_use:
+            for name in queue_queries.targets_with_gpus_in_use(self.ledger.conn):
                 runtime = self.registry.get(name)
                 if runtime is None or runtime.config.gpus != "auto":
                     continue
                 try:
                     gpus, problem = await runtime.executor.gpus()
-                    if self.ledger.conn.execute("SELECT 1 FROM targets WHERE name = ?",
-                                                (name,)).fetchone() is None:
+                    if not queue_queries.target_recorded(self.ledger.conn, name):
                         config = runtime.config
                         self.ledger.upsert_target(name, config.kind, config.to_dict(),
                                                   config.source)
@@ -212,15 +207,13 @@ class Engine:
 
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
-        rows = conn.execute(
-            "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'").fetchall()
+        rows = queue_queries.queued_runs(conn)
         if not rows:
             return
         waiting = self.gate.ready(rows)
         if not waiting:
             return
-        busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
-            "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
+        busy = [Busy(target, gpus) for target, gpus in queue_queries.running_placements(conn)]
         capacities = {}
         for name in {w.target for w in waiting}:
             runtime = self.registry.get(name)
@@ -294,7 +287,7 @@ class Engine:
         return {"pid": os.getpid(), "version": core.__version__}
 
     async def op_status(self, request, writer) -> dict:
-        counts = dict(self.ledger.conn.execute("SELECT state, count(*) FROM runs GROUP BY state"))
+        counts = run_queries.count_by_state(self.ledger.conn)
         return {"pid": os.getpid(), "version": core.__version__, "started_at": self.started_at,
                 "home": str(self.paths.home), "socket": str(self.paths.socket),
                 "runs": counts, "supervising": len(self.runner.tasks)}
@@ -312,7 +305,7 @@ class Engine:
         """Cancel runs; a run that was retried is cancelled at its last attempt."""
         conn = self.ledger.conn
         ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
-        latest = dependencies.latest_attempts(conn, set(ids))
+        latest = queue_queries.latest_attempts(conn, set(ids))
         runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
         for run in runs:
@@ -381,11 +374,7 @@ class Engine:
             project = configuration.find_project(request.cwd)
             config = configuration.load(project, request.env)
             self.registry.learn(config.targets)
-        counts = {}
-        for row in self.ledger.conn.execute(
-                "SELECT target, state, count(*) AS n FROM runs "
-                "WHERE state IN ('queued', 'running') GROUP BY target, state"):
-            counts.setdefault(row["target"], {})[row["state"]] = row["n"]
+        counts = queue_queries.active_by_target(self.ledger.conn)
         runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
         preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
         await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile

@@ -97,7 +97,7 @@ class Watches:
         return {"watches": [await self.stop(watch_id) for watch_id in request.ids]}
 
     async def stop(self, watch_id: int) -> dict:
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         if row is None:
             raise UnknownRun(f"no watch with id {watch_id}", hint="list them: tui watch list")
         live = self.live.pop(watch_id, None)
@@ -109,7 +109,7 @@ class Watches:
 
     def describe(self, watch_id: int | None = None) -> list[dict]:
         out = []
-        for row in self.ledger.watches(watch_id):
+        for row in run_queries.watches(self.ledger.conn, watch_id):
             live = self.live.get(row["id"])
             request = json.loads(row["request"])
             out.append({"id": row["id"], "group": row["group_id"],
@@ -126,7 +126,7 @@ class Watches:
 
     def resume(self) -> None:
         """Start watching again after an engine start; relaunch for changes made meanwhile."""
-        for row in self.ledger.watches():
+        for row in run_queries.watches(self.ledger.conn):
             if row["state"] == "active":
                 self._start(row["id"], fingerprint=row["fingerprint"])
 
@@ -142,7 +142,7 @@ class Watches:
         live.task.add_done_callback(_report)
 
     async def _run(self, watch_id: int, live: _Live, fingerprint: str | None) -> None:
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         paths = json.loads(row["paths"])
         skip = str(self.paths.home)
         if fingerprint is not None and \
@@ -196,7 +196,7 @@ class Watches:
     # ------------------------------------------------------------ relaunching
 
     async def relaunch(self, watch_id: int, live: _Live) -> None:
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         try:
             stored = stored_request(row["request"])
             batch = await self.intake.prepare_launch(stored)
@@ -212,7 +212,7 @@ class Watches:
         batch.runs = [replace(planned, group=len(batch.groups) - 1) for planned in batch.runs]
         ids, _reuse = await self.intake.record(batch, force=True, base_env=stored.env)
         run_id = ids[0]
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         previous = row["last_run"]
         if previous is not None:
             try:

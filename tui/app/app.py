@@ -16,6 +16,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from core.store import db
+from core.store import queries as run_queries
 from core.client import EngineClient, engine_alive
 from core.errors import RunyardError
 from core.models import RunState
@@ -86,8 +87,7 @@ class RunyardApp(App):
         except FileNotFoundError:
             return
         with closing(conn):
-            active = conn.execute(
-                "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
+            active = run_queries.active_count(conn)
         if active:
             EngineClient(self.paths).start()
 
@@ -177,8 +177,7 @@ def run_app(paths: StorePaths, theme: str | None = None) -> int:
     app.run()
     active = 0
     if app.store.conn is not None:
-        active = app.store.conn.execute(
-            "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+        active = run_queries.active_count(app.store.conn)
         app.store.close()
     if active:
         print(f"runyard: {active} run(s) keep running; `tui` to come back", file=sys.stderr)

@@ -40,7 +40,7 @@ class RunActions:
         conn = self.app.store.conn
         names = {"local"}
         if conn is not None:
-            names.update(r[0] for r in conn.execute("SELECT name FROM targets"))
+            names.update(run_queries.target_names(conn))
         return sorted(names)
 
     # ------------------------------------------------------------ launching
