@@ -6,6 +6,9 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+
+import core
 
 from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
@@ -62,8 +65,14 @@ def stop(args, paths: StorePaths) -> int:
 
 
 def foreground(args, paths: StorePaths) -> int:
-    from core.engine.server import main as engine_main
-    return engine_main(["--home", str(paths.home)])
+    """Become the engine (`python -m core.engine`, same pid, same signals): the CLI itself
+    never imports the engine's modules."""
+    source_root = str(Path(core.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "core.engine", "--home", str(paths.home)],
+              env)
 
 
 def targets(args, paths: StorePaths) -> int:
