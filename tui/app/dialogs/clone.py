@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Static
 
+from core.errors import UsageError
 from core.models import Run
 from core.requests import CloneRequest, here
 from core.spec.params import as_text
@@ -76,6 +77,9 @@ class CloneDialog(ModalScreen[CloneRequest | None]):
             request = self.request()
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
+            return
+        except UsageError as exc:                   # a value the request refuses (gpus 10**30)
+            self.query_one("#error", Static).update(exc.message)
             return
         self.dismiss(request)
 
