@@ -31,6 +31,7 @@ from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunP
 from core.store.snapshot import GitState, Snapshot, git_state, take
 from core.spec.workflow_file import Step, steps_from_file, with_overrides
 
+
 @dataclass(frozen=True)
 class Group:
     kind: str                       # "sweep", "chain" or "watch"
