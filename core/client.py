@@ -18,6 +18,10 @@ from core import protocol
 from core.errors import EngineError, RunyardError
 from core.paths import StorePaths
 
+TYPE_CHECKING = False       # only a type here; `tui status` imports this module without it
+if TYPE_CHECKING:
+    from core.requests import Request
+
 START_TIMEOUT = 30.0
 _RETRYABLE = (ConnectionRefusedError, FileNotFoundError, ConnectionResetError,
               BrokenPipeError)
@@ -44,14 +48,14 @@ class EngineClient:
 
     # ------------------------------------------------------------ requests
 
-    def request(self, message: dict, *, start: bool = True) -> dict:
+    def request(self, request: Request, *, start: bool = True) -> dict:
         """Send one request and return the final reply; raise the engine's error as ours."""
-        for reply in self.stream(message, start=start):
+        for reply in self.stream(request, start=start):
             if "event" not in reply:
                 return reply
         raise EngineError("the engine closed the connection without a reply")
 
-    def stream(self, message: dict, *, start: bool = True, timeout: float | None = None):
+    def stream(self, request: Request, *, start: bool = True, timeout: float | None = None):
         """Yield every line the engine sends for this request (events, then the reply).
 
         With `timeout`, a reply slower than that raises `socket.timeout`.
@@ -59,7 +63,7 @@ class EngineClient:
         sock = self._connect(start)
         sock.settimeout(timeout)
         try:
-            sock.sendall(protocol.encode(message))
+            sock.sendall(protocol.encode(request.message()))
             reader = sock.makefile("rb")
             while True:
                 line = reader.readline(protocol.MAX_LINE)

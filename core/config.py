@@ -126,8 +126,10 @@ def _config_in(folder: Path) -> Path | None:
 
 # ---------------------------------------------------------------- loading
 
-def load(project: Project | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read and check the user config and the project config; raise ConfigError on a mistake."""
+def load(project: Project | None = None, env: dict[str, str] | None = None,
+         sections: dict[str, SectionParser] | None = None) -> Config:
+    """Read and check the user config and the project config; raise ConfigError on a mistake.
+    `sections`: parsers of the sections the caller owns (see APP_SECTIONS)."""
     layers: list[tuple[Path, dict]] = []
     user_file = user_config_path(env)
     if user_file.is_file():
@@ -139,17 +141,18 @@ def load(project: Project | None = None, env: dict[str, str] | None = None) -> C
             if not isinstance(data, dict):
                 raise ConfigError(f"{project.config_file}: tool.runyard: expected a table")
         layers.append((project.config_file, data))
-    return build(layers)
+    return build(layers, sections)
 
 
-def load_text(text: str, name: str = "runyard.toml") -> Config:
+def load_text(text: str, name: str = "runyard.toml",
+              sections: dict[str, SectionParser] | None = None) -> Config:
     """Check a config given as text (used by tests and `tui config check`)."""
     import tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    return build([(Path(name), data)])
+    return build([(Path(name), data)], sections)
 
 
 def _read_toml(path: Path) -> dict:
@@ -164,30 +167,25 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-# Parsers for sections owned elsewhere (the app's [app] and [keys], say) register here;
-# each gets (file, value) and returns its parsed form or raises ConfigError.
-SECTION_PARSERS: dict[str, Callable[[Path, Any], Any]] = {}
-# Sections the full-screen app reads: tui.app.settings registers their parsers when the
-# app loads. The engine and the headless CLI never import the app, so there these sections
-# are kept as they are, unchecked, and a launch never fails because of them.
+# A section owned elsewhere is checked by a parser its owner passes to `load`: it gets
+# (file, value) and returns its parsed form or raises ConfigError. Nothing registers one
+# globally. The full-screen app passes the parsers of [app] and [keys] (tui.app.settings);
+# the engine and the headless CLI never load the app, so there these sections are kept
+# as they are, unchecked, and a launch never fails because of them.
+SectionParser = Callable[[Path, Any], Any]
 APP_SECTIONS = ("app", "keys")
+DEFAULT_NOTIFY_TIMEOUT = 30.0
 
 
-def _notify_section(path: Path, value: Any) -> Any:
-    from core.engine.notify import parse_section
-    return parse_section(path, value)
-
-
-SECTION_PARSERS["notify"] = _notify_section      # run hooks: core.engine.notify
-
-
-def build(layers: list[tuple[Path, dict]]) -> Config:
+def build(layers: list[tuple[Path, dict]],
+          sections: dict[str, SectionParser] | None = None) -> Config:
     snapshot = SnapshotConfig()
     patterns: list[str] = []
     env: dict[str, str] = {}
     grace = 10.0
     target_tables: dict[str, tuple[Path, dict]] = {}
-    sections: dict[str, Any] = {}
+    parsers = {"notify": _notify, **(sections or {})}
+    others: dict[str, Any] = {}
     for path, data in layers:
         for key, value in data.items():
             if key == "snapshot":
@@ -204,21 +202,21 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
                     _table(path, f"targets.{name}", table)
                     earlier = target_tables.get(name, (path, {}))[1]
                     target_tables[name] = (path, {**earlier, **table})
-            elif key in SECTION_PARSERS or key in APP_SECTIONS:
-                parsed = SECTION_PARSERS[key](path, value) if key in SECTION_PARSERS else value
-                earlier = sections.get(key)
+            elif key in parsers or key in APP_SECTIONS:
+                parsed = parsers[key](path, value) if key in parsers else value
+                earlier = others.get(key)
                 both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
-                sections[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
+                others[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
             else:
                 known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
-                                          *SECTION_PARSERS, *APP_SECTIONS}))
+                                          *parsers, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
     for name, (path, table) in target_tables.items():
         targets[name] = _target(path, name, table)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
                   metric_patterns=tuple(patterns), env=env, cancel_grace=grace,
-                  targets=targets, sections=sections)
+                  targets=targets, sections=others)
 
 
 # ---------------------------------------------------------------- checks
@@ -325,6 +323,31 @@ def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:
     grace = non_negative_number(path, "run.cancel_grace", table["cancel_grace"]) \
         if "cancel_grace" in table else None
     return env, grace
+
+
+def _notify(path: Path, value: Any) -> dict:
+    """`[notify]`: hooks and desktop notifications when a run ends (core.engine.notify)."""
+    table = _table(path, "notify", value)
+    _unknown(path, "notify", table, {"on_finish", "on_fail", "desktop", "timeout"})
+    out: dict = {"desktop": False, "timeout": DEFAULT_NOTIFY_TIMEOUT}
+    for key in ("on_finish", "on_fail"):
+        if key in table:
+            out[key] = _hook_command(path, f"notify.{key}", table[key])
+    if "desktop" in table:
+        if table["desktop"] not in (True, False, "fail"):
+            raise fail(path, "notify.desktop", 'true, false or "fail"', table["desktop"])
+        out["desktop"] = table["desktop"]
+    if "timeout" in table:
+        out["timeout"] = non_negative_number(path, "notify.timeout", table["timeout"])
+    return out
+
+
+def _hook_command(path: Path, key: str, item: Any) -> list[str]:
+    if isinstance(item, str) and item.strip():
+        return ["/bin/sh", "-c", item]
+    if isinstance(item, list) and item and all(isinstance(w, str) and w for w in item):
+        return list(item)
+    raise fail(path, key, "a shell command (string) or an argv (list of strings)", item)
 
 
 _COMMON_TARGET_KEYS = {"kind", "max_parallel", "gpus", "gpu_share"}

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 
+from core.requests import STORED_DEFAULT_POLICY, RunPolicy
+
 
 class RunState(str, Enum):
     """Where a run is in its life. Each state change is stored with its timestamp.
@@ -84,12 +86,8 @@ class RunSpec:
     tags: list[str] = field(default_factory=list)
     parent: int | None = None
     priority: int = 0
-    depends_on: list[int] = field(default_factory=list)   # runs that must succeed first
-    retries: int = 0                        # attempts after the first, on failure
-    retry_on: str | None = None             # retry only when the output matches this regex
-    retry_delay: float = 5.0                # seconds before attempt 2; doubles each time
-    stop_if: list[str] = field(default_factory=list)     # stop rules on metrics
-    checkpoints: str | None = None          # folder (relative to the workdir) of checkpoints
+    # dependencies (run ids), retries, stop rules, checkpoints; every default filled in
+    policy: RunPolicy = field(default_factory=lambda: STORED_DEFAULT_POLICY)
 
 
 @dataclass

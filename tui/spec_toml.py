@@ -12,6 +12,7 @@ import tomllib
 
 from core.errors import UsageError
 from core.models import Run
+from core.requests import CloneRequest, here
 from core.spec.params import as_text
 
 HEADER = """\
@@ -50,8 +51,9 @@ def to_toml(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_clone_request(text: str, run: Run) -> dict | None:
-    """The fields of a clone request for the edited spec; None when nothing is to launch."""
+def to_clone_request(text: str, run: Run) -> CloneRequest | None:
+    """The clone request the edited spec asks for (from this process's folder and
+    environment); None when nothing is to launch. A value of the wrong type is refused."""
     if not text.strip():
         return None
     try:
@@ -79,8 +81,9 @@ def to_clone_request(text: str, run: Run) -> dict | None:
     changed = [f"{k}={as_text(v)}" for k, v in params.items()
                if k not in run.spec.params or as_text(run.spec.params[k]) != as_text(v)]
     env_changes = [f"{k}={v}" for k, v in env.items() if run.spec.env.get(k) != str(v)]
-    return {"name": data.get("name") if data.get("name") != run.name else None,
-            "template": command if command != run.spec.template else None,
-            "set": changed, "env_vars": env_changes,
-            "unset_env": sorted(set(run.spec.env) - set(env)), "target": data.get("target"),
-            "gpus": gpus, "code": code, "tags": tags}
+    return CloneRequest(parent=run.id, **here(),
+                        name=data.get("name") if data.get("name") != run.name else None,
+                        template=command if command != run.spec.template else None,
+                        set=changed, env_vars=env_changes,
+                        unset_env=sorted(set(run.spec.env) - set(env)),
+                        target=data.get("target"), gpus=gpus, code=code, tags=tags)

@@ -23,10 +23,11 @@ _DIGITS = re.compile(r"(\d+)")
 
 def folder(paths: StorePaths, run: Run) -> Path | None:
     """Where the run keeps its checkpoints, or None when it names no folder."""
-    if not run.spec.checkpoints:
+    checkpoints = run.spec.policy.checkpoints
+    if not checkpoints:
         return None
     code = paths.run_dir(run.id) / "code"
-    return (code / run.workdir if run.workdir else code) / run.spec.checkpoints
+    return (code / run.workdir if run.workdir else code) / checkpoints
 
 
 def newest(path: Path) -> Path | None:
@@ -48,7 +49,8 @@ def resume_point(paths: StorePaths, run: Run, checkpoints: str | None = None) ->
     """The newest checkpoint of `run` (for --resume); a clear error when there is none."""
     if checkpoints:
         from dataclasses import replace
-        run = replace(run, spec=replace(run.spec, checkpoints=checkpoints))
+        run = replace(run, spec=replace(run.spec, policy=run.spec.policy.replace(
+            checkpoints=checkpoints)))
     where = folder(paths, run)
     if where is None:
         raise UsageError(f"run {run.id} names no checkpoint folder",

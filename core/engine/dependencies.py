@@ -13,31 +13,9 @@ import json
 import sqlite3
 
 from core.models import RunState
+from core.store.queue_queries import latest_attempts
 
 PENDING = "pending"
-
-
-def _in(values) -> str:
-    return ",".join("?" * len(values))
-
-
-def latest_attempts(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[int, str]]:
-    """For each run id: (id of its last attempt, that attempt's state)."""
-    if not ids:
-        return {}
-    ids_list = sorted(ids)
-    roots = {row[0]: row[1] for row in conn.execute(
-        f"SELECT id, coalesce(retry_of, id) FROM runs WHERE id IN ({_in(ids_list)})", ids_list)}
-    root_list = sorted(set(roots.values()))
-    last = {}
-    if root_list:
-        # SQLite returns the bare columns of the row holding max(attempt).
-        for root, run_id, state, _attempt in conn.execute(
-                f"SELECT coalesce(retry_of, id) AS root, id, state, max(attempt) FROM runs "
-                f"WHERE id IN ({_in(root_list)}) OR retry_of IN ({_in(root_list)}) "
-                f"GROUP BY root", root_list + root_list):
-            last[root] = (run_id, state)
-    return {i: last[roots[i]] for i in ids if i in roots and roots[i] in last}
 
 
 def check(conn: sqlite3.Connection, rows) -> dict[int, str]:

@@ -18,14 +18,18 @@ from pathlib import Path
 
 from core.engine import checkpoints
 from core.store import queries as run_queries
+from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import UnknownTarget, UsageError
-from core.engine.launching import (Batch, CloneRequest, LaunchRequest, prepare_clone,
-                            prepare_launch)
+from core.engine.launching import Batch, prepare_clone, prepare_launch
 from core.store.ledger import Ledger
 from core.paths import StorePaths
+from core.requests import CloneRequest, LaunchRequest, PlanRequest
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
+
+
+_KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss without a query
 
 
 class Intake:
@@ -39,13 +43,11 @@ class Intake:
         self.wake = wake
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
-        self.succeeded_keys = {row[0] for row in ledger.conn.execute(
-            "SELECT DISTINCT substr(spec_key, 1, 16) FROM runs "
-            "WHERE state = 'succeeded' AND spec_key IS NOT NULL")}
+        self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
 
     def run_ended(self, run) -> None:
         if run.state.value == "succeeded" and run.spec_key:
-            self.succeeded_keys.add(run.spec_key[:16])
+            self.succeeded_keys.add(run.spec_key[:_KEY_PREFIX])
 
     # ------------------------------------------------------------ preparing
 
@@ -59,7 +61,7 @@ class Intake:
     async def prepare_clone(self, req: CloneRequest, store: bool = True) -> tuple[Batch, dict]:
         conn = self.ledger.conn
         parent = run_queries.get_run(conn, req.parent)
-        resume = checkpoints.resume_point(self.paths, parent, req.checkpoints) \
+        resume = checkpoints.resume_point(self.paths, parent, req.policy.checkpoints) \
             if req.resume else None
         batch = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
                                     self.blobs, self.hashes, (self.paths.home,),
@@ -68,9 +70,7 @@ class Intake:
         if resume and kinds != {"local"}:
             raise UsageError("--resume hands over a checkpoint on this machine; it works for "
                              "runs on local targets", hint="clone to --target local")
-        row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
-                           (parent.id,)).fetchone()
-        return batch, dict(row)
+        return batch, run_queries.clone_source(conn, parent.id)
 
     async def runtimes(self, batch: Batch, learn: bool) -> dict[str, TargetRuntime]:
         """The targets of the batch, ready; a run that can never fit is refused."""
@@ -113,15 +113,10 @@ class Intake:
     def cached(self, batch: Batch, force: bool) -> list[int | None]:
         """For each run of the batch: the succeeded run it repeats, or None."""
         keys = sorted({planned.key for planned in batch.runs
-                       if planned.key[:16] in self.succeeded_keys})
+                       if planned.key[:_KEY_PREFIX] in self.succeeded_keys})
         if force or not keys:
             return [None] * len(batch.runs)
-        found: dict[str, int] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            found.update(self.ledger.conn.execute(
-                f"SELECT spec_key, max(id) FROM runs WHERE state = 'succeeded' AND spec_key IN "
-                f"({','.join('?' * len(chunk))}) GROUP BY spec_key", chunk).fetchall())
+        found = queue_queries.succeeded_by_spec_key(self.ledger.conn, keys)
         out: list[int | None] = []
         for planned in batch.runs:
             hit = found.get(planned.key)
@@ -176,36 +171,36 @@ class Intake:
 
     # ------------------------------------------------------------ ops
 
-    async def op_launch(self, request: dict) -> dict:
-        req = LaunchRequest.from_dict(request["launch"])
+    async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
         batch = await self.prepare_launch(req)
         ids, reuse = await self.record(batch, force=req.force, base_env=req.env)
         return self.reply(batch, ids, reuse)
 
-    async def op_clone(self, request: dict) -> dict:
-        req = CloneRequest.from_dict(request["clone"])
+    async def op_clone(self, req: CloneRequest) -> dict:
         batch, parent_row = await self.prepare_clone(req)
         ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
         return self.reply(batch, ids, reuse)
 
-    async def op_plan(self, request: dict) -> dict:
+    async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
         from core.engine import planning
-        if "clone" in request:
-            req = CloneRequest.from_dict(request["clone"])
-            batch, _row = await self.prepare_clone(req, store=False)
-        else:
-            req = LaunchRequest.from_dict(request["launch"])
-            batch = await self.prepare_launch(req, store=False)
-        watch = [str(Path(req.cwd, p).resolve()) for p in getattr(req, "watch", [])]
+        watch: list[str] = []
+        if request.launch is not None:
+            launch = request.launch
+            batch = await self.prepare_launch(launch, store=False)
+            watch = [str(Path(launch.cwd, p).resolve()) for p in launch.watch]
+            force = launch.force or bool(watch)
+        elif request.clone is not None:
+            batch, _row = await self.prepare_clone(request.clone, store=False)
+            force = request.clone.force
         for path in watch:
             if not Path(path).exists():
                 raise UsageError(f"--watch {path}: no such file or folder")
         runtimes = await self.runtimes(batch, learn=False)
         plan = planning.plan(self.ledger.conn, batch, runtimes,
-                             self.cached(batch, req.force or bool(watch)))
+                             self.cached(batch, force))
         if watch:
             plan["watch"] = {"paths": watch}
         return {"plan": plan}

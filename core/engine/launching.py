@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,76 +27,9 @@ from core.store.blobs import BlobStore
 from core.config import Config, Project
 from core.errors import UsageError
 from core.models import Run, RunSpec, default_name
+from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
 from core.store.snapshot import GitState, Snapshot, git_state, take
-from core.spec.workflow_file import Policy, Step, steps_from_file, with_overrides
-
-DEFAULT_RETRY_DELAY = 5.0
-
-
-@dataclass(frozen=True)
-class LaunchRequest:
-    """What `tui launch` asks for. `env` is the launching shell's environment."""
-
-    cwd: str
-    env: dict[str, str]
-    argv: list[str]
-    name: str | None = None
-    target: str | None = None
-    gpus: int | None = None
-    set: list[str] = field(default_factory=list)
-    env_vars: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    priority: int = 0
-    sweep: list[str] = field(default_factory=list)      # KEY=SPEC axes
-    samples: int | None = None
-    seed: int | None = None
-    file: str | None = None                             # a workflow file (sweep or chain)
-    after: list = field(default_factory=list)           # run ids or "last"
-    retries: int | None = None
-    retry_on: str | None = None
-    retry_delay: float | None = None
-    stop_if: list[str] = field(default_factory=list)
-    checkpoints: str | None = None
-    force: bool = False                                 # run even when cached
-    watch: list[str] = field(default_factory=list)      # relaunch when these change
-    debounce: float | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LaunchRequest":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass(frozen=True)
-class CloneRequest:
-    parent: int
-    cwd: str
-    env: dict[str, str]
-    code: str = "parent"            # "parent": the parent's snapshot; "current": the tree now
-    name: str | None = None
-    target: str | None = None
-    gpus: int | None = None
-    set: list[str] = field(default_factory=list)
-    env_vars: list[str] = field(default_factory=list)
-    unset_env: list[str] = field(default_factory=list)   # the parent's variables to drop
-    tags: list[str] | None = None   # None: the parent's tags; a list (even empty): these
-    sweep: list[str] = field(default_factory=list)
-    samples: int | None = None
-    seed: int | None = None
-    after: list = field(default_factory=list)
-    retries: int | None = None
-    retry_on: str | None = None
-    retry_delay: float | None = None
-    stop_if: list[str] = field(default_factory=list)
-    checkpoints: str | None = None
-    force: bool = False
-    resume: bool = False            # hand the parent's newest checkpoint to the new run
-    template: list[str] | None = None   # a new command (an edited spec); None: the parent's
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CloneRequest":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+from core.spec.workflow_file import Step, steps_from_file, with_overrides
 
 
 @dataclass(frozen=True)
@@ -158,16 +91,9 @@ def _request_sweep(req) -> sweeps.Sweep | None:
     return sweeps.build([sweeps.parse_axis(text) for text in req.sweep], req.samples, req.seed)
 
 
-def _request_policy(req) -> Policy:
-    return Policy(after=tuple(req.after), retries=req.retries, retry_on=req.retry_on,
-                  retry_delay=req.retry_delay, stop_if=tuple(req.stop_if),
-                  checkpoints=req.checkpoints)
-
-
 def _launch_steps(req: LaunchRequest) -> list[Step]:
     sets = param_rules.parse_assignments(req.set)
     env_vars = param_rules.parse_assignments(req.env_vars, "--env")
-    policy = _request_policy(req)
     sweep = _request_sweep(req)
     if req.file is None:
         if not req.argv:
@@ -175,32 +101,45 @@ def _launch_steps(req: LaunchRequest) -> list[Step]:
                              hint="for example: tui launch -- python train.py --lr 0.01")
         return [Step(argv=list(req.argv), name=req.name, set=sets, env_vars=env_vars,
                      target=req.target, gpus=req.gpus, tags=tuple(req.tags),
-                     priority=req.priority, sweep=sweep, policy=policy)]
+                     priority=req.priority, sweep=sweep, policy=req.policy)]
     steps = steps_from_file(Path(req.cwd) / req.file, list(req.argv))
     if len(steps) > 1 and (req.name or sweep):
         raise UsageError("--name and --sweep apply to a single step; this file has "
                          f"{len(steps)} steps", hint="set them per [[step]] in the file")
-    out = []
-    for step in steps:
-        merged_policy = Policy(
-            after=step.policy.after + policy.after,
-            retries=_given(policy.retries, step.policy.retries),
-            retry_on=_given(policy.retry_on, step.policy.retry_on),
-            retry_delay=_given(policy.retry_delay, step.policy.retry_delay),
-            stop_if=step.policy.stop_if + policy.stop_if,
-            checkpoints=_given(policy.checkpoints, step.policy.checkpoints))
-        out.append(with_overrides(
-            step, name=req.name, target=req.target, gpus=req.gpus, sweep=sweep,
-            set={**step.set, **sets}, env_vars={**step.env_vars, **env_vars},
-            tags=step.tags + tuple(req.tags), policy=merged_policy))
-    return out
+    return [with_overrides(
+        step, name=req.name, target=req.target, gpus=req.gpus, sweep=sweep,
+        set={**step.set, **sets}, env_vars={**step.env_vars, **env_vars},
+        tags=step.tags + tuple(req.tags), policy=_over_file(req.policy, step.policy))
+        for step in steps]
+
+
+def _over_file(given: RunPolicy, file: RunPolicy) -> RunPolicy:
+    """The command line's policy on top of a workflow step's: lists add up, a value given
+    on the command line wins."""
+    return RunPolicy(after=file.after + given.after,
+                     retries=_given(given.retries, file.retries),
+                     retry_on=_given(given.retry_on, file.retry_on),
+                     retry_delay=_given(given.retry_delay, file.retry_delay),
+                     stop_if=file.stop_if + given.stop_if,
+                     checkpoints=_given(given.checkpoints, file.checkpoints))
+
+
+def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
+    """A clone's policy: what is given, else the parent's (its dependencies excepted:
+    those were the parent's own)."""
+    return RunPolicy(after=given.after, retries=_given(given.retries, parent.retries),
+                     retry_on=_given(given.retry_on, parent.retry_on),
+                     retry_delay=_given(given.retry_delay, parent.retry_delay),
+                     stop_if=given.stop_if or parent.stop_if,
+                     checkpoints=_given(given.checkpoints, parent.checkpoints))
 
 
 def _given(cli_value, file_value):
     return cli_value if cli_value is not None else file_value
 
 
-def _checked_policy(policy: Policy, resolve_after: Callable) -> dict:
+def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
+    """The policy as a run keeps it: checked, defaults filled in, `after` as run ids."""
     retries = policy.retries or 0
     if retries < 0 or retries > 100:
         raise UsageError(f"--retries {retries}: expected 0 to 100")
@@ -219,9 +158,9 @@ def _checked_policy(policy: Policy, resolve_after: Callable) -> dict:
                                     or ".." in Path(checkpoints).parts):
         raise UsageError(f"--checkpoints {checkpoints!r}: expected a folder inside the "
                          "run's code folder, such as checkpoints")
-    return {"retries": retries, "retry_on": policy.retry_on, "retry_delay": delay,
-            "stop_if": list(policy.stop_if), "checkpoints": checkpoints,
-            "after": sorted({resolve_after(a) for a in policy.after})}
+    return RunPolicy(after=sorted({resolve_after(a) for a in policy.after}), retries=retries,
+                     retry_on=policy.retry_on, retry_delay=delay, stop_if=policy.stop_if,
+                     checkpoints=checkpoints)
 
 
 # ---------------------------------------------------------------- steps to runs
@@ -267,10 +206,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
             spec = RunSpec(command=command, template=list(step.argv), params=params,
                            overrides=overrides, target=target.name, gpus=step.gpus or 0,
                            env=env, name=step.name, tags=list(step.tags), parent=base.parent,
-                           priority=step.priority, depends_on=policy["after"],
-                           retries=policy["retries"], retry_on=policy["retry_on"],
-                           retry_delay=policy["retry_delay"], stop_if=policy["stop_if"],
-                           checkpoints=policy["checkpoints"])
+                           priority=step.priority, policy=policy)
             key = spec_key(base.snapshot_id, spec, target.kind, base.project.workdir,
                            base.resume_from)
             mine.append(len(runs))
@@ -307,12 +243,6 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
         raise UsageError(f"the parent's project folder {parent.project} no longer exists",
                          hint="clone with --code parent to reuse the parent's snapshot")
     config = configuration.load(project, req.env)
-    given = _request_policy(req)
-    policy = Policy(after=given.after, retries=_given(given.retries, parent.spec.retries),
-                    retry_on=_given(given.retry_on, parent.spec.retry_on),
-                    retry_delay=_given(given.retry_delay, parent.spec.retry_delay),
-                    stop_if=given.stop_if or tuple(parent.spec.stop_if),
-                    checkpoints=_given(given.checkpoints, parent.spec.checkpoints))
     if req.template is not None and not req.template:
         raise UsageError("the edited spec has an empty command")
     step = Step(argv=list(req.template) if req.template else list(parent.spec.template),
@@ -323,7 +253,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                 gpus=parent.spec.gpus if req.gpus is None else req.gpus,
                 tags=tuple(parent.spec.tags if req.tags is None else req.tags),
                 priority=parent.spec.priority,
-                sweep=_request_sweep(req), policy=policy)
+                sweep=_request_sweep(req), policy=_over_parent(req.policy, parent.spec.policy))
     config.target(step.target)
     if req.code == "current":
         snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)

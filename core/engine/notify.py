@@ -1,6 +1,6 @@
 """Notifications: hook commands and desktop notifications when a run ends. Quiet by default.
 
-Configured in `[notify]` (read at launch, kept with each run):
+Configured in `[notify]` (checked by core.config, read at launch, kept with each run):
 
     [notify]
     on_finish = "cat >> ~/runs.jsonl"     # any run that ends (string: run by /bin/sh -c)
@@ -24,12 +24,10 @@ import logging
 import os
 import shutil
 import signal
-from pathlib import Path
-from typing import Any
 
+from core.config import DEFAULT_NOTIFY_TIMEOUT
 from core.store import queries as run_queries
 from core.store.blobs import BlobStore
-from core.errors import ConfigError
 from core.store.ledger import Ledger
 from core.models import Run, RunState
 from core.paths import StorePaths
@@ -37,38 +35,7 @@ from core.paths import StorePaths
 log = logging.getLogger("runyard.engine")
 
 FAILURES = (RunState.FAILED, RunState.LOST, RunState.STOPPED)
-DEFAULT_TIMEOUT = 30.0
 AT_ONCE = 4                 # hooks running at the same time (a sweep ends many runs at once)
-
-
-def parse_section(path: Path, value: Any) -> dict:
-    """Check `[notify]` (registered with core.config's SECTION_PARSERS)."""
-    from core.config import fail, non_negative_number
-    if not isinstance(value, dict):
-        raise fail(path, "notify", "a table", value)
-    out: dict = {"desktop": False, "timeout": DEFAULT_TIMEOUT}
-    for key, item in value.items():
-        if key in ("on_finish", "on_fail"):
-            out[key] = _command(path, f"notify.{key}", item)
-        elif key == "desktop":
-            if item not in (True, False, "fail"):
-                raise fail(path, "notify.desktop", 'true, false or "fail"', item)
-            out["desktop"] = item
-        elif key == "timeout":
-            out["timeout"] = non_negative_number(path, "notify.timeout", item)
-        else:
-            raise ConfigError(f"{path}: notify.{key}: unknown key",
-                              hint="allowed in [notify]: desktop, on_fail, on_finish, timeout")
-    return out
-
-
-def _command(path: Path, key: str, item: Any) -> list[str]:
-    from core.config import fail
-    if isinstance(item, str) and item.strip():
-        return ["/bin/sh", "-c", item]
-    if isinstance(item, list) and item and all(isinstance(w, str) and w for w in item):
-        return list(item)
-    raise fail(path, key, "a shell command (string) or an argv (list of strings)", item)
 
 
 class Notifier:
@@ -96,7 +63,7 @@ class Notifier:
         if not jobs:
             return
         task = asyncio.get_running_loop().create_task(
-            self._notify(run.id, jobs, float(settings.get("timeout", DEFAULT_TIMEOUT))),
+            self._notify(run.id, jobs, float(settings.get("timeout", DEFAULT_NOTIFY_TIMEOUT))),
             name=f"notify-{run.id}")
         self.tasks.add(task)
         task.add_done_callback(self._done)
@@ -124,10 +91,9 @@ class Notifier:
                 log.warning("run %s: %s hook failed: %s", run_id, event, problem)
 
     def _env(self, run_id: int, data: dict) -> dict[str, str]:
-        row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
-                                       (run_id,)).fetchone()
+        blob = run_queries.base_env_blob(self.ledger.conn, run_id)
         try:
-            env = json.loads(self.blobs.read(row[0])) if row and row[0] else dict(os.environ)
+            env = json.loads(self.blobs.read(blob)) if blob else dict(os.environ)
         except OSError:
             env = dict(os.environ)
         env.update(RUNYARD_RUN_ID=str(run_id), RUNYARD_RUN_STATE=data["state"],

@@ -15,6 +15,8 @@ import json
 import sqlite3
 
 from core.engine import dependencies
+from core.store import queries as run_queries
+from core.store import queue_queries
 from core.engine.launching import Batch
 from core.models import now_iso
 from core.engine.scheduler import Busy, Waiting, place
@@ -23,19 +25,11 @@ from core.engine.targets import TargetRuntime
 
 def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRuntime],
          reuse: list[int | None]) -> dict:
-    now = now_iso()
-    queued = conn.execute("SELECT id, target, gpus, priority, depends_on, not_before, "
-                          "avoid_gpus FROM runs WHERE state = 'queued'").fetchall()
-    blocked = dependencies.check(conn, [q for q in queued if q["depends_on"] != "[]"])
-    waiting = [Waiting(q["id"], q["target"], q["gpus"], q["priority"],
-                       tuple(json.loads(q["avoid_gpus"])))
-               for q in queued if q["id"] not in blocked
-               and not (q["not_before"] and q["not_before"] > now)]
-    busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
-        "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
-    first_id = (conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0] or 0) + 1
-    deps = dependencies.latest_attempts(
-        conn, {d for planned in batch.runs for d in planned.spec.depends_on})
+    waiting = _waiting_now(conn)
+    busy = [Busy(target, gpus) for target, gpus in queue_queries.running_placements(conn)]
+    first_id = queue_queries.next_run_id(conn)
+    deps = queue_queries.latest_attempts(
+        conn, {d for planned in batch.runs for d in planned.spec.policy.after})
     actions: list[tuple[str, str]] = []
     for index, planned in enumerate(batch.runs):
         actions.append(_before_placement(planned, reuse[index], deps, actions))
@@ -61,9 +55,10 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
         runs.append({"index": index, "name": spec.name or _name(spec.command),
                      "command": spec.command, "params": spec.params, "target": spec.target,
                      "gpu_count": spec.gpus, "gpus": gpus, "action": action, "detail": detail,
-                     "cached_run": reuse[index], "after": spec.depends_on,
+                     "cached_run": reuse[index], "after": spec.policy.after,
                      "after_plan": list(planned.after_local), "group": planned.group,
-                     "env": spec.env, "retries": spec.retries, "stop_if": spec.stop_if,
+                     "env": spec.env, "retries": spec.policy.retries,
+                     "stop_if": spec.policy.stop_if,
                      "resume_from": planned.resume_from, "spec_key": planned.key})
     counts: dict[str, int] = {}
     for item in runs:
@@ -74,10 +69,29 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
             "warnings": batch.warnings}
 
 
+def _waiting_now(conn: sqlite3.Connection) -> list[Waiting]:
+    """The queued runs the scheduler could place now: dependencies met, no retry delay."""
+    now = now_iso()
+    queued = queue_queries.queued_runs(conn)
+    constraints = {row[0]: tuple(row[1:]) for row in
+                   queue_queries.queue_constraints(conn, [q["id"] for q in queued])}
+    blocked = dependencies.check(conn, [{"id": run_id, "depends_on": deps}
+                                        for run_id, (deps, _, _) in constraints.items()
+                                        if deps != "[]"])
+    waiting = []
+    for q in queued:
+        _deps, not_before, avoid = constraints[q["id"]]
+        if q["id"] in blocked or (not_before and not_before > now):
+            continue
+        waiting.append(Waiting(q["id"], q["target"], q["gpus"], q["priority"],
+                               tuple(json.loads(avoid))))
+    return waiting
+
+
 def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     if cached_run is not None:
         return "cached", f"run {cached_run} already succeeded with this spec; nothing starts"
-    for dep in planned.spec.depends_on:
+    for dep in planned.spec.policy.after:
         last = deps.get(dep)
         if last is None:
             return "fail", f"dependency failed: run {dep} does not exist"
@@ -86,7 +100,7 @@ def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     for i in planned.after_local:
         if earlier[i][0] == "fail":
             return "fail", f"dependency failed: #{i} would fail"
-    pending = [str(d) for d in planned.spec.depends_on if deps[d][1] != "succeeded"]
+    pending = [str(d) for d in planned.spec.policy.after if deps[d][1] != "succeeded"]
     pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
     if pending:
         return "wait", "waits for " + ", ".join(pending)
@@ -98,10 +112,9 @@ def _snapshot_info(conn: sqlite3.Connection, batch: Batch) -> dict:
         snap = batch.snapshot
         return {"id": snap.id, "file_count": snap.file_count, "total_bytes": snap.total_bytes,
                 "new_files": snap.new_files, "new_bytes": snap.new_bytes}
-    row = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
-                       (batch.snapshot_id,)).fetchone()
-    return {"id": batch.snapshot_id, "file_count": row["file_count"] if row else None,
-            "total_bytes": row["total_bytes"] if row else None, "new_files": 0, "new_bytes": 0}
+    size = run_queries.snapshot_size(conn, batch.snapshot_id)
+    return {"id": batch.snapshot_id, "file_count": size[0] if size else None,
+            "total_bytes": size[1] if size else None, "new_files": 0, "new_bytes": 0}
 
 
 def _name(command: list[str]) -> str:

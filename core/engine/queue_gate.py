@@ -11,6 +11,7 @@ import json
 import time
 
 from core.engine import dependencies
+from core.store import queue_queries
 from core.executors.base import Exit
 from core.models import epoch_from_iso, now_iso
 from core.engine.scheduler import Waiting
@@ -55,13 +56,9 @@ class QueueGate:
         for gone in [i for i in self._known if i not in present]:
             del self._known[gone]
         new = [i for i in ids if i not in self._known]
-        for start in range(0, len(new), 500):
-            chunk = new[start:start + 500]
-            for run_id, deps, not_before, avoid in self.conn.execute(
-                    "SELECT id, depends_on, not_before, avoid_gpus FROM runs WHERE id IN "
-                    f"({','.join('?' * len(chunk))})", chunk):
-                self._known[run_id] = (deps, not_before,
-                                       tuple(json.loads(avoid)) if avoid != "[]" else ())
+        for run_id, deps, not_before, avoid in queue_queries.queue_constraints(self.conn, new):
+            self._known[run_id] = (deps, not_before,
+                                   tuple(json.loads(avoid)) if avoid != "[]" else ())
 
     def _wake_at(self, when: str) -> None:
         """Wake the scheduler at `when` (ISO time), unless a timer does so sooner."""

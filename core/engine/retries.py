@@ -38,16 +38,17 @@ def decide(run: Run, state: RunState, cause: str | None, log_path: Path) -> tupl
     """The retry to make after this attempt ended in `state`, or None and why not (or None)."""
     if state not in (RunState.FAILED, RunState.LOST) or cause is not None:
         return None, None
-    if run.spec.retries <= 0:
+    policy = run.spec.policy
+    if policy.retries <= 0:
         return None, None
-    if run.attempt > run.spec.retries:
-        return None, f"no retry left ({run.spec.retries} allowed)"
+    if run.attempt > policy.retries:
+        return None, f"no retry left ({policy.retries} allowed)"
     tail = read_tail(log_path)
-    if run.spec.retry_on and not re.search(run.spec.retry_on, tail, re.M):
-        return None, f"not retried: the output does not match --retry-on {run.spec.retry_on!r}"
-    delay = min(MAX_DELAY, run.spec.retry_delay * 2 ** (run.attempt - 1))
+    if policy.retry_on and not re.search(policy.retry_on, tail, re.M):
+        return None, f"not retried: the output does not match --retry-on {policy.retry_on!r}"
+    delay = min(MAX_DELAY, policy.retry_delay * 2 ** (run.attempt - 1))
     avoid: tuple[int, ...] = ()
-    note = f"attempt {run.attempt + 1} of {run.spec.retries + 1} in {delay:g} s"
+    note = f"attempt {run.attempt + 1} of {policy.retries + 1} in {delay:g} s"
     if run.gpu_ids and OUT_OF_GPU_MEMORY.search(tail):
         avoid = tuple(run.gpu_ids)
         note += (f"; out of GPU memory on GPU {','.join(map(str, avoid))}, "

@@ -15,6 +15,7 @@ import time
 from core.engine import checkpoints
 from core.engine import retries
 from core.store import queries as run_queries
+from core.store import queue_queries
 from core.spec import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
@@ -98,7 +99,7 @@ class Runner:
         local = runtime.config.kind == "local"     # these are paths on this machine
         if run.resume_from and local:
             env["RUNYARD_RESUME_FROM"] = run.resume_from
-        if run.spec.depends_on and local:
+        if run.spec.policy.after and local:
             env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
@@ -106,21 +107,19 @@ class Runner:
 
     def _dependency_dirs(self, run: Run) -> str:
         """The working folders of the runs this one waited for (their last attempts)."""
-        from core.engine.dependencies import latest_attempts
-        latest = latest_attempts(self.ledger.conn, set(run.spec.depends_on))
+        latest = queue_queries.latest_attempts(self.ledger.conn, set(run.spec.policy.after))
         dirs = []
-        for dep in run.spec.depends_on:
+        for dep in run.spec.policy.after:
             last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
             code = self.paths.run_dir(last.id) / "code"
             dirs.append(str(code / last.workdir if last.workdir else code))
         return os.pathsep.join(dirs)
 
     def _base_env(self, run_id: int) -> dict[str, str]:
-        row = self.ledger.conn.execute("SELECT base_env FROM runs WHERE id = ?",
-                                       (run_id,)).fetchone()
-        if row is None or not row[0]:
+        blob = run_queries.base_env_blob(self.ledger.conn, run_id)
+        if not blob:
             return dict(os.environ)
-        return json.loads(self.blobs.read(row[0]))
+        return json.loads(self.blobs.read(blob))
 
     # ------------------------------------------------------------ supervising
 
@@ -277,8 +276,7 @@ class Runner:
         rows = await asyncio.to_thread(ingestor.poll)
         if not rows:
             return
-        current = json.loads(self.ledger.conn.execute(
-            "SELECT metrics FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        current = run_queries.latest_metrics(self.ledger.conn, run_id)
         self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
                                 ingestor.state.to_dict())
         checker = self.checkers.get(run_id)
@@ -287,14 +285,11 @@ class Runner:
             self.stop(run_id, why)
 
     def _new_ingestor(self, run_id: int) -> Ingestor:
-        row = self.ledger.conn.execute("SELECT ingest, options, stop_if FROM runs WHERE id = ?",
-                                       (run_id,)).fetchone()
-        options = json.loads(row["options"])
+        ingest, options, rules = run_queries.ingest_setup(self.ledger.conn, run_id)
         run_dir = self.paths.run_dir(run_id)
         ingestor = self.ingestors[run_id] = Ingestor(
             run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
-            IngestState.from_dict(json.loads(row["ingest"])))
-        rules = json.loads(row["stop_if"])
+            IngestState.from_dict(ingest))
         if rules:
             checker = stoprules.Checker(stoprules.parse_all(rules))
             # After an engine restart, the points seen before count (plateau needs them).

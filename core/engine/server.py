@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import core
-from core import protocol
-from core.engine import dependencies
+from core import protocol, requests
 from core.store import queries as run_queries
+from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import Context
@@ -63,10 +63,11 @@ class Engine:
         self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
         self._lock_file = None
         self._server = None
+        # One handler per op of core.requests.REQUESTS; each gets the typed request.
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
                      "stop": self.op_stop, "remove": self.op_remove,
-                     # workflows (core.engine.intake, core.engine.watching): the request only, no writer
+                     # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
                      "watches": lambda request, _: self.watches.op_list(request),
@@ -85,7 +86,7 @@ class Engine:
     async def _serve_locked(self) -> None:
         self.ledger = Ledger.open(self.paths.db)
         self.blobs = BlobStore(self.paths.blobs)
-        self.hashes = self.ledger.load_hashes()
+        self.hashes = run_queries.file_hashes(self.ledger.conn)
         self.registry = Registry(self.ledger, Context(
             self.paths, self.blobs, on_health=self._target_health,
             on_detail=lambda *args: self.runner.note_detail(*args)))
@@ -162,9 +163,7 @@ class Engine:
     async def _idle_watch(self) -> None:
         while True:
             await asyncio.sleep(min(self.idle_exit, 5.0))
-            busy = self.ledger.conn.execute(
-                "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
-            if busy or self.watches.active():
+            if run_queries.active_count(self.ledger.conn) or self.watches.active():
                 self._last_activity = time.monotonic()
             elif time.monotonic() - self._last_activity > self.idle_exit:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
@@ -180,16 +179,13 @@ class Engine:
         """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
         while True:
             await asyncio.sleep(GPU_POLL_INTERVAL)
-            in_use = {row[0] for row in self.ledger.conn.execute(
-                "SELECT DISTINCT target FROM runs WHERE state = 'running' AND gpu_ids != '[]'")}
-            for name in in_use:
+            for name in queue_queries.targets_with_gpus_in_use(self.ledger.conn):
                 runtime = self.registry.get(name)
                 if runtime is None or runtime.config.gpus != "auto":
                     continue
                 try:
                     gpus, problem = await runtime.executor.gpus()
-                    if self.ledger.conn.execute("SELECT 1 FROM targets WHERE name = ?",
-                                                (name,)).fetchone() is None:
+                    if not queue_queries.target_recorded(self.ledger.conn, name):
                         config = runtime.config
                         self.ledger.upsert_target(name, config.kind, config.to_dict(),
                                                   config.source)
@@ -211,15 +207,13 @@ class Engine:
 
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
-        rows = conn.execute(
-            "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'").fetchall()
+        rows = queue_queries.queued_runs(conn)
         if not rows:
             return
         waiting = self.gate.ready(rows)
         if not waiting:
             return
-        busy = [Busy(r["target"], tuple(json.loads(r["gpu_ids"]))) for r in conn.execute(
-            "SELECT target, gpu_ids FROM runs WHERE state = 'running'")]
+        busy = [Busy(target, gpus) for target, gpus in queue_queries.running_placements(conn)]
         capacities = {}
         for name in {w.target for w in waiting}:
             runtime = self.registry.get(name)
@@ -275,11 +269,8 @@ class Engine:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
         try:
-            request = await _read_message(reader)
-            handler = self._ops.get(request.get("op"))
-            if handler is None:
-                raise EngineError(f"unknown request {request.get('op')!r}")
-            reply = await handler(request, writer)
+            request = await _read_request(reader)
+            reply = await self._ops[request.OP](request, writer)
             await _write_message(writer, {"ok": True, **reply})
         except RunyardError as exc:
             await _reply_error(writer, exc)
@@ -296,7 +287,7 @@ class Engine:
         return {"pid": os.getpid(), "version": core.__version__}
 
     async def op_status(self, request, writer) -> dict:
-        counts = dict(self.ledger.conn.execute("SELECT state, count(*) FROM runs GROUP BY state"))
+        counts = run_queries.count_by_state(self.ledger.conn)
         return {"pid": os.getpid(), "version": core.__version__, "started_at": self.started_at,
                 "home": str(self.paths.home), "socket": str(self.paths.socket),
                 "runs": counts, "supervising": len(self.runner.tasks)}
@@ -305,16 +296,16 @@ class Engine:
         asyncio.get_running_loop().call_soon(self._stop.set)
         return {"pid": os.getpid()}
 
-    async def op_launch(self, request, writer) -> dict:
-        if request["launch"].get("watch"):
-            return await self.watches.create(request["launch"])
+    async def op_launch(self, request: requests.LaunchRequest, writer) -> dict:
+        if request.watch:
+            return await self.watches.create(request)
         return await self.intake.op_launch(request)
 
-    async def op_cancel(self, request, writer) -> dict:
+    async def op_cancel(self, request: requests.CancelRequest, writer) -> dict:
         """Cancel runs; a run that was retried is cancelled at its last attempt."""
         conn = self.ledger.conn
-        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
-        latest = dependencies.latest_attempts(conn, set(ids))
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
+        latest = queue_queries.latest_attempts(conn, set(ids))
         runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
         for run in runs:
@@ -335,11 +326,11 @@ class Engine:
             results.append({"id": run.id, "state": run.state.value, "changed": True})
         return {"runs": sorted(results, key=lambda r: r["id"])}
 
-    async def op_remove(self, request, writer) -> dict:
+    async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
         """Remove ended runs (core.store.ledger.Ledger.remove), then their run folders. The
         blobs of their snapshots stay: other runs may share them."""
         conn = self.ledger.conn
-        runs = [run_queries.get_run(conn, int(i)) for i in request["ids"]]
+        runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
         removed = self.ledger.remove([run.id for run in runs])
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
@@ -363,13 +354,13 @@ class Engine:
                 log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target,
                             getattr(exc, "message", None) or repr(exc))
 
-    async def op_wait(self, request, writer) -> dict:
+    async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn
-        ids = [run_queries.get_run(conn, run_id).id for run_id in request["ids"]]
+        ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
         pending = {asyncio.ensure_future(self.runner.until_finished(run_id)) for run_id in ids}
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if request.get("stream"):
+            if request.stream:
                 for task in done:
                     run = task.result()
                     await _write_message(
@@ -377,17 +368,13 @@ class Engine:
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
 
-    async def op_targets(self, request, writer) -> dict:
+    async def op_targets(self, request: requests.TargetsRequest, writer) -> dict:
         from core import config as configuration
-        if request.get("cwd"):
-            project = configuration.find_project(request["cwd"])
-            config = configuration.load(project, request.get("env") or {})
+        if request.cwd:
+            project = configuration.find_project(request.cwd)
+            config = configuration.load(project, request.env)
             self.registry.learn(config.targets)
-        counts = {}
-        for row in self.ledger.conn.execute(
-                "SELECT target, state, count(*) AS n FROM runs "
-                "WHERE state IN ('queued', 'running') GROUP BY target, state"):
-            counts.setdefault(row["target"], {})[row["state"]] = row["n"]
+        counts = queue_queries.active_by_target(self.ledger.conn)
         runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
         preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
         await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
@@ -440,11 +427,11 @@ def _bytes_under(folder: Path) -> int:
     return total
 
 
-async def _read_message(reader: asyncio.StreamReader) -> dict:
+async def _read_request(reader: asyncio.StreamReader) -> requests.Request:
     line = await reader.readline()
     if not line:
         raise ConnectionError("connection closed")
-    return protocol.decode(line)
+    return requests.parse(protocol.decode_request(line))
 
 
 async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:

@@ -18,6 +18,7 @@ from core.errors import ExecutorError
 from core.executors import executor_class
 from core.executors.base import Context, Executor
 from core.gpus import Gpu
+from core.store import queries as run_queries
 from core.store.ledger import Ledger
 from core.engine.scheduler import Capacity
 
@@ -121,7 +122,7 @@ class Registry:
         self.runtimes: dict[str, TargetRuntime] = {}
         self.retired: list[TargetRuntime] = []
         self.configs: dict[str, TargetConfig] = {"local": TargetConfig(name="local")}
-        for row in ledger.targets():
+        for row in run_queries.targets(ledger.conn):
             try:
                 self.configs[row["name"]] = TargetConfig.from_dict(json.loads(row["config"]))
             except (KeyError, ValueError, TypeError) as exc:

@@ -28,11 +28,12 @@ from pathlib import Path
 from core.store import queries as run_queries
 from core.errors import RunyardError, UnknownRun, UsageError
 from core.engine.intake import Intake
-from core.engine.launching import Batch, Group, LaunchRequest
+from core.engine.launching import Batch, Group
 from core.store.ledger import Ledger
 from core.models import RunState, default_name
 from core.paths import StorePaths
 from core.engine.runner import Runner
+from core.requests import LaunchRequest, UnwatchRequest, WatchesRequest
 
 log = logging.getLogger("runyard.engine")
 
@@ -66,38 +67,37 @@ class Watches:
 
     # ------------------------------------------------------------ requests
 
-    async def create(self, launch: dict) -> dict:
-        req = LaunchRequest.from_dict(launch)
+    async def create(self, req: LaunchRequest) -> dict:
         if req.sweep or req.file:
             raise UsageError("--watch relaunches one command; it does not take --sweep or "
                              "--file")
-        debounce = DEFAULT_DEBOUNCE if req.debounce is None else float(req.debounce)
+        debounce = DEFAULT_DEBOUNCE if req.debounce is None else req.debounce
         if debounce < 0:
             raise UsageError(f"--debounce {debounce}: expected 0 or more seconds")
         paths = [str(Path(req.cwd, p).resolve()) for p in req.watch]
         for path in paths:
             if not os.path.exists(path):
                 raise UsageError(f"--watch {path}: no such file or folder")
-        stored = {**launch, "watch": [], "force": True}
-        batch = await self.intake.prepare_launch(LaunchRequest.from_dict(stored))
+        stored = req.replace(watch=[], force=True)       # what each relaunch asks for
+        batch = await self.intake.prepare_launch(stored)
         await self.intake.runtimes(batch, learn=True)       # refused before anything is kept
         name = req.name or default_name(req.argv)
         group_id = self.ledger.insert_group("watch", name, {"paths": paths, "command": req.argv})
-        watch_id = self.ledger.insert_watch(group_id, paths, stored, debounce)
+        watch_id = self.ledger.insert_watch(group_id, paths, stored.to_dict(), debounce)
         run_id = await self._record(watch_id, group_id, batch, stored)
         self._start(watch_id)
         reply = self.intake.reply(batch, [run_id], [None])
         reply["watch"] = self.describe(watch_id)[0]
         return reply
 
-    async def op_list(self, request: dict) -> dict:
+    async def op_list(self, request: WatchesRequest) -> dict:
         return {"watches": self.describe()}
 
-    async def op_stop(self, request: dict) -> dict:
-        return {"watches": [await self.stop(int(i)) for i in request["ids"]]}
+    async def op_stop(self, request: UnwatchRequest) -> dict:
+        return {"watches": [await self.stop(watch_id) for watch_id in request.ids]}
 
     async def stop(self, watch_id: int) -> dict:
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         if row is None:
             raise UnknownRun(f"no watch with id {watch_id}", hint="list them: tui watch list")
         live = self.live.pop(watch_id, None)
@@ -109,7 +109,7 @@ class Watches:
 
     def describe(self, watch_id: int | None = None) -> list[dict]:
         out = []
-        for row in self.ledger.watches(watch_id):
+        for row in run_queries.watches(self.ledger.conn, watch_id):
             live = self.live.get(row["id"])
             request = json.loads(row["request"])
             out.append({"id": row["id"], "group": row["group_id"],
@@ -126,7 +126,7 @@ class Watches:
 
     def resume(self) -> None:
         """Start watching again after an engine start; relaunch for changes made meanwhile."""
-        for row in self.ledger.watches():
+        for row in run_queries.watches(self.ledger.conn):
             if row["state"] == "active":
                 self._start(row["id"], fingerprint=row["fingerprint"])
 
@@ -142,7 +142,7 @@ class Watches:
         live.task.add_done_callback(_report)
 
     async def _run(self, watch_id: int, live: _Live, fingerprint: str | None) -> None:
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         paths = json.loads(row["paths"])
         skip = str(self.paths.home)
         if fingerprint is not None and \
@@ -196,23 +196,23 @@ class Watches:
     # ------------------------------------------------------------ relaunching
 
     async def relaunch(self, watch_id: int, live: _Live) -> None:
-        row = self.ledger.watch(watch_id)
-        stored = json.loads(row["request"])
+        row = run_queries.watch(self.ledger.conn, watch_id)
         try:
-            batch = await self.intake.prepare_launch(LaunchRequest.from_dict(stored))
+            stored = stored_request(row["request"])
+            batch = await self.intake.prepare_launch(stored)
             await self._record(watch_id, row["group_id"], batch, stored, changes=live.changes)
         except RunyardError as exc:
             self.ledger.watch_error(watch_id, f"relaunch failed: {exc.message}")
             log.warning("watch %s: relaunch failed: %s", watch_id, exc.message)
         live.changes = 0
 
-    async def _record(self, watch_id: int, group_id: int, batch: Batch, stored: dict,
-                      changes: int = 0) -> int:
+    async def _record(self, watch_id: int, group_id: int, batch: Batch,
+                      stored: LaunchRequest, changes: int = 0) -> int:
         batch.groups.append(Group("watch", "", {}, id=group_id))
         batch.runs = [replace(planned, group=len(batch.groups) - 1) for planned in batch.runs]
-        ids, _reuse = await self.intake.record(batch, force=True, base_env=stored.get("env"))
+        ids, _reuse = await self.intake.record(batch, force=True, base_env=stored.env)
         run_id = ids[0]
-        row = self.ledger.watch(watch_id)
+        row = run_queries.watch(self.ledger.conn, watch_id)
         previous = row["last_run"]
         if previous is not None:
             try:
@@ -225,6 +225,19 @@ class Watches:
                                               str(self.paths.home))
         self.ledger.watch_triggered(watch_id, run_id, fingerprint, changes)
         return run_id
+
+
+# The run policy's fields, as a watch stored them before they travelled as one value.
+_FLAT_POLICY_KEYS = ("after", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints")
+
+
+def stored_request(text: str) -> LaunchRequest:
+    """A watch's launch request as the store keeps it; one stored by an earlier runyard
+    (policy fields at the top) reads the same."""
+    data = json.loads(text)
+    if isinstance(data, dict) and "policy" not in data:
+        data["policy"] = {key: data.pop(key) for key in _FLAT_POLICY_KEYS if key in data}
+    return LaunchRequest.from_dict(data, "stored watch request")
 
 
 async def _end(live: _Live) -> None:

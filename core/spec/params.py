@@ -154,6 +154,3 @@ def resolve(template: list[str], given: dict[str, str]) -> tuple[list[str], dict
             del params[key]
     return command, params
 
-
-def params_as_text(params: dict) -> dict[str, str]:
-    return {key: as_text(value) for key, value in params.items()}

@@ -18,25 +18,16 @@ refused with the steps that form it. Options given on the command line win over 
 
 from __future__ import annotations
 
+import difflib
 import shlex
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.spec import sweeps
 from core.errors import UsageError
+from core.requests import RunPolicy
 from core.spec.params import as_text
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What the engine does around a run: dependencies, retries, stop rules, checkpoints."""
-
-    after: tuple = ()                   # run ids (or "last") that must succeed first
-    retries: int | None = None
-    retry_on: str | None = None
-    retry_delay: float | None = None
-    stop_if: tuple[str, ...] = ()
-    checkpoints: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,18 +41,18 @@ class Step:
     tags: tuple[str, ...] = ()
     priority: int = 0
     sweep: sweeps.Sweep | None = None
-    policy: Policy = Policy()
+    policy: RunPolicy = field(default_factory=RunPolicy)   # `after` here: run ids only
     after_steps: tuple[str, ...] = ()
 
 
-_STEP_KEYS = {"name", "command", "after", "sweep", "samples", "seed", "set", "env", "tags",
-              "target", "gpus", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints",
-              "priority"}
+STEP_KEYS = ("name", "command", "after", "sweep", "samples", "seed", "set", "env", "tags",
+             "target", "gpus", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints",
+             "priority")
 
 
-def load(path: Path) -> tuple[dict, list[dict]]:
-    """The file's top-level defaults and its step tables (one step when it has none)."""
-    import tomllib
+def load(path: Path) -> tuple[dict | None, list[dict]]:
+    """The file's top-level defaults and its step tables; a file without [[step]] tables
+    is one step, with no defaults (None)."""
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -71,25 +62,39 @@ def load(path: Path) -> tuple[dict, list[dict]]:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     tables = data.pop("step", None)
-    _check_keys(path, "", data)
+    _check_keys(path, "", data, STEP_KEYS + ("step",))
     if tables is None:
-        return {}, [data]
+        return None, [data]
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise UsageError(f"{path}: step: expected one or more [[step]] tables")
+        raise UsageError(f"{path}: step: expected one or more [[step]] tables",
+                         hint="write each step as a [[step]] table (two brackets)")
     for i, table in enumerate(tables):
-        _check_keys(path, f"step[{i}].", table)
+        _check_keys(path, step_label(table, i), table, STEP_KEYS)
     return data, tables
 
 
-def _check_keys(path: Path, where: str, table: dict) -> None:
+def step_label(table: dict, index: int) -> str:
+    """How an error names a step: `step[1] (train): `, its index and its plain name."""
+    name = table.get("name")
+    shown = f" ({name})" if isinstance(name, str) and name.isprintable() and \
+        0 < len(name) < 40 else ""
+    return f"step[{index}]{shown}: "
+
+
+def _check_keys(path: Path, where: str, table: dict, known: tuple[str, ...]) -> None:
+    """Refuse a key the file format does not have, naming it (a typo is never ignored)."""
     for key in table:
-        if key not in _STEP_KEYS:
-            raise UsageError(f"{path}: {where}{key}: unknown key",
-                             hint="keys: " + ", ".join(sorted(_STEP_KEYS | {"step"})))
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            plain = key.isascii() and key.isprintable() and " " not in key and len(key) <= 40
+            shown = key if plain else repr(key)[:60]
+            raise UsageError(f"{path}: {where}{shown}: unknown key",
+                             hint=(f"did you mean {close[0]}? " if close else "")
+                             + "keys: " + ", ".join(known))
 
 
 def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str]) -> Step:
-    """One step from its table (defaults already merged in)."""
+    """One step from its table (defaults already merged in); `where` names it in errors."""
     def get(key, kind, what):
         value = table.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
@@ -112,7 +117,8 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
     sweep = None
     if table.get("sweep") is not None:
         axes_table = get("sweep", dict, "a table of param = values")
-        axes = [sweeps.axis_from_toml(k, v, f"{path}: {where}sweep") for k, v in axes_table.items()]
+        axes = [sweeps.axis_from_toml(k, v, f"{path}: {where}sweep")
+                for k, v in axes_table.items()]
         sweep = sweeps.build(axes, get("samples", int, "an integer"), get("seed", int, "an integer"))
     elif table.get("samples") is not None:
         raise UsageError(f"{path}: {where}samples: a random search needs a [sweep] table")
@@ -129,11 +135,15 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
     delay = table.get("retry_delay")
     if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))):
         raise UsageError(f"{path}: {where}retry_delay: expected seconds, got {delay!r}")
-    policy = Policy(after=tuple(a for a in after if isinstance(a, int)),
-                    retries=get("retries", int, "an integer"),
-                    retry_on=get("retry_on", str, "a regular expression"),
-                    retry_delay=float(delay) if delay is not None else None,
-                    stop_if=tuple(stop_if), checkpoints=get("checkpoints", str, "a folder"))
+    try:
+        policy = RunPolicy(after=[a for a in after if isinstance(a, int)],
+                           retries=get("retries", int, "an integer"),
+                           retry_on=get("retry_on", str, "a regular expression"),
+                           retry_delay=float(delay) if delay is not None else None,
+                           stop_if=stop_if, checkpoints=get("checkpoints", str, "a folder"))
+    except UsageError as exc:        # what TOML allows and a policy does not (inf, NUL)
+        raise UsageError(f"{path}: {where}{exc.message.removeprefix(RunPolicy.TITLE + ': ')}",
+                         hint=exc.hint) from None
     return Step(argv=argv, name=get("name", str, "a string"),
                 set={k: as_text(v) for k, v in (get("set", dict, "a table") or {}).items()},
                 env_vars={k: as_text(v) for k, v in (get("env", dict, "a table") or {}).items()},
@@ -147,8 +157,11 @@ def steps_from_file(path: Path, fallback_argv: list[str]) -> list[Step]:
     defaults, tables = load(path)
     steps = []
     for i, table in enumerate(tables):
-        where = f"step[{i}]." if len(tables) > 1 or defaults else ""
-        steps.append(step_from_table(path, where, {**defaults, **table}, fallback_argv))
+        if defaults is None:                      # the file is the step
+            steps.append(step_from_table(path, "", table, fallback_argv))
+        else:
+            steps.append(step_from_table(path, step_label(table, i), {**defaults, **table},
+                                         fallback_argv))
     names = [s.name for s in steps if s.name]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

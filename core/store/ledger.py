@@ -15,6 +15,7 @@ from core.store import db
 from core.errors import StoreError
 from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
 from core.store.queries import get_run
+from core.store.queue_queries import next_run_id
 
 
 def _dumps(value) -> str:
@@ -37,12 +38,6 @@ class Ledger:
     def _tx(self):
         return _Transaction(self.conn)
 
-    def _next_id(self) -> int:
-        """One above every id ever given: a removed run's id is not given out again."""
-        return self.conn.execute(
-            "SELECT max(coalesce((SELECT max(id) FROM runs), 0), "
-            "coalesce((SELECT max(run_id) FROM removed), 0)) + 1").fetchone()[0]
-
     # ------------------------------------------------------------ runs
 
     def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
@@ -64,7 +59,7 @@ class Ledger:
             if hashes:
                 self._save_hashes(hashes)
             group_ids = self._insert_groups(runs, groups, at)
-            next_id = self._next_id()
+            next_id = next_run_id(self.conn)
             ids: list[int] = []
             rows, events = [], []
             options_text: dict[int, str] = {}         # runs of one step share their options
@@ -75,8 +70,8 @@ class Ledger:
                 options = options_text.get(id(planned.options))
                 if options is None:
                     options = options_text[id(planned.options)] = _dumps(planned.options)
-                spec = planned.spec
-                depends = sorted({*spec.depends_on, *(ids[i] for i in planned.after_local)})
+                spec, policy = planned.spec, planned.spec.policy
+                depends = sorted({*policy.after, *(ids[i] for i in planned.after_local)})
                 run_id = next_id
                 next_id += 1
                 ids.append(run_id)
@@ -87,8 +82,8 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_from, spec.retries, spec.retry_on, spec.retry_delay,
-                    _dumps(spec.stop_if), spec.checkpoints))
+                    planned.resume_from, policy.retries, policy.retry_on, policy.retry_delay,
+                    _dumps(policy.stop_if), policy.checkpoints))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
                 events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
@@ -171,7 +166,7 @@ class Ledger:
               resume_from: str | None, note: str) -> tuple[Run, int]:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
-            new_id = self._next_id()
+            new_id = next_run_id(self.conn)
             self.conn.execute(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
@@ -301,23 +296,6 @@ class Ledger:
 
     # ------------------------------------------------------------ snapshots and caches
 
-    def record_snapshot(self, snapshot_id: str, root: str, file_count: int,
-                        total_bytes: int) -> None:
-        with self._tx():
-            self.conn.execute(
-                "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, created_at)"
-                " VALUES (?,?,?,?,?)", (snapshot_id, root, file_count, total_bytes, now_iso()))
-
-    def load_hashes(self) -> dict:
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in
-                self.conn.execute("SELECT path, size, mtime_ns, inode, digest FROM file_hashes")}
-
-    def save_hashes(self, entries: dict) -> None:
-        if not entries:
-            return
-        with self._tx():
-            self._save_hashes(entries)
-
     def _save_hashes(self, entries: dict) -> None:
         self.conn.executemany(
             "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
@@ -351,15 +329,6 @@ class Ledger:
             self.conn.execute("UPDATE watches SET state = 'stopped', stopped_at = ? "
                               "WHERE id = ?", (now_iso(), watch_id))
 
-    def watch(self, watch_id: int) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM watches WHERE id = ?", (watch_id,)).fetchone()
-
-    def watches(self, watch_id: int | None = None) -> list[sqlite3.Row]:
-        if watch_id is not None:
-            return self.conn.execute("SELECT * FROM watches WHERE id = ?",
-                                     (watch_id,)).fetchall()
-        return self.conn.execute("SELECT * FROM watches ORDER BY id").fetchall()
-
     # ------------------------------------------------------------ targets
 
     def upsert_target(self, name: str, kind: str, config: dict, source: str) -> None:
@@ -378,9 +347,6 @@ class Ledger:
             self.conn.execute(
                 "UPDATE targets SET status = ?, message = ?, gpus = ? WHERE name = ?",
                 (status, message, _dumps(gpus) if gpus is not None else None, name))
-
-    def targets(self) -> list[dict]:
-        return [dict(r) for r in self.conn.execute("SELECT * FROM targets ORDER BY name")]
 
 
 class _Transaction:

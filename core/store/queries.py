@@ -1,6 +1,8 @@
 """Reading runs from the database, and the stable JSON shape of a run (schema 1).
 
-Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
+The one read API of the store, with core.store.queue_queries (what the scheduler reads)
+and core.store.runlist_queries (what the app's run list reads): no other layer writes
+SQL. Used by the CLI, the app and the engine. The JSON of a run is built by SQLite itself
 (RUN_JSON_SQL) and kept in `runs.json` by triggers on every change (core.store.db.keep_run_json),
 so listing 10,000 runs reads stored text: one query, no per-row Python or JSON work. The
 JSON paths do not need core.models (dataclasses costs a CLI call ~10 ms to import); only
@@ -188,14 +190,16 @@ def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
 
 def row_to_run(row: sqlite3.Row):
     from core.models import Run, RunSpec, RunState
+    from core.requests import RunPolicy
     r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
+    policy = RunPolicy.stored(after=_loads(r["depends_on"]), retries=r["retries"],
+                              retry_on=r["retry_on"], retry_delay=r["retry_delay"],
+                              stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
     spec = RunSpec(command=_loads(r["command"]), template=_loads(r["template"]),
                    params=_loads(r["params"]), overrides=_loads(r["overrides"]),
                    target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
                    name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
-                   priority=r["priority"], depends_on=_loads(r["depends_on"]),
-                   retries=r["retries"], retry_on=r["retry_on"], retry_delay=r["retry_delay"],
-                   stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
+                   priority=r["priority"], policy=policy)
     return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
                project=r["project"], workdir=r["workdir"], reason=r["reason"],
                exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),
@@ -218,6 +222,97 @@ def _loads(text: str):
     if text == "{}":
         return {}
     return json.loads(text)
+
+
+# ---------------------------------------------------------------- counts and single facts
+
+def active_count(conn: sqlite3.Connection) -> int:
+    """How many runs are queued or running (the state index answers it)."""
+    return conn.execute(
+        "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+
+
+def count_by_state(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
+
+
+def last_failure(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """(id, name) of the run that failed or was lost most recently."""
+    row = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
+                       "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def state_and_next_attempt(conn: sqlite3.Connection, run_id: int) -> tuple[str, int | None] | None:
+    """The run's state and the id of its retry; None when it no longer exists (removed)."""
+    row = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def snapshot_size(conn: sqlite3.Connection, snapshot_id: str | None) -> tuple[int, int] | None:
+    """(file count, total bytes) of a recorded snapshot."""
+    row = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
+                       (snapshot_id,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def git_diff_blob(conn: sqlite3.Connection, run_id: int) -> str | None:
+    """The blob id of the uncommitted diff recorded with the run."""
+    row = conn.execute("SELECT git_diff FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def base_env_blob(conn: sqlite3.Connection, run_id: int) -> str | None:
+    """The blob id of the launching shell's environment recorded with the run."""
+    row = conn.execute("SELECT base_env FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def clone_source(conn: sqlite3.Connection, run_id: int) -> dict:
+    """What a clone that reuses the run's code takes over: its environment and git diff."""
+    row = conn.execute("SELECT base_env, git_diff, git_dirty FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    return dict(row)
+
+
+def latest_metrics(conn: sqlite3.Connection, run_id: int) -> dict:
+    """The run's last value of each metric, as the list shows them."""
+    return json.loads(conn.execute("SELECT metrics FROM runs WHERE id = ?",
+                                   (run_id,)).fetchone()[0])
+
+
+def ingest_setup(conn: sqlite3.Connection, run_id: int) -> tuple[dict, dict, list[str]]:
+    """What reading a run's metrics starts from: the ingest position, the run's options
+    (metric patterns) and its stop rules."""
+    row = conn.execute("SELECT ingest, options, stop_if FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    return json.loads(row["ingest"]), json.loads(row["options"]), json.loads(row["stop_if"])
+
+
+def target_names(conn: sqlite3.Connection) -> list[str]:
+    """The targets the engine has seen (it records each when first used)."""
+    return [row[0] for row in conn.execute("SELECT name FROM targets ORDER BY name")]
+
+
+def targets(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT * FROM targets ORDER BY name")]
+
+
+def file_hashes(conn: sqlite3.Connection) -> dict:
+    """The snapshot hash cache: path -> (size, mtime_ns, inode, digest)."""
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in
+            conn.execute("SELECT path, size, mtime_ns, inode, digest FROM file_hashes")}
+
+
+def watch(conn: sqlite3.Connection, watch_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM watches WHERE id = ?", (watch_id,)).fetchone()
+
+
+def watches(conn: sqlite3.Connection, watch_id: int | None = None) -> list[sqlite3.Row]:
+    """Every watch (`tui launch --watch`), or the one with this id."""
+    if watch_id is not None:
+        return conn.execute("SELECT * FROM watches WHERE id = ?", (watch_id,)).fetchall()
+    return conn.execute("SELECT * FROM watches ORDER BY id").fetchall()
 
 
 def options(conn: sqlite3.Connection, run_id: int) -> dict:

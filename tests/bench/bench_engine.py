@@ -86,12 +86,12 @@ def bench_throughput(quick: bool) -> list[Result]:
 
         from core.client import EngineClient
         from core.paths import StorePaths
+        from core.requests import LaunchRequest, WaitRequest
         client = EngineClient(StorePaths(ws.home))
-        request = {"cwd": str(project), "env": ws.env, "argv": ["true"], "force": True}
+        request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true"], force=True)
         start = time.perf_counter()
-        ids = [client.request({"op": "launch", "launch": request})["run"]["id"]
-               for _ in range(runs)]
-        client.request({"op": "wait", "ids": ids})
+        ids = [client.request(request)["run"]["id"] for _ in range(runs)]
+        client.request(WaitRequest(ids=ids))
         results.append(Result(f"{runs} runs of `true`, engine only (one client process)",
                               runs / (time.perf_counter() - start), "runs/s", ">= 45", peers,
                               note="the engine's own ceiling"))

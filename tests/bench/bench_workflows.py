@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 
+from core.requests import LaunchRequest, PlanRequest
 from tests.bench.common import BIN, Result, Workspace, make_project, median_ms, timed
 from tests.bench.peers import Guild, peer_bin
 
@@ -27,16 +28,16 @@ def bench_sweep_launch(quick: bool) -> list[Result]:
                      cwd=project, env=ws.env) for _ in range(reps)]
         ws.tui("wait", "-q", "last", cwd=project)
         client = _client(ws)
-        request = {"cwd": str(project), "env": ws.env, "argv": ["true", "--i", "{i}"],
-                   "sweep": [f"i=range(0,{runs})"], "force": True}
+        request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true", "--i", "{i}"],
+                                sweep=[f"i=range(0,{runs})"], force=True)
         engine, plans = [], []
         for _ in range(reps):
             start = time.perf_counter()
-            reply = client.request({"op": "launch", "launch": request})
+            reply = client.request(request)
             engine.append(time.perf_counter() - start)
             assert len(reply["runs"]) == runs
             start = time.perf_counter()
-            plan = client.request({"op": "plan", "launch": request})["plan"]
+            plan = client.request(PlanRequest(launch=request))["plan"]
             plans.append(time.perf_counter() - start)
             assert len(plan["runs"]) == runs
         ws.tui("wait", "-q", "last", cwd=project)
@@ -85,16 +86,16 @@ def bench_single_launch(quick: bool) -> list[Result]:
         client = _client(ws)
         fresh, hits = [], []
         for i in range(n):
-            request = {"cwd": str(project), "env": ws.env, "argv": ["true", "--n", str(i)]}
+            request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true", "--n", str(i)])
             start = time.perf_counter()
-            client.request({"op": "launch", "launch": request})
+            client.request(request)
             fresh.append(time.perf_counter() - start)
         ws.tui("wait", "-q", "last", cwd=project)
         time.sleep(0.5)                                  # the last runs settle
         for i in range(n):
-            request = {"cwd": str(project), "env": ws.env, "argv": ["true", "--n", str(i)]}
+            request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true", "--n", str(i)])
             start = time.perf_counter()
-            reply = client.request({"op": "launch", "launch": request})
+            reply = client.request(request)
             hits.append(time.perf_counter() - start)
             assert reply["cached"], "a cache hit"
         cli_hit = [timed([str(BIN / "tui"), "launch", "--", "true", "--n", "0"], cwd=project,

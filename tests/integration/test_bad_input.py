@@ -36,6 +36,11 @@ def baseline(cli, env):
     (("launch", "--set", "lr", "--", "true"), 2, "--set 'lr': expected KEY=VALUE"),
     (("launch",), 2, "nothing to launch"),
     (("launch", "--bogus", "--", "true"), 2, "unrecognized arguments"),
+    (("launch", "--gpus", "9" * 30, "--", "true"), 2, "gpus: expected an integer"),
+    (("launch", "--retry-delay", "nan", "--", "true"), 2, "retry_delay: expected a finite"),
+    (("launch", "--after", "9" * 30, "--", "true"), 2, "after: expected a list of run ids"),
+    (("launch", "--debounce", "inf", "--watch", ".", "--", "true"), 2,
+     "debounce: expected a finite number"),
     (("status", "--state", "weird"), 2, "invalid choice"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code, needle):

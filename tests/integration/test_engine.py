@@ -119,3 +119,27 @@ def test_engine_survives_the_terminal_that_started_it(cli, env, tmp_path):
     assert cli.run(run_id)["state"] in ("queued", "running")
     assert cli.engine_pid()
     cli("cancel", str(run_id))
+
+
+def test_tui_engine_run_is_the_engine_in_the_foreground(cli, env, tmp_path):
+    """`tui engine run` becomes `python -m core.engine` (same pid): it serves, and stops on
+    SIGTERM with exit 0, without the CLI importing the engine's modules."""
+    env = {**env, "PYTHONPATH": ""}                  # found through the installed package
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "engine", "run"], env=env,
+                            cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        def serving() -> bool:
+            status = cli("engine", "status", "--json", check=False)   # answers once it listens
+            return status.returncode == 0 and json.loads(status.stdout)["engine"]["pid"] == \
+                proc.pid
+
+        wait_for(serving, timeout=30, what="the engine answers")
+        assert _is_engine_of(str(proc.pid), env["RUNYARD_HOME"])
+        run_id = cli.launch("true")
+        assert cli("wait", str(run_id)).returncode == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

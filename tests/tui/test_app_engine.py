@@ -263,3 +263,25 @@ async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
         assert long in table.rows and _state(cli, long) == "running"
         assert cli("show", str(first), check=False).returncode == 3
         assert second in table.rows and kept in table.rows
+
+
+async def test_a_value_a_request_refuses_is_shown_in_the_dialog_not_a_crash(app_env, cli):
+    """Dialogs build typed requests: what one refuses (a GPU count past any integer a store
+    holds) is the dialog's error line; the app goes on and nothing is launched."""
+    parent = cli.launch("true")
+    cli("wait", str(parent))
+    app = make_app(app_env)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.table
+        await _listed(pilot, table, parent)
+        for key, dialog in (("n", NewRunDialog), ("c", CloneDialog)):
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, dialog), what=f"{key}: dialog")
+            app.screen.query_one("#gpus").value = "9" * 30
+            await pilot.press("enter")
+            await until(pilot, lambda: "gpus: expected an integer" in
+                        widget_text(app.screen.query_one("#error")), what="the error shown")
+            assert isinstance(app.screen, dialog) and app.is_running
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, dialog), what="closed")
+    assert [r["id"] for r in cli.json("status", "--json", "--all")["runs"]] == [parent]

@@ -8,6 +8,7 @@ import pytest
 from core import config as configuration
 from core.errors import ConfigError, UsageError
 from core.models import Run, RunSpec, RunState
+from core.requests import CloneRequest
 from tui import log_file, spec_toml
 from tui.app import settings as app_settings
 from tui.runlist import columns as run_columns
@@ -157,18 +158,21 @@ def _run() -> Run:
 def test_a_spec_edited_as_toml_becomes_a_clone_request():
     run = _run()
     text = spec_toml.to_toml(run)
-    assert spec_toml.to_clone_request(text, run)["set"] == []
+    unchanged = spec_toml.to_clone_request(text, run)
+    assert isinstance(unchanged, CloneRequest) and unchanged.parent == 5 and unchanged.set == []
     edited = text.replace("lr = 0.1", "lr = 0.03").replace('code = "parent"', 'code = "current"')
     edited = edited.replace('command = ["python", "train.py"', 'command = ["python3", "train.py"')
-    fields = spec_toml.to_clone_request(edited + 'B = "2"\n', run)
-    assert fields["set"] == ["lr=0.03"] and fields["code"] == "current"
-    assert fields["template"] == ["python3", "train.py", "--lr", "0.1"]
-    assert fields["env_vars"] == ["B=2"]
+    request = spec_toml.to_clone_request(edited + 'B = "2"\n', run)
+    assert request.set == ["lr=0.03"] and request.code == "current"
+    assert request.template == ["python3", "train.py", "--lr", "0.1"]
+    assert request.env_vars == ["B=2"]
     assert spec_toml.to_clone_request("   \n", run) is None
     with pytest.raises(UsageError, match="gpus"):
         spec_toml.to_clone_request(text.replace("gpus = 0", "gpus = -1"), run)
     with pytest.raises(UsageError, match="not valid TOML"):
         spec_toml.to_clone_request("command = [", run)
+    with pytest.raises(UsageError, match="clone request: target: expected a string"):
+        spec_toml.to_clone_request(text.replace('target = "local"', "target = 3"), run)
 
 
 def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
@@ -192,13 +196,24 @@ def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
     assert "tmux" in app_settings.load(project, environ=environ)[1][0]
 
 
-def test_the_engine_accepts_app_sections_it_cannot_check(monkeypatch):
-    monkeypatch.delitem(configuration.SECTION_PARSERS, "app")
-    monkeypatch.delitem(configuration.SECTION_PARSERS, "keys")
+def test_the_engine_accepts_app_sections_it_cannot_check():
     config = configuration.load_text('[app]\ntheme = 3\n[keys]\nwhatever = 1\n')
     assert config.sections["app"] == {"theme": 3}
     with pytest.raises(ConfigError, match="unknown section"):
         configuration.load_text("[nope]\n")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[app]\ntheme = 3\n', "/p/runyard.toml: app.theme: expected a non-empty string, got 3"),
+    ('[app]\ntoast = "all"\n', "/p/runyard.toml: app.toast: unknown key"),
+    ('[app]\nbell = "yes"\n', "/p/runyard.toml: app.bell: expected true or false"),
+    ('[keys]\nwhatever = "w"\n', "/p/runyard.toml: keys.whatever: unknown binding id"),
+    ('[keys]\nclone = 3\n', "/p/runyard.toml: keys.clone: expected keys such as"),
+])
+def test_the_app_checks_its_sections_naming_file_key_and_expectation(text, needle):
+    with pytest.raises(ConfigError) as info:
+        configuration.load_text(text, name="/p/runyard.toml", sections=app_settings.SECTIONS)
+    assert info.value.message.startswith(needle)
 
 
 def test_theme_files_load_and_a_broken_one_is_reported(tmp_path):

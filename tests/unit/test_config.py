@@ -1,9 +1,13 @@
 """A config mistake names the file, the key and what was expected."""
 
+import subprocess
+import sys
+
 import pytest
 
 from core import config
 from core.errors import ConfigError, UnknownTarget
+from tests.helpers import REPO
 
 
 def test_defaults_have_a_local_target():
@@ -26,6 +30,12 @@ def test_defaults_have_a_local_target():
     ("[targets.local]\nkind = 'docker'", "the name local is reserved"),
     ("[targets.local]\nhost = 'x'", "targets.local.host: unknown key"),
     ("[nonsense]\nx = 1", "nonsense: unknown section"),
+    ("[notify]\non_finish = 3", "notify.on_finish: expected a shell command (string) or an argv"),
+    ("[notify]\non_fail = []", "notify.on_fail: expected a shell command"),
+    ("[notify]\ndesktop = 'always'", "notify.desktop: expected true, false or \"fail\""),
+    ("[notify]\ntimeout = -1", "notify.timeout: expected a number of seconds"),
+    ("[notify]\non_finsh = 'x'", "notify.on_finsh: unknown key"),
+    ("notify = 3", "notify: expected a table, got 3"),
     ("[targets\nx = 1", "invalid TOML"),
 ])
 def test_mistakes_name_file_key_and_expectation(text, needle):
@@ -68,3 +78,22 @@ def test_project_config_overrides_user_config(tmp_path):
     assert cfg.target("local").max_parallel == 3
     assert cfg.target("local").gpu_share == 2
     assert cfg.env == {"A": "1", "B": "2"}
+
+
+def test_notify_settings_are_parsed_with_their_defaults():
+    cfg = config.load_text("[notify]\non_finish = 'cat >> runs.jsonl'\non_fail = ['me', '-u']\n")
+    assert cfg.sections["notify"] == {"on_finish": ["/bin/sh", "-c", "cat >> runs.jsonl"],
+                                      "on_fail": ["me", "-u"], "desktop": False,
+                                      "timeout": config.DEFAULT_NOTIFY_TIMEOUT}
+
+
+def test_checking_a_config_loads_neither_the_engine_nor_the_app():
+    """No import circle (config -> notify -> config) and no registration at import: config
+    checks [notify] itself, and the app hands over its parsers when it loads settings."""
+    code = ("import sys\nfrom core import config\n"
+            "cfg = config.load_text('[notify]\\non_finish = \"true\"\\n[app]\\ntheme = 3\\n')\n"
+            "assert cfg.sections['app'] == {'theme': 3}, cfg.sections\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('core.engine', 'tui'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    assert proc.stdout.strip() == "[]"

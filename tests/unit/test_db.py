@@ -13,6 +13,7 @@ from core.errors import StoreError
 from core.engine.launching import PlannedRun
 from core.store.ledger import Ledger
 from core.models import RunState
+from core.requests import RunPolicy
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-v1.db"
 
@@ -65,7 +66,8 @@ def test_runs_of_a_schema_1_store_read_with_the_workflow_fields(tmp_path):
              r["retries"], r["stop_if"], r["cause"]) for r in shown] == \
         [(1, None, None, None, [], 0, [], None)] * 3
     run = runs.get_run(ledger.conn, 1)
-    assert run.spec.retries == 0 and run.spec.depends_on == [] and run.spec_key is None
+    assert run.spec.policy == RunPolicy(after=[], retries=0, retry_delay=5.0)
+    assert run.spec_key is None
     assert ledger.conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
     assert ledger.conn.execute("SELECT count(*) FROM watches").fetchone()[0] == 0
 

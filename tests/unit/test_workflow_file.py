@@ -75,3 +75,28 @@ after = ["b"]
 def test_mistakes_name_the_file_and_key(tmp_path, text, message):
     with pytest.raises(UsageError, match=message):
         steps_from_file(_write(tmp_path, text), [])
+
+
+@pytest.mark.parametrize("text, where, key, close", [
+    ('command = "true"\nretry_dealy = 3\n', "", "retry_dealy", "retry_delay"),
+    ('[[step]]\nname = "prep"\ncommand = "true"\n[[step]]\nname = "train"\ncommand = "true"\n'
+     'retry_dealy = 3\n', "step[1] (train): ", "retry_dealy", "retry_delay"),
+    ('[[step]]\ncommand = "true"\nstop-if = "loss is nan"\n', "step[0]: ", "stop-if",
+     "stop_if"),
+    ('retires = 2\n[[step]]\ncommand = "true"\n', "", "retires", "retries"),
+    ('[[steps]]\ncommand = "true"\n', "", "steps", "step"),
+])
+def test_an_unknown_key_at_any_level_is_refused_with_file_step_and_key(tmp_path, text, where,
+                                                                       key, close):
+    path = _write(tmp_path, text)
+    with pytest.raises(UsageError) as info:
+        steps_from_file(path, [])
+    assert info.value.message == f"{path}: {where}{key}: unknown key"
+    assert info.value.hint.startswith(f"did you mean {close}? keys: ")
+
+
+def test_a_policy_value_toml_allows_but_a_run_cannot_use_is_refused_with_its_step(tmp_path):
+    path = _write(tmp_path, '[[step]]\nname = "a"\ncommand = "true"\nretry_delay = inf\n')
+    with pytest.raises(UsageError) as info:
+        steps_from_file(path, [])
+    assert info.value.message.startswith(f"{path}: step[0] (a): retry_delay: expected a finite")

@@ -16,10 +16,12 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from core.store import db
+from core.store import queries as run_queries
 from core.client import EngineClient, engine_alive
 from core.errors import RunyardError
 from core.models import RunState
 from core.paths import StorePaths
+from core.requests import Request
 from tui.app import settings as app_settings
 from tui.app import keys
 from tui.app import themes
@@ -85,18 +87,17 @@ class RunyardApp(App):
         except FileNotFoundError:
             return
         with closing(conn):
-            active = conn.execute(
-                "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
+            active = run_queries.active_count(conn)
         if active:
             EngineClient(self.paths).start()
 
     # ------------------------------------------------------------ talking to the engine
 
-    def engine_request(self, name: str, message: dict,
+    def engine_request(self, name: str, request: Request,
                        on_reply: Callable[[dict], None] | None = None) -> None:
         """Send a request from a worker thread; the reply (or the error) comes back here."""
         paths = self.paths
-        self.in_thread(name, lambda: EngineClient(paths).request(message), on_reply)
+        self.in_thread(name, lambda: EngineClient(paths).request(request), on_reply)
 
     def in_thread(self, name: str, work: Callable, on_done: Callable | None = None,
                   group: str = "engine") -> None:
@@ -176,8 +177,7 @@ def run_app(paths: StorePaths, theme: str | None = None) -> int:
     app.run()
     active = 0
     if app.store.conn is not None:
-        active = app.store.conn.execute(
-            "SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+        active = run_queries.active_count(app.store.conn)
         app.store.close()
     if active:
         print(f"runyard: {active} run(s) keep running; `tui` to come back", file=sys.stderr)

@@ -17,6 +17,8 @@ from textual.app import SuspendNotSupported
 from core.store import queries as run_queries
 from core.errors import RunyardError
 from core.models import Run
+from core.requests import (CancelRequest, CloneRequest, LaunchRequest, PlanRequest,
+                           RemoveRequest, here)
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 
@@ -38,7 +40,7 @@ class RunActions:
         conn = self.app.store.conn
         names = {"local"}
         if conn is not None:
-            names.update(r[0] for r in conn.execute("SELECT name FROM targets"))
+            names.update(run_queries.target_names(conn))
         return sorted(names)
 
     # ------------------------------------------------------------ launching
@@ -48,12 +50,12 @@ class RunActions:
         run = self._full_run()
         if run is not None:
             self.app.push_screen(CloneDialog(run, self._targets()),
-                                 lambda fields: fields and self.clone(run.id, fields))
+                                 lambda request: request and self.clone(request))
 
     def action_rerun(self) -> None:
         run = self._full_run()
-        if run is not None:
-            self.clone(run.id, {"force": True})     # asked for explicitly: never a cache hit
+        if run is not None:                         # asked for explicitly: never a cache hit
+            self.clone(CloneRequest(parent=run.id, **here(), force=True))
 
     def action_edit_spec(self) -> None:
         from tui import spec_toml
@@ -66,14 +68,14 @@ class RunActions:
             self.app.notify("spec unchanged: nothing launched")
             return
         try:
-            fields = spec_toml.to_clone_request(edited, run)
+            request = spec_toml.to_clone_request(edited, run)
         except RunyardError as exc:
             self.app.notify(exc.message, title="not launched", severity="error", markup=False)
             return
-        if fields is None:
+        if request is None:
             self.app.notify("empty spec: nothing launched")
             return
-        self.clone(run.id, fields)
+        self.clone(request)
 
     def _edit_in_editor(self, text: str, prefix: str) -> str | None:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -96,31 +98,27 @@ class RunActions:
         finally:
             os.unlink(name)
 
-    def clone(self, parent: int, fields: dict) -> None:
-        request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ),
-                   "code": "parent", **{k: v for k, v in fields.items() if v is not None}}
-        self.app.engine_request("clone", {"op": "clone", "clone": request}, self._launched)
+    def clone(self, request: CloneRequest) -> None:
+        self.app.engine_request("clone", request, self._launched)
 
     def action_new_run(self) -> None:
         from tui.app.dialogs.new_run import NewRunDialog
         row = self.table.current
         command = shlex.join(row.template) if row is not None else ""
         self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
-                             lambda fields: fields and self.launch(fields))
+                             lambda request: request and self.launch(request))
 
-    def launch(self, fields: dict) -> None:
-        request = {"cwd": os.getcwd(), "env": dict(os.environ),
-                   **{k: v for k, v in fields.items() if v is not None}}
-        if request.get("sweep"):                  # a sweep: show its plan, then launch
-            self.app.engine_request("plan", {"op": "plan", "launch": request},
+    def launch(self, request: LaunchRequest) -> None:
+        if request.sweep:                         # a sweep: show its plan, then launch
+            self.app.engine_request("plan", PlanRequest(launch=request),
                                     lambda reply: self._confirm_plan(reply["plan"], request))
             return
-        self.app.engine_request("launch", {"op": "launch", "launch": request}, self._launched)
+        self.app.engine_request("launch", request, self._launched)
 
-    def _confirm_plan(self, plan: dict, request: dict) -> None:
+    def _confirm_plan(self, plan: dict, request: LaunchRequest) -> None:
         from tui.app.dialogs.plan import PlanDialog
         self.app.push_screen(PlanDialog(plan), lambda go: go and self.app.engine_request(
-            "launch", {"op": "launch", "launch": request}, self._launched))
+            "launch", request, self._launched))
 
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):
@@ -151,7 +149,7 @@ class RunActions:
         ids = [r.id for r in active]
         self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
                              lambda yes: yes and self.app.engine_request(
-                                 "cancel", {"op": "cancel", "ids": ids}))
+                                 "cancel", CancelRequest(ids=ids)))
 
     def action_remove(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog
@@ -172,7 +170,7 @@ class RunActions:
         ids = [r.id for r in ended]
         self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
                              lambda yes: yes and self.app.engine_request(
-                                 "remove", {"op": "remove", "ids": ids}, self._removed))
+                                 "remove", RemoveRequest(ids=ids), self._removed))
 
     def _removed(self, reply: dict) -> None:
         from tui import formatting

@@ -11,7 +11,8 @@
     clone = "C"              # binding id = keys (see `?` in the app, or tui/app/keys.py)
 
 Precedence for the theme: `--theme`, then `RUNYARD_THEME`, then `[app] theme`, then quiet.
-Importing this module registers both parsers with core.config.
+`load` hands both parsers to core.config (SECTIONS); the engine and the headless CLI keep
+these sections unchecked.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def parse_keys(path: Path, value: Any) -> dict[str, str]:
     return out
 
 
-configuration.SECTION_PARSERS.setdefault("app", parse_app)
-configuration.SECTION_PARSERS.setdefault("keys", parse_keys)
+# The sections the app owns, checked when the app reads the config (core.config.load).
+SECTIONS: dict[str, configuration.SectionParser] = {"app": parse_app, "keys": parse_keys}
 
 
 def load(cwd: str | os.PathLike, theme: str | None = None,
@@ -89,7 +90,7 @@ def load(cwd: str | os.PathLike, theme: str | None = None,
     environ = os.environ if environ is None else environ
     problems: list[str] = []
     try:
-        loaded = configuration.load(configuration.find_project(cwd), dict(environ))
+        loaded = configuration.load(configuration.find_project(cwd), dict(environ), SECTIONS)
         app, keys = loaded.sections.get("app", {}), loaded.sections.get("keys", {})
     except ConfigError as exc:
         problems.append(exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))

@@ -6,10 +6,14 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+
+import core
 
 from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
 from core.paths import StorePaths
+from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
 from tui import formatting
 
 SCHEMA = 1
@@ -26,7 +30,7 @@ def status(args, paths: StorePaths) -> int:
     info = {"running": False, "pid": None, "version": None, "started_at": None,
             "home": str(paths.home), "socket": str(paths.socket), "runs": {}}
     if engine_alive(paths):
-        reply = EngineClient(paths).request({"op": "status"}, start=False)
+        reply = EngineClient(paths).request(StatusRequest(), start=False)
         info.update(running=True, **{k: reply[k] for k in ("pid", "version", "started_at",
                                                             "socket", "runs")})
     if getattr(args, "json", False):
@@ -43,7 +47,7 @@ def status(args, paths: StorePaths) -> int:
 def start(args, paths: StorePaths) -> int:
     client = EngineClient(paths)
     client.start()
-    pid = client.request({"op": "ping"})["pid"]
+    pid = client.request(PingRequest())["pid"]
     print(f"engine running, pid {pid}", file=sys.stderr)
     return ExitCode.OK
 
@@ -52,7 +56,7 @@ def stop(args, paths: StorePaths) -> int:
     if not engine_alive(paths):
         print("engine not running", file=sys.stderr)
         return ExitCode.OK
-    pid = EngineClient(paths).request({"op": "stop"}, start=False)["pid"]
+    pid = EngineClient(paths).request(StopRequest(), start=False)["pid"]
     deadline = time.monotonic() + 30
     while engine_alive(paths) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -61,13 +65,18 @@ def stop(args, paths: StorePaths) -> int:
 
 
 def foreground(args, paths: StorePaths) -> int:
-    from core.engine.server import main as engine_main
-    return engine_main(["--home", str(paths.home)])
+    """Become the engine (`python -m core.engine`, same pid, same signals): the CLI itself
+    never imports the engine's modules."""
+    source_root = str(Path(core.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "core.engine", "--home", str(paths.home)],
+              env)
 
 
 def targets(args, paths: StorePaths) -> int:
-    reply = EngineClient(paths).request({"op": "targets", "cwd": os.getcwd(),
-                                         "env": dict(os.environ)})
+    reply = EngineClient(paths).request(TargetsRequest(cwd=os.getcwd(), env=dict(os.environ)))
     items = reply["targets"]
     if args.json:
         print(json.dumps({"schema": SCHEMA, "targets": items}))

@@ -11,6 +11,7 @@ import sys
 from core.client import EngineClient
 from core.errors import ExitCode, UsageError
 from core.paths import StorePaths
+from core.requests import CloneRequest, LaunchRequest, PlanRequest, RunPolicy, here
 from tui.cli.output import emit, say
 
 
@@ -37,14 +38,17 @@ _WORKFLOW_DEFAULTS = {"sweep": [], "samples": None, "seed": None, "after": [], "
 
 
 def _request_fields(args) -> dict:
+    """The fields launch and clone requests share, from the command line."""
     for name, default in _WORKFLOW_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)
-    return {"name": args.name, "target": args.target, "gpus": args.gpus, "set": args.set,
-            "env_vars": args.env_vars, "tags": args.tags, "sweep": args.sweep,
-            "samples": args.samples, "seed": args.seed, "after": _after(args.after),
-            "retries": args.retries, "retry_on": args.retry_on, "retry_delay": args.retry_delay,
-            "stop_if": args.stop_if, "checkpoints": args.checkpoints, "force": args.force}
+    policy = RunPolicy(after=_after(args.after), retries=args.retries, retry_on=args.retry_on,
+                       retry_delay=args.retry_delay, stop_if=args.stop_if,
+                       checkpoints=args.checkpoints)
+    return {**here(), "name": args.name,
+            "target": args.target, "gpus": args.gpus, "set": args.set,
+            "env_vars": args.env_vars, "sweep": args.sweep, "samples": args.samples,
+            "seed": args.seed, "policy": policy, "force": args.force}
 
 
 def _report_new(reply: dict, as_json: bool) -> int:
@@ -76,13 +80,14 @@ def _report_new(reply: dict, as_json: bool) -> int:
     return ExitCode.OK
 
 
-def _send(paths: StorePaths, op: str, request: dict, args) -> int:
+def _send(paths: StorePaths, request: LaunchRequest | CloneRequest, args) -> int:
     client = EngineClient(paths)
     if args.dry_run:
         from tui.cli.plan import show_plan
-        reply = client.request({"op": "plan", op: request})
+        asked = {"launch": request} if isinstance(request, LaunchRequest) else {"clone": request}
+        reply = client.request(PlanRequest(**asked))
         return show_plan(reply["plan"], args.json)
-    reply = client.request({"op": op, op: request})
+    reply = client.request(request)
     return _report_new(reply, args.json)
 
 
@@ -96,12 +101,10 @@ def launch(args, paths: StorePaths) -> int:
                          hint="for example: tui launch -- python train.py --lr 0.01")
     if args.debounce is not None and not args.watch:
         raise UsageError("--debounce goes with --watch PATH")
-    request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": argv, **fields}
-    if args.file:
-        request["file"] = os.path.abspath(args.file)
-    if args.watch:
-        request.update(watch=args.watch, debounce=args.debounce)
-    return _send(paths, "launch", request, args)
+    request = LaunchRequest(argv=argv, tags=args.tags, **fields,
+                            file=os.path.abspath(args.file) if args.file else None,
+                            watch=args.watch, debounce=args.debounce)
+    return _send(paths, request, args)
 
 
 def clone(args, paths: StorePaths) -> int:
@@ -109,7 +112,7 @@ def clone(args, paths: StorePaths) -> int:
     from tui.cli.runs import need_reader
     conn = need_reader(paths)
     parent = run_queries.resolve_id(conn, args.id)
-    fields = _request_fields(args)
-    request = {"parent": parent, "cwd": os.getcwd(), "env": dict(os.environ), "code": args.code,
-               "resume": args.resume, **fields, "tags": args.tags or None}   # None: the parent's
-    return _send(paths, "clone", request, args)
+    fields = _request_fields(args)                 # also fills in the workflow defaults
+    request = CloneRequest(parent=parent, code=args.code, resume=args.resume,
+                           tags=args.tags or None, **fields)      # no --tag: the parent's
+    return _send(paths, request, args)

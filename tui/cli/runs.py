@@ -46,12 +46,9 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     if db.schema_version(conn) < len(db.MIGRATIONS):
         from core.client import EngineClient
         EngineClient(paths).start()            # opening the store migrates it
-    if revive and not engine_alive(paths):
-        active = conn.execute(
-            "SELECT 1 FROM runs WHERE state IN ('queued', 'running') LIMIT 1").fetchone()
-        if active:
-            from core.client import EngineClient
-            EngineClient(paths).start()
+    if revive and not engine_alive(paths) and run_queries.active_count(conn):
+        from core.client import EngineClient
+        EngineClient(paths).start()
     return conn
 
 
@@ -109,14 +106,13 @@ def _short(text: str, width: int) -> str:
 def _tmux_line(conn: sqlite3.Connection | None) -> str:
     if conn is None:
         return "runyard: no runs"
-    counts = dict(conn.execute("SELECT state, count(*) FROM runs GROUP BY state").fetchall())
+    counts = run_queries.count_by_state(conn)
     parts = [f"{STATE_GLYPHS[s]}{counts[s]}" for s in
              ("running", "queued", "failed", "lost", "stopped", "succeeded") if counts.get(s)]
-    failed = conn.execute("SELECT id, name FROM runs WHERE state IN ('failed', 'lost') "
-                          "ORDER BY finished_at DESC LIMIT 1").fetchone()
+    failed = run_queries.last_failure(conn)
     line = " ".join(parts) or "no runs"
     if failed:
-        line += f" | last failure: #{failed['id']} {failed['name'][:20]}"
+        line += f" | last failure: #{failed[0]} {failed[1][:20]}"
     return line
 
 
@@ -125,18 +121,16 @@ def show(args, paths: StorePaths) -> int:
     run_id = run_queries.resolve_id(conn, args.id)
     data = run_queries.run_json(conn, run_id)
     events = run_queries.events(conn, run_id)
-    snapshot = conn.execute("SELECT file_count, total_bytes FROM snapshots WHERE id = ?",
-                            (data["snapshot"],)).fetchone()
-    row = conn.execute("SELECT git_diff, options FROM runs WHERE id = ?", (run_id,)).fetchone()
+    snapshot = run_queries.snapshot_size(conn, data["snapshot"])
+    diff = run_queries.git_diff_blob(conn, run_id)
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
     extra = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
         "events": events,
-        "snapshot_info": {"file_count": snapshot["file_count"],
-                          "total_bytes": snapshot["total_bytes"]} if snapshot else None,
-        "git_diff": str(paths.blobs / row["git_diff"][:2] / row["git_diff"][2:])
-        if row["git_diff"] else None,
+        "snapshot_info": {"file_count": snapshot[0],
+                          "total_bytes": snapshot[1]} if snapshot else None,
+        "git_diff": str(paths.blobs / diff[:2] / diff[2:]) if diff else None,
         "paths": {"run_dir": str(run_dir), "log": str(run_dir / "output.log"),
                   "metrics_file": str(run_dir / "metrics.jsonl")},
     }
@@ -158,8 +152,7 @@ def show(args, paths: StorePaths) -> int:
         f"tags       {', '.join(data['tags']) or '-'}",
         f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
         f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
-        + (f"  {snapshot['file_count']} files, {formatting.size(snapshot['total_bytes'])}"
-           if snapshot else ""),
+        + (f"  {snapshot[0]} files, {formatting.size(snapshot[1])}" if snapshot else ""),
         f"git        {data['git']['commit'] or '-'}" + ("  (uncommitted changes)"
                                                         if data["git"]["dirty"] else ""),
         f"created    {data['created_at']}",
@@ -230,8 +223,7 @@ def logs(args, paths: StorePaths) -> int:
         out.flush()
         if not args.follow:
             break
-        row = conn.execute("SELECT state, retried_as FROM runs WHERE id = ?",
-                           (run_id,)).fetchone()
+        row = run_queries.state_and_next_attempt(conn, run_id)
         if row is None:                                # removed (`tui rm`) while followed
             break
         state, retry = row
@@ -370,13 +362,13 @@ def wait(args, paths: StorePaths) -> int:
 def _wait_engine(paths, pending, ended, deadline) -> None:
     import socket
     from core.client import EngineClient
+    from core.requests import WaitRequest
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
         raise TimeoutError
     try:
-        for reply in client.stream({"op": "wait", "ids": pending, "stream": True},
-                                   timeout=timeout):
+        for reply in client.stream(WaitRequest(ids=pending, stream=True), timeout=timeout):
             if reply.get("event") == "finished":
                 ended(reply["run"])
     except socket.timeout:
@@ -397,7 +389,8 @@ def remove(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
     from core.client import EngineClient
-    reply = EngineClient(paths).request({"op": "remove", "ids": ids})
+    from core.requests import RemoveRequest
+    reply = EngineClient(paths).request(RemoveRequest(ids=ids))
     removed = reply["removed"]
     if args.json:
         emit({"removed": removed, "freed_bytes": reply["freed_bytes"]})
@@ -416,7 +409,8 @@ def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
     from core.client import EngineClient
-    reply = EngineClient(paths).request({"op": "cancel", "ids": ids})
+    from core.requests import CancelRequest
+    reply = EngineClient(paths).request(CancelRequest(ids=ids))
     if args.json:
         emit({"runs": reply["runs"]})
     for item in reply["runs"]:

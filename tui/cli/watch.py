@@ -7,6 +7,7 @@ import shlex
 from core.client import EngineClient
 from core.errors import ExitCode, UsageError
 from core.paths import StorePaths
+from core.requests import UnwatchRequest, WatchesRequest
 from tui import formatting
 from tui.cli.output import emit, say
 
@@ -14,7 +15,7 @@ from tui.cli.output import emit, say
 def run(args, paths: StorePaths) -> int:
     client = EngineClient(paths)
     if args.watch_command == "list":
-        watches = client.request({"op": "watches"})["watches"]
+        watches = client.request(WatchesRequest())["watches"]
         if args.json:
             emit({"watches": watches})
         elif not watches:
@@ -26,7 +27,7 @@ def run(args, paths: StorePaths) -> int:
         ids = [int(text) for text in args.ids]
     except ValueError:
         raise UsageError("watch ids are numbers", hint="list them: tui watch list") from None
-    watches = client.request({"op": "unwatch", "ids": ids})["watches"]
+    watches = client.request(UnwatchRequest(ids=ids))["watches"]
     if args.json:
         emit({"watches": watches})
     for watch in watches:

@@ -7,12 +7,6 @@ from dataclasses import dataclass, field
 
 from core.models import RunState, epoch_from_iso
 
-# The columns the run list needs; the rest (handle, options, env...) is read on demand.
-COLUMNS = ("id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params, "
-           "tags, parent, created_at, started_at, finished_at, metrics, group_id, "
-           "CASE WHEN state = 'running' THEN detail END")
-
-
 _STATES = {state.value: state for state in RunState}
 
 
@@ -53,6 +47,7 @@ class RunRow:
 
     @classmethod
     def from_sql(cls, row, seen: dict | None = None) -> "RunRow":
+        """A row from core.store.runlist_queries (its LIST_COLUMNS, in that order)."""
         (run_id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params,
          tags, parent, created_at, started_at, finished_at, metrics, group, detail) = row
         seen = {} if seen is None else seen

@@ -13,8 +13,9 @@ import json
 import sqlite3
 
 from core.store import db
+from core.store import runlist_queries as reads
 from core.paths import StorePaths
-from tui.runlist.rows import COLUMNS, RunRow
+from tui.runlist.rows import RunRow
 
 
 class StoreWatch:
@@ -41,9 +42,6 @@ class StoreWatch:
             self.conn = conn
         return True
 
-    def load_all(self) -> list[RunRow]:
-        return self.load_recent(None)
-
     def load_recent(self, limit: int | None) -> list[RunRow]:
         """The newest `limit` runs (all with None); later changes come from `changed()`.
 
@@ -52,14 +50,12 @@ class StoreWatch:
         """
         if not self.open():
             return []
-        self._version = self._data_version()
-        self._last_event = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        self._version = reads.data_version(self.conn)
+        self._last_event = reads.last_event_id(self.conn)
         self._removals()
         self.removed = []
         seen: dict = {}
-        rows = [RunRow.from_sql(r, seen) for r in self.conn.execute(
-            f"SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",
-            (-1 if limit is None else limit,))]
+        rows = [RunRow.from_sql(r, seen) for r in reads.newest_rows(self.conn, limit)]
         rows.reverse()
         self._max_id = rows[-1].id if rows else 0
         return rows
@@ -68,34 +64,25 @@ class StoreWatch:
         """Rows that may have changed since the last call; None when nothing was committed."""
         if not self.open():
             return None
-        version = self._data_version()
+        version = reads.data_version(self.conn)
         if version == self._version:
             return None
         self._version = version
         self.removed += self._removals()
         ids = set(active_ids)
-        for run_id, event_id in self.conn.execute(
-                "SELECT run_id, id FROM events WHERE id > ?", (self._last_event,)):
+        for run_id, event_id in reads.events_since(self.conn, self._last_event):
             ids.add(run_id)
             self._last_event = max(self._last_event, event_id)
-        ids.update(r[0] for r in self.conn.execute("SELECT id FROM runs WHERE id > ?",
-                                                   (self._max_id,)))
+        ids.update(reads.ids_above(self.conn, self._max_id))
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        rows = [RunRow.from_sql(r) for r in self.conn.execute(
-            f"SELECT {COLUMNS} FROM runs WHERE id IN ({marks})", sorted(ids))]
+        rows = [RunRow.from_sql(r) for r in reads.rows_by_id(self.conn, sorted(ids))]
         if rows:
             self._max_id = max(self._max_id, max(r.id for r in rows))
         return rows
 
     def _removals(self) -> list[int]:
-        try:
-            found = self.conn.execute(
-                "SELECT seq, run_id FROM removed WHERE seq > ? ORDER BY seq",
-                (self._last_removal,)).fetchall()
-        except sqlite3.OperationalError:          # a store the engine has not migrated yet
-            return []
+        found = reads.removals_since(self.conn, self._last_removal)
         if found:
             self._last_removal = found[-1][0]
         return [run_id for _, run_id in found]
@@ -105,8 +92,7 @@ class StoreWatch:
         conn = db.connect(self.paths.db)
         try:
             seen: dict = {}
-            return [RunRow.from_sql(r, seen) for r in conn.execute(
-                f"SELECT {COLUMNS} FROM runs WHERE id < ? ORDER BY id", (below,))]
+            return [RunRow.from_sql(r, seen) for r in reads.rows_below(conn, below)]
         finally:
             conn.close()
 
@@ -115,7 +101,7 @@ class StoreWatch:
         if not self.open():
             return {}
         out = {}
-        for name, gpus in self.conn.execute("SELECT name, gpus FROM targets WHERE gpus IS NOT NULL"):
+        for name, gpus in reads.recorded_gpus(self.conn):
             try:
                 for gpu in json.loads(gpus) or []:
                     out[(name, int(gpu["index"]))] = gpu
@@ -127,14 +113,7 @@ class StoreWatch:
         """The last `count` values of one metric, oldest first (NaN left out)."""
         if not self.open():
             return []
-        values = [v for (v,) in self.conn.execute(
-            "SELECT value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC LIMIT ?",
-            (run_id, key, count)) if v is not None]
-        values.reverse()
-        return values
-
-    def _data_version(self) -> int:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return reads.last_values(self.conn, run_id, key, count)
 
     def close(self) -> None:
         if self.conn is not None:

@@ -15,7 +15,9 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Static
 
+from core.errors import UsageError
 from core.models import Run
+from core.requests import CloneRequest, here
 from core.spec.params import as_text
 from tui.app import keys
 from tui.runlist.columns import plain
@@ -25,8 +27,8 @@ def field(label: str, widget) -> Horizontal:
     return Horizontal(Label(label, classes="field-label", markup=False), widget, classes="field")
 
 
-class CloneDialog(ModalScreen[dict | None]):
-    """Returns the fields of a clone request (core.engine.launching.CloneRequest), or None."""
+class CloneDialog(ModalScreen[CloneRequest | None]):
+    """Returns the clone request the fields describe, or None."""
 
     BINDINGS = [*keys.bindings("dialog"),
                 Binding("enter", "launch", "launch", priority=True, show=False),
@@ -76,9 +78,12 @@ class CloneDialog(ModalScreen[dict | None]):
         except ValueError as exc:
             self.query_one("#error", Static).update(str(exc))
             return
+        except UsageError as exc:                   # a value the request refuses (gpus 10**30)
+            self.query_one("#error", Static).update(exc.message)
+            return
         self.dismiss(request)
 
-    def request(self) -> dict:
+    def request(self) -> CloneRequest:
         """The clone request the fields describe; ValueError names a field that is wrong."""
         run = self.run
         changed = []
@@ -102,7 +107,8 @@ class CloneDialog(ModalScreen[dict | None]):
         if not gpus_text.isdigit():
             raise ValueError("gpus: a number, 0 or more")
         current = self.query_one("#current", Checkbox).value
-        return {"set": changed, "template": command if command != run.spec.template else None,
-                "target": target if target != run.spec.target else None,
-                "gpus": int(gpus_text) if int(gpus_text) != run.spec.gpus else None,
-                "code": "current" if current else "parent"}
+        return CloneRequest(parent=run.id, **here(), set=changed,
+                            template=command if command != run.spec.template else None,
+                            target=target if target != run.spec.target else None,
+                            gpus=int(gpus_text) if int(gpus_text) != run.spec.gpus else None,
+                            code="current" if current else "parent")

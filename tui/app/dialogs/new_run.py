@@ -18,12 +18,14 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from core.errors import UsageError
+from core.requests import LaunchRequest, here
 from tui.app import keys
 from tui.app.dialogs.clone import field
 
 
-class NewRunDialog(ModalScreen[dict | None]):
-    """Returns the fields of a launch request (core.engine.launching.LaunchRequest), or None."""
+class NewRunDialog(ModalScreen[LaunchRequest | None]):
+    """Returns the launch request the fields describe (made from `cwd`), or None."""
 
     BINDINGS = [*keys.bindings("dialog"),
                 Binding("enter", "launch", "launch", priority=True, show=False),
@@ -72,7 +74,14 @@ class NewRunDialog(ModalScreen[dict | None]):
         if not gpus.isdigit():
             self.query_one("#error", Static).update("gpus: a number, 0 or more")
             return
-        self.dismiss({"argv": argv, "name": self.query_one("#name", Input).value.strip() or None,
-                      "target": self.query_one("#target", Input).value.strip() or None,
-                      "gpus": int(gpus), "tags": self.query_one("#tags", Input).value.split(),
-                      "sweep": self.query_one("#sweep", Input).value.split()})
+        try:
+            request = LaunchRequest(
+                **{**here(), "cwd": self.cwd}, argv=argv,
+                name=self.query_one("#name", Input).value.strip() or None,
+                target=self.query_one("#target", Input).value.strip() or None,
+                gpus=int(gpus), tags=self.query_one("#tags", Input).value.split(),
+                sweep=self.query_one("#sweep", Input).value.split())
+        except UsageError as exc:                   # a value the request refuses (gpus 10**30)
+            self.query_one("#error", Static).update(exc.message)
+            return
+        self.dismiss(request)
