@@ -44,8 +44,9 @@ def _ssh_error_types() -> tuple[type, ...]:
 class DockerConnection:
     """One Docker engine, opened on first use and reopened after it was lost.
 
-    It remembers whether the engine answered last time (`down`: why not, else None) and
-    calls `on_change` when that changes, so the target's health follows the engine.
+    It remembers whether the engine answered last time (`down`: why not, else None; and
+    `failed_at`, when it last did not) and calls `on_change` after each failure and when
+    the engine answers again, so the target's health follows the engine.
     """
 
     def __init__(self, endpoint: Endpoint, target: str,
@@ -54,7 +55,7 @@ class DockerConnection:
         self.target = target
         self.on_change = on_change
         self.down: str | None = None
-        self.down_since = 0.0
+        self.failed_at = 0.0
         self._docker = None
         self._connector = None
         self._ssh = None
@@ -98,11 +99,11 @@ class DockerConnection:
         return error
 
     def _mark(self, down: str | None) -> None:
-        if down == self.down:
+        if down is None and self.down is None:
             return
-        if down is not None and self.down is None:
-            self.down_since = time.monotonic()
         self.down = down
+        if down is not None:
+            self.failed_at = time.monotonic()
         if self.on_change is not None:
             self.on_change()
 

@@ -88,11 +88,11 @@ class DockerExecutor(Executor):
         return ("unreachable", connection.down) if connection.down else ("ok", None)
 
     def available(self) -> bool:
-        """False for DOWN_PAUSE after the engine could not be reached: queued runs wait
-        (then a start tries again)."""
+        """False for DOWN_PAUSE after each time the engine could not be reached: queued runs
+        wait (then a start tries again)."""
         connection = self._connections.get(self.url)
         return connection is None or connection.down is None or \
-            time.monotonic() >= connection.down_since + DOWN_PAUSE
+            time.monotonic() >= connection.failed_at + DOWN_PAUSE
 
     def _report(self) -> None:
         connection = self._connections[self.url]
