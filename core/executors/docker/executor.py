@@ -33,10 +33,10 @@ from core.executors.base import Context, Executor, Exit
 from core.executors.docker.client import DockerConnection, unreachable
 from core.executors.docker.options import DEFAULT_SOCKET, check_options, parse_host
 from core.executors.docker.outcome import exit_of, recorded_exit, start_failure, write_status
+from core.executors.docker.starting import ensure_image, prepare_folder
 from core.executors.docker.stream import (StreamBroken, file_size, mirror_file,
                                           mirror_file_while, mirror_logs)
 from core.models import Run
-from core.store.snapshot import private_copy
 
 __all__ = ["DockerExecutor", "EXECUTOR", "check_options"]
 
@@ -79,7 +79,12 @@ class DockerExecutor(Executor):
 
     async def reach(self):
         """Open the connection to the Docker engine (transient ExecutorError if it is away)."""
-        return await self._connection(self.url).client()
+        from aiodocker.exceptions import DockerError
+        try:
+            return await self._connection(self.url).client()
+        except DockerError as exc:                   # it answered, but not as an engine should
+            raise ExecutorError(f"the Docker engine at {self.url} refused runyard: "
+                                f"{exc.message.strip()}", target=self.target.name) from None
 
     def health(self) -> tuple[str, str | None] | None:
         connection = self._connections.get(self.url)
@@ -124,58 +129,18 @@ class DockerExecutor(Executor):
         mode = self.mode
         run_dir = self.context.paths.run_dir(run.id)
         try:
-            await asyncio.to_thread(self._prepare, run, run_dir, mode)
+            await asyncio.to_thread(prepare_folder, run, run_dir, mode, self.context.blobs,
+                                    "user" in self.options)
         except OSError as exc:
             raise ExecutorError(f"cannot prepare the run folder {run_dir}: {exc.strerror or exc}",
                                 target=self.target.name) from None
         try:
-            await self._ensure_image(docker)
+            await ensure_image(docker, self.options, self.url, self.target.name)
             return await self._create_and_start(docker, run, env, run_dir, mode)
         except Exception as exc:
             if unreachable(exc):
                 raise await connection.lost(exc) from None
             raise
-
-    def _prepare(self, run: Run, run_dir: Path, mode: str) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in ("exit_status", "exit_status.tmp"):
-            (run_dir / leftover).unlink(missing_ok=True)
-        (run_dir / "output.log").touch()
-        metrics = run_dir / "metrics.jsonl"
-        metrics.touch()
-        if mode != "mount":
-            return
-        code_dir = run_dir / "code"
-        private_copy(run.snapshot, self.context.blobs, code_dir)
-        if "user" in self.options:               # another user writes here in the container
-            metrics.chmod(0o666)
-            for folder, _, _ in os.walk(code_dir):
-                os.chmod(folder, 0o777)
-
-    async def _ensure_image(self, docker) -> None:
-        from aiodocker.exceptions import DockerError
-        image, policy = self.options["image"], self.options.get("pull", "missing")
-        if policy != "always":
-            try:
-                await docker.images.inspect(image)
-                return
-            except DockerError as exc:
-                if exc.status != 404:
-                    raise
-            if policy == "never":
-                raise ExecutorError(
-                    f"image {image} is not on the Docker engine at {self.url} (pull = \"never\")",
-                    target=self.target.name)
-        try:
-            await docker.images.pull(image)
-        except DockerError as exc:
-            if exc.status == 900:
-                raise
-            raise ExecutorError(
-                f"image {image} is not on the Docker engine at {self.url} and could not be "
-                f"pulled: {exc.message.strip()}", target=self.target.name,
-                hint="build or load it there (docker build, docker load), or fix the "
-                     "target's image") from None
 
     async def _create_and_start(self, docker, run: Run, env: dict[str, str], run_dir: Path,
                                 mode: str) -> dict:
