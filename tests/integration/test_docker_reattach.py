@@ -108,7 +108,7 @@ def test_both_engines_down_then_back(cli, dockerd, busybox_image, env):
     _kill_engine(cli)
     dockerd.stop()
     targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
-    assert targets["box"]["status"] == "error"
+    assert targets["box"]["status"] == "unreachable"
     assert dockerd.url in targets["box"]["message"]
     assert targets["local"]["status"] == "ok"
     local = cli.launch("echo", "local goes on")

@@ -21,7 +21,9 @@ from core.paths import StorePaths
 from core.store.blobs import BlobStore
 from tests.integration.contract.fake import FakeExecutor
 
-KINDS = ("local", "ssh", "docker", "slurm", "fake")
+# The name of each variant the contract runs against, and the target kind it is.
+KINDS = {"local": "local", "ssh": "ssh", "docker": "docker", "slurm": "slurm",
+         "slurm-over-ssh": "slurm", "fake": "fake"}
 
 
 @dataclass
@@ -91,3 +93,12 @@ def slurm(cluster) -> Kind:
     options = {"partition": "debug", "command_timeout": 30}
     return Kind("slurm", _target("cluster", "slurm", options), go_away=cluster.stop_controller,
                 come_back=cluster.start_controller, env=dict(cluster.env))
+
+
+def slurm_over_ssh(client, login) -> Kind:
+    """Submitting on a login node over SSH (a box on loopback whose sessions reach the test
+    cluster); out of reach is the login node's sshd stopped."""
+    options = {"host": login.name, "ssh_config": str(client.config), "work_dir": str(login.work),
+               "connect_timeout": 5, "command_timeout": 30, "partition": "debug"}
+    return Kind("slurm-over-ssh", _target("cluster", "slurm", options), go_away=login.stop,
+                come_back=login.start, remote_folder=True)

@@ -1,8 +1,8 @@
 """The executor contract: one test body per case, run against every target kind.
 
 Kinds: local processes, an SSH box (real OpenSSH on loopback), a Docker engine (a real
-dockerd), the real test Slurm cluster, and the fake (fake.py: local processes behind a
-switch that puts the target out of reach). Each case drives a fresh `Executor` the way
+dockerd), the real test Slurm cluster (submitting here, and on a login node over SSH), and
+the fake (fake.py: local processes behind a switch that puts the target out of reach). Each case drives a fresh `Executor` the way
 the engine does, on a store of its own:
 
 - a run starts with its code, its output ends up in the local run folder, its exit code
@@ -46,6 +46,7 @@ from tests.helpers import REPO, kill_store_processes, wait_for
 from tests.integration.contract import kinds
 from tests.integration.contract.fake import FakeExecutor
 from tests.integration.contract.kinds import KINDS, Kind, make_run
+from tests.integration.ssh_fixtures import FULL_PATH
 
 GREETING = "hello from the snapshot\n"
 GRACE = 3.0                  # the cancel's grace period, in seconds
@@ -53,23 +54,22 @@ LIMIT = 120.0                # no case may hang: every wait has this deadline
 
 
 def declared(kind: str) -> type[Executor]:
-    return FakeExecutor if kind == "fake" else executor_class(kind)
+    return FakeExecutor if kind == "fake" else executor_class(KINDS[kind])
 
 
 MAY_BE_UNREACHABLE = tuple(k for k in KINDS if declared(k).may_be_unreachable)
-every_kind = pytest.mark.parametrize("kind", KINDS, indirect=True)
+every_kind = pytest.mark.parametrize("kind", tuple(KINDS), indirect=True)
 
 
 # ------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def ssh_box(tmp_path_factory):
+def _box(tmp_path_factory, name: str, **settings):
     require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
-    root = tmp_path_factory.mktemp("contract-ssh")
+    root = tmp_path_factory.mktemp(f"contract-{name}")
     client = sshbox.Client(root / "client")
-    box = sshbox.SshBox(root, "box", client.public_key).start()
+    box = sshbox.SshBox(root, name, client.public_key, **settings).start()
     client.trust(box)
     client.add_alias(box.name, box)
     yield client, box
@@ -77,15 +77,29 @@ def ssh_box(tmp_path_factory):
     kill_store_processes(box.work)
 
 
+@pytest.fixture(scope="module")
+def ssh_box(tmp_path_factory):
+    yield from _box(tmp_path_factory, "box")
+
+
+@pytest.fixture(scope="module")
+def login_box(tmp_path_factory, slurm_cluster):
+    """A login node: its sessions find sbatch and the test cluster's SLURM_CONF."""
+    yield from _box(tmp_path_factory, "login", path_env=FULL_PATH, set_env=slurm_cluster.env)
+
+
 @pytest.fixture
 def kind(request, tmp_path, monkeypatch) -> Kind:
     name = request.param
-    if name == "ssh":
+    if name in ("ssh", "slurm-over-ssh"):
         home = tmp_path / "home"            # never the machine's ~/.ssh or agent
         home.mkdir()
         monkeypatch.setenv("HOME", str(home))
         monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    if name == "ssh":
         return kinds.ssh(*request.getfixturevalue("ssh_box"))
+    if name == "slurm-over-ssh":
+        return kinds.slurm_over_ssh(*request.getfixturevalue("login_box"))
     if name == "docker":
         return kinds.docker(request.getfixturevalue("dockerd"),
                             request.getfixturevalue("busybox_image"))
@@ -204,7 +218,7 @@ def zombie_children() -> list[int]:
 
 
 def test_every_kind_is_an_executor_and_under_this_contract():
-    assert set(TARGET_KINDS) | {"fake"} == set(KINDS)
+    assert set(TARGET_KINDS) | {"fake"} == set(KINDS.values())
     for kind in KINDS:
         assert issubclass(declared(kind), Executor), kind
 
@@ -212,7 +226,7 @@ def test_every_kind_is_an_executor_and_under_this_contract():
 def test_which_kinds_can_be_out_of_reach_is_declared():
     """Local runs are on this machine: there is nothing to lose touch with, so the local
     kind says it is never out of reach and the transient case does not apply to it."""
-    assert MAY_BE_UNREACHABLE == ("ssh", "docker", "slurm", "fake")
+    assert MAY_BE_UNREACHABLE == ("ssh", "docker", "slurm", "slurm-over-ssh", "fake")
     assert LocalExecutor.may_be_unreachable is False
 
 
