@@ -125,25 +125,32 @@ class Executor(abc.ABC):
         """SIGTERM to the whole tree, `grace` seconds, SIGKILL to what is left; reaped."""
 
     async def gpus(self) -> tuple[list[Gpu], str | None]:
+        """The GPUs `gpus = "auto"` finds, and why detection failed; default: none, no problem."""
         return [], None
 
     async def reach(self) -> object:
-        """Connect, or raise ExecutorError (transient when waiting may help)."""
+        """Connect, or raise ExecutorError (transient when waiting may help); default: there
+        is nothing to connect to."""
         return None
 
     def health(self) -> tuple[str, str | None] | None:
+        """(status, message); default None: nothing to add to what the engine knows."""
         return None
 
     async def probe(self) -> str | None:
+        """Ask the target now; why it does not answer, or None (default: nothing to ask)."""
         return None
 
     def available(self) -> bool:
+        """Whether queued runs may start now; default: always."""
         return True
 
     async def forget(self, run: Run, handle: dict) -> None:
+        """Delete a removed run's traces on the target; default: it left none there."""
         return None
 
     async def close(self) -> None:
+        """Release connections (runs keep running); default: none held."""
         return None
 
 
