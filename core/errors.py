@@ -80,14 +80,22 @@ class SnapshotError(RunyardError):
 
 
 class ExecutorError(RunyardError):
-    """A target could not do what was asked (start, attach, cancel); carries the target name."""
+    """A target could not do what was asked (start, attach, cancel).
+
+    `target`: the target's name (a box's label until the executor that met it names its
+    target). `transient`: waiting may fix it (a box, daemon or controller that does not
+    answer now); a start that raises a transient error puts the run back in the queue
+    instead of failing it, and a launch to such a target is queued with a warning.
+    """
 
     code = ExitCode.ENGINE
     title = "target error"
 
-    def __init__(self, message: str, *, target: str = "", hint: str | None = None):
+    def __init__(self, message: str, *, target: str = "", transient: bool = False,
+                 hint: str | None = None):
         super().__init__(message, hint=hint)
         self.target = target
+        self.transient = transient
 
 
 _KINDS = {k.__name__: k for k in (RunyardError, UsageError, UnknownRun, UnknownTarget,

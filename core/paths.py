@@ -15,6 +15,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The POSIX-sh wrapper every run is started through, here and on boxes (it records the exit
+# status); it sits beside this module so that executors and core.remote both find it.
+WRAPPER = Path(__file__).with_name("runwrap.sh")
+
 # AF_UNIX paths are limited to 108 bytes including the terminating NUL.
 _MAX_SOCKET_PATH = 100
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 DAEMONS = ("/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd")
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "munge")
+CONTROLLER = ["/usr/sbin/slurmctld", "-D", "-i"]
 NODE_CPUS = 8
 NODE_MEMORY_MB = 4000
 
@@ -101,7 +102,7 @@ class SlurmCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError("munged did not create its socket:\n" + self.log_tail())
             time.sleep(0.02)
-        self._spawn("slurmctld", ["/usr/sbin/slurmctld", "-D", "-i"])
+        self._spawn("slurmctld", CONTROLLER)
         self._spawn("slurmd", ["/usr/sbin/slurmd", "-D"])
         deadline = time.monotonic() + timeout
         while True:
@@ -147,15 +148,32 @@ class SlurmCluster:
             out.append(f"== {log.name}\n" + "\n".join(text))
         return "\n".join(out)
 
+    def stop_controller(self) -> None:
+        """slurmctld goes away (jobs already running go on under slurmd): a cluster whose
+        controller does not answer, as after a crash or during its upgrade."""
+        self._stop("slurmctld")
+
+    def start_controller(self, timeout: float = 60.0) -> None:
+        """slurmctld again, from its saved state; returns once it answers."""
+        self._spawn("slurmctld", CONTROLLER)
+        deadline = time.monotonic() + timeout
+        while self.run("sinfo", "-h", check=False).returncode != 0:
+            if self.processes["slurmctld"].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("slurmctld did not come back:\n" + self.log_tail())
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """slurmd, slurmctld, munged: SIGTERM, a deadline, then SIGKILL; each is reaped."""
         for name in ("slurmd", "slurmctld", "munged"):
-            proc = self.processes.pop(name, None)
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+            self._stop(name)
+
+    def _stop(self, name: str) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)

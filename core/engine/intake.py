@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from core.engine import checkpoints
+from core.executors import executor_class
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
@@ -67,7 +68,7 @@ class Intake:
                                     self.blobs, self.hashes, (self.paths.home,),
                                     self.resolve_after, resume_from=resume, store=store)
         kinds = {batch.config.targets[r.spec.target].kind for r in batch.runs}
-        if resume and kinds != {"local"}:
+        if resume and not all(executor_class(kind).run_folders_here for kind in kinds):
             raise UsageError("--resume hands over a checkpoint on this machine; it works for "
                              "runs on local targets", hint="clone to --target local")
         return batch, run_queries.clone_source(conn, parent.id)
@@ -103,7 +104,7 @@ class Intake:
             runtime.retry_now()                   # a launch always tries the target afresh
         await runtime.prepare()
         failure = runtime.failure
-        if failure is not None and not getattr(failure, "transient", False):
+        if failure is not None and not failure.transient:
             raise failure                         # host key, login, work folder: act first
         if failure is not None:
             batch.warnings.append(f"{failure.message}; the run waits until the target can "

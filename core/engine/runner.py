@@ -71,7 +71,7 @@ class Runner:
             env = self.run_env(run, runtime)
             handle = await runtime.executor.start(run, env)
         except (ExecutorError, StoreError) as exc:
-            if getattr(exc, "transient", False) and \
+            if isinstance(exc, ExecutorError) and exc.transient and \
                     not run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
                 # The target is unreachable for now: the run waits for it in the queue.
                 self.ledger.transition(run.id, RunState.QUEUED,
@@ -85,10 +85,10 @@ class Runner:
         await self._supervise(run.id, runtime, handle)
 
     def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
-        """The run's environment: the launching shell's (local targets only), config and
-        --env values, then runyard's own variables and the GPU ids."""
+        """The run's environment: the launching shell's (kinds that take it: local), config
+        and --env values, then runyard's own variables and the GPU ids."""
         env: dict[str, str] = {}
-        if runtime.config.kind == "local" or getattr(runtime.executor, "takes_shell_env", False):
+        if runtime.executor.takes_shell_env:
             env.update(self._base_env(run.id))
         env.update(run.spec.env)
         run_dir = self.paths.run_dir(run.id)
@@ -96,10 +96,10 @@ class Runner:
                    RUNYARD_RUN_DIR=str(run_dir), RUNYARD_METRICS=str(run_dir / "metrics.jsonl"),
                    RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
         env.setdefault("PYTHONUNBUFFERED", "1")
-        local = runtime.config.kind == "local"     # these are paths on this machine
-        if run.resume_from and local:
+        here = runtime.executor.run_folders_here      # these are paths on this machine
+        if run.resume_from and here:
             env["RUNYARD_RESUME_FROM"] = run.resume_from
-        if run.spec.policy.after and local:
+        if run.spec.policy.after and here:
             env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in run.gpu_ids)
@@ -190,9 +190,10 @@ class Runner:
         return run
 
     def _resume_point(self, run: Run) -> str | None:
-        """A retry resumes from the newest checkpoint its attempt wrote (local targets)."""
+        """A retry resumes from the newest checkpoint its attempt wrote (targets whose run
+        folders are on this machine)."""
         runtime = self.registry.get(run.spec.target)
-        if runtime is None or runtime.config.kind != "local":
+        if runtime is None or not runtime.executor.run_folders_here:
             return None
         where = checkpoints.folder(self.paths, run)
         found = checkpoints.newest(where) if where is not None else None

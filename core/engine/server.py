@@ -335,8 +335,9 @@ class Engine:
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
         log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
-        remote = [run for run in runs if run.handle and hasattr(
-            getattr(self.registry.get(run.spec.target), "executor", None), "forget")]
+        remote = [run for run in runs if run.handle and
+                  (runtime := self.registry.get(run.spec.target)) is not None and
+                  runtime.executor.removes_remote_folders]
         if remote:          # a box may be slow or down: its folders go in the background
             task = asyncio.get_running_loop().create_task(self._forget_remote(remote))
             self._forgetting.add(task)
@@ -351,8 +352,8 @@ class Engine:
             try:
                 await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
             except (RunyardError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target,
-                            getattr(exc, "message", None) or repr(exc))
+                why = exc.message if isinstance(exc, RunyardError) else repr(exc)
+                log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target, why)
 
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn

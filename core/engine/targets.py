@@ -53,14 +53,12 @@ class TargetRuntime:
             if self._ready or time.monotonic() < self._retry_at:
                 return
             setting = self.config.gpus
-            reach = getattr(self.executor, "reach", None)
             try:
+                await self.executor.reach()
                 if setting == "auto":
                     self.gpus, self.problem = await self.executor.gpus()
                     self.gpu_ids = tuple(g.index for g in self.gpus)
                 else:
-                    if reach is not None:
-                        await reach()
                     # "none", or docker's fixed requests ("all", N), which are not placed
                     self.gpu_ids = tuple(setting) if isinstance(setting, tuple) else ()
             except ExecutorError as exc:
@@ -71,13 +69,11 @@ class TargetRuntime:
             self._ready = True
 
     async def check(self, timeout: float = 15.0) -> str | None:
-        """Ask the target whether it answers now (executors with an async `probe()`)."""
-        probe = getattr(self.executor, "probe", None)
-        if probe is not None:
-            try:
-                self.probed = await asyncio.wait_for(probe(), timeout)
-            except asyncio.TimeoutError:
-                self.probed = f"no answer within {timeout:.0f} s"
+        """Ask the target whether it answers now (kinds without a probe say nothing)."""
+        try:
+            self.probed = await asyncio.wait_for(self.executor.probe(), timeout)
+        except asyncio.TimeoutError:
+            self.probed = f"no answer within {timeout:.0f} s"
         return self.probed
 
     @property
@@ -90,13 +86,12 @@ class TargetRuntime:
 
     def available(self) -> bool:
         """Whether new runs may start now (a remote box may be unreachable for a while)."""
-        check = getattr(self.executor, "available", None)
-        return check() if check is not None else True
+        return self.executor.available()
 
     def capacity(self) -> Capacity:
         return Capacity(target=self.config.name, max_parallel=self.config.max_parallel,
                         gpu_ids=self.gpu_ids, gpu_share=self.config.gpu_share,
-                        places_gpus=getattr(self.executor, "places_gpus", False))
+                        places_gpus=self.executor.places_gpus)
 
     def describe(self) -> dict:
         data = self.config.to_dict()
@@ -104,9 +99,9 @@ class TargetRuntime:
         data["gpu_info"] = [g.to_dict() for g in self.gpus]
         data["status"] = "error" if self.problem else ("ok" if self._ready else "idle")
         data["message"] = self.problem
-        health = getattr(self.executor, "health", None)
+        health = self.executor.health()
         if health is not None:
-            status, message = health()
+            status, message = health
             if status != "ok" or not self.problem:
                 data["status"], data["message"] = status, message
         problem = self.failure.message if self.failure is not None else self.probed

@@ -1,44 +1,73 @@
-"""The small protocol every target kind implements, and what it returns.
+"""The one contract every target kind implements: `Executor`, and what its methods return.
 
-An executor is created once per target by the engine. Its methods:
+The engine makes one executor per target and talks to it only through this class: it
+never asks which kind a target is, and never probes for a method. Every capability a kind
+may lack has a default here, so a new kind overrides what it has and inherits the rest.
 
+Required (abstract):
 - `start(run, env)`: start the run and return a JSON-able handle (pid, container id, job
-  id...), which the engine records. Raise `ExecutorError` if it cannot start.
-- `wait(run, handle)`: wait until the run ends and return its `Exit`; works both for a run
-  this engine started and for one it reattaches to after a restart. Remote executors
-  mirror the run's output into the local run folder while they wait.
+  id...), which the engine records before anything else. Raise `ExecutorError` if it cannot
+  start; with `transient=True` ("try later": the target is out of reach) the run is queued
+  again instead of failing.
+- `wait(run, handle)`: wait until the run ends and return its `Exit`; works for a run this
+  engine started and for one a restarted engine attaches to by its recorded handle (a
+  fresh executor instance, after the last engine was killed with SIGKILL). Remote kinds
+  mirror the run's output into the local run folder (`runs/<id>/output.log`) meanwhile.
 - `recover(run)`: after an engine crash between `start` and the handle being recorded,
-  find the run's handle if it started, or return None (the engine then queues it again).
-- `cancel(run, handle, grace)`: SIGTERM to the whole process tree, `grace` seconds, then
-  SIGKILL; the run's processes are always reaped.
-- `gpus()`: the target's GPUs for `gpus = "auto"`, and a problem text if detection failed.
-- `close()`: release connections; runs keep running.
+  find the run's handle if it started, or return None (the engine queues it again).
+- `cancel(run, handle, grace)`: THE CANCEL CONTRACT. SIGTERM to the run's whole process
+  tree (the command and everything it started), `grace` seconds for it to end, then
+  SIGKILL to whatever is left of the tree; every process is reaped (by this engine, the
+  box's init, the container runtime or Slurm), none is left behind or a zombie. `wait`
+  then returns the run's Exit. A target out of reach may defer the cancel until it
+  answers, raising `ExecutorError` to say so.
 
-Optional, for targets that can be unreachable (ssh): `health() -> (status, message)`,
-`available() -> bool` (False: the scheduler holds the target's queued runs) and
-`reach()` (connect or raise). An `ExecutorError` with `transient = True` from `start`
-means "try later": the run is queued again instead of failing.
+Optional, with defaults (override what the kind has):
+- `gpus()`: the target's GPUs for `gpus = "auto"`, and a problem text; default: none.
+- `reach()`: connect or raise `ExecutorError` (transient when waiting may help); default:
+  nothing to reach.
+- `health()`: `(status, message)` with status ok/unreachable/error, for `tui targets`;
+  default None: nothing to add to what the engine knows.
+- `probe()`: ask the target now whether it answers (for `tui targets`); the problem text
+  or None; default None.
+- `available()`: False holds the target's queued runs (a box that does not answer);
+  default True.
+- `forget(run, handle)`: delete an ended, removed run's traces on the target (`tui rm`);
+  default: nothing to delete.
+- `close()`: release connections; runs keep running. Default: nothing to release.
 
-Optional attributes: `places_gpus = True` when the target picks GPUs itself (Slurm: a run's
-`--gpus N` is passed on, runyard hands out no ids); `takes_shell_env = True` when runs get
-the launching shell's environment, as local runs do. Executors report what their target
-says about a running run (Slurm: "job 12 pending (Priority)") through `Context.on_detail`.
+Capabilities (class attributes; an instance may set its own when it depends on settings):
+- `places_gpus`: the target picks GPUs itself (Slurm: `--gpus N` is passed on, runyard
+  hands out no ids).
+- `takes_shell_env`: runs get the launching shell's environment (local runs do; remote
+  ones get what their machine gives them).
+- `run_folders_here`: a run's folder (`runs/<id>/`, its code copy and the checkpoints it
+  writes) is on this machine at the path the engine knows, and the run sees it there. Only
+  then does the engine hand a run paths of other runs' folders (`RUNYARD_RESUME_FROM`,
+  `RUNYARD_AFTER_DIRS`), accept `tui clone --resume`, or read checkpoints to resume a retry.
+- `removes_remote_folders`: a run leaves a folder on another machine that `forget()`
+  deletes; the engine does that in the background, since the machine may be slow or down.
+- `may_be_unreachable`: the target can be out of reach for a while (a box, a daemon, a
+  controller): `start` then raises a transient `ExecutorError` and `health()` says
+  "unreachable". Local runs are never out of reach.
+
+Executors report what their target says about a running run (Slurm: "job 12 pending
+(Priority)") through `Context.on_detail`, and a change of health through
+`Context.on_health`.
 """
 
 from __future__ import annotations
 
+import abc
 import signal
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, ClassVar
 
 from core.store.blobs import BlobStore
 from core.config import TargetConfig
 from core.gpus import Gpu
 from core.models import Run
 from core.paths import StorePaths
-
-WRAPPER = Path(__file__).with_name("runwrap.sh")
 
 
 @dataclass(frozen=True)
@@ -65,22 +94,64 @@ class Context:
     on_detail: Callable[[int, str | None, str | None], None] | None = None
 
 
-class Executor(Protocol):
-    kind: str
+class Executor(abc.ABC):
+    """A target kind; see the module docstring for the contract and the defaults."""
 
-    def __init__(self, target: TargetConfig, context: Context): ...
+    kind: ClassVar[str]
+    places_gpus: bool = False
+    takes_shell_env: bool = False
+    run_folders_here: bool = False
+    removes_remote_folders: bool = False
+    may_be_unreachable: bool = False
 
-    async def start(self, run: Run, env: dict[str, str]) -> dict: ...
+    def __init__(self, target: TargetConfig, context: Context):
+        self.target = target
+        self.context = context
 
-    async def wait(self, run: Run, handle: dict) -> Exit: ...
+    @abc.abstractmethod
+    async def start(self, run: Run, env: dict[str, str]) -> dict:
+        """Start the run; its handle (recorded by the engine)."""
 
-    async def recover(self, run: Run) -> dict | None: ...
+    @abc.abstractmethod
+    async def wait(self, run: Run, handle: dict) -> Exit:
+        """Until the run ends (attaching by `handle` after a restart); how it ended."""
 
-    async def cancel(self, run: Run, handle: dict, grace: float) -> None: ...
+    @abc.abstractmethod
+    async def recover(self, run: Run) -> dict | None:
+        """The handle of a run whose start was not recorded, or None if it never started."""
 
-    async def gpus(self) -> tuple[list[Gpu], str | None]: ...
+    @abc.abstractmethod
+    async def cancel(self, run: Run, handle: dict, grace: float) -> None:
+        """SIGTERM to the whole tree, `grace` seconds, SIGKILL to what is left; reaped."""
 
-    async def close(self) -> None: ...
+    async def gpus(self) -> tuple[list[Gpu], str | None]:
+        """The GPUs `gpus = "auto"` finds, and why detection failed; default: none, no problem."""
+        return [], None
+
+    async def reach(self) -> object:
+        """Connect, or raise ExecutorError (transient when waiting may help); default: there
+        is nothing to connect to."""
+        return None
+
+    def health(self) -> tuple[str, str | None] | None:
+        """(status, message); default None: nothing to add to what the engine knows."""
+        return None
+
+    async def probe(self) -> str | None:
+        """Ask the target now; why it does not answer, or None (default: nothing to ask)."""
+        return None
+
+    def available(self) -> bool:
+        """Whether queued runs may start now; default: always."""
+        return True
+
+    async def forget(self, run: Run, handle: dict) -> None:
+        """Delete a removed run's traces on the target; default: it left none there."""
+        return None
+
+    async def close(self) -> None:
+        """Release connections (runs keep running); default: none held."""
+        return None
 
 
 def parse_status(text: str) -> Exit | None:

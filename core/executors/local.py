@@ -20,8 +20,9 @@ from core import gpus as gpu_detection
 from core.executors import procs
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
-from core.executors.base import WRAPPER, Context, Exit, describe_code, parse_status
+from core.executors.base import Context, Executor, Exit, describe_code, parse_status
 from core.models import Run
+from core.paths import WRAPPER
 from core.store.snapshot import private_copy
 
 
@@ -32,12 +33,13 @@ def check_options(path: Path, where: str, options: dict) -> dict:
     return options
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     kind = "local"
+    takes_shell_env = True          # a run gets the environment of the shell it was launched from
+    run_folders_here = True
 
     def __init__(self, target: TargetConfig, context: Context):
-        self.target = target
-        self.context = context
+        super().__init__(target, context)
         self._children: dict[int, subprocess.Popen] = {}
 
     async def start(self, run: Run, env: dict[str, str]) -> dict:

@@ -21,16 +21,17 @@ then SIGKILL to whatever is left (processes are reaped by the box's init).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import socket
 import time
 from pathlib import Path
 
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
-from core.executors.base import Context, Exit, parse_status
+from core.executors.base import Context, Executor, Exit, parse_status
+from core.gpus import parse_query
 from core.models import Run
+from core.remote import pool, runfolder, scripts
+from core.remote.mirror import Watch, local_copies, reset_local
 from core.remote.settings import DEFAULT_WORK_DIR, SshSettings, check_ssh_options, check_work_dir
 
 log = logging.getLogger("runyard.engine")
@@ -45,18 +46,13 @@ def check_options(path: Path, where: str, options: dict) -> dict:
     return out
 
 
-def store_key(home: Path) -> str:
-    """Names this store's runs on a box (several stores and machines may share one box)."""
-    return hashlib.sha256(f"{socket.gethostname()}:{home}".encode()).hexdigest()[:12]
-
-
-class SshExecutor:
+class SshExecutor(Executor):
     kind = "ssh"
+    removes_remote_folders = True       # forget() deletes a removed run's folder on the box
+    may_be_unreachable = True
 
     def __init__(self, target: TargetConfig, context: Context):
-        from core.remote import pool
-        self.target = target
-        self.context = context
+        super().__init__(target, context)
         try:
             self.settings = SshSettings.from_options(target.options)
         except (KeyError, ValueError) as exc:
@@ -66,7 +62,7 @@ class SshExecutor:
         self.box.listen(self._box_changed)
         self.problem: str | None = None          # the last failure that was not the network's
         self._pending: set[asyncio.Task] = set()  # cancels waiting for the box to come back
-        self.store = store_key(context.paths.home)
+        self.store = runfolder.store_key(context.paths.home)
 
     # ------------------------------------------------------------ health
 
@@ -98,66 +94,40 @@ class SshExecutor:
         try:
             return await self.box.ready()
         except ExecutorError as exc:
-            if getattr(exc, "transient", False):
+            if exc.transient:
                 self.box.keep_trying()
             exc.target = self.target.name
             raise
 
     # ------------------------------------------------------------ runs
 
-    def _run_dir(self, run: Run) -> str:
-        """Named by id and creation time, so a store made again never meets an old folder."""
-        stamp = "".join(c for c in run.created_at or "" if c.isdigit())
-        return f"runs/{self.store}/{run.id}-{stamp}"
-
     async def start(self, run: Run, env: dict[str, str]) -> dict:
-        from core.remote import scripts
-        from core.remote.mirror import reset_local
-        from core.remote.transfer import send_snapshot
-        from core.store.snapshot import executables
         facts = await self.reach()
-        run_dir = self._run_dir(run)
+        folder = runfolder.folder_name(self.store, run)
         await asyncio.to_thread(reset_local, self.context.paths.run_dir(run.id))
-        remote = f"{facts.work}/{run_dir}"
-        env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
-               "RUNYARD_HOME": facts.work}
-        runnable = await asyncio.to_thread(executables, run.snapshot, self.context.blobs)
-        script = scripts.launch(facts.work, run_dir, run.snapshot, run.workdir, runnable, env,
-                                run.spec.command, facts.wrapper)
-        sent = None
+        start = runfolder.Start(run.workdir, runfolder.run_env(env, facts.work,
+                                                              f"{facts.work}/{folder}"),
+                                run.spec.command)
         try:
-            if run.snapshot and run.snapshot not in self.box.known_snapshots:
-                sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
-            reply = await self.box.script(script, what=f"starting run {run.id}")
-            if reply.reply("NEED", "PID", "ERR") == "NEED":   # removed from the box meanwhile
-                self.box.known_snapshots.discard(run.snapshot)
-                sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
-                reply = await self.box.script(script, what=f"starting run {run.id}")
+            prepared = await runfolder.prepare_run(self.box, folder, run.snapshot,
+                                                   self.context.blobs, start=start,
+                                                   what=f"starting run {run.id}")
         except ExecutorError as exc:
-            if not getattr(exc, "transient", False):
+            exc.target = self.target.name
+            if not exc.transient:
                 self._note_problem(exc.message)
             raise
-        line = reply.reply("PID", "ERR")
-        words = line.split()
-        if words[:1] == ["ERR"]:
-            message = f"{self.box.label}: {line[4:]}"
-            self._note_problem(message)
-            raise ExecutorError(message, target=self.target.name)
-        if words[:1] != ["PID"] or len(words) < 2 or not words[1].isdigit():
+        words = prepared.answer.split()
+        if len(words) < 2 or not words[1].isdigit():
             raise ExecutorError(f"{self.box.label}: unexpected reply when starting run "
-                                f"{run.id}: {reply.text()[:200]!r} {reply.error_text()}",
-                                target=self.target.name)
+                                f"{run.id}: {prepared.answer[:200]!r}", target=self.target.name)
         self._note_problem(None)
-        handle = {"box": self.box.label, "work": facts.work, "run_dir": run_dir,
-                  "pid": int(words[1]), "start_time": words[2] if len(words) > 2 else None}
-        if sent is not None:
-            handle["sent"] = {"blobs": sent.blobs_sent, "of": sent.blobs,
-                              "bytes": sent.content_bytes_sent}
-        return handle
+        return {"box": self.box.label, "work": facts.work, "run_dir": folder,
+                "pid": int(words[1]), "start_time": words[2] if len(words) > 2 else None,
+                **prepared.sent_record()}
 
     async def forget(self, run: Run, handle: dict) -> None:
         """`tui rm` of an ended run: delete its folder on the box (code copy, log, status)."""
-        from core.remote import scripts
         run_dir = handle.get("run_dir") or ""
         if not run_dir.startswith("runs/") or ".." in run_dir.split("/"):
             return                                   # never started there, or not ours
@@ -169,7 +139,6 @@ class SshExecutor:
                                 f"{reply.error_text()[:200]}", target=self.target.name)
 
     async def wait(self, run: Run, handle: dict) -> Exit:
-        from core.remote.mirror import Watch, local_copies
         local = self.context.paths.run_dir(run.id)
         watch = self.mirror.add(Watch(handle["run_dir"], local_copies(local),
                                       handle.get("pid"), handle.get("start_time")))
@@ -192,8 +161,7 @@ class SshExecutor:
         return Exit(exit_code=None, lost=True, reason=reason)
 
     async def recover(self, run: Run) -> dict | None:
-        from core.remote import scripts
-        run_dir = self._run_dir(run)
+        run_dir = runfolder.folder_name(self.store, run)
         pending = {"box": self.box.label, "run_dir": run_dir, "pid": None, "start_time": None}
         try:
             facts = await self.reach()
@@ -210,11 +178,10 @@ class SshExecutor:
                 "start_time": words[2] if len(words) > 2 else None}
 
     async def cancel(self, run: Run, handle: dict, grace: float) -> None:
-        from core.remote import scripts
         try:
             facts = await self.reach()
         except ExecutorError as exc:
-            if not getattr(exc, "transient", False):
+            if not exc.transient:
                 raise
             task = asyncio.get_running_loop().create_task(self._cancel_when_back(run, handle,
                                                                                  grace))
@@ -244,8 +211,6 @@ class SshExecutor:
             log.warning("run %s: cancel after reconnecting failed: %s", run.id, exc.message)
 
     async def gpus(self):
-        from core.gpus import parse_query
-        from core.remote import scripts
         await self.reach()
         reply = await self.box.script(scripts.gpu_query(), what="asking nvidia-smi for GPUs")
         if reply.returncode != 0:
@@ -254,7 +219,6 @@ class SshExecutor:
         return parse_query(reply.text()), None
 
     async def close(self) -> None:
-        from core.remote import pool
         for task in self._pending:
             task.cancel()
         self.box.unlisten(self._box_changed)

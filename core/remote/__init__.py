@@ -7,13 +7,14 @@ machine over SSH (a Slurm login node, say):
 - `box`: `Box`, one asyncssh connection per box shared by every run on it, reconnecting
   with backoff, running POSIX-sh scripts with timeouts, reporting its health;
 - `transfer`: the box's own content-addressed blob store; only missing blobs are sent;
+- `runfolder`: a run's folder on the box (its name, its private code copy, the variables
+  naming it): `prepare_run` makes it, and starts the run in the same round trip if asked;
 - `mirror`: remote run files copied into local files by byte offset, for every run at once;
 - `scripts`: the sh the box runs (it needs POSIX sh and coreutils, nothing else).
 
-A Slurm executor that submits over SSH to a login node reuses all of it:
-    box = pool.acquire(SshSettings.from_options(options), work_dir)    # the shared connection
-    folder = await transfer.prepare_run(box, f"runs/{store}/{run_id}", snapshot, blobs)
-    await box.run("sbatch ...", what="submitting")
+The ssh target starts a run with `runfolder.prepare_run(..., start=Start(...))`; a Slurm
+target that submits over SSH to a login node prepares the folder the same way, then:
+    await box.script("sbatch ...", what="submitting")
         # the job runs `sh WORK/bin/<box.facts.wrapper> RUN_DIR WORKDIR -- CMD`,
         # which writes exit_status like a local run
     watch = pool.mirror(box).add(Watch(run_dir, [("output.log", log)], pid=0, start_time=None))

@@ -10,16 +10,16 @@ from core.remote.settings import SshSettings
 
 
 class BoxError(ExecutorError):
-    """The box turned us away for a reason that waiting will not fix."""
+    """The box turned us away for a reason that waiting will not fix (never transient)."""
 
-    transient = False
     cache_was_used = False      # set by code transfer: what the engine knew may be stale
 
 
 class BoxUnreachable(ExecutorError):
-    """The box cannot be reached right now; it is tried again with backoff."""
+    """The box cannot be reached right now (transient); it is tried again with backoff."""
 
-    transient = True
+    def __init__(self, message: str, *, target: str = "", hint: str | None = None):
+        super().__init__(message, target=target, transient=True, hint=hint)
 
 
 def classify(exc: BaseException, options, settings: SshSettings) -> ExecutorError:

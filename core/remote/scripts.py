@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from core.executors.base import WRAPPER
 from core.gpus import QUERY_ARGS
+from core.paths import WRAPPER
 
 HELPER = Path(__file__).with_name("boxhelper.sh")
 

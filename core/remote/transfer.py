@@ -28,7 +28,7 @@ from core.store.blobs import BlobStore
 from core.remote import scripts
 from core.remote.box import Box
 from core.remote.failures import BoxError
-from core.store.snapshot import executables, manifest
+from core.store.snapshot import manifest
 
 CHUNK = 256 * 1024
 GZIP_LEVEL = 1          # fast; code and text shrink 2-4x, tar headers far more
@@ -95,29 +95,6 @@ async def _send(box: Box, snapshot_id: str, entries: list, sizes: dict, blobs: B
         exc.cache_was_used = len(unknown) < len(sizes) and "no space" not in exc.message
         raise
     return missing
-
-
-async def prepare_run(box: Box, run_dir: str, snapshot_id: str | None,
-                      blobs: BlobStore) -> str:
-    """Give `run_dir` (relative to the work folder) its private copy of the snapshot, sending
-    what the box lacks; returns the absolute run folder. For executors that start runs their
-    own way (a Slurm executor submitting with sbatch); the ssh executor does this and the
-    start in one script (scripts.launch)."""
-    facts = await box.ready()
-    script = scripts.prepare_run(facts.work, run_dir, snapshot_id,
-                                 await asyncio.to_thread(executables, snapshot_id, blobs))
-    for _attempt in range(2):
-        if snapshot_id and snapshot_id not in box.known_snapshots:
-            await send_snapshot(box, snapshot_id, blobs)
-        reply = await box.script(script, what="preparing the run folder")
-        first = reply.reply("READY", "ERR", "NEED")
-        if first.startswith("READY "):
-            return first[len("READY "):]
-        if first.startswith("ERR "):
-            raise BoxError(f"{box.label}: {first[4:]}", target=box.label)
-        box.known_snapshots.discard(snapshot_id)          # NEED: it vanished from the box
-    raise BoxError(f"{box.label}: the code did not arrive in {run_dir}: {reply.error_text()}",
-                   target=box.label)
 
 
 def _check_space(box: Box, lines: list[str], need: int) -> None:

@@ -54,7 +54,7 @@ def test_the_wrapper_records_its_status_while_the_group_keeps_getting_sigterm(tm
     import signal
     import subprocess
     import time
-    from core.executors.base import WRAPPER
+    from core.paths import WRAPPER
     for attempt in range(20):
         run_dir = tmp_path / str(attempt)
         run_dir.mkdir()

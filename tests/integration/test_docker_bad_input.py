@@ -29,19 +29,25 @@ def test_an_image_that_is_not_there_fails_the_run_naming_it(cli, dockerd, busybo
     assert run["reason"] in cli("logs", str(run_id)).stdout, "explained in the run's log too"
 
 
-def test_an_engine_that_is_down_fails_the_run_and_marks_the_target(cli, tmp_path):
+def test_an_engine_that_is_down_holds_the_run_and_marks_the_target(cli, tmp_path):
+    """Like an SSH box that does not answer: the run waits in the queue (the contract test
+    shows it starting once the engine is back), the target says why, others go on."""
     nowhere = f"unix://{tmp_path}/no-docker-here.sock"
     _target(cli, "box", image='"busybox"', host=f'"{nowhere}"')
     local = cli.launch("sh", "-c", "sleep 1; echo local still works")
-    run_id = cli.launch("true", opts=("--target", "box"))
-    run = cli.wait_state(run_id, "failed", timeout=60)
-    assert run["reason"].startswith(f"cannot reach the Docker engine at {nowhere}")
+    launched = cli("launch", "--target", "box", "--", "true")
+    run_id = int(launched.stdout.strip())
+    assert f"warning: cannot reach the Docker engine at {nowhere}" in launched.stderr
+    assert "the run waits until the target can be reached" in launched.stderr
     assert cli.wait_state(local, "succeeded")["exit_code"] == 0
     targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
-    assert targets["box"]["status"] == "error" and nowhere in targets["box"]["message"]
-    assert targets["local"]["status"] == "ok"
+    assert targets["box"]["status"] == "unreachable" and nowhere in targets["box"]["message"]
+    assert targets["box"]["queued"] == 1 and targets["local"]["status"] == "ok"
     table = cli("targets").stdout
-    assert "error: cannot reach the Docker engine at " + nowhere in table
+    assert "unreachable: cannot reach the Docker engine at " + nowhere in table
+    assert cli.run(run_id)["state"] == "queued"
+    cli("cancel", str(run_id))
+    assert cli.wait_state(run_id, "cancelled")["reason"] == "cancelled (cancelled while queued)"
 
 
 @pytest.mark.parametrize("gpus, ask", [("[0]", "1"), ('"all"', "0")])

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.executors.docker.executor import DOWN_PAUSE
 from core.models import epoch_from_iso
 
 from tests.helpers import process_alive, wait_for
@@ -107,7 +108,7 @@ def test_both_engines_down_then_back(cli, dockerd, busybox_image, env):
     _kill_engine(cli)
     dockerd.stop()
     targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
-    assert targets["box"]["status"] == "error"
+    assert targets["box"]["status"] == "unreachable"
     assert dockerd.url in targets["box"]["message"]
     assert targets["local"]["status"] == "ok"
     local = cli.launch("echo", "local goes on")
@@ -188,3 +189,33 @@ def test_cancel_while_the_docker_engine_is_down_is_done_when_it_is_back(cli, doc
         if cancel.poll() is None:
             cancel.kill()
             cancel.wait()
+
+
+def test_a_run_started_while_the_docker_engine_is_down_waits_for_it(cli, dockerd, busybox_image):
+    """The start meets the engine gone (a transient error): the run goes back to the queue,
+    the target says unreachable, and the run starts once the engine answers again. Starts
+    are tried again every DOWN_PAUSE seconds meanwhile, not in a tight loop."""
+    _box(cli, dockerd, busybox_image)
+    first = cli.launch("echo", "engine up", opts=("--target", "box"))
+    cli.wait_state(first, "succeeded", timeout=60)          # the target is ready, connected
+    dockerd.stop()
+    down = time.monotonic()
+    try:
+        run_id = cli.launch("echo", "after the restart", opts=("--target", "box"))
+        wait_for(lambda: any(m.startswith("queued again: cannot reach the Docker engine at ")
+                             for m in _events(cli, run_id)), timeout=60,
+                 what="the start to meet the engine gone")
+        target = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}["box"]
+        assert target["status"] == "unreachable", target
+        assert cli.run(run_id)["state"] == "queued"
+    finally:
+        dockerd.start()
+    away = time.monotonic() - down
+    assert cli.wait_state(run_id, "succeeded", timeout=60)["exit_code"] == 0
+    assert cli("logs", str(run_id)).stdout == "after the restart\n"
+    tries = sum(m.startswith("queued again") for m in _events(cli, run_id))
+    assert 1 <= tries <= away / DOWN_PAUSE + 2, f"{tries} starts in {away:.0f} s"
+
+
+def _events(cli, run_id: int) -> list[str]:
+    return [e["message"] or "" for e in cli.json("show", str(run_id), "--json")["events"]]

@@ -116,11 +116,16 @@ def test_ssh_engine_runs_and_reattaches_after_engine_kill(cli, dockerd, busybox_
 
 def test_ssh_engine_with_an_untrusted_host_key_fails_clearly(cli, dockerd, busybox_image, sshd,
                                                              tmp_path):
+    """Like an SSH target that refuses us: the launch is refused at once (someone must act),
+    with the reason and a hint; nothing is queued."""
     _ssh_home(cli, sshd, tmp_path, trusted=False)
     _remote(cli, busybox_image, f"ssh://docker-box{dockerd.socket}")
-    run_id = cli.launch("true", opts=("--target", "remote"))
-    run = cli.wait_state(run_id, "failed", timeout=60)
-    assert run["reason"].startswith("cannot log in to docker-box over SSH for the Docker engine")
+    launched = cli("launch", "--target", "remote", "--", "true", check=False)
+    assert launched.returncode == 5, launched.stderr
+    assert launched.stderr.startswith("error: cannot log in to docker-box over SSH for the "
+                                      "Docker engine")
+    assert "hint: check `ssh HOST` works" in launched.stderr
+    assert cli.json("status", "--json", "--all")["runs"] == []
     targets = {t["name"]: t for t in cli.json("targets", "--json")["targets"]}
     assert targets["remote"]["status"] == "error"
     assert "cannot log in to docker-box over SSH" in targets["remote"]["message"]

@@ -19,7 +19,7 @@ def test_a_wheel_ships_the_wrapper_the_stylesheet_and_every_theme(tmp_path):
     themes = {p.name for p in (ROOT / "themes").glob("*.toml")}
     assert {"quiet.toml", "light.toml", "contrast.toml", "ansi16.toml"} <= themes
     assert {f"{data}/data/share/runyard/themes/{t}" for t in themes} <= names
-    assert {"core/executors/runwrap.sh", "core/remote/boxhelper.sh", "tui/app/app.tcss"} <= names
+    assert {"core/runwrap.sh", "core/remote/boxhelper.sh", "tui/app/app.tcss"} <= names
 
 
 def test_an_installed_package_looks_for_themes_where_the_wheel_puts_them(tmp_path):

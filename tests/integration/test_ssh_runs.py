@@ -146,7 +146,7 @@ async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
     """prepare_run + a watch without a process: what a job submitted with sbatch needs."""
     from core.store.blobs import BlobStore
     from core.config import Project, SnapshotConfig
-    from core.remote import pool, transfer
+    from core.remote import pool, runfolder
     from core.remote.mirror import Watch
     from core.remote.settings import SshSettings
     from core.store.snapshot import take
@@ -155,8 +155,10 @@ async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
     settings = SshSettings(host="box1", ssh_config=str(lab.client.config))
     box = pool.acquire(settings, str(lab.box1.work))
     try:
-        folder = await transfer.prepare_run(box, "runs/job/7", snapshot.id, blobs)
-        assert folder == str(lab.box1.work / "runs" / "job" / "7")
+        prepared = await runfolder.prepare_run(box, "runs/job/7", snapshot.id, blobs,
+                                               what="preparing")
+        assert prepared.answer == f"READY {lab.box1.work / 'runs' / 'job' / '7'}"
+        assert prepared.sent is not None and prepared.sent.blobs_sent > 0
         assert (lab.box1.work / "runs/job/7/code/train.py").read_bytes() == \
             (lab.project / "train.py").read_bytes()
         (lab.box1.work / "runs/job/7/output.log").write_text("from the job\n")

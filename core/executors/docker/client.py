@@ -14,6 +14,8 @@ import logging
 import os
 import shutil
 import tempfile
+import time
+from typing import Callable
 
 from core.errors import ExecutorError
 from core.executors.docker.options import Endpoint
@@ -40,11 +42,20 @@ def _ssh_error_types() -> tuple[type, ...]:
 
 
 class DockerConnection:
-    """One Docker engine, opened on first use and reopened after it was lost."""
+    """One Docker engine, opened on first use and reopened after it was lost.
 
-    def __init__(self, endpoint: Endpoint, target: str):
+    It remembers whether the engine answered last time (`down`: why not, else None; and
+    `failed_at`, when it last did not) and calls `on_change` after each failure and when
+    the engine answers again, so the target's health follows the engine.
+    """
+
+    def __init__(self, endpoint: Endpoint, target: str,
+                 on_change: Callable[[], None] | None = None):
         self.endpoint = endpoint
         self.target = target
+        self.on_change = on_change
+        self.down: str | None = None
+        self.failed_at = 0.0
         self._docker = None
         self._connector = None
         self._ssh = None
@@ -57,22 +68,44 @@ class DockerConnection:
             if self._docker is None:
                 try:
                     self._docker = await asyncio.wait_for(self._open(), CONNECT_TIMEOUT + 5)
-                except ExecutorError:
+                except ExecutorError as exc:
                     await self._close_transport()
+                    self._mark(exc.message if exc.transient else None)
                     raise
                 except Exception as exc:
                     await self._close_transport()
                     if not unreachable(exc):
                         raise
-                    raise self.error(exc) from None
+                    error = self.error(exc)
+                    self._mark(error.message)
+                    raise error from None
+            self._mark(None)
             return self._docker
 
     def error(self, exc: BaseException) -> ExecutorError:
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        """The engine could not be reached: transient, waiting may bring it back."""
+        detail = exc.message if isinstance(exc, ExecutorError) else \
+            str(exc) or type(exc).__name__
         return ExecutorError(f"cannot reach the Docker engine at {self.endpoint.url}: {detail}",
-                             target=self.target,
+                             target=self.target, transient=True,
                              hint="start Docker there, or fix the target's host "
                                   "(or DOCKER_HOST)")
+
+    async def lost(self, exc: BaseException) -> ExecutorError:
+        """A request found the engine gone: forget the connection; the error to raise."""
+        await self.reset()
+        error = self.error(exc)
+        self._mark(error.message)
+        return error
+
+    def _mark(self, down: str | None) -> None:
+        if down is None and self.down is None:
+            return
+        self.down = down
+        if down is not None:
+            self.failed_at = time.monotonic()
+        if self.on_change is not None:
+            self.on_change()
 
     async def _open(self):
         import aiodocker
@@ -111,6 +144,7 @@ class DockerConnection:
             raise ExecutorError(
                 f"cannot log in to {endpoint.host} over SSH for the Docker engine at "
                 f"{endpoint.url}: {exc}", target=self.target,
+                transient=isinstance(exc, OSError),        # refused or timed out: may pass
                 hint="check `ssh HOST` works without a password (keys, known_hosts, "
                      "~/.ssh/config)") from None
         self._socket_dir = tempfile.mkdtemp(prefix="runyard-docker-")

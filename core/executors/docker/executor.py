@@ -22,36 +22,38 @@ import logging
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from core import gpus as gpu_detection
 from core.config import TargetConfig
 from core.errors import ExecutorError
 from core.executors.docker import spec
-from core.executors.base import Context, Exit
+from core.executors.base import Context, Executor, Exit
 from core.executors.docker.client import DockerConnection, unreachable
 from core.executors.docker.options import DEFAULT_SOCKET, check_options, parse_host
 from core.executors.docker.outcome import exit_of, recorded_exit, start_failure, write_status
+from core.executors.docker.starting import ensure_image, prepare_folder
 from core.executors.docker.stream import (StreamBroken, file_size, mirror_file,
                                           mirror_file_while, mirror_logs)
 from core.models import Run
-from core.store.snapshot import private_copy
 
 __all__ = ["DockerExecutor", "EXECUTOR", "check_options"]
 
 log = logging.getLogger("runyard.engine")
 
 RETRY_MAX = 5.0             # seconds between attempts to reach an engine that went away
+DOWN_PAUSE = 5.0            # after the engine could not be reached, new runs wait this long
 MAX_SERVER_ERRORS = 20      # an engine answering 5xx this many times in a row is broken
 _ENDED = ("exited", "dead")
 
 
-class DockerExecutor:
+class DockerExecutor(Executor):
     kind = "docker"
+    may_be_unreachable = True           # the Docker engine may be stopped or restarting
 
     def __init__(self, target: TargetConfig, context: Context):
-        self.target = target
-        self.context = context
+        super().__init__(target, context)
         self.options = target.options
         self.url = self.options.get("host") or os.environ.get("DOCKER_HOST") \
             or f"unix://{DEFAULT_SOCKET}"
@@ -69,8 +71,43 @@ class DockerExecutor:
             except ValueError as exc:
                 raise ExecutorError(f"DOCKER_HOST={url!r}: expected {exc}",
                                     target=self.target.name) from None
-            connection = self._connections[url] = DockerConnection(endpoint, self.target.name)
+            connection = self._connections[url] = DockerConnection(
+                endpoint, self.target.name, self._report if url == self.url else None)
         return connection
+
+    # ------------------------------------------------------------ health
+
+    async def reach(self):
+        """Open the connection to the Docker engine (transient ExecutorError if it is away)."""
+        from aiodocker.exceptions import DockerError
+        try:
+            return await self._connection(self.url).client()
+        except DockerError as exc:                   # it answered, but not as an engine should
+            raise ExecutorError(f"the Docker engine at {self.url} refused runyard: "
+                                f"{exc.message.strip()}", target=self.target.name) from None
+
+    def health(self) -> tuple[str, str | None] | None:
+        connection = self._connections.get(self.url)
+        if connection is None:
+            return None                          # not asked yet
+        return ("unreachable", connection.down) if connection.down else ("ok", None)
+
+    def available(self) -> bool:
+        """False for DOWN_PAUSE after each time the engine could not be reached: queued runs
+        wait (then a start tries again)."""
+        connection = self._connections.get(self.url)
+        return connection is None or connection.down is None or \
+            time.monotonic() >= connection.failed_at + DOWN_PAUSE
+
+    def _report(self) -> None:
+        connection = self._connections[self.url]
+        if connection.down is not None:          # look again when the pause is over
+            asyncio.get_running_loop().call_later(DOWN_PAUSE + 0.1, self._report_now)
+        self._report_now()
+
+    def _report_now(self) -> None:
+        if self.context.on_health is not None:
+            self.context.on_health(self.target.name, *(self.health() or ("idle", None)))
 
     @property
     def mode(self) -> str:
@@ -92,59 +129,18 @@ class DockerExecutor:
         mode = self.mode
         run_dir = self.context.paths.run_dir(run.id)
         try:
-            await asyncio.to_thread(self._prepare, run, run_dir, mode)
+            await asyncio.to_thread(prepare_folder, run, run_dir, mode, self.context.blobs,
+                                    "user" in self.options)
         except OSError as exc:
             raise ExecutorError(f"cannot prepare the run folder {run_dir}: {exc.strerror or exc}",
                                 target=self.target.name) from None
         try:
-            await self._ensure_image(docker)
+            await ensure_image(docker, self.options, self.url, self.target.name)
             return await self._create_and_start(docker, run, env, run_dir, mode)
         except Exception as exc:
             if unreachable(exc):
-                await connection.reset()
-                raise connection.error(exc) from None
+                raise await connection.lost(exc) from None
             raise
-
-    def _prepare(self, run: Run, run_dir: Path, mode: str) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in ("exit_status", "exit_status.tmp"):
-            (run_dir / leftover).unlink(missing_ok=True)
-        (run_dir / "output.log").touch()
-        metrics = run_dir / "metrics.jsonl"
-        metrics.touch()
-        if mode != "mount":
-            return
-        code_dir = run_dir / "code"
-        private_copy(run.snapshot, self.context.blobs, code_dir)
-        if "user" in self.options:               # another user writes here in the container
-            metrics.chmod(0o666)
-            for folder, _, _ in os.walk(code_dir):
-                os.chmod(folder, 0o777)
-
-    async def _ensure_image(self, docker) -> None:
-        from aiodocker.exceptions import DockerError
-        image, policy = self.options["image"], self.options.get("pull", "missing")
-        if policy != "always":
-            try:
-                await docker.images.inspect(image)
-                return
-            except DockerError as exc:
-                if exc.status != 404:
-                    raise
-            if policy == "never":
-                raise ExecutorError(
-                    f"image {image} is not on the Docker engine at {self.url} (pull = \"never\")",
-                    target=self.target.name)
-        try:
-            await docker.images.pull(image)
-        except DockerError as exc:
-            if exc.status == 900:
-                raise
-            raise ExecutorError(
-                f"image {image} is not on the Docker engine at {self.url} and could not be "
-                f"pulled: {exc.message.strip()}", target=self.target.name,
-                hint="build or load it there (docker build, docker load), or fix the "
-                     "target's image") from None
 
     async def _create_and_start(self, docker, run: Run, env: dict[str, str], run_dir: Path,
                                 mode: str) -> dict:
@@ -207,7 +203,10 @@ class DockerExecutor:
                 detail = exc.message if isinstance(exc, ExecutorError) else \
                     f"Docker engine at {connection.endpoint.url}: {exc}"
                 log.warning("run %s: %s; trying again", run.id, detail)
-                await connection.reset()
+                if unreachable(exc):
+                    await connection.lost(exc)           # the target shows it meanwhile
+                else:
+                    await connection.reset()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
@@ -324,10 +323,12 @@ class DockerExecutor:
         except Exception as exc:
             if not (isinstance(exc, ExecutorError) or unreachable(exc)):
                 raise
-            await connection.reset()
+            if isinstance(exc, ExecutorError):
+                await connection.reset()
+            else:
+                exc = await connection.lost(exc)
             self._pending_stops[run.id] = grace
-            log.warning("run %s: stop once the Docker engine answers: %s", run.id,
-                        getattr(exc, "message", exc))
+            log.warning("run %s: stop once the Docker engine answers: %s", run.id, exc.message)
 
     async def _stop(self, docker, ident: str, grace: float) -> None:
         from aiodocker.exceptions import DockerError
@@ -363,8 +364,7 @@ class DockerExecutor:
         except Exception as exc:
             if not unreachable(exc):
                 raise
-            await connection.reset()
-            return connection.error(exc).message
+            return (await connection.lost(exc)).message
         return None
 
     async def close(self) -> None:

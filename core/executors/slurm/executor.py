@@ -29,7 +29,7 @@ import time
 
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
-from core.executors.base import Context, Exit
+from core.executors.base import Context, Executor, Exit
 from core.executors.slurm.batch import Batcher
 from core.executors.slurm.jobs import Jobs
 from core.executors.slurm.options import check_options, command_timeout, sbatch_flags
@@ -46,13 +46,15 @@ INTENT = "slurm-submit.json"      # in the local run folder, written before sbat
 DOWN_PAUSE = 15.0                  # after Slurm could not be reached, new runs wait this long
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     kind = "slurm"
     places_gpus = True                  # Slurm picks the GPUs: --gpus N is passed on, not placed
+    may_be_unreachable = True           # the controller (or the login node) may not answer
+    # run_folders_here stays False: without `host` a run's folder is the store's own (the
+    # cluster shares it), but handing checkpoints over there is not done yet.
 
     def __init__(self, target: TargetConfig, context: Context):
-        self.target = target
-        self.context = context
+        super().__init__(target, context)
         self.options = target.options
         try:
             if "host" in self.options:
@@ -84,8 +86,7 @@ class SlurmExecutor:
 
     def available(self) -> bool:
         """False for a while after Slurm could not be reached: queued runs wait."""
-        available = getattr(self.site, "available", None)
-        if available is not None and not available():
+        if not self.site.available():
             return False
         return time.monotonic() >= self._down_until
 
@@ -112,7 +113,7 @@ class SlurmExecutor:
             return await self.site.reach()
         except ExecutorError as exc:
             exc.target = self.target.name
-            if not getattr(exc, "transient", False):
+            if not exc.transient:
                 self._note_problem(exc.message)
             raise
 
@@ -145,7 +146,7 @@ class SlurmExecutor:
         explicit = set(run.spec.env) | ours
         task = Task(run.id, placed.run_dir, placed.workdir, job_env(placed.env, explicit),
                     run.spec.command)
-        key = (getattr(run, "group_id", None), run.spec.gpus)   # one array per sweep and size
+        key = (run.group_id, run.spec.gpus)   # one array per sweep and size
         return await self.batcher.add(key, (run, task, placed.handle))
 
     async def _submit(self, items: list) -> list:
@@ -186,7 +187,7 @@ class SlurmExecutor:
         try:
             result = await self.site.submit(flags, script, links)
         except ExecutorError as exc:
-            if getattr(exc, "transient", False):
+            if exc.transient:
                 job_id = await self._adopt(comment)     # sbatch may have gone through
                 if job_id is not None:
                     return [self._handle(job_id, i, len(items), handle)
@@ -210,8 +211,8 @@ class SlurmExecutor:
         lines = [line.strip().removeprefix("sbatch: error: ").removeprefix("sbatch: ")
                  for line in result.error_text(600).splitlines() if line.strip()]
         said = "; ".join(lines) or f"sbatch exited {result.returncode} without a job id"
-        error = SlurmError(f"Slurm refused the job: {said}", target=self.target.name)
-        error.transient = is_transient(said)
+        error = SlurmError(f"Slurm refused the job: {said}", target=self.target.name,
+                           transient=is_transient(said))
         if error.transient:
             self._note_problem(error.message, transient=True)
         return error
@@ -243,7 +244,7 @@ class SlurmExecutor:
     def _job_changed(self, run_id: int | None, info: JobInfo, state_changed: bool) -> None:
         if run_id is None:
             return
-        note = getattr(self.context, "on_detail", None)
+        note = self.context.on_detail
         if note is not None:
             note(run_id, info.detail(), f"Slurm: {info.detail()}" if state_changed else None)
 
@@ -260,7 +261,7 @@ class SlurmExecutor:
         finally:
             hurry.cancel()
             follower.close()
-        note = getattr(self.context, "on_detail", None)
+        note = self.context.on_detail
         if note is not None:
             note(run.id, None, None)
         return outcome(key, info, status, ended_at)
@@ -293,7 +294,7 @@ class SlurmExecutor:
         try:
             await self._cancel(key, grace)
         except ExecutorError as exc:
-            if not getattr(exc, "transient", False):
+            if not exc.transient:
                 raise
             task = asyncio.get_running_loop().create_task(self._cancel_later(key, grace))
             self._pending.add(task)
@@ -325,7 +326,7 @@ class SlurmExecutor:
                 await self._cancel(key, grace)
                 return
             except ExecutorError as exc:
-                if not getattr(exc, "transient", False):
+                if not exc.transient:
                     log.warning("slurm job %s: cancel failed: %s", key, exc.message)
                     return
                 pause = min(30.0, pause * 2)

@@ -102,10 +102,8 @@ class Jobs:
                 error = result.error_text()
                 if "Invalid job id" in error:
                     continue                     # none of them is known any more
-                failure = ExecutorError(f"squeue failed (exit {result.returncode}): "
-                                        f"{error or 'no message'}")
-                failure.transient = is_transient(error)
-                raise failure
+                raise ExecutorError(f"squeue failed (exit {result.returncode}): "
+                                    f"{error or 'no message'}", transient=is_transient(error))
             found.update(parse_squeue(result.text()))
         return found
 
@@ -120,7 +118,7 @@ class Jobs:
                 found = await self.query(keys)
             except ExecutorError as exc:
                 log.info("slurm jobs: %s", exc.message)
-                self.on_problem(exc.message, getattr(exc, "transient", False))
+                self.on_problem(exc.message, exc.transient)
                 pause = min(MAX_PAUSE, pause * 2)
                 await asyncio.sleep(pause)
                 continue

@@ -18,23 +18,23 @@ from core.errors import ExecutorError
 from core.executors.base import Context, Exit, parse_status
 from core.executors.slurm.site import SLURM_COMMANDS, STATUS_GRACE, Placed, SlurmError
 from core.models import Run
+from core.remote import pool, runfolder
 from core.remote.box import Completed
+from core.remote.mirror import Watch, local_copies, reset_local
 from core.remote.scripts import quote
+from core.remote.settings import DEFAULT_WORK_DIR, SshSettings
 
 
 class RemoteSite:
     remote = True
 
     def __init__(self, name: str, context: Context, options: dict):
-        from core.executors.ssh import store_key
-        from core.remote import pool
-        from core.remote.settings import DEFAULT_WORK_DIR, SshSettings
         self.name = name
         self.context = context
         self.settings = SshSettings.from_options(options)
         self.box = pool.acquire(self.settings, options.get("work_dir", DEFAULT_WORK_DIR))
         self.mirror = pool.mirror(self.box)
-        self.store = store_key(context.paths.home)
+        self.store = runfolder.store_key(context.paths.home)
         self.label = self.box.label
         self._checked = False
 
@@ -70,40 +70,25 @@ class RemoteSite:
         return f"{self.box.facts.work}/runs/{self.store}"
 
     def run_dir(self, run: Run) -> str:
-        """Named by id and creation time, so a store made again never meets an old folder."""
-        stamp = "".join(c for c in run.created_at or "" if c.isdigit())
-        return f"runs/{self.store}/{run.id}-{stamp}"
+        return runfolder.folder_name(self.store, run)
 
     async def prepare(self, run: Run, env: dict[str, str]) -> Placed:
-        from core.remote import scripts
-        from core.remote.mirror import reset_local
-        from core.remote.transfer import send_snapshot
-        from core.store.snapshot import executables
         facts = await self.reach()
         run_dir = self.run_dir(run)
         await asyncio.to_thread(reset_local, self.context.paths.run_dir(run.id))
-        runnable = await asyncio.to_thread(executables, run.snapshot, self.context.blobs)
-        script = scripts.prepare_run(facts.work, run_dir, run.snapshot, runnable)
-        handle = {"box": self.label, "work": facts.work, "run_dir": run_dir}
-        if run.snapshot and run.snapshot not in self.box.known_snapshots:
-            sent = await send_snapshot(self.box, run.snapshot, self.context.blobs)
-            handle["sent"] = {"blobs": sent.blobs_sent, "of": sent.blobs,
-                              "bytes": sent.content_bytes_sent}
-        reply = await self.box.script(script, what=f"preparing run {run.id}")
-        if reply.reply("NEED", "READY", "ERR") == "NEED":       # removed from the box meanwhile
-            self.box.known_snapshots.discard(run.snapshot)
-            await send_snapshot(self.box, run.snapshot, self.context.blobs)
-            reply = await self.box.script(script, what=f"preparing run {run.id}")
-        line = reply.reply("READY", "ERR")
-        if not line.startswith("READY "):
-            detail = line[4:] if line.startswith("ERR ") else \
-                f"unexpected reply {reply.text()[-200:]!r} {reply.error_text()}"
-            raise SlurmError(f"{self.label}: {detail}", target=self.name)
-        remote = line[6:].strip()
+        try:
+            prepared = await runfolder.prepare_run(self.box, run_dir, run.snapshot,
+                                                   self.context.blobs,
+                                                   what=f"preparing run {run.id}")
+        except ExecutorError as exc:
+            exc.target = self.name
+            raise
+        handle = {"box": self.label, "work": facts.work, "run_dir": run_dir,
+                  **prepared.sent_record()}
+        remote = prepared.answer[len("READY "):].strip()
         code = f"{remote}/code"
-        env = {**env, "RUNYARD_RUN_DIR": remote, "RUNYARD_METRICS": f"{remote}/metrics.jsonl",
-               "RUNYARD_HOME": facts.work}
-        return Placed(remote, f"{code}/{run.workdir}" if run.workdir else code, env, handle)
+        return Placed(remote, f"{code}/{run.workdir}" if run.workdir else code,
+                      runfolder.run_env(env, facts.work, remote), handle)
 
     def array_dir(self, nonce: str) -> str:
         return f"{self.box.facts.work}/slurm/{self.store}/arrays/{nonce}"
@@ -137,7 +122,6 @@ class RemoteSite:
                          reply.stderr)
 
     def follow(self, run: Run, handle: dict) -> "RemoteFollow":
-        from core.remote.mirror import Watch, local_copies
         local = self.context.paths.run_dir(run.id)
         watch = self.mirror.add(Watch(handle["run_dir"], local_copies(local),
                                       pid=0, start_time=None))
@@ -155,7 +139,6 @@ class RemoteSite:
         return False
 
     async def close(self) -> None:
-        from core.remote import pool
         await pool.release(self.box)
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ExecutorError
-from core.executors.base import WRAPPER, Context, Exit, parse_status
+from core.executors.base import Context, Exit, parse_status
 from core.models import Run
+from core.paths import WRAPPER
 from core.remote.box import Completed
 from core.remote.scripts import installed_name
 
@@ -32,8 +33,6 @@ STATUS_GRACE = 5.0          # how long an ended job's exit_status may take to sh
 
 class SlurmError(ExecutorError):
     """A Slurm command failed; `transient` when the controller could not be reached."""
-
-    transient = False
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,8 @@ class LocalSite:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            error = SlurmError(f"{argv[0]} did not answer within {self.timeout:.0f} s while "
-                               f"{what}", target=self.name)
-            error.transient = True
-            raise error from None
+            raise SlurmError(f"{argv[0]} did not answer within {self.timeout:.0f} s while "
+                             f"{what}", target=self.name, transient=True) from None
         return Completed(proc.returncode, out, err)
 
     @property
@@ -139,6 +136,10 @@ class LocalSite:
 
     def health(self) -> tuple[str, str | None] | None:
         return None
+
+    def available(self) -> bool:
+        """This machine is always there (whether Slurm answers is the executor's to tell)."""
+        return True
 
     async def close(self) -> None:
         await self.statuses.close()

@@ -1,0 +1,353 @@
+"""The executor contract: one test body per case, run against every target kind.
+
+Kinds: local processes, an SSH box (real OpenSSH on loopback), a Docker engine (a real
+dockerd), the real test Slurm cluster (submitting here, and on a login node over SSH), and
+the fake (fake.py: local processes behind a switch that puts the target out of reach). Each case drives a fresh `Executor` the way
+the engine does, on a store of its own:
+
+- a run starts with its code, its output ends up in the local run folder, its exit code
+  is exact (3), and a death by signal says which (137, SIGKILL);
+- cancel: SIGTERM reaches the run, the grace period is honoured, then SIGKILL ends the
+  whole tree (a child that ignores SIGTERM included); nothing of it is left, no zombie;
+- after the engine is killed with SIGKILL, a fresh executor finds the run (`recover`),
+  attaches by the recorded handle, mirrors the rest of its output with no gap and no
+  repeat, and gets the true exit code; a run that never started is not found;
+- a target out of reach (its real daemon stopped; the fake's switch) makes a start raise
+  a transient ExecutorError naming the target, and says so in health() and available();
+  once it is back a start works. The kinds that can never be out of reach declare it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.config import TARGET_KINDS, Project, SnapshotConfig
+from core.errors import ExecutorError
+from core.executors import executor_class
+from core.executors.base import Executor, Exit
+from core.executors.local import LocalExecutor
+from core.models import Run
+from core.paths import StorePaths
+from core.store.blobs import BlobStore
+from core.store.snapshot import take
+from tests import sshbox
+from tests.conftest import require
+from tests.helpers import REPO, kill_store_processes, wait_for
+from tests.integration.contract import kinds
+from tests.integration.contract.fake import FakeExecutor
+from tests.integration.contract.kinds import KINDS, Kind, make_run
+from tests.integration.ssh_fixtures import FULL_PATH
+
+GREETING = "hello from the snapshot\n"
+GRACE = 3.0                  # the cancel's grace period, in seconds
+LIMIT = 120.0                # no case may hang: every wait has this deadline
+
+
+def declared(kind: str) -> type[Executor]:
+    return FakeExecutor if kind == "fake" else executor_class(KINDS[kind])
+
+
+MAY_BE_UNREACHABLE = tuple(k for k in KINDS if declared(k).may_be_unreachable)
+every_kind = pytest.mark.parametrize("kind", tuple(KINDS), indirect=True)
+
+
+# ------------------------------------------------------------ fixtures
+
+
+def _box(tmp_path_factory, name: str, **settings):
+    require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
+    require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
+    root = tmp_path_factory.mktemp(f"contract-{name}")
+    client = sshbox.Client(root / "client")
+    box = sshbox.SshBox(root, name, client.public_key, **settings).start()
+    client.trust(box)
+    client.add_alias(box.name, box)
+    yield client, box
+    box.stop()
+    kill_store_processes(box.work)
+
+
+@pytest.fixture(scope="module")
+def ssh_box(tmp_path_factory):
+    yield from _box(tmp_path_factory, "box")
+
+
+@pytest.fixture(scope="module")
+def login_box(tmp_path_factory, slurm_cluster):
+    """A login node: its sessions find sbatch and the test cluster's SLURM_CONF."""
+    yield from _box(tmp_path_factory, "login", path_env=FULL_PATH, set_env=slurm_cluster.env)
+
+
+@pytest.fixture
+def kind(request, tmp_path, monkeypatch) -> Kind:
+    name = request.param
+    if name in ("ssh", "slurm-over-ssh"):
+        home = tmp_path / "home"            # never the machine's ~/.ssh or agent
+        home.mkdir()
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    if name == "ssh":
+        return kinds.ssh(*request.getfixturevalue("ssh_box"))
+    if name == "slurm-over-ssh":
+        return kinds.slurm_over_ssh(*request.getfixturevalue("login_box"))
+    if name == "docker":
+        return kinds.docker(request.getfixturevalue("dockerd"),
+                            request.getfixturevalue("busybox_image"))
+    if name == "slurm":
+        cluster = request.getfixturevalue("slurm_cluster")
+        for key, value in cluster.env.items():
+            monkeypatch.setenv(key, value)
+        return kinds.slurm(cluster)
+    if name == "fake":
+        return kinds.fake(tmp_path / "fake-out-of-reach")
+    return kinds.local()
+
+
+@dataclass
+class Store:
+    home: Path
+    snapshot: str
+
+    def output(self, run: Run) -> str:
+        try:
+            return (StorePaths(self.home).run_dir(run.id) / "output.log").read_text()
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    """A store whose snapshot holds hello.txt; what its runs leave running is killed after."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hello.txt").write_text(GREETING)
+    home = tmp_path / "store"
+    paths = StorePaths(home)
+    paths.ensure()
+    snapshot = take(Project(project, None, "", False), SnapshotConfig(), BlobStore(paths.blobs),
+                    {})
+    yield Store(home, snapshot.id)
+    kill_store_processes(home)
+
+
+class Engine:
+    """One executor on one store, held as the engine holds it; at the end it cancels what a
+    failed case left running (with no grace) and closes the executor."""
+
+    def __init__(self, kind: Kind, store: Store):
+        self.kind = kind
+        self.store = store
+        self.executor = kind.executor(store.home)
+        self.going: list[tuple[Run, dict]] = []
+
+    def run(self, run_id: int, command: list[str]) -> Run:
+        return make_run(run_id, command, self.store.snapshot, self.kind.target.name)
+
+    def env(self, run: Run) -> dict[str, str]:
+        """What the engine gives a run: the shell's environment where the kind takes it."""
+        env = dict(os.environ) if self.executor.takes_shell_env else {}
+        env.update(RUNYARD_RUN_ID=str(run.id), PYTHONUNBUFFERED="1")
+        return env
+
+    async def start(self, run: Run) -> dict:
+        handle = await asyncio.wait_for(self.executor.start(run, self.env(run)), LIMIT)
+        json.dumps(handle)                       # the engine records it as JSON
+        self.going.append((run, handle))
+        return handle
+
+    async def wait(self, run: Run, handle: dict) -> Exit:
+        ended = await asyncio.wait_for(self.executor.wait(run, handle), LIMIT)
+        self.going.remove((run, handle))
+        return ended
+
+    async def close(self) -> None:
+        for run, handle in self.going:
+            try:
+                await asyncio.wait_for(self.executor.cancel(run, handle, 0), LIMIT)
+            except (ExecutorError, asyncio.TimeoutError) as exc:
+                print(f"cleanup: run {run.id} may be left running: {exc!r}")
+        await self.executor.close()
+
+
+async def eventually(predicate, what: str, timeout: float = 60.0):
+    """tests.helpers.wait_for, polled in a thread so the executor's own work goes on."""
+    return await asyncio.to_thread(wait_for, predicate, timeout, 0.05, what)
+
+
+def processes_naming(marker: str) -> list[int]:
+    """Live processes on this machine whose command line holds `marker` (runs on loopback
+    boxes, in local containers and on the local Slurm node all show up here)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(name))
+            except OSError:
+                continue
+    return found
+
+
+def zombie_children() -> list[int]:
+    """Children of this process (the engine) that ended and were never reaped."""
+    zombies = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == b"Z" and int(fields[1]) == os.getpid():
+                zombies.append(int(name))
+    return zombies
+
+
+# ------------------------------------------------------------ what every kind declares
+
+
+def test_every_kind_is_an_executor_and_under_this_contract():
+    assert set(TARGET_KINDS) | {"fake"} == set(KINDS.values())
+    for kind in KINDS:
+        assert issubclass(declared(kind), Executor), kind
+
+
+def test_which_kinds_can_be_out_of_reach_is_declared():
+    """Local runs are on this machine: there is nothing to lose touch with, so the local
+    kind says it is never out of reach and the transient case does not apply to it."""
+    assert MAY_BE_UNREACHABLE == ("ssh", "docker", "slurm", "slurm-over-ssh", "fake")
+    assert LocalExecutor.may_be_unreachable is False
+
+
+# ------------------------------------------------------------ the cases
+
+
+@every_kind
+async def test_a_run_starts_with_its_code_its_output_comes_here_and_its_exit_is_exact(kind,
+                                                                                     store):
+    engine = Engine(kind, store)
+    run = engine.run(1, ["sh", "-c", 'cat hello.txt; echo "run $RUNYARD_RUN_ID here"; exit 3'])
+    try:
+        ended = await engine.wait(run, await engine.start(run))
+    finally:
+        await engine.close()
+    assert (ended.exit_code, ended.reason, ended.lost) == (3, "exit code 3", False)
+    assert store.output(run) == GREETING + "run 1 here\n"
+
+
+@every_kind
+async def test_a_death_by_signal_says_which(kind, store):
+    engine = Engine(kind, store)
+    run = engine.run(1, ["sh", "-c", "echo going; kill -9 $$"])
+    try:
+        ended = await engine.wait(run, await engine.start(run))
+    finally:
+        await engine.close()
+    assert (ended.exit_code, ended.reason) == (137, "killed by signal 9 (SIGKILL)")
+    assert store.output(run).startswith("going\n")     # a shell may add its own "Killed"
+
+
+@every_kind
+async def test_cancel_is_sigterm_then_after_the_grace_sigkill_to_the_whole_tree(kind, store):
+    marker = f"contract-{secrets.token_hex(6)}"
+    # The run traps SIGTERM (says so, carries on); its child ignores it: only SIGKILL ends them.
+    script = (f'trap "" TERM; sh -c "while :; do sleep 1; done" {marker}-child & '
+              'trap "echo got TERM" TERM; echo started; while :; do sleep 1; done')
+    engine = Engine(kind, store)
+    run = engine.run(1, ["sh", "-c", script, marker])
+    try:
+        handle = await engine.start(run)
+        waiting = asyncio.ensure_future(engine.wait(run, handle))
+        await eventually(lambda: "started" in store.output(run), "the run to start")
+        assert len(processes_naming(marker)) >= 2, "the run and its child are running"
+        began = time.monotonic()
+        await asyncio.wait_for(engine.executor.cancel(run, handle, GRACE), LIMIT)
+        await waiting
+        took = time.monotonic() - began
+    finally:
+        await engine.close()
+    assert "got TERM" in store.output(run), "SIGTERM came first"
+    assert took >= GRACE, f"the grace period was cut short ({took:.1f} s)"
+    await eventually(lambda: not processes_naming(marker), "every process of the run to end")
+    assert zombie_children() == [], "whatever the engine started was reaped"
+
+
+@every_kind
+async def test_a_fresh_executor_reattaches_after_the_engine_is_killed(kind, store, tmp_path):
+    fresh = Engine(kind, store)              # what the restarted engine makes
+    run = fresh.run(1, ["sh", "-c", "echo before; while [ ! -e go ]; do sleep 0.1; done; "
+                                    "echo after; exit 5"])
+    spec = {"target": kind.target.to_dict(), "home": str(store.home), "run_id": run.id,
+            "command": run.spec.command, "snapshot": store.snapshot, "env": fresh.env(run)}
+    with open(tmp_path / "standin.err", "wb") as errors:
+        standin = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.contract.engine_standin", json.dumps(spec)],
+            stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, cwd=REPO,
+            env={**os.environ, **kind.env, "PYTHONPATH": str(REPO)})
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(standin.stdout.readline), LIMIT)
+        assert line, (tmp_path / "standin.err").read_text()
+        handle = json.loads(line)
+        fresh.going.append((run, handle))
+        await eventually(lambda: "before" in store.output(run), "the stand-in to follow the run")
+        standin.kill()                                          # SIGKILL: no goodbye
+        standin.wait(timeout=30)
+        found = await asyncio.wait_for(fresh.executor.recover(run), LIMIT)
+        (kind.workdir(store.home, run, handle) / "go").touch()
+        ended = await fresh.wait(run, handle)
+    finally:
+        if standin.poll() is None:
+            standin.kill()
+            standin.wait(timeout=30)
+        standin.stdout.close()
+        await fresh.close()
+    assert found is not None, "a run whose handle was lost is found again"
+    assert (ended.exit_code, ended.reason, ended.lost) == (5, "exit code 5", False)
+    assert store.output(run) == "before\nafter\n", "no gap, no repeat"
+
+
+@every_kind
+async def test_a_run_that_never_started_is_not_found(kind, store):
+    engine = Engine(kind, store)
+    try:
+        found = await asyncio.wait_for(engine.executor.recover(engine.run(9, ["true"])), LIMIT)
+    finally:
+        await engine.close()
+    assert found is None, "the engine queues it again"
+
+
+@pytest.mark.parametrize("kind", MAY_BE_UNREACHABLE, indirect=True)
+async def test_a_target_out_of_reach_fails_a_start_transiently_then_heals(kind, store):
+    engine = Engine(kind, store)
+    run = engine.run(1, ["sh", "-c", "cat hello.txt"])
+    try:
+        await asyncio.wait_for(engine.executor.reach(), LIMIT)    # as a running engine is
+        await asyncio.to_thread(kind.go_away)
+        try:
+            with pytest.raises(ExecutorError) as refused:
+                await engine.start(run)
+            health = engine.executor.health()
+            available = engine.executor.available()
+        finally:
+            await asyncio.to_thread(kind.come_back)
+        ended = await engine.wait(run, await engine.start(run))
+        healed = engine.executor.health()
+    finally:
+        await engine.close()
+    assert refused.value.transient, refused.value.message
+    assert refused.value.target == kind.target.name
+    assert health is not None and health[0] == "unreachable", health
+    assert available is False, "queued runs wait for the target"
+    assert (ended.exit_code, store.output(run)) == (0, GREETING)
+    assert healed == ("ok", None)
