@@ -144,7 +144,7 @@ def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
 
 
 def _base_options(config: Config, warnings) -> dict:
-    return {"metric_patterns": list(config.metric_patterns), "cancel_grace": config.cancel_grace,
+    return {**config.metrics.to_options(), "cancel_grace": config.cancel_grace,
             "warnings": list(warnings), "notify": config.sections.get("notify")}
 
 

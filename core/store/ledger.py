@@ -289,15 +289,31 @@ class Ledger:
     # ------------------------------------------------------------ metrics
 
     def add_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
-                    latest: dict, ingest: dict) -> None:
-        """Store metric points with the ingest position they came from, in one transaction."""
+                    latest: dict | None = None, ingest: dict | None = None) -> None:
+        """Store metric points, with the run's latest values and the ingest position they
+        came from when given, in one transaction."""
         at = time.time()
         with self._tx():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
                 [(run_id, key, step, value, at) for key, step, value in rows])
-            self.conn.execute("UPDATE runs SET metrics = ?, ingest = ? WHERE id = ?",
-                              (_dumps(latest), _dumps(ingest), run_id))
+            if latest is not None:
+                self.conn.execute("UPDATE runs SET metrics = ?, ingest = ? WHERE id = ?",
+                                  (_dumps(latest), _dumps(ingest), run_id))
+
+    def replace_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
+                        latest: dict, ingest: dict, options: dict, message: str) -> None:
+        """A run's metrics read anew (`tui metrics --reparse`): every old point goes, the new
+        ones and the rules they were read with come in, in one transaction, with an event."""
+        at = time.time()
+        with self._tx():
+            self.conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
+                [(run_id, key, step, value, at) for key, step, value in rows])
+            self.conn.execute("UPDATE runs SET metrics = ?, ingest = ?, options = ? WHERE id = ?",
+                              (_dumps(latest), _dumps(ingest), _dumps(options), run_id))
+            self._event(run_id, "metrics", None, message)
 
     # ------------------------------------------------------------ snapshots and caches
 
