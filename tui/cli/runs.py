@@ -1,4 +1,4 @@
-"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+"""The run commands of the CLI: status, show, logs, wait, cancel, rm (metrics: tui.cli.metrics)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
+    handler = {"status": status, "show": show, "logs": logs, "wait": wait,
                "cancel": cancel, "rm": remove}[args.command]
     return handler(args, paths)
 
@@ -289,29 +289,6 @@ def _tail_offset(path, lines: int) -> int:
             return 0
     except FileNotFoundError:
         return 0
-
-
-def metrics(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    series = run_queries.metric_series(conn, run_id, args.key or None)
-    if args.json:
-        emit({"run": run_id, "metrics": {
-            key: [[step, run_queries.json_number(value)] for step, value in points]
-            for key, points in series.items()}})
-        return ExitCode.OK
-    if not series:
-        say(f"run {run_id} has no metrics yet")
-        return ExitCode.OK
-    rows = []
-    for key, points in series.items():
-        values = [v for _, v in points if v == v]
-        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
-                     formatting.number(min(values)) if values else "nan",
-                     formatting.number(max(values)) if values else "nan", str(len(points))])
-    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
-                           right={1, 2, 3, 4, 5}))
-    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- wait and cancel
