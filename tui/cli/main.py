@@ -277,5 +277,8 @@ def dispatch(args, parser) -> int:
     if args.command == "metrics":
         from tui.cli import metrics as cli_metrics
         return cli_metrics.metrics(args, paths)
+    if args.command == "logs":
+        from tui.cli import logs as cli_logs
+        return cli_logs.logs(args, paths)
     from tui.cli import runs as cli_runs
     return cli_runs.run(args, paths)
