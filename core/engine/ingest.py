@@ -55,6 +55,7 @@ class Batch:
     rows: list                  # (name, step, value); value None stands for NaN
     warnings: list[str]         # what was skipped, said once per kind and run
     more: bool                  # a file had more to read than one call takes
+    state: dict                 # IngestState.to_dict() just after these rows
 
 
 class Ingestor:
@@ -85,7 +86,7 @@ class Ingestor:
         state.output = self.output.snapshot()
         state.metrics_file = self.metrics_file.snapshot()
         return Batch(rows, self.output.take_warnings() + self.metrics_file.take_warnings(),
-                     more)
+                     more, state.to_dict())
 
 
 def _read_complete(path, offset: int, skipping: bool, final: bool) -> tuple[str, int, bool, bool]:
@@ -119,7 +120,6 @@ def _read_complete(path, offset: int, skipping: bool, final: bool) -> tuple[str,
 
 def latest_values(current: dict, rows) -> dict:
     """The run's latest value per metric (JSON-safe), after adding `rows`."""
-    latest = dict(current)
-    for key, _step, value in rows:
-        latest[key] = json_number(math.nan if value is None else value)
-    return latest
+    last = {key: value for key, _step, value in rows}
+    return {**current, **{key: json_number(math.nan if value is None else value)
+                          for key, value in last.items()}}

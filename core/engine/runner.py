@@ -59,6 +59,7 @@ class Runner:
         self.ingestors: dict[int, Ingestor] = {}
         self.checkers: dict[int, stoprules.Checker] = {}
         self.ingest_failed: set[int] = set()      # runs whose metrics reading broke (logged)
+        self.ingest_locks: dict[int, asyncio.Lock] = {}
         self.finished: dict[int, asyncio.Future] = {}
 
     # ------------------------------------------------------------ starting
@@ -185,6 +186,7 @@ class Runner:
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
         self.ingestors.pop(run_id, None)
+        self.ingest_locks.pop(run_id, None)
         self.checkers.pop(run_id, None)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
@@ -275,13 +277,29 @@ class Runner:
 
     async def ingest(self, run_id: int, check_rules: bool = True, final: bool = False) -> None:
         """Read new metric points; check the run's stop rules on them while it runs. With
-        `final` (the run has ended), read to the end, its unfinished last line included."""
+        `final` (the run has ended), read to the end, its unfinished last line included.
+        The next chunk is read (in a thread) while the points of one are stored."""
+        lock = self.ingest_locks.setdefault(run_id, asyncio.Lock())
+        async with lock:         # the ingest loop and a run's final read never overlap
+            await self._ingest_locked(run_id, check_rules, final)
+
+    async def _ingest_locked(self, run_id: int, check_rules: bool, final: bool) -> None:
         ingestor = self.ingestors.get(run_id)
         if ingestor is None:
             ingestor = self._new_ingestor(run_id)
-        for _ in range(MAX_CHUNKS_PER_ROUND if not final else 1 << 30):
-            batch = await asyncio.to_thread(ingestor.poll, final)
-            await self._store_points(run_id, ingestor, batch)
+        batch = await asyncio.to_thread(ingestor.poll, final)
+        chunks = 1
+        while True:
+            reading = None
+            if batch.more and (final or chunks < MAX_CHUNKS_PER_ROUND):
+                reading = asyncio.ensure_future(asyncio.to_thread(ingestor.poll, final))
+                chunks += 1
+            try:
+                await self._store_points(run_id, ingestor, batch)
+            except BaseException:
+                if reading is not None:
+                    await asyncio.gather(reading, return_exceptions=True)
+                raise
             for warning in batch.warnings:
                 log.warning("metrics of run %s: %s", run_id, warning)
                 self.ledger.event(run_id, "metrics", warning)
@@ -289,8 +307,9 @@ class Runner:
             if checker is not None and check_rules and (why := checker.feed(batch.rows)):
                 del self.checkers[run_id]
                 self.stop(run_id, why)
-            if not batch.more:
-                break
+            if reading is None:
+                return
+            batch = await reading
 
     async def _store_points(self, run_id: int, ingestor: Ingestor, batch) -> None:
         """Store points in transactions of at most STORE_BATCH, letting other work run in
@@ -304,7 +323,7 @@ class Runner:
             self.ledger.add_metrics(run_id, chunk)
             await asyncio.sleep(0)
         ingestor.latest = latest_values(ingestor.latest, rows)
-        self.ledger.add_metrics(run_id, chunks[-1], ingestor.latest, ingestor.state.to_dict())
+        self.ledger.add_metrics(run_id, chunks[-1], ingestor.latest, batch.state)
 
     def _new_ingestor(self, run_id: int) -> Ingestor:
         saved = run_queries.ingest_record(self.ledger.conn, run_id)

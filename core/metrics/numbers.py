@@ -37,6 +37,8 @@ def value_of(raw) -> float:
 
 def step_of(raw) -> int:
     """The whole-number step a printed number stands for; raises DoesNotFit."""
+    if raw.__class__ is str and raw.isdigit() and len(raw) < 19:
+        return int(raw)                                    # the common case
     if isinstance(raw, int) and not isinstance(raw, bool):
         step = raw
     else:

@@ -30,6 +30,7 @@ from core.metrics import readers as builtin
 from core.metrics.numbers import DoesNotFit, step_of, value_of
 from core.metrics.patterns import TIMEOUT as PATTERN_TIMEOUT, UserPattern
 from core.metrics.reading import AFTER_BAR, BAR, Reading, Segment
+from core.metrics.readers.keyvalue import LEADING_STEP, PAIR, STEP_KEYS
 from core.metrics.rules import MetricRules
 
 MAX_SEGMENT = 1024 * 1024        # longer lines are skipped for metrics (the log keeps them)
@@ -41,6 +42,7 @@ _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)
                       r"|[P^_X][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])")
 _INFINITIES = (math.inf, -math.inf)
 _ENDS_LINE, _REDRAWN = Segment(True), Segment(False)
+PAIR_FINDALL = PAIR.findall
 
 Point = tuple        # (name, step, value); value None stands for NaN
 
@@ -99,13 +101,22 @@ class OutputParser:
         """The points in `text`: complete lines, or redraws ended by a carriage return."""
         points: list[Point] = []
         lines = text.split("\n")
-        tail = len(lines) - 1
-        for index, line in enumerate(lines):
-            if "\r" in line or "\x1b" in line or "\b" in line:
-                self._redrawn_line(line, index < tail, points)
-            elif line:
-                self._segment(line, _ENDS_LINE if index < tail else _REDRAWN, points)
-            if index < tail:
+        tail = lines.pop()                   # after the last newline: redraws ended by \r
+        segment = self._segment
+        if "\r" in text or "\x1b" in text or "\b" in text:
+            for line in lines:
+                if "\r" in line or "\x1b" in line or "\b" in line:
+                    self._redrawn_line(line, True, points)
+                elif line:
+                    segment(line, _ENDS_LINE, points, False)
+                self.last_text = None
+            if tail:
+                self._redrawn_line(tail, False, points)
+        else:                                # plain lines: the common case, made fast
+            for line in lines:
+                if line:
+                    segment(line, _ENDS_LINE, points, False)
+            if lines:
                 self.last_text = None
         return points
 
@@ -128,24 +139,35 @@ class OutputParser:
             if "\b" in raw:
                 raw = _backspaced(raw)
             if raw:
-                self._segment(raw, _ENDS_LINE if ends and index == last else _REDRAWN, points)
+                self._segment(raw, _ENDS_LINE if ends and index == last else _REDRAWN, points,
+                              True)
 
-    def _segment(self, raw: str, segment: Segment, points: list) -> None:
+    def _segment(self, raw: str, segment: Segment, points: list, redrawn: bool) -> None:
+        """One line, or one redraw of a line (`redrawn`: the same as the redraw before it
+        adds nothing)."""
         if len(raw) > MAX_SEGMENT:
             self._warn("long", f"a line longer than {MAX_SEGMENT // 1024 // 1024} MB was "
                                "skipped for metrics (the log keeps it)")
             return
         text = raw.strip()
-        if not text or text == self.last_text:
+        if not text:
             return
-        self.last_text = text
+        if redrawn:
+            if text == self.last_text:
+                return
+            self.last_text = text
         reading = None
         if self.dispatch is not None and (found := self.dispatch(text)) is not None:
             reader = self.by_start[int(found.lastgroup[1:])]
             reading = reader.read(text, segment, self.reader_state.setdefault(reader.name, {}))
-        if reading is None and self.progress is not None and builtin.looks_like_bar(text):
+        if reading is None and self.progress is not None and "[" in text and \
+                ("|" in text or "it [" in text):                  # readers.looks_like_bar
             reading = self.progress.read(text, segment, {})
         if reading is None and self.key_value is not None:
+            if self.pending is None and not self.patterns and (pairs := PAIR_FINDALL(text)) \
+                    and (text[0] not in "sSiIeE" or not LEADING_STEP(text)):
+                self._emit_pairs(pairs, points)          # the common case, made fast
+                return
             reading = self.key_value.read(text, segment, {})
         if self.pending is not None:
             self._after_trainer_log(reading, points)
@@ -238,6 +260,32 @@ class OutputParser:
                 at = counters.get(name, 0)
                 counters[name] = at + 1
             points.append((name, at, None if value != value else value))
+
+    def _emit_pairs(self, pairs: list, points: list) -> None:
+        """`_emit` for a plain `key=value` line: the same rules, without a Reading."""
+        at = self.step
+        for name, raw in pairs:
+            if name in STEP_KEYS:
+                try:
+                    at = self.step = step_of(raw)
+                except DoesNotFit as exc:
+                    self._warn("step", f"{exc}: the values on its line were skipped")
+                    return
+        known, counters = self.known, self.counters
+        for name, raw in pairs:
+            if name in STEP_KEYS or (name not in known and not self._accept(name)):
+                continue
+            value = float(raw)
+            if value in _INFINITIES and "n" not in raw.lower():
+                self._warn("value", f"the value {raw[:40]} of {name} does not fit a double "
+                                    "and was skipped")
+                continue
+            if at is None:
+                step = counters.get(name, 0)
+                counters[name] = step + 1
+            else:
+                step = at
+            points.append((name, step, None if value != value else value))
 
     def _changed(self, reading: Reading) -> dict:
         """The values of a bar's redraw that differ from its previous redraw."""

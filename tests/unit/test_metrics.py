@@ -46,6 +46,7 @@ def test_lines_led_by_their_step():
 
 
 def test_each_redraw_of_a_line_is_read_once():
+    assert points("loss=1\nloss=1\n") == [("loss", 0, 1.0), ("loss", 1, 1.0)]  # lines, not redraws
     text = "".join(f"\rstep {i} loss={1 / (i + 1):.4f}" for i in range(5)) + "\rstep 4 loss=0.2000\n"
     assert points(text) == [("loss", i, round(1 / (i + 1), 4)) for i in range(5)]
 

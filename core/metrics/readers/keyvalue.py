@@ -32,6 +32,9 @@ _LEADING_STEP = re.compile(
     r"|epoch\s+(\d+)(?:\s*/\s*\d+)?(?=\s*(?:$|[:,|]|-\s))[\s:,|\-]*", re.I)
 
 
+LEADING_STEP = _LEADING_STEP.match
+
+
 class KeyValue:
     name = "keyvalue"
     starts = None                # the fallback: every line no other reader claimed
