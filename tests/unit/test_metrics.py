@@ -125,3 +125,33 @@ def test_hostile_names_are_skipped():
     text = json.dumps({"a\x1b]0;title\x07": 1, "x" * 300: 2, "ok": 3}) + "\n"
     assert parser.feed(text) == [("ok", 0, 3.0)]
     assert len(parser.take_warnings()) == 1
+
+
+def test_the_readme_metrics_example_is_valid_and_does_what_it_says():
+    import re
+
+    from core import config
+    from tests.helpers import REPO
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("#### Your own patterns"):]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    rules = config.load_text(block).metrics
+    assert rules.disable == ("keras",) and rules.ignore == ("v_num", "*_runtime")
+    assert points("accuracy 93.5%\nf1 -> 0.8\nit 7: val top1 0.81\nv_num=3 eval_runtime=2\n",
+                  rules) == [("acc", 0, 93.5), ("f1", 0, 0.8), ("val/top1", 7, 0.81)]
+
+
+def test_config_mistakes_in_metrics_name_the_key():
+    import pytest
+
+    from core import config
+    from core.errors import ConfigError
+    for text, key in (("[metrics]\npatterns = ['(']\n", "metrics.patterns[0]"),
+                      ("[metrics]\npatterns = ['no groups']\n", "metrics.patterns[0]"),
+                      ("[metrics]\npatterns = ['(?P<key>x)']\n", "metrics.patterns[0]"),
+                      ("[metrics]\ndisable = ['tqdm']\n", "metrics.disable[0]"),
+                      ("[metrics]\nignore = 3\n", "metrics.ignore"),
+                      ("[metrics]\nreaders = []\n", "metrics")):
+        with pytest.raises(ConfigError) as caught:
+            config.load_text(text)
+        assert key in caught.value.message, (text, caught.value.message)
