@@ -1,4 +1,4 @@
-"""Metric ingest: following a run's output.log and metrics.jsonl, and reading them from zero.
+"""Metric ingest: following a run's output.log and metrics.jsonl, and storing their points.
 
 The files are read by byte offset, at most READ_CHUNK per call, and cut after the last
 newline or carriage return, so each redraw of a progress bar is read as soon as it is
@@ -6,20 +6,37 @@ drawn (core.metrics.parser turns the text into points). Where ingest stopped is 
 with the points it gave (one transaction), so a restarted engine neither skips nor
 repeats a line. A line with no end is waited for, unless it grows past MAX_LINE: then it
 is skipped to its end. When the run has ended (`final`), the unfinished last line counts.
+
+RunMetrics is the engine's side: every INTERVAL it reads each supervised run (a few
+chunks at most, so one busy run cannot starve the others), stores the points in batches
+(the event loop runs between them), checks the run's stop rules, and reads an ended run
+to its end. Nothing in a run's files can stop the engine: a failure is logged and said
+once on the run, whose reading then stops; the run goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import os
 from dataclasses import dataclass, field
 
+from core.errors import StoreError
 from core.metrics.parser import OutputParser
 from core.metrics.rules import MetricRules
+from core.spec import stoprules
+from core.store import queries as run_queries
+from core.store.ledger import Ledger
 from core.store.queries import json_number
+
+log = logging.getLogger("runyard.engine")
 
 MAX_LINE = 1024 * 1024          # longer lines are skipped for metrics (the log keeps them)
 READ_CHUNK = 8 * 1024 * 1024    # at most this much of a file per call
+INTERVAL = 0.5                  # seconds between reads of the running runs
+MAX_CHUNKS_PER_ROUND = 4        # per run and round, so one busy run cannot starve others
+STORE_BATCH = 50_000            # points per transaction (the event loop runs between them)
 
 
 @dataclass
@@ -68,6 +85,7 @@ class Ingestor:
         self.state = state or IngestState()
         self.output = OutputParser(rules, self.state.output)
         self.metrics_file = OutputParser(rules, self.state.metrics_file, json_only=True)
+        self.latest: dict = {}          # the run's latest value per metric, as stored
 
     def poll(self, final: bool = False) -> Batch:
         """New points; with `final` (the run has ended) an unfinished last line counts too."""
@@ -123,3 +141,111 @@ def latest_values(current: dict, rows) -> dict:
     last = {key: value for key, _step, value in rows}
     return {**current, **{key: json_number(math.nan if value is None else value)
                           for key, value in last.items()}}
+
+
+class RunMetrics:
+    """The engine's metric ingest for the runs it supervises."""
+
+    def __init__(self, ledger: Ledger, paths, stop):
+        self.ledger = ledger
+        self.paths = paths
+        self.stop = stop                      # stop(run_id, why): a stop rule fired
+        self.ingestors: dict[int, Ingestor] = {}
+        self.checkers: dict[int, stoprules.Checker] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+        self.failed: set[int] = set()         # runs whose reading broke (logged, said once)
+
+    def forget(self, run_id: int) -> None:
+        """The run has ended (its last points read)."""
+        self.ingestors.pop(run_id, None)
+        self.checkers.pop(run_id, None)
+        self.locks.pop(run_id, None)
+
+    async def loop(self, running) -> None:
+        """Read every run in `running()`, every INTERVAL, forever."""
+        while True:
+            await asyncio.sleep(INTERVAL)
+            for run_id in running():
+                await self.ingest_safely(run_id)
+
+    async def ingest_safely(self, run_id: int, final: bool = False) -> None:
+        """`ingest`, so that nothing in a run's output or files can stop the engine: a
+        failure is logged and recorded on the run, once; the run goes on."""
+        if run_id in self.failed:
+            return
+        try:
+            await self.ingest(run_id, check_rules=not final, final=final)
+        except (OSError, StoreError) as exc:
+            log.warning("metrics of run %s: %s", run_id, exc)
+        except Exception as exc:      # a reader's bug must not end the run or the engine
+            log.exception("metrics of run %s: reading stopped", run_id)
+            self.failed.add(run_id)
+            self.ingestors.pop(run_id, None)
+            self.ledger.event(run_id, "metrics", f"reading metrics stopped: engine error "
+                                                 f"{exc!r} (see the engine log)")
+
+    async def ingest(self, run_id: int, check_rules: bool = True, final: bool = False) -> None:
+        """Read new points; check the run's stop rules on them while it runs. With `final`
+        (the run has ended), read to the end, its unfinished last line included."""
+        lock = self.locks.setdefault(run_id, asyncio.Lock())
+        async with lock:          # the ingest loop and a run's final read never overlap
+            await self._ingest_locked(run_id, check_rules, final)
+
+    async def _ingest_locked(self, run_id: int, check_rules: bool, final: bool) -> None:
+        """The next chunk is read (in a thread) while the points of one are stored."""
+        ingestor = self.ingestors.get(run_id) or self._new_ingestor(run_id)
+        batch = await asyncio.to_thread(ingestor.poll, final)
+        chunks = 1
+        while True:
+            reading = None
+            if batch.more and (final or chunks < MAX_CHUNKS_PER_ROUND):
+                reading = asyncio.ensure_future(asyncio.to_thread(ingestor.poll, final))
+                chunks += 1
+            try:
+                await self._store(run_id, ingestor, batch)
+            except BaseException:
+                if reading is not None:
+                    await asyncio.gather(reading, return_exceptions=True)
+                raise
+            for warning in batch.warnings:
+                log.warning("metrics of run %s: %s", run_id, warning)
+                self.ledger.event(run_id, "metrics", warning)
+            checker = self.checkers.get(run_id)
+            if checker is not None and check_rules and (why := checker.feed(batch.rows)):
+                del self.checkers[run_id]
+                self.stop(run_id, why)
+            if reading is None:
+                return
+            batch = await reading
+
+    async def _store(self, run_id: int, ingestor: Ingestor, batch: Batch) -> None:
+        """Points in transactions of at most STORE_BATCH; the ingest position goes with the
+        last (after a crash in between, the rest is read again and lands on the same
+        steps)."""
+        rows = batch.rows
+        if not rows and not batch.warnings:
+            return
+        chunks = [rows[i:i + STORE_BATCH] for i in range(0, len(rows), STORE_BATCH)] or [[]]
+        for chunk in chunks[:-1]:
+            self.ledger.add_metrics(run_id, chunk)
+            await asyncio.sleep(0)
+        ingestor.latest = latest_values(ingestor.latest, rows)
+        self.ledger.add_metrics(run_id, chunks[-1], ingestor.latest, batch.state)
+
+    def _new_ingestor(self, run_id: int) -> Ingestor:
+        saved = run_queries.ingest_record(self.ledger.conn, run_id)
+        run_dir = self.paths.run_dir(run_id)
+        ingestor = self.ingestors[run_id] = Ingestor(
+            run_dir / "output.log", run_dir / "metrics.jsonl",
+            MetricRules.from_options(saved.options), IngestState.from_dict(saved.ingest))
+        ingestor.latest = saved.latest
+        if saved.stop_if:
+            checker = stoprules.Checker(stoprules.parse_all(saved.stop_if))
+            # After an engine restart, the points seen before count (plateau needs them).
+            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
+            earlier = sorted((step, key, value) for key, points in seen.items()
+                             for step, value in points)
+            checker.feed([(key, step, None if value != value else value)
+                          for step, key, value in earlier])
+            self.checkers[run_id] = checker
+        return ingestor

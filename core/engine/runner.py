@@ -15,12 +15,10 @@ import time
 from core.engine import checkpoints
 from core.engine import retries
 from core.store import queries as run_queries
-from core.spec import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
-from core.engine.ingest import IngestState, Ingestor, latest_values
-from core.metrics.rules import MetricRules
+from core.engine.ingest import RunMetrics
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
@@ -41,9 +39,6 @@ RESTART_RULES = {
     RunState.LOST: "unchanged",
 }
 
-INGEST_INTERVAL = 0.5
-MAX_CHUNKS_PER_ROUND = 4    # per run and ingest round, so one busy run cannot starve others
-STORE_BATCH = 50_000        # points per transaction (the event loop runs between them)
 
 
 class Runner:
@@ -56,10 +51,7 @@ class Runner:
         self.on_change = on_change          # called after a run starts or ends
         self.on_ended = None                # called with each run that ended for good
         self.tasks: dict[int, asyncio.Task] = {}
-        self.ingestors: dict[int, Ingestor] = {}
-        self.checkers: dict[int, stoprules.Checker] = {}
-        self.ingest_failed: set[int] = set()      # runs whose metrics reading broke (logged)
-        self.ingest_locks: dict[int, asyncio.Lock] = {}
+        self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
 
     # ------------------------------------------------------------ starting
@@ -151,7 +143,7 @@ class Runner:
         if run.cancel_requested:
             asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
         outcome = await runtime.executor.wait(run, handle)
-        await self.ingest_safely(run_id, final=True)
+        await self.metrics.ingest_safely(run_id, final=True)
         self.finish(run_id, outcome)
 
     def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
@@ -185,9 +177,7 @@ class Runner:
                                          exit_code=outcome.exit_code, at=at, cause=cause)
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
-        self.ingestors.pop(run_id, None)
-        self.ingest_locks.pop(run_id, None)
-        self.checkers.pop(run_id, None)
+        self.metrics.forget(run_id)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
             future.set_result(run)
@@ -275,95 +265,9 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int, check_rules: bool = True, final: bool = False) -> None:
-        """Read new metric points; check the run's stop rules on them while it runs. With
-        `final` (the run has ended), read to the end, its unfinished last line included.
-        The next chunk is read (in a thread) while the points of one are stored."""
-        lock = self.ingest_locks.setdefault(run_id, asyncio.Lock())
-        async with lock:         # the ingest loop and a run's final read never overlap
-            await self._ingest_locked(run_id, check_rules, final)
-
-    async def _ingest_locked(self, run_id: int, check_rules: bool, final: bool) -> None:
-        ingestor = self.ingestors.get(run_id)
-        if ingestor is None:
-            ingestor = self._new_ingestor(run_id)
-        batch = await asyncio.to_thread(ingestor.poll, final)
-        chunks = 1
-        while True:
-            reading = None
-            if batch.more and (final or chunks < MAX_CHUNKS_PER_ROUND):
-                reading = asyncio.ensure_future(asyncio.to_thread(ingestor.poll, final))
-                chunks += 1
-            try:
-                await self._store_points(run_id, ingestor, batch)
-            except BaseException:
-                if reading is not None:
-                    await asyncio.gather(reading, return_exceptions=True)
-                raise
-            for warning in batch.warnings:
-                log.warning("metrics of run %s: %s", run_id, warning)
-                self.ledger.event(run_id, "metrics", warning)
-            checker = self.checkers.get(run_id)
-            if checker is not None and check_rules and (why := checker.feed(batch.rows)):
-                del self.checkers[run_id]
-                self.stop(run_id, why)
-            if reading is None:
-                return
-            batch = await reading
-
-    async def _store_points(self, run_id: int, ingestor: Ingestor, batch) -> None:
-        """Store points in transactions of at most STORE_BATCH, letting other work run in
-        between; the ingest position goes with the last (a restart re-reads the rest, and
-        the same points land on the same steps)."""
-        rows = batch.rows
-        if not rows and not batch.warnings:
-            return
-        chunks = [rows[i:i + STORE_BATCH] for i in range(0, len(rows), STORE_BATCH)] or [[]]
-        for chunk in chunks[:-1]:
-            self.ledger.add_metrics(run_id, chunk)
-            await asyncio.sleep(0)
-        ingestor.latest = latest_values(ingestor.latest, rows)
-        self.ledger.add_metrics(run_id, chunks[-1], ingestor.latest, batch.state)
-
-    def _new_ingestor(self, run_id: int) -> Ingestor:
-        saved = run_queries.ingest_record(self.ledger.conn, run_id)
-        run_dir = self.paths.run_dir(run_id)
-        ingestor = self.ingestors[run_id] = Ingestor(
-            run_dir / "output.log", run_dir / "metrics.jsonl",
-            MetricRules.from_options(saved.options), IngestState.from_dict(saved.ingest))
-        ingestor.latest = saved.latest
-        if saved.stop_if:
-            checker = stoprules.Checker(stoprules.parse_all(saved.stop_if))
-            # After an engine restart, the points seen before count (plateau needs them).
-            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
-            earlier = sorted((step, key, value) for key, points in seen.items()
-                             for step, value in points)
-            checker.feed([(key, step, None if value != value else value)
-                          for step, key, value in earlier])
-            self.checkers[run_id] = checker
-        return ingestor
-
     async def ingest_loop(self) -> None:
-        while True:
-            await asyncio.sleep(INGEST_INTERVAL)
-            for run_id in list(self.tasks):
-                await self.ingest_safely(run_id)
-
-    async def ingest_safely(self, run_id: int, final: bool = False) -> None:
-        """Ingest, so that nothing in a run's output or its files can stop the engine: a
-        failure is logged and recorded on the run, once; the run goes on."""
-        if run_id in self.ingest_failed:
-            return
-        try:
-            await self.ingest(run_id, check_rules=not final, final=final)
-        except (OSError, StoreError) as exc:
-            log.warning("metrics of run %s: %s", run_id, exc)
-        except Exception as exc:      # a reader's bug must not end the run or the engine
-            log.exception("metrics of run %s: reading stopped", run_id)
-            self.ingest_failed.add(run_id)
-            self.ingestors.pop(run_id, None)
-            self.ledger.event(run_id, "metrics", f"reading metrics stopped: engine error "
-                                                 f"{exc!r} (see the engine log)")
+        """Read the metrics of every supervised run (core.engine.ingest.RunMetrics)."""
+        await self.metrics.loop(lambda: list(self.tasks))
 
     # ------------------------------------------------------------ engine restart
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.bench.common import REPO, Result, Workspace, make_project
 from core.engine.ingest import Ingestor
-from core.engine.runner import STORE_BATCH
+from core.engine.ingest import STORE_BATCH
 from core.store.ledger import Ledger
 
 WRITER = """import sys
