@@ -34,6 +34,8 @@ from core.metrics.readers.keyvalue import LEADING_STEP, PAIR, STEP_KEYS
 from core.metrics.rules import MetricRules
 
 MAX_SEGMENT = 1024 * 1024        # longer lines are skipped for metrics (the log keeps them)
+LONG_SEGMENT = 16 * 1024         # longer lines go to the key=value reader only (no library
+                                 # prints such lines; the others' regexes are not linear)
 MAX_NAMES = 2000                 # distinct metric names per run
 MAX_NAME_LENGTH = 200
 MAX_BARS = 32                    # progress bars whose last values are remembered
@@ -157,10 +159,11 @@ class OutputParser:
                 return
             self.last_text = text
         reading = None
-        if self.dispatch is not None and (found := self.dispatch(text)) is not None:
+        short = len(text) <= LONG_SEGMENT
+        if short and self.dispatch is not None and (found := self.dispatch(text)) is not None:
             reader = self.by_start[int(found.lastgroup[1:])]
             reading = reader.read(text, segment, self.reader_state.setdefault(reader.name, {}))
-        if reading is None and self.progress is not None and "[" in text and \
+        if reading is None and short and self.progress is not None and "[" in text and \
                 ("|" in text or "it [" in text):                  # readers.looks_like_bar
             reading = self.progress.read(text, segment, {})
         if reading is None and self.key_value is not None:

@@ -155,3 +155,24 @@ def test_config_mistakes_in_metrics_name_the_key():
         with pytest.raises(ConfigError) as caught:
             config.load_text(text)
         assert key in caught.value.message, (text, caught.value.message)
+
+
+HOSTILE_LINES = {          # each aimed at one reader's regexes (near 16 KB) or at them all (1 MB)
+    "bar counts": "[|" + "1" * 15_000, "bar starts": "|it [" + "1/2 [00:00<" * 1_300,
+    "lightgbm items": "[1]\t" + "x's " * 3_700, "xgboost items": "[1]\ta-" + ":1x" * 5_000,
+    "python dict": "{" + ",'" * 7_000 + "}", "keras items": "1/2 - " + " - a: 1x" * 1_800,
+    "sklearn table": "1  " + "1 " * 7_000, "escapes": "\x1b[" + "1;" * 500_000,
+    "pairs": "a=1 " * 250_000, "colons": "a:" * 500_000, "spaces": "a" + " " * 1_000_000 + "x",
+    "leading step": "step 1 " + "a " * 500_000, "backspaces": "a\b" * 500_000,
+}
+
+
+def test_no_line_can_make_the_readers_take_long():
+    """A regex that backtracks quadratically takes minutes on these lines (the progress
+    reader once took 10 s on a 15 KB one, holding the engine); the limit is far above what
+    linear work needs, so it only catches that."""
+    import time
+    for name, line in HOSTILE_LINES.items():
+        started = time.monotonic()
+        OutputParser().feed(line + "\n")
+        assert time.monotonic() - started < 5, name

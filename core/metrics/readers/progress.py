@@ -17,10 +17,13 @@ from core.metrics.readers.keyvalue import PAIR, STEP_KEYS
 
 NOT_METRICS = frozenset({"v_num"})
 # `12/100 [00:01<00:09, 9.6it/s, loss=0.3]`: count, total, elapsed time, then the rest.
+# Repeats are bounded and possessive (`{0,40}+`: no backtracking into them), so that a
+# hostile line cannot make the search quadratic.
 _COUNTS = re.compile(
-    r"(\d+(?:\.\d+)?[kMGTPEZY]?)(?:/(?:\d+(?:\.\d+)?[kMGTPEZY]?|\?))?[A-Za-z/]*\s?"
-    r"\[(?:\d+:)?\d\d:\d\d(?:<[^,\]]*)?([^\]]*)\]")
-_PERCENT_BAR = re.compile(r"\s*\d+%\|[^|]*\|\s*$")
+    r"(?<![\d.])(\d{1,19}+(?:\.\d{1,9}+)?[kMGTPEZY]?)(?:/(?:\d{1,19}+(?:\.\d{1,9}+)?"
+    r"[kMGTPEZY]?|\?))?[A-Za-z/]{0,20}+\s?\[(?:\d{1,9}+:)?\d\d:\d\d(?:<[^,\]]{0,40}+)?"
+    r"([^\]]{0,4000}+)\]")
+_PERCENT_BAR = re.compile(r"\s*+\d{1,3}+%\|[^|]{0,400}+\|\s*+$")
 _DIGITS = re.compile(r"\d+")
 
 

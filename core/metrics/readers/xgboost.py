@@ -15,7 +15,8 @@ import re
 from core.metrics.numbers import NUMBER
 from core.metrics.reading import NOTHING, Reading
 
-_ITEM = re.compile(r"([^\t:\-]+)-([^\t]+?):(" + NUMBER + r")(?:\+(" + NUMBER + r"))?$")
+_ITEM = re.compile(r"([^\t:\-]{1,200}+)-([^\t:]{1,200}+):(" + NUMBER + r")(?:\+(" + NUMBER
+                   + r"))?$")
 
 
 class XGBoost:
