@@ -16,6 +16,7 @@ from core.metrics.reading import BAR, Reading
 from core.metrics.readers.keyvalue import PAIR, STEP_KEYS
 
 NOT_METRICS = frozenset({"v_num"})
+MAX_VALUES = 100                 # values read from one redraw
 # `12/100 [00:01<00:09, 9.6it/s, loss=0.3]`: count, total, elapsed time, then the rest.
 # Repeats are bounded and possessive (`{0,40}+`: no backtracking into them), so that a
 # hostile line cannot make the search quadratic.
@@ -41,7 +42,8 @@ class Progress:
         if found is None:
             return None
         desc = _PERCENT_BAR.sub("", text[:found.start()]).rstrip().rstrip(":")
-        values = {k: v for k, v in PAIR.findall(found.group(2)) if k not in NOT_METRICS}
+        values = {k: v for k, v in PAIR.findall(found.group(2))[:MAX_VALUES]
+                  if k not in NOT_METRICS}
         for key, value in PAIR.findall(desc):
             values.setdefault(key, value)
         step = None
