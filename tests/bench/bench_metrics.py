@@ -73,15 +73,16 @@ def bench_ingest_rate(quick: bool) -> list[Result]:
         parse, points = _ingest_seconds(output, store=False)
         both, _ = _ingest_seconds(output, store=True)
         mixed, mixed_points = _ingest_seconds(library, store=True)
-        mixed_lines = library.read_bytes().count(b"\n")
+        data = library.read_bytes()
+        mixed_lines = data.count(b"\n") + data.count(b"\r")     # a bar's redraws count
     peers = {"grep -c": n / grep}
     return [
         Result(f"ingest: read and store, {n:,} key=value lines", n / both, "lines/s",
                ">= 200000", peers, note=f"{points:,} points, {both:.1f} s"),
         Result("ingest: read only (no store)", n / parse, "lines/s", "", peers),
         Result("ingest: read and store, recorded library output", mixed_lines / mixed,
-               "lines/s", "", peers, note=f"{mixed_lines:,} lines (fixtures repeated), "
-                                          f"{mixed_points:,} points"),
+               "lines/s", "", peers, note=f"{mixed_lines:,} lines and redraws (the fixtures "
+                                          f"repeated), {mixed_points / mixed:,.0f} points/s"),
     ]
 
 
