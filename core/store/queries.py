@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from typing import NamedTuple
 
 from core.errors import UnknownRun
 
@@ -343,3 +344,26 @@ def json_number(value: float):
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
+
+
+# ---------------------------------------------------------------- metric ingest
+
+class IngestRecord(NamedTuple):
+    """What the engine needs to go on reading a run's metrics."""
+    options: dict
+    ingest: dict            # core.engine.ingest.IngestState, as stored
+    latest: dict            # the run's latest value per metric
+    stop_if: list
+
+
+def ingest_record(conn: sqlite3.Connection, run_id: int) -> IngestRecord:
+    row = conn.execute("SELECT options, ingest, metrics, stop_if FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run {run_id}")
+    return IngestRecord(json.loads(row[0] or "{}"), json.loads(row[1] or "{}"),
+                        json.loads(row[2] or "{}"), json.loads(row[3] or "[]"))
+
+
+def metric_point_count(conn: sqlite3.Connection, run_id: int) -> int:
+    return conn.execute("SELECT count(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()[0]

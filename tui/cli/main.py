@@ -123,9 +123,15 @@ def _logs_args(p) -> None:
 
 
 def _metrics_args(p) -> None:
-    p.add_argument("id")
+    p.add_argument("ids", nargs="*", metavar="ID",
+                   help="the run (several with --reparse)")
     p.add_argument("--json", action="store_true", help="every point, as JSON")
     p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+    p.add_argument("--reparse", action="store_true",
+                   help="read the runs' output anew with the [metrics] rules of their "
+                        "projects now (the runs must have ended)")
+    p.add_argument("--group", type=int, metavar="G",
+                   help="with --reparse: every ended run of this sweep, chain or watch")
 
 
 def _wait_args(p) -> None:
@@ -172,7 +178,8 @@ COMMANDS = {
                "recently finished (all with --all).", _status_args),
     "show": ("everything about one run", None, _show_args),
     "logs": ("print a run's output", None, _logs_args),
-    "metrics": ("a run's metrics", None, _metrics_args),
+    "metrics": ("a run's metrics; --reparse reads ended runs anew with the current rules",
+                None, _metrics_args),
     "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
     "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
     "rm": ("remove ended runs: their records, logs, metrics and run folders",
@@ -267,5 +274,11 @@ def dispatch(args, parser) -> int:
     if args.command == "watch":
         from tui.cli import watch as cli_watch
         return cli_watch.run(args, paths)
+    if args.command == "metrics":
+        from tui.cli import metrics as cli_metrics
+        return cli_metrics.metrics(args, paths)
+    if args.command == "logs":
+        from tui.cli import logs as cli_logs
+        return cli_logs.logs(args, paths)
     from tui.cli import runs as cli_runs
     return cli_runs.run(args, paths)
