@@ -78,6 +78,7 @@ class Config:
     cancel_grace: float = 10.0
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
+    better: dict[str, str] = field(default_factory=dict)     # [results] better: metric -> lower/higher
 
     def target(self, name: str) -> TargetConfig:
         if name not in self.targets:
@@ -188,6 +189,7 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
     grace = 10.0
     target_tables: dict[str, tuple[Path, dict]] = {}
     sections: dict[str, Any] = {}
+    better: dict[str, str] = {}
     for path, data in layers:
         for key, value in data.items():
             if key == "snapshot":
@@ -198,6 +200,8 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
                 run_env, run_grace = _run(path, value)
                 env.update(run_env)
                 grace = run_grace if run_grace is not None else grace
+            elif key == "results":
+                better.update(_results(path, value))
             elif key == "targets":
                 _table(path, "targets", value)
                 for name, table in value.items():
@@ -210,7 +214,7 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
                 both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
                 sections[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
             else:
-                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
+                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets", "results",
                                           *SECTION_PARSERS, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
@@ -218,7 +222,7 @@ def build(layers: list[tuple[Path, dict]]) -> Config:
         targets[name] = _target(path, name, table)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
                   metric_patterns=tuple(patterns), env=env, cancel_grace=grace,
-                  targets=targets, sections=sections)
+                  targets=targets, sections=sections, better=better)
 
 
 # ---------------------------------------------------------------- checks
@@ -316,6 +320,18 @@ def _metrics(path: Path, value: Any) -> list[str]:
                        "a regular expression with named groups, (?P<key>..) and (?P<value>..) "
                        "or (?P<metric_name>..)", pattern)
     return patterns
+
+
+def _results(path: Path, value: Any) -> dict[str, str]:
+    """`[results] better = { val_wer = "lower", bleu = "higher" }`: which way a metric is
+    better where its name does not say (the default: lower for loss-like names)."""
+    table = _table(path, "results", value)
+    _unknown(path, "results", table, {"better"})
+    better = string_table(path, "results.better", table.get("better", {}))
+    for name, word in better.items():
+        if word not in ("lower", "higher"):
+            raise fail(path, f"results.better.{name}", '"lower" or "higher"', word)
+    return better
 
 
 def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:
