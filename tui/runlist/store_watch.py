@@ -13,6 +13,7 @@ import json
 import sqlite3
 
 from core.store import db
+from core.store import queries as run_queries
 from core.paths import StorePaths
 from tui.runlist.rows import COLUMNS, RunRow
 
@@ -132,6 +133,24 @@ class StoreWatch:
             (run_id, key, count)) if v is not None]
         values.reverse()
         return values
+
+    def groups(self) -> dict[int, dict]:
+        """{id: GROUP} of every sweep, chain and watch (names for the filter and group rows)."""
+        if not self.open():
+            return {}
+        return {g["id"]: g for g in run_queries.groups_json(self.conn)}
+
+    def extremes(self, run_ids, keys) -> dict:
+        """Each run's min and max of these metrics (results shown as best, min or max)."""
+        if not self.open():
+            return {}
+        return run_queries.metric_extremes(self.conn, run_ids, keys)
+
+    def curves(self, run_ids, key: str) -> dict[int, list]:
+        """One metric's points for several runs (the compare view's chart)."""
+        if not self.open():
+            return {}
+        return run_queries.metric_series_of_runs(self.conn, run_ids, key)
 
     def _data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
