@@ -228,6 +228,9 @@ def build_parser(only: str | None = None, argv: list[str] | None = None) -> argp
                                        "$XDG_DATA_HOME/runyard)")
     parser.add_argument("--version", action="store_true", help="print the version")
     parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
+    parser.add_argument("--reset-view", action="store_true",
+                        help="open the app with the default view (sort, filter, columns, "
+                             "folds, chart metric), forgetting the one saved for this project")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, description, add_arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=description)
@@ -289,7 +292,7 @@ def dispatch(args, parser) -> int:
     paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command is None:
         from tui.app.app import run_app
-        return run_app(paths, theme=args.theme)
+        return run_app(paths, theme=args.theme, reset_view=args.reset_view)
     if args.command in ("launch", "clone"):
         from tui.cli import launch as cli_launch
         return cli_launch.run(args, paths)

@@ -13,11 +13,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from core.models import Run
 from core.spec.params import as_text
 from tui.app import keys
+from tui.app.widgets.toggle import Toggle
 from tui.runlist.columns import plain
 
 
@@ -56,11 +57,10 @@ class CloneDialog(ModalScreen[dict | None]):
                                             suggester=SuggestFromList(self.targets)))
                 yield field("gpus", Input(str(run.spec.gpus), id="gpus", type="integer",
                                           compact=True))
-                yield field("code", Checkbox("the project as it is now (unticked: "
-                                             f"run {run.id}'s snapshot)", id="current",
-                                             compact=True))
+                yield field("code", Toggle(f"run {run.id}'s snapshot",
+                                           "the project as it is now", id="current"))
             yield Static("", id="error", classes="error", markup=False)
-            yield Static("enter: launch · tab/↑↓: field · space: tick · esc: cancel",
+            yield Static("enter: launch · tab/↑↓: field · space: switch the code · esc: cancel",
                          classes="hint")
 
     def on_mount(self) -> None:
@@ -101,7 +101,7 @@ class CloneDialog(ModalScreen[dict | None]):
         gpus_text = self.query_one("#gpus", Input).value.strip() or "0"
         if not gpus_text.isdigit():
             raise ValueError("gpus: a number, 0 or more")
-        current = self.query_one("#current", Checkbox).value
+        current = self.query_one("#current", Toggle).value
         return {"set": changed, "template": command if command != run.spec.template else None,
                 "target": target if target != run.spec.target else None,
                 "gpus": int(gpus_text) if int(gpus_text) != run.spec.gpus else None,
