@@ -109,8 +109,9 @@ async def test_columns_any_param_or_metric_as_last_best_min_or_max(sweep):
         assert "0.85" in row_text(table, 1), "run 1 peaked at 0.85"
         await pilot.press("o", "d")                               # back to the defaults
         await until(pilot, lambda: table.choice is None, what="the default columns")
-        assert [c.name for c in table.result_columns] == ["epochs", "lr", "seed", "split",
-                                                          "val_acc"]
+        assert [c.name for c in table.result_columns] == [
+            "epochs", "lr", "seed", "split", "val_acc", "val_acc:best"], \
+            "the column sorted by stays in sight"
 
 
 async def test_a_folded_sweep_shows_its_worst_active_state_counts_and_best(sweep):
@@ -434,3 +435,40 @@ async def test_a_row_that_changes_state_keeps_the_best_marks_right(sweep):
         await until(pilot, lambda: sweep_order(table)[0] == 5, what="run 5 first")
         assert "0.95*" in row_text(table, 5) and "0.91*" not in row_text(table, 3)
         assert table.rows[5].state is RunState.RUNNING
+
+
+async def test_a_typo_that_exits_2_in_milliseconds_gets_a_toast(app_env, cli):
+    """A real run through the engine, launched from another terminal, that fails before
+    the app's next look at the store (python3 exits 2 on a missing script)."""
+    import asyncio
+
+    from tests.tui.conftest import make_app
+    app = make_app(app_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        run = await asyncio.to_thread(cli.launch, "python3", "tarin.py")
+        await until(pilot, lambda: any(n.message.startswith(f"run {run} ") and "failed" in
+                                       n.message for n in app._notifications),
+                    timeout=60, what="the failure's toast")
+        toast = next(n for n in app._notifications if n.message.startswith(f"run {run} "))
+        assert toast.severity == "error" and "exit code 2" in toast.message
+    shown = cli.run(run)
+    assert shown["state"] == "failed" and shown["exit_code"] == 2
+
+
+async def test_the_palette_sorts_by_any_column_and_resets_the_view(sweep):
+    app = demo_app(sweep)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await pilot.press("colon")
+        await until(pilot, lambda: app.screen.id == "--command-palette", what="the palette")
+        await pilot.press(*"sort by loss", "enter")
+        await until(pilot, lambda: table.sort_column == "loss", what="sorted by loss")
+        assert table.reverse is False, "loss: lower is better, lowest first"
+        assert table.current.id == 3
+        assert "loss↑" in line_text(table, 0)
+        await pilot.press("colon")
+        await until(pilot, lambda: app.screen.id == "--command-palette", what="the palette")
+        await pilot.press(*"reset the view", "enter")
+        await until(pilot, lambda: table.sort_column == "id", what="the default view")
+        assert any("view reset" in n.message for n in app._notifications)

@@ -29,11 +29,6 @@ def smooth(points: list[tuple], weight: float = SMOOTHING) -> list[tuple]:
     return out
 
 
-def usable(points: list[tuple], log: bool) -> list[tuple]:
-    """Points a chart can draw: NaN and infinities left out, and on a log scale values <= 0."""
-    return [(s, v) for s, v in points if math.isfinite(v) and (v > 0 or not log)]
-
-
 def best_point(curves: list[list[tuple]], lower: bool) -> tuple[int, tuple] | None:
     """(index of the curve, (step, value)) of the best value over all curves."""
     best = None

@@ -146,11 +146,13 @@ class StoreWatch:
             return {}
         return run_queries.metric_extremes(self.conn, run_ids, keys)
 
-    def curves(self, run_ids, key: str) -> dict[int, list]:
-        """One metric's points for several runs (the compare view's chart)."""
+    def curves(self, run_ids, key: str, positive: bool = False) -> dict[int, list]:
+        """One metric's drawable points (no NaN or infinities; with `positive`, none <= 0)
+        for several runs (the charts)."""
         if not self.open():
             return {}
-        return run_queries.metric_series_of_runs(self.conn, run_ids, key)
+        return run_queries.metric_series_of_runs(self.conn, run_ids, key, drawable=True,
+                                                 positive=positive)
 
     def _data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]

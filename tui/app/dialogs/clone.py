@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 from core.models import Run
 from core.spec.params import as_text
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.toggle import Toggle
 from tui.runlist.columns import plain
 
@@ -62,6 +63,8 @@ class CloneDialog(ModalScreen[dict | None]):
             yield Static("", id="error", classes="error", markup=False)
             yield Static("enter: launch · tab/↑↓: field · space: switch the code · esc: cancel",
                          classes="hint")
+        yield KeyBar(entries=[("enter", "launch"), ("tab/↑↓", "field"),
+                              ("space", "switch the code"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         first = self.query("Input").first()

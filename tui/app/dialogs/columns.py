@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 from tui.runlist.columns import plain
 from tui.runlist.results import SUMMARIES, ResultColumn
 
@@ -53,6 +54,8 @@ class ColumnsDialog(ModalScreen[list[str] | str | None]):
             yield OptionList(*(self._prompt(line) for line in self.lines), id="column-list")
             yield Static("space: show/hide · ←→: last/best/min/max · d: defaults · "
                          "enter: keep · esc: cancel", classes="hint")
+        yield KeyBar(entries=[("space", "show/hide"), ("←/→", "last/best/min/max"),
+                              ("d", "defaults"), ("enter", "keep"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -19,6 +19,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 from tui.app.dialogs.clone import field
 
 
@@ -52,6 +53,7 @@ class NewRunDialog(ModalScreen[dict | None]):
                                            placeholder="lr=0.1,0.01 bs=32,64 (optional)"))
             yield Static("", id="error", classes="error", markup=False)
             yield Static("enter: launch · tab/↑↓: field · esc: cancel", classes="hint")
+        yield KeyBar(entries=[("enter", "launch"), ("tab/↑↓", "field"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         self.query_one("#command", Input).focus()

@@ -15,6 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 from tui.runlist.columns import plain
 
 # In list order; j, k and q are left out (moving, and leaving, in lists elsewhere).
@@ -47,6 +48,7 @@ class SortDialog(ModalScreen[str | None]):
             yield Static("sort by", classes="title", markup=False)
             yield OptionList(*options, id="sort-columns")
             yield Static("its number or letter · ↑↓ enter · esc: cancel", classes="hint")
+        yield KeyBar(entries=[("1-9 a-z", "pick"), ("↑↓ enter", "choose"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 
 SCOPES = {"app": "everywhere", "main": "runs screen", "runs": "run list", "log": "log pane",
           "chart": "metrics pane and compare view", "dialog": "dialogs"}
@@ -44,6 +45,8 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(classes="fields"):
                 yield Static(table, classes="help-table")
             yield Static("j/k ↑↓ pgup pgdn home end: scroll · esc / q: close", classes="hint")
+        yield KeyBar(entries=[("j/k", "scroll"), ("pgup/pgdn", "page"),
+                              ("home/end", "first/last"), ("esc/q", "close")])
 
     def action_scroll(self, lines: int) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)

@@ -1,4 +1,5 @@
-"""The footer: the keys that apply to the pane with the focus, shortened to fit the width.
+"""The footer: the keys that apply to the pane with the focus (or the dialog that is open),
+shortened to fit the width.
 
 Keys come from tui.app.keys.FOOTER (most useful first) with the user's keymap applied. When
 they do not fit, the gaps narrow, then words are dropped from the end; `? keys` and
@@ -49,9 +50,11 @@ class KeyBar(Widget):
     KeyBar { height: 1; dock: bottom; background: $panel; color: $foreground; padding: 0 1; }
     """
 
-    def __init__(self, scope_of=None, id: str | None = None) -> None:
+    def __init__(self, scope_of=None, entries: list[tuple[str, str]] | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.scope_of = scope_of            # () -> the scope of the focused pane
+        self.entries = entries              # a dialog's own keys, the last one always kept
 
     def on_mount(self) -> None:
         self.watch(self.screen, "focused", lambda _: self.refresh(), init=False)
@@ -60,8 +63,11 @@ class KeyBar(Widget):
         return self.scope_of() if self.scope_of is not None else "runs"
 
     def render(self) -> Text:
-        entries, gap = fit(footer_entries(self.scope(), self.app.keys_in_force),
-                           max(10, self.size.width))
+        if self.entries is not None:
+            entries, gap = fit(self.entries, max(10, self.size.width), tail=1)
+        else:
+            entries, gap = fit(footer_entries(self.scope(), self.app.keys_in_force),
+                               max(10, self.size.width))
         text = Text(no_wrap=True, overflow="crop")
         for i, (shown, word) in enumerate(entries):
             if i:

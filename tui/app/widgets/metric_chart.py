@@ -42,10 +42,10 @@ class MetricChart(Widget, can_focus=True):
     class Changed(Message):
         """The metric or a toggle changed (the screen remembers the metric)."""
 
-    def __init__(self, curves_of: Callable[[list[int], str], dict[int, list]],
+    def __init__(self, curves_of: Callable[[list[int], str, bool], dict[int, list]],
                  better: Better = Better(), id: str | None = None) -> None:
         super().__init__(id=id)
-        self.curves_of = curves_of            # (run ids, metric) -> {id: [(step, value)]}
+        self.curves_of = curves_of     # (run ids, metric, positive) -> {id: [(step, value)]}
         self.better = better
         self.runs: list[RunRow] = []
         self.metric: str | None = None
@@ -53,6 +53,7 @@ class MetricChart(Widget, can_focus=True):
         self.log_scale = False
         self.smoothing = False
         self._cache: tuple | None = None
+        self._points: tuple | None = None     # (key, each run's prepared points)
 
     @property
     def run(self) -> RunRow | None:
@@ -101,6 +102,8 @@ class MetricChart(Widget, can_focus=True):
             return Text("no run selected", style="italic")
         if self.metric is None:
             return Text(f"run {self.run.id} has no metrics yet", style="italic")
+        if self.size.width < 10 or self.size.height < 3:
+            return Text("")                   # not laid out yet: nothing worth reading
         key = (tuple((r.id, r.signature) for r in self.runs), self.metric, self.size,
                self.app.theme, self.app.no_color, self.log_scale, self.smoothing)
         if self._cache is not None and self._cache[0] == key:
@@ -110,16 +113,23 @@ class MetricChart(Widget, can_focus=True):
         return text
 
     def _series(self, width: int) -> list[list[tuple]]:
-        found = self.curves_of([r.id for r in self.runs], self.metric)
-        out = []
-        for run in self.runs:
-            points = curves.usable(found.get(run.id, []), self.log_scale)
-            if self.smoothing:
-                points = curves.smooth(points)
-            if self.log_scale:
-                points = [(s, math.log10(v)) for s, v in points]
-            out.append(curves.thin(points, 2 * width))
-        return out
+        """Each run's drawable points (log, smoothing applied), thinned to the width. The
+        points are read and prepared once per runs, metric and toggles; a new size only
+        thins them again (50 runs x 10,000 points are read in about 0.4 s)."""
+        key = (tuple((r.id, r.signature) for r in self.runs), self.metric, self.log_scale,
+               self.smoothing)
+        if self._points is None or self._points[0] != key:
+            found = self.curves_of([r.id for r in self.runs], self.metric, self.log_scale)
+            prepared = []
+            for run in self.runs:
+                points = found.get(run.id, [])       # drawable: no NaN, none <= 0 if log
+                if self.smoothing:
+                    points = curves.smooth(points)
+                if self.log_scale:
+                    points = [(s, math.log10(v)) for s, v in points]
+                prepared.append(points)
+            self._points = (key, prepared)
+        return [curves.thin(points, 2 * width) for points in self._points[1]]
 
     def _draw(self) -> Text:
         width, height = self.content_size.width, self.content_size.height

@@ -307,9 +307,10 @@ class RunTable(RunCells, ScrollView, can_focus=True):
                                     results={c.name: c for c in columns}, cells=cells)
         if self.sort_column not in run_order.SORTS and self.sort_column not in ctx.results:
             extra = self.column_for(self.sort_column)
-            if extra is not None:                     # sorting by a column not shown
+            if extra is not None:                     # sorted by a column not shown: show it
+                columns = [*columns, extra]
                 ctx.results[extra.name] = extra
-                cells = self._cells_for(rows, [*columns, extra])
+                cells = self._cells_for(rows, columns)
                 ctx = run_order.SortContext(ctx.now, ctx.gpu, ctx.results, cells)
         key, reverse = run_order.ordering(self.sort_column, ctx, self.reverse)
         shown, heads = run_order.arrange(rows, key, reverse, run_order.GROUPINGS[self.grouping],
