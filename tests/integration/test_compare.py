@@ -6,7 +6,6 @@ val_acc is known; the CLI's CSV is parsed back and must give that order and thos
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import pytest

@@ -11,7 +11,6 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.tui.sweep_store import BY_LAST_VAL_ACC, sweep_store
-from tests.tui.test_app_tmux import tmux  # noqa: F401  (the private tmux server fixture)
 
 COLOUR = re.compile(r"\x1b\[([0-9;]*)m")
 
@@ -52,7 +51,7 @@ def _plot_rows(screen: str) -> int:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
-def test_rank_compare_help_and_footer_in_a_real_terminal(tmux, env, project, size):  # noqa: F811
+def test_rank_compare_help_and_footer_in_a_real_terminal(tmux, env, project, size):
     width, height = size
     _start(tmux, env, project, size)
     footer = _screen(tmux).splitlines()[-1]
@@ -91,7 +90,7 @@ def test_rank_compare_help_and_footer_in_a_real_terminal(tmux, env, project, siz
              timeout=30, what="the app to exit")
 
 
-def test_no_color_sends_no_colour_codes(tmux, env, project):  # noqa: F811
+def test_no_color_sends_no_colour_codes(tmux, env, project):
     _start(tmux, env, project, (80, 24), extra="NO_COLOR=1 ")
     _keys(tmux, "Space", "Space", "M")
     screen = _until(tmux, lambda s: "└" in s and "★ best" in s, "the chart")

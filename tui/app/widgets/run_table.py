@@ -8,7 +8,7 @@ The columns after the fixed ones are a results table (tui.runlist.results): the 
 that differ and the metrics the runs share, or the user's choice, each metric as last,
 best, min or max, right-aligned on the decimal point, the best value of each metric
 column among the runs that pass the filter in bold and marked `*`. Drawing the cells is
-tui.app.widgets.run_cells.
+tui.app.widgets.run_cells; the cursor, marks and clicks tui.app.widgets.run_selection.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from core.models import RunState
 from tui import formatting
 from tui.app import keys
 from tui.app.widgets.run_cells import RunCells
+from tui.app.widgets.run_selection import RunSelection
 from tui.runlist import columns as run_columns
 from tui.runlist import groups as run_groups
 from tui.runlist import order as run_order
@@ -34,7 +35,7 @@ from tui.runlist.filters import parse as parse_filter
 from tui.runlist.rows import RunRow
 
 
-class RunTable(RunCells, ScrollView, can_focus=True):
+class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
     BINDINGS = keys.bindings("runs")
     COMPONENT_CLASSES = {"runtable--header", "runtable--cursor", "runtable--cursor-blurred",
                          "runtable--mark", "runtable--dim", "runtable--best",
@@ -240,62 +241,6 @@ class RunTable(RunCells, ScrollView, can_focus=True):
             self._summaries[head.key] = found
         return found
 
-    # ------------------------------------------------------------ marks
-
-    def toggle_mark(self) -> None:
-        row = self.current
-        if row is None:
-            return
-        self.marked.symmetric_difference_update({row.id})
-        self._refresh_run(row.id)
-        self.post_message(self.MarksChanged())
-
-    def unmark_all(self) -> None:
-        self.marked.clear()
-        self.refresh()
-        self.post_message(self.MarksChanged())
-
-    def unmark(self, ids) -> None:
-        """Marks an action used up (cancel, remove) are cleared."""
-        if self.marked & set(ids):
-            self.marked.difference_update(ids)
-            self.refresh()
-            self.post_message(self.MarksChanged())
-
-    def action_mark_all(self) -> None:
-        """Mark every run the filter shows (folded ones too); if all are, unmark them."""
-        ids = {row.id for row in self.filtered}
-        if ids and ids <= self.marked:
-            self.marked -= ids
-        else:
-            self.marked |= ids
-        self.refresh()
-        self.post_message(self.MarksChanged())
-
-    @property
-    def marked_rows(self) -> list[RunRow]:
-        """The marked runs the filter shows: what an action on marks applies to."""
-        shown = {row.id for row in self.filtered} if not self.filter.empty else None
-        return [self.rows[i] for i in sorted(self.marked)
-                if i in self.rows and (shown is None or i in shown)]
-
-    @property
-    def hidden_marks(self) -> int:
-        """How many marked runs the filter hides (they are left alone by actions)."""
-        return len([i for i in self.marked if i in self.rows]) - len(self.marked_rows)
-
-    @property
-    def current(self) -> RunRow | None:
-        if 0 <= self.cursor < len(self.shown):
-            return self.shown[self.cursor][0]
-        return None
-
-    def select_run(self, run_id: int) -> bool:
-        if run_id in self.index_of:
-            self.cursor = self.index_of[run_id]
-            return True
-        return False
-
     # ------------------------------------------------------------ ordering
 
     def _arranged(self):
@@ -405,83 +350,6 @@ class RunTable(RunCells, ScrollView, can_focus=True):
                    if (row.target, g) in self.gpu_figures]
         utils = [f["utilization_pct"] for f in figures if f.get("utilization_pct") is not None]
         return sum(utils) / len(utils) if utils else None
-
-    # ------------------------------------------------------------ cursor and keys
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        clamped = max(0, min(new, len(self.shown) - 1)) if self.shown else 0
-        if clamped != new:
-            self.set_reactive(RunTable.cursor, clamped)
-        self.refresh_line(old + 1)
-        self.refresh_line(clamped + 1)
-        self._scroll_to_cursor()
-        self._announce()
-
-    def _announce(self) -> None:
-        row = self.current
-        run_id = row.id if row else None
-        if run_id != self._selected_id:
-            self._selected_id = run_id
-            self.post_message(self.Highlighted(row))
-
-    def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
-        top = round(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-
-    def action_cursor_down(self) -> None:
-        self.cursor += 1
-
-    def action_cursor_up(self) -> None:
-        self.cursor = max(0, self.cursor - 1)
-
-    def action_page_down(self) -> None:
-        self.cursor += max(1, self.size.height - 2)
-
-    def action_page_up(self) -> None:
-        self.cursor = max(0, self.cursor - max(1, self.size.height - 2))
-
-    def action_first(self) -> None:
-        self.cursor = 0
-
-    def action_last(self) -> None:
-        self.cursor = len(self.shown) - 1
-
-    def action_mark(self) -> None:
-        self.toggle_mark()
-        self.cursor += 1
-
-    def action_unmark_all(self) -> None:
-        self.unmark_all()
-
-    def action_focus_log(self) -> None:
-        self.post_message(self.Activated())
-
-    def on_click(self, event) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        if offset.y == 0:
-            column = self._column_at(offset.x)
-            if column is not None and column not in ("mark", "spark", "parent"):
-                if column == self.sort_column:
-                    self.set_sort(column, not self.reverse)
-                else:
-                    self.set_sort(column)
-                self.cursor = 0
-            return
-        self.cursor = round(self.scroll_y) + offset.y - 1
-
-    def _column_at(self, x: int) -> str | None:
-        start = 0
-        for column in self.columns:
-            if start <= x < start + column.width:
-                return column.name
-            start += column.width + 1
-        return None
 
     # ------------------------------------------------------------ ticking clocks
 
