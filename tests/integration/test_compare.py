@@ -102,3 +102,18 @@ def test_hostile_names_and_params_reach_the_table_plain(leaderboard, env):
         out = leaderboard("compare", "1", str(evil), *fmt).stdout
         assert "\x1b" not in out and "PWNED" not in out, fmt
     assert "a\\|b" in leaderboard("compare", "1", str(evil), "--markdown").stdout
+
+
+def test_a_hostile_metric_name_reaches_no_terminal(leaderboard, env):
+    from core.store.ledger import Ledger
+    from tests.tui.fixture_store import add_run
+    ledger = Ledger.open(Path(env["RUNYARD_HOME"]) / "runyard.db")
+    evil = add_run(ledger, ["x"], {"lr": 1}, state="succeeded", started=-10, finished=-5,
+                   metrics={"\x1b]0;PWNED\x07acc\x1b[2J": [0.5, 0.6], "val_acc": [0.1]})
+    ledger.close()
+    for fmt in ((), ("--markdown",), ("--csv",)):
+        out = leaderboard("compare", "3", str(evil), "--columns", "+\x1b]0;PWNED\x07acc\x1b[2J",
+                          *fmt).stdout
+        assert "\x1b" not in out and "PWNED" not in out and "acc" in out, (fmt, out)
+    out = leaderboard("status", "--all", "--sort", "\x1b]0;PWNED\x07acc\x1b[2J:max").stdout
+    assert "\x1b" not in out and "PWNED" not in out

@@ -366,7 +366,7 @@ async def test_the_view_is_remembered_per_project_and_can_be_reset(sweep, tmp_pa
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one(RunTable)
         await sort_by(pilot, app, "val_acc")
-        await pilot.press("slash", *"train", "enter")
+        await pilot.press("slash", *"val_acc>0", "enter")
         await pilot.press("z", "M", "k")                       # fold, chart, metric: loss
         chart = app.screen.query_one(MetricChart)
         assert chart.metric == "loss"
@@ -376,19 +376,24 @@ async def test_the_view_is_remembered_per_project_and_can_be_reset(sweep, tmp_pa
         await pilot.press("space", "enter")                     # hide `epochs`
         await until(pilot, lambda: app.screen.id == "main", what="columns kept")
         saved = table.choice
+        assert table.select_run(7)
+        await until(pilot, lambda: json.loads(view_state.path_for(
+            app.settings.project_root, sweep.home).read_text())["selected"] == 7,
+            what="the selection saved once the cursor rests")
     path = view_state.path_for(app.settings.project_root, sweep.home)
     data = json.loads(path.read_text())
     assert (data["sort"], data["filter"], data["chart_metric"], data["pane"]) == \
-        ("val_acc", "train", "loss", "chart")
+        ("val_acc", "val_acc>0", "loss", "chart")
     app = demo_app(sweep)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one(RunTable)
         await pilot.pause()
         assert (table.sort_column, table.reverse, table.filter.text) == ("val_acc", True,
-                                                                         "train")
+                                                                         "val_acc>0")
         assert table.choice == saved and table.folded == {("group", 1)}
         assert app.screen.query_one(MetricChart).preferred == "loss"
         assert "-chart" in app.screen.query_one("#panes").classes
+        assert table.current.id == 7, "the run selected when the app closed"
     app = demo_app(sweep, reset_view=True)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one(RunTable)
@@ -472,3 +477,24 @@ async def test_the_palette_sorts_by_any_column_and_resets_the_view(sweep):
         await pilot.press(*"reset the view", "enter")
         await until(pilot, lambda: table.sort_column == "id", what="the default view")
         assert any("view reset" in n.message for n in app._notifications)
+
+
+async def test_a_hostile_metric_name_is_plain_text_everywhere(sweep):
+    ledger = Ledger.open(sweep.db)
+    evil = "\x1b]0;PWNED\x07acc\x1b[2J"
+    add_run(ledger, ["x"], {"lr": 1}, state="succeeded", started=-10, finished=-5,
+            metrics={evil: [0.5, 0.6]})
+    ledger.close()
+    app = demo_app(sweep)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        table.set_columns(["lr", evil])
+        await pilot.pause()
+        assert "acc" in line_text(table, 0)
+        await sort_by(pilot, app, evil)
+        texts = [line_text(table, y) for y in range(table.size.height)]
+        texts.append(widget_text(app.screen.query_one("#summary")))
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ColumnsDialog), what="columns")
+        texts.append(widget_text(app.screen.query_one("#column-list")))
+        assert not any("\x1b" in t or "PWNED" in t for t in texts), texts

@@ -1,5 +1,5 @@
 """The app's view, saved per project and store: sort, filter, columns, folds, grouping, the
-chart's metric and the lower pane, restored when the app starts again.
+chart's metric, the lower pane and the selected run, restored when the app starts again.
 
 Kept in `$XDG_STATE_HOME/runyard/views/` (default ~/.local/state), one small JSON file per
 project folder and store. A file that cannot be read is reported and the defaults are
@@ -27,6 +27,7 @@ class ViewState:
     grouping: str = "sweep"
     chart_metric: str | None = None
     pane: str = "log"                     # the lower pane: log or chart
+    selected: int | None = None           # the run the cursor was on when the app closed
 
 
 def state_dir(env: dict[str, str] | None = None) -> Path:
@@ -68,6 +69,7 @@ def _sane(state: ViewState) -> bool:
             and (state.columns is None or all(isinstance(c, str) for c in state.columns))
             and isinstance(state.folded, list)
             and (state.chart_metric is None or isinstance(state.chart_metric, str))
+            and (state.selected is None or type(state.selected) is int)
             and state.pane in ("log", "chart"))
 
 

@@ -159,7 +159,7 @@ class ResultsTable:
     def as_text(self, group: dict | None, mark_best: bool, bold: bool = False,
                 seeds: bool = True) -> str:
         lines = [self._group_line(group)] if group else []
-        headers = [LEAD_TITLES[name] for name in self.lead] + [c.name for c in self.columns]
+        headers = [LEAD_TITLES[name] for name in self.lead] + [plain(c.name) for c in self.columns]
         lead = [[plain(_lead(r, name)) for name in self.lead] for r in self.rows]
         body = [self.texts(c, mark_best) for c in self.columns]
         grid = [lead[i] + [col[i] for col in body] for i in range(len(self.rows))]
@@ -183,7 +183,7 @@ class ResultsTable:
         rank = self.rank
         if summary.best is not None and rank is not None:
             value, run_id = summary.best
-            line += f" · best {rank.name} {results.cell_text(value)} (run {run_id})"
+            line += f" · best {plain(rank.name)} {results.cell_text(value)} (run {run_id})"
         return line
 
     def summary(self) -> run_groups.GroupSummary:
@@ -198,10 +198,12 @@ class ResultsTable:
         seed = run_groups.seed_param(self.rows)
         keys = [c.key for c in self.columns if c.kind == "param" and c.key != seed]
         metrics = [c for c in self.columns if c.is_metric]
-        headers = [*keys, "runs", *(f"{c.name} (mean ± sd)" for c in metrics)]
-        grid = [[results.cell_text(g.params.get(k)) for k in keys]
+        headers = [*(plain(k) for k in keys), "runs",
+                   *(f"{plain(c.name)} (mean ± sd)" for c in metrics)]
+        grid = [[plain(results.cell_text(g.params.get(k))) for k in keys]
                 + [str(len(g.run_ids))] + [g.spreads[c.name].text() for c in metrics]
                 for g in seeds]
+        seed = plain(seed)
         return f"over {seed} (runs that differ only in {seed}):\n" + \
             formatting.table(headers, grid, right=set(range(len(keys), len(headers))))
 
@@ -234,7 +236,7 @@ class ResultsTable:
     def as_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*self.lead, *(c.name for c in self.columns)])
+        writer.writerow([*self.lead, *(plain(c.name) for c in self.columns)])
         for row in self.rows:
             writer.writerow([_lead_raw(row, name) for name in self.lead]
                             + [_csv_value(self.cells(row, c)) for c in self.columns])

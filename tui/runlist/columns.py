@@ -107,7 +107,7 @@ def layout(width: int, w: Widths) -> list[Column]:
     for name in present:
         result = by_name.get(name)
         if result is not None:
-            out.append(Column(name, result.name, fixed[name], True, result))
+            out.append(Column(name, plain(result.name), fixed[name], True, result))
         else:
             out.append(Column(name, titles[name], name_width if name == "name" else fixed[name],
                               name in ("id", "elapsed")))

@@ -73,7 +73,7 @@ class CompareScreen(Screen[None]):
         best = results.best_ids(self.runs, columns, cells)
         theme = self.app.current_theme
         accent = Style(bold=True, color=rich_colour(theme.accent or theme.primary))
-        headers = ["ID", "NAME", "STATE", *(c.name for c in columns)]
+        headers = ["ID", "NAME", "STATE", *(plain(c.name) for c in columns)]
         grid = [[str(r.id), plain(r.name), f"{STATE_GLYPHS[r.state]} {r.state.value}"]
                 for r in self.runs]
         for column in columns:
@@ -109,7 +109,8 @@ class CompareScreen(Screen[None]):
             next((c for c in columns if c.is_metric), None)
         if seed is None or rank is None:
             return []
-        lines = [Text(""), Text(f"over {seed} ({rank.name}, mean ± sd):", style="bold")]
+        lines = [Text(""), Text(f"over {plain(seed)} ({plain(rank.name)}, mean ± sd):",
+                            style="bold")]
         groups = run_groups.over_seeds(self.runs, [rank], cells, seed, rank)
         varying = formatting.varying_params([g.params for g in groups])
         for group in groups:

@@ -86,6 +86,8 @@ class MainScreen(RunActions, ViewActions, Screen):
         self.table.groups = store.groups()
         self.restore_view()
         self.table.set_rows(rows)
+        if self._selected_at_start is not None:
+            self.table.select_run(self._selected_at_start)
         if len(rows) == FIRST_SCREEN_RUNS:              # after the first paint
             self.call_after_refresh(self.app.in_thread, "load-runs",
                                     lambda: store.read_older(rows[0].id),
@@ -144,6 +146,7 @@ class MainScreen(RunActions, ViewActions, Screen):
 
     def on_run_table_highlighted(self, event: RunTable.Highlighted) -> None:
         self._show_detail(event.row, reload_log=True)
+        self.save_view_soon()                # the selected run, once the cursor rests
 
     def _show_detail(self, row: RunRow | None, reload_log: bool) -> None:
         if reload_log:
@@ -184,13 +187,14 @@ class MainScreen(RunActions, ViewActions, Screen):
         text.append(f" · {summary.size} runs {summary.counts_text()}")
         if summary.best is not None and self.table.main:
             value, run_id = summary.best
-            text.append(f" · best {self.table.main} {results.cell_text(value)} run {run_id}")
+            text.append(f" · best {plain(self.table.main)} {results.cell_text(value)} "
+                        f"run {run_id}")
         if summary.seeds and self.table.main in summary.seeds[0].spreads:
             top = summary.seeds[0]
             varying = formatting.varying_params([g.params for g in summary.seeds])
             config = " ".join(f"{k}={results.cell_text(top.params[k])}" for k in varying
                               if k in top.params)
-            text.append(f" · over {summary.seed} {top.spreads[self.table.main].text()}"
+            text.append(f" · over {plain(summary.seed)} {top.spreads[self.table.main].text()}"
                         + (f" {plain(config)}" if config else ""))
 
     def on_log_view_status(self, event: LogView.Status) -> None:
@@ -219,7 +223,7 @@ class MainScreen(RunActions, ViewActions, Screen):
                                                      if hidden else ""), "bold"))
         if not table.filter.empty:
             extra.append((f"/{table.filter.text} ({len(table.filtered)} shown)", "dim"))
-        extra.append((f"sort {table.sort_column}{'↓' if table.reverse else '↑'}", "dim"))
+        extra.append((f"sort {plain(table.sort_column)}{'↓' if table.reverse else '↑'}", "dim"))
         if table.grouping != next(iter(run_order.GROUPINGS)):       # not the default
             extra.append((f"group {table.grouping}", "dim"))
         for i, (words, style) in enumerate(extra):

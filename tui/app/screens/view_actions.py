@@ -22,6 +22,8 @@ class ViewActions:
 
     lower_pane = "log"
     _restoring = False
+    _selected_at_start: int | None = None
+    _save_timer = None
 
     # ------------------------------------------------------------ the saved view
 
@@ -46,6 +48,7 @@ class ViewActions:
         table.grouping = state.grouping if state.grouping in run_order.GROUPINGS else "sweep"
         table.folded = {tuple(k) if isinstance(k, list) else k for k in state.folded}
         self.chart.preferred = state.chart_metric
+        self._selected_at_start = state.selected
         self._lower_pane(state.pane)
         self._restoring = False
         if state.filter:
@@ -58,12 +61,19 @@ class ViewActions:
         state = view_state.ViewState(
             sort=table.sort_column, reverse=table.reverse, filter=table.filter.text,
             columns=table.choice, folded=[list(k) for k in table.folded],
-            grouping=table.grouping, chart_metric=self.chart.preferred, pane=self.lower_pane)
+            grouping=table.grouping, chart_metric=self.chart.preferred, pane=self.lower_pane,
+            selected=table.current.id if table.current is not None else None)
         try:
             view_state.save(self._view_path(), state)
         except OSError as exc:
             self.app.notify(f"the view could not be saved: {exc.strerror}", severity="warning",
                             markup=False)
+
+    def save_view_soon(self) -> None:
+        """Save a second after the last call (the cursor moving: one write when it rests)."""
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(1.0, self.save_view, name="save-view")
 
     def reset_view(self) -> None:
         """Back to the defaults: sort by id, no filter, default columns, nothing folded."""

@@ -74,7 +74,7 @@ class RunCells:
                 self._aligns[column.name] = None
                 width = max([cell_len(t) for t in texts] + [0])
             width += 1 if column.is_metric else 0               # the best mark
-            widths[column.name] = max(width, cell_len(column.name) + 1)   # + sort arrow
+            widths[column.name] = max(width, cell_len(run_columns.plain(column.name)) + 1)
         return widths
 
     def result_text(self, row: RunRow, column: results.ResultColumn) -> tuple[str, bool]:

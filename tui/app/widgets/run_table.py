@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from core.errors import UsageError
 from core.models import RunState
 from tui import formatting
 from tui.app import keys
@@ -193,7 +194,7 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
         rows = self.filtered or list(self.rows.values())
         try:
             return results.column_named(name, rows)
-        except results.UsageError:
+        except UsageError:
             return None
 
     def set_columns(self, choice: list[str] | None) -> None:
@@ -274,7 +275,7 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
         for name in self.choice:                  # a saved choice: skip what is not here
             try:
                 out.append(results.column_named(name, rows))
-            except results.UsageError:
+            except UsageError:
                 continue
         return out
 
