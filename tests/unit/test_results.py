@@ -115,3 +115,17 @@ def test_which_way_a_metric_is_better_can_be_set_in_the_config():
         configuration.load_text('[results]\nbetter = { x = "up" }\n')
     with pytest.raises(ConfigError, match="results.worse: unknown key"):
         configuration.load_text('[results]\nworse = {}\n')
+
+
+def test_curves_tell_apart_by_colour_and_marker_and_ticks_read():
+    from tui.runlist import curves
+    with_colour = [(curves.marker(i, True, 6), i % 6) for i in range(50)]
+    assert len(set(with_colour)) == 50, "colour and marker together: every curve its own"
+    assert len({curves.marker(i, False, 6) for i in range(12)}) == 12
+    assert curves.nice_ticks(0, 1200, 5) == [0.0, 250.0, 500.0, 750.0, 1000.0]
+    assert len(curves.nice_ticks(0.5, 0.91, 2)) >= 2
+    assert curves.log_ticks(-2, 0.1, 3) == [-2.0, -1.0, 0.0]
+    assert curves.thin(list(range(10)), 4) == [0, 3, 6, 9]
+    smoothed = curves.smooth([(0, 1.0), (1, 0.0), (2, 0.0)])
+    assert smoothed[0] == (0, 1.0) and 0 < smoothed[2][1] < smoothed[1][1] < 1
+    assert curves.best_point([[(0, 0.5), (1, 0.2)], [(0, 0.3)]], lower=True) == (0, (1, 0.2))

@@ -11,6 +11,16 @@ BEST_MARKER = "★"
 SMOOTHING = 0.6          # weight of the running average when smoothing is on (as TensorBoard)
 
 
+def marker(index: int, coloured: bool, colours: int) -> str:
+    """The marker of the index-th curve: with colour, braille (fine lines) for the first
+    `colours` curves, then a marker per round of colours; without colour, a marker each."""
+    if not coloured:
+        return MARKERS[index % len(MARKERS)]
+    if index < colours:
+        return "braille"
+    return MARKERS[(index // colours - 1) % len(MARKERS)]
+
+
 def thin(points: list[tuple], limit: int) -> list[tuple]:
     """At most `limit` points, evenly taken, always keeping the first and the last."""
     if len(points) <= limit or limit < 2:

@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -46,7 +46,7 @@ class CompareScreen(Screen[None]):
                           + (" …" if len(self.runs) > 12 else ""), style="bold"),
                      classes="screen-title")
         with Vertical(id="compare-body"):
-            with VerticalScroll(id="compare-table"):
+            with ScrollableContainer(id="compare-table"):
                 yield Static(id="compare-text", markup=False)
             yield MetricChart(self.app.store.curves, self.better, id="compare-chart")
         yield KeyBar(lambda: "compare")

@@ -2,9 +2,10 @@
 every run of the compare view).
 
 Drawn with plotext (imported on first use: it costs 0.15 s) across the whole width of the
-pane. Each curve has the theme's colour and its entry in the legend; without colour
-(NO_COLOR) each has its own marker (`•`, `x`, `+`...) instead, named in the legend, and
-the chart sends no colour codes at all. Steps read as integers (`1.2k`). `L` switches a
+pane. Each curve has the theme's colour and its entry in the legend, the first six drawn
+finely (braille), later ones with a marker as well, so colour and marker together tell
+apart 78 curves; without colour (NO_COLOR) each has its own marker (`•`, `x`, `+`...),
+named in the legend, and the chart sends no colour codes at all. Steps read as integers (`1.2k`). `L` switches a
 log scale, `W` smoothing (an exponential average, as TensorBoard's); the best point of
 all curves (lower for loss-like names) is marked `★`.
 """
@@ -30,6 +31,7 @@ from tui.runlist.rows import RunRow
 MAX_OVERLAYS = 11                   # the main pane: the selected run and up to 11 marked
 _ANSI_SEQUENCE = (4, 3, 2, 5, 6, 1, 12, 11, 10, 13, 14, 9)       # the terminal's own palette
 FRAME_ROWS = 3                      # plotext's frame: top, bottom and the step labels
+PALETTE_SIZE = 6                    # theme colours for curves; past them, markers as well
 
 
 class MetricChart(Widget, can_focus=True):
@@ -164,8 +166,8 @@ class MetricChart(Widget, can_focus=True):
         line = Text(no_wrap=True, overflow="ellipsis")
         for i, (run, colour) in enumerate(zip(self.runs, colours)):
             entry = Text()
-            entry.append("■" if colour else curves.MARKERS[i % len(curves.MARKERS)],
-                         colour or "")
+            marker = curves.marker(i, colour is not None, PALETTE_SIZE)
+            entry.append("■" if marker == "braille" else marker, colour or "")
             entry.append(f" {run.id} {plain(run.name)}" + ("" if series[i] else " (no points)"))
             if line.cell_len and line.cell_len + 2 + entry.cell_len > width:
                 lines.append(line)
@@ -188,7 +190,7 @@ class MetricChart(Widget, can_focus=True):
         for i, points in enumerate(series):
             if not points:
                 continue
-            marker = "braille" if colours[i] else curves.MARKERS[i % len(curves.MARKERS)]
+            marker = curves.marker(i, colours[i] is not None, PALETTE_SIZE)
             signal = figure.signal([p[0] for p in points], [p[1] for p in points],
                                    marker=marker)
             signal.lines()
@@ -228,7 +230,7 @@ class MetricChart(Widget, can_focus=True):
             return [None] * count
         theme = self.app.current_theme
         names = [theme.primary, theme.accent, theme.success, theme.warning, theme.error,
-                 theme.secondary]
+                 theme.secondary][:PALETTE_SIZE]
         return [rich_colour(names[i % len(names)] or theme.primary) for i in range(count)]
 
     def _plot_colours(self, colours: list[str | None]):
