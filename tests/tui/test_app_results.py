@@ -57,10 +57,11 @@ async def test_a_sweep_ranked_by_val_acc_in_two_keys_best_run_selected(sweep):
         table = app.screen.query_one(RunTable)
         header = line_text(table, 0)
         assert re.search(r"\blr\b.*\bseed\b.*\bval_acc\b", header), header
+        assert header.index(" lr") < header.index("epochs"), "most telling params first"
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, SortDialog), what="the sort list")
         names = [name for name, _ in app.screen.choices]
-        assert names[:4] == ["epochs", "lr", "seed", "split"] and "val_acc" in names
+        assert names[:4] == ["lr", "seed", "epochs", "split"] and "val_acc" in names
         assert {"id", "state", "name", "loss"} <= set(names), "every column, shown or not"
         await pilot.press(HOTKEYS[names.index("val_acc")])        # the second key
         await until(pilot, lambda: table.sort_column == "val_acc", what="sorted by val_acc")
@@ -89,7 +90,7 @@ async def test_columns_any_param_or_metric_as_last_best_min_or_max(sweep):
         await until(pilot, lambda: isinstance(app.screen, ColumnsDialog), what="columns")
         dialog = app.screen
         lines = [line.column.name for line in dialog.lines]
-        assert lines[:5] == ["epochs", "lr", "seed", "split", "val_acc"] and "loss" in lines
+        assert lines[:5] == ["lr", "seed", "epochs", "split", "val_acc"] and "loss" in lines
         shown = widget_text(dialog.query_one("#column-list"))
         assert "[x] lr" in shown and "[ ] loss" in shown, shown
         for name in ("epochs", "split", "seed"):                  # hide three params
@@ -110,7 +111,7 @@ async def test_columns_any_param_or_metric_as_last_best_min_or_max(sweep):
         await pilot.press("o", "d")                               # back to the defaults
         await until(pilot, lambda: table.choice is None, what="the default columns")
         assert [c.name for c in table.result_columns] == [
-            "epochs", "lr", "seed", "split", "val_acc", "val_acc:best"], \
+            "lr", "seed", "epochs", "split", "val_acc", "val_acc:best"], \
             "the column sorted by stays in sight"
 
 
@@ -238,6 +239,17 @@ async def test_the_chart_fills_its_pane_and_reads(sweep, size):
         steps = text.splitlines()[-1].split()
         assert steps and all(re.fullmatch(r"\d+(\.\d+)?k?", s) for s in steps), steps
         assert "★" in text
+        await pilot.press("escape", "C")                     # the sweep, compared
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        chart = app.screen.query_one(MetricChart)
+        await pilot.pause()
+        text = widget_text(chart)
+        frame = next(line for line in text.splitlines() if "┌" in line)
+        assert len(frame.rstrip()) >= chart.size.width - 1 >= size[0] - 3, \
+            "as wide as the screen, not as the terminal plotext guesses"
+        steps = text.splitlines()[-1].split()
+        assert len(steps) >= 4 and all(re.fullmatch(r"[0-6]", s) for s in steps), \
+            f"whole steps only: {steps}"
 
 
 async def test_steps_read_as_integers_and_a_log_scale(tmp_path):

@@ -129,3 +129,5 @@ def test_curves_tell_apart_by_colour_and_marker_and_ticks_read():
     smoothed = curves.smooth([(0, 1.0), (1, 0.0), (2, 0.0)])
     assert smoothed[0] == (0, 1.0) and 0 < smoothed[2][1] < smoothed[1][1] < 1
     assert curves.best_point([[(0, 0.5), (1, 0.2)], [(0, 0.3)]], lower=True) == (0, (1, 0.2))
+    assert curves.nice_ticks(0, 6, 11, integer=True) == [0.0, 1, 2, 3, 4, 5, 6], \
+        "steps are whole numbers: no tick at 0.5"

@@ -49,10 +49,10 @@ def best_point(curves: list[list[tuple]], lower: bool) -> tuple[int, tuple] | No
     return best
 
 
-def nice_ticks(low: float, high: float, count: int) -> list[float]:
+def nice_ticks(low: float, high: float, count: int, integer: bool = False) -> list[float]:
     """Round tick positions in [low, high] (steps of 1, 2, 2.5 or 5 times a power of ten),
     as close to `count` of them as such steps allow, and at least two when the range has
-    room for them."""
+    room for them; with `integer` (steps of a run), only whole numbers."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return []
     if high <= low:
@@ -61,6 +61,8 @@ def nice_ticks(low: float, high: float, count: int) -> list[float]:
     power = 10 ** math.floor(math.log10((high - low) / count))
     best: list[float] = []
     for step in (m * power * scale for scale in (1, 10) for m in (1, 2, 2.5, 5)):
+        if integer and not float(step).is_integer():
+            continue
         ticks = _ticks_at(low, high, step)
         if len(ticks) >= 2 and (not best or abs(len(ticks) - count) < abs(len(best) - count)):
             best = ticks

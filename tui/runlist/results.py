@@ -102,8 +102,13 @@ def metric_keys(rows: Iterable[RunRow]) -> list[str]:
 
 
 def default_columns(rows: list[RunRow]) -> list[ResultColumn]:
-    """The params that differ between the runs, then the metrics they share."""
+    """The params that differ between the runs, those that tell most runs apart first (so
+    a narrow pane, dropping columns from the right, keeps them), then the metrics the runs
+    share."""
     params = formatting.varying_params([r.params for r in rows]) if len(rows) > 1 else []
+    missing = object()
+    distinct = {k: len({repr(r.params.get(k, missing)) for r in rows}) for k in params}
+    params.sort(key=lambda k: (-distinct[k], k))
     return [ResultColumn("param", k) for k in params] + \
         [ResultColumn("metric", k) for k in shared_metrics(rows)]
 

@@ -180,6 +180,7 @@ class MetricChart(Widget, can_focus=True):
 
     def _plot(self, series, colours, best, width: int, rows: int) -> Text:
         import plotext              # 0.15 s: only when a chart is first drawn
+        plotext.terminal.limit(False, False)     # the pane's size, not the terminal's, rules
         figure = plotext.figure
         figure.clear()
         figure.plot_size(max(20, width), max(4, rows))
@@ -207,7 +208,8 @@ class MetricChart(Widget, can_focus=True):
         steps = [p[0] for points in series for p in points]
         values = [p[1] for points in series for p in points]
         first, last = min(steps), max(steps)
-        x_ticks = curves.nice_ticks(first, last, max(2, width // 14))
+        x_ticks = curves.nice_ticks(first, last, max(2, width // 14),
+                                    integer=curves.integer_steps(steps))
         if last > first:
             figure.ruler(0).lim(first, last)
         figure.ruler(0).ticks(x_ticks, [formatting.compact(t) for t in x_ticks])
