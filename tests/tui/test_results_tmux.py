@@ -39,8 +39,8 @@ def _start(tmux, env, project, size, extra: str = "") -> None:
     conf.write_text('set -g default-terminal "tmux-256color"\nset -g remain-on-exit on\n')
     tmux("-f", str(conf), "new-session", "-d", "-s", "app", "-x", str(width), "-y",
          str(height), "-c", str(project), f"{extra}{sys.executable} -m tui")
-    _until(tmux, lambda s: "val_acc" in s and "lr-sweep" not in s and "quit" in s,
-           "the run list")
+    _until(tmux, lambda s: "val_acc" in s and "run 7 eval" in s and "quit" in s,
+           "the run list, its newest run selected")
 
 
 def _plot_rows(screen: str) -> int:
@@ -74,7 +74,9 @@ def test_rank_compare_help_and_footer_in_a_real_terminal(tmux, env, project, siz
     _until(tmux, lambda s: "dialog_cancel" in s, "the help's last line")
     _keys(tmux, "Escape")
     _until(tmux, lambda s: "remap any of them" not in s, "the help closed")
-    _keys(tmux, "Space", "Space", "Space", "C")
+    _keys(tmux, "Space", "Space", "Space")
+    _until(tmux, lambda s: "● 3 marked" in s, "three runs marked")
+    _keys(tmux, "C")
     screen = _until(tmux, lambda s: "compare 3 runs: 3, 4, 5" in s and "└" in s, "compare")
     assert "val_acc:best" in screen and "0.900 ± 0.014" in screen
     assert "3 train" in screen and "★ best 0.91 (run 3, step 6)" in screen
@@ -92,7 +94,9 @@ def test_rank_compare_help_and_footer_in_a_real_terminal(tmux, env, project, siz
 
 def test_no_color_sends_no_colour_codes(tmux, env, project):
     _start(tmux, env, project, (80, 24), extra="NO_COLOR=1 ")
-    _keys(tmux, "Space", "Space", "M")
+    _keys(tmux, "Space", "Space")
+    _until(tmux, lambda s: "● 2 marked" in s, "two runs marked")
+    _keys(tmux, "M")
     screen = _until(tmux, lambda s: "└" in s and "★ best" in s, "the chart")
     assert "• " in screen and "x " in screen, "markers tell the curves apart"
     coloured = _screen(tmux, colours=True)
