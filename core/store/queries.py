@@ -285,15 +285,6 @@ def metric_series_of_runs(conn: sqlite3.Connection, run_ids, key: str, *,
     return out
 
 
-def group_names(conn: sqlite3.Connection) -> dict[int, tuple[str, str]]:
-    """{group id: (kind, name)} of every sweep, chain and watch (the app's group words)."""
-    try:
-        return {gid: (kind, name or kind) for gid, kind, name in
-                conn.execute("SELECT id, kind, name FROM groups")}
-    except sqlite3.OperationalError:             # a store from before groups existed
-        return {}
-
-
 def json_number(value: float):
     """JSON has no NaN or infinity: those become the strings "NaN", "Infinity", "-Infinity"."""
     if isinstance(value, float) and not math.isfinite(value):
