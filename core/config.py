@@ -79,6 +79,7 @@ class Config:
     cancel_grace: float = 10.0
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
+    better: dict[str, str] = field(default_factory=dict)     # [results] better: metric -> lower/higher
 
     def target(self, name: str) -> TargetConfig:
         if name not in self.targets:
@@ -187,6 +188,7 @@ def build(layers: list[tuple[Path, dict]],
     target_tables: dict[str, tuple[Path, dict]] = {}
     parsers = {"notify": _notify, **(sections or {})}
     others: dict[str, Any] = {}
+    better: dict[str, str] = {}
     for path, data in layers:
         for key, value in data.items():
             if key == "snapshot":
@@ -197,6 +199,8 @@ def build(layers: list[tuple[Path, dict]],
                 run_env, run_grace = _run(path, value)
                 env.update(run_env)
                 grace = run_grace if run_grace is not None else grace
+            elif key == "results":
+                better.update(_results(path, value))
             elif key == "targets":
                 _table(path, "targets", value)
                 for name, table in value.items():
@@ -209,7 +213,7 @@ def build(layers: list[tuple[Path, dict]],
                 both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
                 others[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
             else:
-                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
+                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets", "results",
                                           *parsers, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
@@ -217,7 +221,7 @@ def build(layers: list[tuple[Path, dict]],
         targets[name] = _target(path, name, table)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
                   metrics=metrics, env=env, cancel_grace=grace,
-                  targets=targets, sections=others)
+                  targets=targets, sections=others, better=better)
 
 
 # ---------------------------------------------------------------- checks
@@ -318,6 +322,18 @@ def _metrics(path: Path, value: Any, base: MetricRules) -> MetricRules:
     ignore = string_list(path, "metrics.ignore", table["ignore"]) \
         if "ignore" in table else base.ignore
     return MetricRules(patterns=tuple(patterns), disable=tuple(disable), ignore=tuple(ignore))
+
+
+def _results(path: Path, value: Any) -> dict[str, str]:
+    """`[results] better = { val_wer = "lower", bleu = "higher" }`: which way a metric is
+    better where its name does not say (the default: lower for loss-like names)."""
+    table = _table(path, "results", value)
+    _unknown(path, "results", table, {"better"})
+    better = string_table(path, "results.better", table.get("better", {}))
+    for name, word in better.items():
+        if word not in ("lower", "higher"):
+            raise fail(path, f"results.better.{name}", '"lower" or "higher"', word)
+    return better
 
 
 def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:

@@ -71,6 +71,11 @@ def status(args, paths: StorePaths) -> int:
     if args.format == "tmux":
         print(_tmux_line(conn))
         return ExitCode.OK
+    if (args.columns or args.sort or args.best) and conn is not None:
+        # Only here: the results table needs core.config and core.models, which the plain
+        # `tui status --json` (the scripted hot path, see above) does without.
+        from tui.cli import compare as cli_compare
+        return cli_compare.status(conn, args)
     if args.json:
         rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
