@@ -193,6 +193,38 @@ def _m5_removed_runs(db) -> None:
         at TEXT NOT NULL)""")
 
 
+def _m6_searches(db) -> None:
+    """Adaptive searches (`--search`): the study lives here, so a restarted engine rebuilds
+    it. A search is a group with a row in `searches` (its state, budget and the template
+    each trial's run is made from); each trial asked of the sampler is a row in `trials`
+    (its sampled values, how it ended as told to the sampler, the sampler's and pruner's
+    notes on it). A run of a later workflow step waits for a search in `after_search`."""
+    db.execute("""CREATE TABLE searches (
+        group_id INTEGER PRIMARY KEY REFERENCES groups(id),
+        state TEXT NOT NULL,                -- running, finished, stopped, failed
+        budget INTEGER NOT NULL,            -- completed and pruned trials wanted
+        reason TEXT,                        -- why it stopped or failed
+        template TEXT NOT NULL,             -- what each trial's run is made from (JSON)
+        told_from INTEGER NOT NULL DEFAULT 0,   -- failures in a row count after this tell
+        updated_at TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE trials (
+        group_id INTEGER NOT NULL REFERENCES groups(id),
+        number INTEGER NOT NULL,            -- 0, 1, 2... in the order they were asked
+        run_id INTEGER NOT NULL,            -- its run (first attempt), or a cache hit's run
+        params TEXT NOT NULL,               -- the sampled values, typed (JSON)
+        state TEXT NOT NULL,                -- running, complete, pruned, fail
+        value REAL,                         -- its objective (complete), last value (pruned)
+        result_run INTEGER,                 -- the attempt whose outcome was told
+        reason TEXT,                        -- why it failed or was pruned
+        attrs TEXT NOT NULL DEFAULT '{}',   -- the sampler's and pruner's notes (JSON)
+        told INTEGER,                       -- the order in which outcomes were told
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        PRIMARY KEY (group_id, number))""")
+    db.execute("CREATE INDEX trials_run ON trials (run_id)")
+    db.execute("ALTER TABLE runs ADD COLUMN after_search INTEGER REFERENCES groups(id)")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -200,4 +232,5 @@ MIGRATIONS = [
     _m3_run_detail,
     _m4_run_json,
     _m5_removed_runs,
+    _m6_searches,
 ]
