@@ -154,6 +154,9 @@ class RunMetrics:
         self.checkers: dict[int, stoprules.Checker] = {}
         self.locks: dict[int, asyncio.Lock] = {}
         self.failed: set[int] = set()         # runs whose reading broke (logged, said once)
+        # observe(run_id, rows): new points of a running run, for whoever judges them as
+        # they come (a search's pruner, core.engine.search); None: nobody.
+        self.observe = None
 
     def forget(self, run_id: int) -> None:
         """The run has ended (its last points read)."""
@@ -214,6 +217,8 @@ class RunMetrics:
             if checker is not None and check_rules and (why := checker.feed(batch.rows)):
                 del self.checkers[run_id]
                 self.stop(run_id, why)
+            if self.observe is not None and check_rules and batch.rows:
+                self.observe(run_id, batch.rows)
             if reading is None:
                 return
             batch = await reading

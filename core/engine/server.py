@@ -33,6 +33,7 @@ from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.reparse import reparse
 from core.engine.runner import Runner
+from core.engine.search import Searches
 from core.engine.scheduler import Busy, fits, place
 from core.engine.targets import Registry
 
@@ -73,7 +74,10 @@ class Engine:
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
                      "watches": lambda request, _: self.watches.op_list(request),
-                     "unwatch": lambda request, _: self.watches.op_stop(request)}
+                     "unwatch": lambda request, _: self.watches.op_stop(request),
+                     # adaptive searches (core.engine.search)
+                     "search_stop": lambda request, _: self.searches.op_stop(request),
+                     "search_extend": lambda request, _: self.searches.op_extend(request)}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -101,6 +105,10 @@ class Engine:
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
+        self.searches = Searches(self.ledger, self.intake, self.runner, self.registry,
+                                 self.paths, self.gate)
+        self.intake.searches = self.searches
+        self.runner.metrics.observe = self.searches.observe
         socket_path = self.paths.socket
         socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
@@ -112,6 +120,7 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self.runner.recover()
+        await self.searches.resume()
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest"),
@@ -126,6 +135,7 @@ class Engine:
         log.info("engine stopping; runs keep running")
         self._server.close()
         await self.watches.close()
+        await self.searches.close()
         await self.notifier.close()
         pending = [*background, *self.runner.tasks.values(), *self._forgetting]
         for task in pending:
@@ -175,6 +185,7 @@ class Engine:
     def _run_ended(self, run) -> None:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
+        self.searches.run_ended(run)
         self.notifier.run_ended(run)
 
     async def _gpu_loop(self) -> None:
