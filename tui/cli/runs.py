@@ -84,6 +84,8 @@ def status(args, paths: StorePaths) -> int:
                          % (SCHEMA, ",".join(rows), json.dumps(groups)))
         return ExitCode.OK
     runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
+    if args.group is not None and conn is not None:
+        search_line(conn, args.group)
     if not runs:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
@@ -102,6 +104,15 @@ def status(args, paths: StorePaths) -> int:
     print(formatting.table(["ID", "STATE", "NAME", "TARGET", "GPUS", "ELAPSED", "PARAMS",
                             "METRICS"], rows, right={0}))
     return ExitCode.OK
+
+
+def search_line(conn: sqlite3.Connection, group_id: int) -> None:
+    """`tui status --group G` of a search: its progress and best trial, first."""
+    from core.textsafe import clean_line
+    from tui import search_text
+    for group in run_queries.groups_json(conn, [group_id]):
+        if group["id"] == group_id and group["kind"] == "search" and "search" in group:
+            print(clean_line(search_text.line(group), keep_sgr=False))
 
 
 def _short(text: str, width: int) -> str:
