@@ -174,7 +174,9 @@ class Searches:
                 self.ledger.set_search(group_id, state="stopped",
                                        reason="stopped with tui search stop")
             for run in self._in_flight_runs(group_id):
-                if run.state.value == "queued" or request.cancel:
+                if run.state.value == "queued":
+                    await self.runner.cancel(run)         # dropped at once, nothing to wait
+                elif request.cancel:                       # SIGTERM, grace, SIGKILL: later
                     self._later(self.runner.cancel(run), f"cancel-{run.id}")
         await self.reconcile(group_id)
         return {"groups": run_queries.groups_json(self.ledger.conn, [group_id])}
@@ -182,7 +184,8 @@ class Searches:
     async def op_extend(self, request: SearchExtendRequest) -> dict:
         if not 1 <= request.trials <= search_spec.MAX_TRIALS:
             raise UsageError(f"--trials {request.trials}: expected 1 to "
-                             f"{search_spec.MAX_TRIALS} more trials")
+                             f"{search_spec.MAX_TRIALS} more trials",
+                             hint="for example: tui search extend G --trials 20")
         row = self._row(request.group)
         group_id = row["group"]
         budget = min(row["budget"] + request.trials, search_spec.MAX_TRIALS)

@@ -235,14 +235,15 @@ def build(space: list[Dimension], sampler: str, objective: str | None, trials: i
           better: dict[str, str] | None = None) -> Search:
     """A search from what a launch gave; every mistake is refused with a hint."""
     if sampler not in SAMPLERS:
-        raise UsageError(f"--search {sampler}: not a sampler", hint=SAMPLER_HINT)
+        raise UsageError(f"--search {sampler!r}: not a sampler", hint=SAMPLER_HINT)
     if not space:
         raise UsageError("--search needs a space: the params to search, as --sweep KEY=SPEC",
                          hint="for example --sweep lr='log(1e-4,1e-1)' --sweep layers='int(2,8)'")
     keys = [d.key for d in space]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise UsageError(f"--sweep {dup}: the same param is searched twice")
+        raise UsageError(f"--sweep {dup}: the same param is searched twice",
+                         hint="give each param one --sweep")
     if objective is None:
         raise UsageError("--search needs --objective METRIC[:min|max]: the metric a trial "
                          "is judged by", hint=OBJECTIVE_HINT)
@@ -250,16 +251,19 @@ def build(space: list[Dimension], sampler: str, objective: str | None, trials: i
         raise UsageError("--search needs --trials N: how many trials to complete",
                          hint="for example --trials 40 (pruned trials count, failed ones not)")
     if not 1 <= trials <= MAX_TRIALS:
-        raise UsageError(f"--trials {trials}: expected 1 to {MAX_TRIALS}")
+        raise UsageError(f"--trials {trials}: expected 1 to {MAX_TRIALS}",
+                         hint="how many trials to complete, e.g. --trials 40")
     parallel = 1 if parallel is None else parallel
     if not 1 <= parallel <= MAX_TRIALS:
-        raise UsageError(f"--parallel {parallel}: expected 1 to {MAX_TRIALS}")
+        raise UsageError(f"--parallel {parallel}: expected 1 to {MAX_TRIALS}",
+                         hint="how many trials in flight at once, e.g. --parallel 4")
     if pruner is not None and pruner not in PRUNERS:
-        raise UsageError(f"--prune {pruner}: not a pruner", hint=PRUNER_HINT)
+        raise UsageError(f"--prune {pruner!r}: not a pruner", hint=PRUNER_HINT)
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     elif not 0 <= seed < 2**32:
-        raise UsageError(f"--seed {seed}: expected 0 to 2**32 - 1")
+        raise UsageError(f"--seed {seed}: expected 0 to 2**32 - 1",
+                         hint="leave it out for a random seed (recorded with the search)")
     return Search(tuple(space), sampler, parse_objective(objective, better), trials,
                   min(parallel, trials), pruner, seed)
 
