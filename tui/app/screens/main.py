@@ -126,7 +126,8 @@ class MainScreen(RunActions, ViewActions, Screen):
             table.set_groups(store.groups())            # a new sweep: its name for the filter
         self._searches_moved()
         changes = table.update_rows(rows)
-        self.app.runs_ended([after for before, after in changes if self._ended(before, after)])
+        self.app.runs_ended([after for before, after in changes if self._ended(before, after)
+                             and not self._quiet_trial(after)])
         current = table.current
         touched = {after.id for _, after in changes}
         if (current is not None and current.id in touched) or touched & table.marked:
@@ -152,6 +153,13 @@ class MainScreen(RunActions, ViewActions, Screen):
             self._detail_header(current)
         if ended:
             self.app.searches_ended(ended)
+
+    def _quiet_trial(self, row: RunRow) -> bool:
+        """A search's trial that succeeded or was pruned is the search's normal work: the
+        search's end gets a toast, its trials do not (a failed trial still does)."""
+        group = self.table.groups.get(row.group) if row.group is not None else None
+        return group is not None and group["kind"] == "search" and \
+            (row.state is RunState.SUCCEEDED or row.cause == "pruned")
 
     def _ended(self, before: RunRow | None, after: RunRow) -> bool:
         """A run that ended since the last look, however fast: one that was active, or one
