@@ -246,8 +246,9 @@ class Searches:
             conn = self.ledger.conn
             trials = search_queries.trials(conn, group_id)
             points = self.outcomes.intermediate_values(search, trials)
-            study = await asyncio.to_thread(_study_module().Study.rebuild, group_id, search,
-                                            trials, points)
+            module = await asyncio.to_thread(_study_module)    # the first import: ~300 ms
+            study = await asyncio.to_thread(module.Study.rebuild, group_id, search, trials,
+                                            points)
             self.studies[group_id] = study
             self._attrs.update({(group_id, t["number"]): t["attrs"] for t in trials})
         if search.pruner is not None:

@@ -9,6 +9,7 @@ import sys
 import time
 
 from core.store import queries as run_queries
+from core.store import search_queries
 from core.client import engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
@@ -143,6 +144,7 @@ def show(args, paths: StorePaths) -> int:
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
     extra = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
+        "trial": search_queries.trial_of(conn, run_id),
         "events": events,
         "snapshot_info": {"file_count": snapshot[0],
                           "total_bytes": snapshot[1]} if snapshot else None,
@@ -164,7 +166,7 @@ def show(args, paths: StorePaths) -> int:
         f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
         f" (asked {data['gpu_count']})",
         f"parent     {data['parent'] if data['parent'] is not None else '-'}",
-        *_workflow_lines(data, extra["group"]),
+        *_workflow_lines(data, extra["group"], extra["trial"]),
         f"tags       {', '.join(data['tags']) or '-'}",
         f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
         f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
@@ -185,12 +187,18 @@ def show(args, paths: StorePaths) -> int:
     return ExitCode.OK
 
 
-def _workflow_lines(data: dict, group: dict | None) -> list[str]:
+def _workflow_lines(data: dict, group: dict | None, trial: dict | None) -> list[str]:
     """The lines of `tui show` about groups, dependencies, attempts, rules and resuming."""
     lines = []
     if group is not None:
         lines.append(f"group      {group['id']} ({group['kind']} {group['name']}, "
                      f"{group['runs']} runs)")
+    if trial is not None:
+        told = f" ({trial['reason']})" if trial["reason"] else ""
+        value = f", {group['spec']['objective']['metric']}={formatting.number(trial['value'])}" \
+            if trial["value"] is not None and group is not None else ""
+        lines.append(f"trial      {trial['number']} of search {trial['search']}: "
+                     f"{trial['state']}{value}{told}")
     if data["depends_on"]:
         lines.append(f"after      {', '.join(map(str, data['depends_on']))}")
     if data["retries"] or data["attempt"] > 1:
