@@ -21,6 +21,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from core.errors import StoreError
 from core.metrics.parser import OutputParser
@@ -154,9 +155,10 @@ class RunMetrics:
         self.checkers: dict[int, stoprules.Checker] = {}
         self.locks: dict[int, asyncio.Lock] = {}
         self.failed: set[int] = set()         # runs whose reading broke (logged, said once)
-        # observe(run_id, rows): new points of a running run, for whoever judges them as
-        # they come (a search's pruner, core.engine.search); None: nobody.
-        self.observe = None
+        # observe(run_id, rows, judge): new points of a run, for whoever follows them as they
+        # come (a search's pruner, core.engine.search), `judge` false on the read after the
+        # run ended (points to keep, nothing to stop); None: nobody.
+        self.observe: Callable[[int, list, bool], None] | None = None
 
     def forget(self, run_id: int) -> None:
         """The run has ended (its last points read)."""
@@ -217,8 +219,8 @@ class RunMetrics:
             if checker is not None and check_rules and (why := checker.feed(batch.rows)):
                 del self.checkers[run_id]
                 self.stop(run_id, why)
-            if self.observe is not None and check_rules and batch.rows:
-                self.observe(run_id, batch.rows)
+            if self.observe is not None and batch.rows:
+                self.observe(run_id, batch.rows, check_rules)
             if reading is None:
                 return
             batch = await reading

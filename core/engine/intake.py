@@ -14,6 +14,7 @@ cached when every run it waits for in the same request is cached too.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.engine import checkpoints
@@ -29,6 +30,10 @@ from core.requests import CloneRequest, LaunchRequest, PlanRequest
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.engine.search import Searches
+
 
 _KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss without a query
 
@@ -42,7 +47,7 @@ class Intake:
         self.blobs = blobs
         self.hashes = hashes
         self.wake = wake
-        self.searches = None            # core.engine.search.Searches, set by the engine
+        self.searches: Searches         # set by the engine (core.engine.server) at once
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
         self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
@@ -177,12 +182,13 @@ class Intake:
         return ids, reuse
 
     def reply(self, batch: Batch, ids: list[int], reuse: list[int | None],
-              groups: list[int] = ()) -> dict:
+              groups: Sequence[int] = ()) -> dict:
+        """The launch's answer; `groups`: groups to include even without a run in `ids`."""
         conn = self.ledger.conn
         runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(ids)))
-        groups = run_queries.groups_json(conn, [r["group"] for r in runs] + list(groups))
+        found = run_queries.groups_json(conn, [r["group"] for r in runs] + list(groups))
         return {"run": runs[0] if runs else None, "runs": runs,
-                "cached": sorted({r for r in reuse if r is not None}), "groups": groups,
+                "cached": sorted({r for r in reuse if r is not None}), "groups": found,
                 "warnings": batch.warnings}
 
     # ------------------------------------------------------------ ops

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import math
 from dataclasses import replace
+from typing import Any, Coroutine
 
 from core.engine import launching
 from core.engine.launching import Batch, PlannedRun
@@ -41,6 +42,16 @@ from core.spec import search as search_spec
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store import search_queries
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.engine.intake import Intake
+    from core.engine.queue_gate import QueueGate
+    from core.engine.runner import Runner
+    from core.engine.study import Study
+    from core.engine.targets import Registry
+    from core.paths import StorePaths
+    from core.store.ledger import Ledger
 
 log = logging.getLogger("runyard.engine")
 
@@ -58,13 +69,14 @@ def fail_limit(search: search_spec.Search) -> int:
 
 
 class Searches:
-    def __init__(self, ledger, intake, runner, registry, paths, gate):
+    def __init__(self, ledger: Ledger, intake: Intake, runner: Runner, registry: Registry,
+                 paths: StorePaths, gate: QueueGate):
         self.ledger = ledger
         self.intake = intake
         self.runner = runner
         self.gate = gate
         self.outcomes = Outcomes(ledger, runner, registry, paths, gate)
-        self.studies: dict[int, object] = {}         # search -> its Study, while live
+        self.studies: dict[int, Study] = {}          # search -> its Study, while live
         self.locks: dict[int, asyncio.Lock] = {}
         self.known: set[int] = set()                  # searches whose trials' ends matter
         self.pruning: set[int] = set()                # live searches with a pruner
@@ -86,9 +98,10 @@ class Searches:
         if run.group_id in self.known:
             self._later(self.reconcile(run.group_id), f"search-{run.group_id}")
 
-    def observe(self, run_id: int, rows: list) -> None:
-        """New metric points of a running run (RunMetrics): a pruned search's trial
-        reports its objective's points to the pruner, which may stop it."""
+    def observe(self, run_id: int, rows: list, judge: bool = True) -> None:
+        """New metric points of a run (RunMetrics): a pruned search's trial reports its
+        objective's points to the pruner, which may stop it (unless the run has ended:
+        `judge` false, the points are only kept)."""
         if not self.pruning:
             return
         if run_id not in self._trial_of:
@@ -106,17 +119,23 @@ class Searches:
         if not points:
             return
         try:
-            pruned = study.report(number, points)
+            pruned = study.report(number, points, judge)
         except Exception:     # the pruner's bug must not stop the run's metrics or the engine
             log.exception("search %s: trial %s: pruning stopped", group_id, number)
             self.pruning.discard(group_id)
             return
         self._save_attrs(group_id, number, study)
         if pruned is not None:
-            self._trial_of.pop(run_id, None)
+            self._trial_of[run_id] = None                  # judged: nothing more to report
+            try:
+                self.ledger.trial_pruned(group_id, number, pruned.step)
+            except StoreError as exc:
+                log.warning("search %s: trial %s: not pruned: %s", group_id, number,
+                            exc.message)
+                return
             self.runner.stop(run_id, pruned.reason, cause="pruned")
 
-    def _later(self, coro, name: str) -> None:
+    def _later(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -226,7 +245,7 @@ class Searches:
             study = await self._study(group_id, search)
             self._tell_ended(group_id, search, study)
             new: list[int] = []
-            row = search_queries.search(self.ledger.conn, group_id)
+            row = self._row(group_id)
             if row["state"] == "running":
                 streak = search_queries.fail_streak(self.ledger.conn, group_id)
                 if len(streak) >= fail_limit(search):
@@ -240,22 +259,25 @@ class Searches:
                 self.intake.wake()
             return new
 
-    async def _study(self, group_id: int, search: search_spec.Search):
-        study = self.studies.get(group_id)
-        if study is None:
-            conn = self.ledger.conn
-            trials = search_queries.trials(conn, group_id)
-            points = self.outcomes.intermediate_values(search, trials)
-            module = await asyncio.to_thread(_study_module)    # the first import: ~300 ms
-            study = await asyncio.to_thread(module.Study.rebuild, group_id, search, trials,
-                                            points)
-            self.studies[group_id] = study
-            self._attrs.update({(group_id, t["number"]): t["attrs"] for t in trials})
+    async def _study(self, group_id: int, search: search_spec.Search) -> Study:
+        """The search's study: in memory, or rebuilt from the store."""
         if search.pruner is not None:
             self.pruning.add(group_id)
+        found = self.studies.get(group_id)
+        if found is not None:
+            return found
+        trials = search_queries.trials(self.ledger.conn, group_id)
+        # Intermediate values matter to pruners only (the live study of a search without
+        # one is not told them either).
+        points = self.outcomes.intermediate_values(search, trials) \
+            if search.pruner is not None else {}
+        module = await asyncio.to_thread(_study_module)    # the first import: ~300 ms
+        study = await asyncio.to_thread(module.Study.rebuild, group_id, search, trials, points)
+        self.studies[group_id] = study
+        self._attrs.update({(group_id, t["number"]): t["attrs"] for t in trials})
         return study
 
-    def _tell_ended(self, group_id: int, search: search_spec.Search, study) -> None:
+    def _tell_ended(self, group_id: int, search: search_spec.Search, study: Study) -> None:
         for trial in search_queries.trials(self.ledger.conn, group_id):
             if trial["state"] != "running":
                 continue
@@ -270,7 +292,7 @@ class Searches:
                          f" ({value:.6g})" if value is not None else f" ({reason})")
 
     async def _fill(self, group_id: int, row: dict, search: search_spec.Search,
-                    study) -> list[int]:
+                    study: Study) -> list[int]:
         """Ask trials until `parallel` are in flight or the budget is spoken for."""
         template = row["template"]
         snapshot, workdir = template["code"][0], template["code"][2]
@@ -284,7 +306,6 @@ class Searches:
             number, values, attrs = await asyncio.to_thread(study.ask)
             texts = search_spec.text_values(search, values)
             planned = launching.trial_run(template, texts, snapshot, workdir)
-            planned = replace(planned, group=None)
             cached = None if template.get("force") else self.intake.cache_hit(planned)
             try:
                 run_id = self.ledger.insert_trial(group_id, number, values, attrs, planned,
@@ -305,20 +326,20 @@ class Searches:
         """A running search whose budget is done ends `finished`; an ended search with no
         trial in flight lets the runs that wait for it go on, and leaves memory."""
         conn = self.ledger.conn
-        row = search_queries.search(conn, group_id)
+        row = self._row(group_id)
         trials = search_queries.trials(conn, group_id)
         in_flight = sum(t["state"] == "running" for t in trials)
         done = sum(t["state"] in ("complete", "pruned") for t in trials)
         if row["state"] == "running" and not in_flight and done >= row["budget"]:
             self.ledger.set_search(group_id, state="finished")
-            row = search_queries.search(conn, group_id)
+            row = self._row(group_id)
             log.info("search %s finished: %s trials", group_id, done)
         if row["state"] != "running" and not in_flight:
             self.outcomes.release_waiting(group_id, row, search)
             self.studies.pop(group_id, None)
             self.pruning.discard(group_id)
 
-    def _save_attrs(self, group_id: int, number: int, study) -> None:
+    def _save_attrs(self, group_id: int, number: int, study: Study) -> None:
         attrs = study.attrs(number)
         if attrs != self._attrs.get((group_id, number)):
             self._attrs[(group_id, number)] = attrs

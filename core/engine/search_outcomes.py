@@ -45,10 +45,12 @@ class Outcomes:
             return "fail", None, None, f"run {trial['run']} is gone"
         if not run.state.terminal:
             return None
-        values = self._values(run.id, objective.metric)
+        points = self._points(run.id, objective.metric)
+        values = [value for _step, value in points]
         if run.state is RunState.STOPPED and run.cause == "pruned":
-            last = values[-1] if values else None
-            return "pruned", last, run.id, run.reason
+            judged = [value for step, value in points
+                      if trial["pruned_step"] is None or step <= trial["pruned_step"]]
+            return "pruned", judged[-1] if judged else None, run.id, run.reason
         if run.state in COMPLETE_STATES or (run.state is RunState.STOPPED and
                                             run.cause == "stop_rule"):
             value = objective.value(values)
@@ -60,14 +62,15 @@ class Outcomes:
         why = f"run {run.id} {run.state.value}" + (f": {run.reason}" if run.reason else "")
         return "fail", None, run.id, why
 
-    def _values(self, run_id: int, metric: str) -> list[float]:
+    def _points(self, run_id: int, metric: str) -> list[tuple[int, float]]:
         series = run_queries.metric_series(self.ledger.conn, run_id, [metric])
-        return [value for _step, value in series.get(metric, [])]
+        return [(step, value) for step, value in series.get(metric, [])]
 
     def intermediate_values(self, search: search_spec.Search,
                             trials: list[dict]) -> dict[int, list[tuple[int, float]]]:
         """Each trial's objective points by step (what was reported to the pruner): from
-        the attempt that ended it, or the one running now."""
+        the attempt that ended it, or the one running now; a pruned trial's up to the step
+        it was judged at."""
         runs: dict[int, int] = {}
         for trial in trials:
             if trial["state"] == "fail":
@@ -80,7 +83,11 @@ class Outcomes:
                     runs[trial["number"]] = latest[trial["run"]][0]
         series = run_queries.metric_series_of_runs(self.ledger.conn, set(runs.values()),
                                                    search.objective.metric)
-        return {number: list(series.get(run_id, [])) for number, run_id in runs.items()}
+        limit = {t["number"]: t["pruned_step"] for t in trials
+                 if t["state"] == "pruned" and t["pruned_step"] is not None}
+        return {number: [(step, value) for step, value in series.get(run_id, [])
+                         if number not in limit or step <= limit[number]]
+                for number, run_id in runs.items()}
 
     def release_waiting(self, group_id: int, row: dict, search: search_spec.Search) -> None:
         """The search has ended: runs of later steps waiting for it get its best trial's

@@ -184,9 +184,10 @@ class Study:
         else:
             self.study.tell(number, state=STATES[state], skip_if_finished=True)
 
-    def report(self, number: int, points: list[tuple[int, float]]) -> Pruned | None:
-        """Report a running trial's new points (step, value) to the pruner, each step once;
-        the pruner's decision, if it says stop."""
+    def report(self, number: int, points: list[tuple[int, float]],
+               judge: bool = True) -> Pruned | None:
+        """Report a running trial's new points (step, value), each step once; with `judge`,
+        the pruner's decision, if it says stop (the points after it are not reported)."""
         trial = self.live.get(number)
         if trial is None:
             return None
@@ -200,7 +201,8 @@ class Study:
             value = latest[step]
             trial.report(value, step)
             self.reported[number] = step
-            if self.search.pruner is not None and (checks < MAX_PRUNE_CHECKS or step == max(latest)):
+            if judge and self.search.pruner is not None and \
+                    (checks < MAX_PRUNE_CHECKS or step == max(latest)):
                 checks += 1
                 if trial.should_prune():
                     return Pruned(step, value, self._why(number, step, value))

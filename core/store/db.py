@@ -216,6 +216,7 @@ def _m6_searches(db) -> None:
         value REAL,                         -- its objective (complete), last value (pruned)
         result_run INTEGER,                 -- the attempt whose outcome was told
         reason TEXT,                        -- why it failed or was pruned
+        pruned_step INTEGER,                -- the step the pruner judged it at
         attrs TEXT NOT NULL DEFAULT '{}',   -- the sampler's and pruner's notes (JSON)
         told INTEGER,                       -- the order in which outcomes were told
         created_at TEXT NOT NULL,

@@ -42,10 +42,10 @@ def trials(conn: sqlite3.Connection, group_id: int) -> list[dict]:
     """Every trial of a search, by number."""
     return [{"number": r[0], "run": r[1], "params": json.loads(r[2]), "state": r[3],
              "value": r[4], "result_run": r[5], "reason": r[6], "attrs": json.loads(r[7]),
-             "told": r[8]}
+             "told": r[8], "pruned_step": r[9]}
             for r in conn.execute(
-                "SELECT number, run_id, params, state, value, result_run, reason, attrs, told "
-                "FROM trials WHERE group_id = ? ORDER BY number", (group_id,))]
+                "SELECT number, run_id, params, state, value, result_run, reason, attrs, told, "
+                "pruned_step FROM trials WHERE group_id = ? ORDER BY number", (group_id,))]
 
 
 def trial_of_run(conn: sqlite3.Connection, run_id: int) -> tuple[int, int] | None:

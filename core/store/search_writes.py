@@ -88,6 +88,13 @@ class SearchWrites:
                             f"trial {number} of search {group_id}: {state}{shown}", at=at)
         return bool(changed)
 
+    def trial_pruned(self, group_id: int, number: int, step: int) -> None:
+        """The pruner said stop at this step (before the run is stopped): what the trial is
+        judged by, whatever it prints until it ends."""
+        with self._tx():
+            self.conn.execute("UPDATE trials SET pruned_step = ? WHERE group_id = ? AND "
+                              "number = ? AND state = 'running'", (step, group_id, number))
+
     def trial_attrs(self, group_id: int, number: int, attrs: dict) -> None:
         """The sampler's and pruner's notes on a trial (Optuna's system attrs), as they
         change: rungs reached, a sampler's state."""

@@ -142,9 +142,10 @@ def show(args, paths: StorePaths) -> int:
     diff = run_queries.git_diff_blob(conn, run_id)
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
+    trial = search_queries.trial_of(conn, run_id)
     extra = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
-        "trial": search_queries.trial_of(conn, run_id),
+        "trial": trial,
         "events": events,
         "snapshot_info": {"file_count": snapshot[0],
                           "total_bytes": snapshot[1]} if snapshot else None,
@@ -166,7 +167,7 @@ def show(args, paths: StorePaths) -> int:
         f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
         f" (asked {data['gpu_count']})",
         f"parent     {data['parent'] if data['parent'] is not None else '-'}",
-        *_workflow_lines(data, extra["group"], extra["trial"]),
+        *_workflow_lines(data, extra["group"], trial),
         f"tags       {', '.join(data['tags']) or '-'}",
         f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
         f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 from tests.helpers import EXAMPLES, wait_for
@@ -17,6 +18,15 @@ CONSTANT = 'for i in $(seq 1 "$2"); do echo "step=$i val_loss=$1"; sleep "$3"; d
 
 def constant(steps: int = 40, pause: float = 0.05) -> tuple[str, ...]:
     return ("sh", "-c", CONSTANT, "objective", "{x}", str(steps), str(pause))
+
+
+# `val_loss` = x + 1/step: falls as it goes, in the same order as x at every step.
+FALLING = ("import sys, time\nx = float(sys.argv[1])\nfor i in range(1, 41):\n"
+           "    print(f'step={i} val_loss={x + 1 / i}', flush=True)\n    time.sleep(0.05)\n")
+
+
+def falling() -> tuple[str, ...]:
+    return (sys.executable, "-c", FALLING, "{x}")
 
 
 def launch_search(cli, command, *options: str, space=("x=int(1,100)",), target=None) -> dict:

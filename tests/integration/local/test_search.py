@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 
 from tests.helpers import epoch, process_alive, wait_for
-from tests.integration.local.search_helpers import (constant, group_runs, launch_search,
-                                                    search, trials, wait_ended, with_objective)
+from tests.integration.local.search_helpers import (falling, group_runs, launch_search,
+                                                    trials, wait_ended, with_objective)
 
 SPACE = ("lr=log(1e-4,1e-1)", "layers=int(2,8)", "opt=adam,sgd")
 OBJECTIVE = ("python3", "objective.py", "--lr", "{lr}", "--layers", "{layers}", "--opt", "{opt}",
@@ -46,12 +46,17 @@ def test_a_search_completes_its_budget_with_parallel_trials_judged_by_their_obje
                            f"val_loss {best['value']:.4g} (run {best['run']}: lr=")
     ranked = cli.json("compare", "--group", str(group["id"]), "--json")["runs"]
     assert ranked[0]["id"] == best["run"], "tui compare ranks the trials by the objective"
+    other = 2 if best["params"]["layers"] != 2 else 3
+    clone = cli.json("clone", str(best["run"]), "--set", f"layers={other}", "--json")["run"]
+    assert (clone["parent"], clone["group"], clone["params"]["layers"]) == \
+        (best["run"], None, other)
+    assert clone["params"]["lr"] == best["params"]["lr"], "a trial clones like any run"
+    assert wait_ended(cli, group["id"])["search"]["done"] == 8, "the clone is no trial"
 
 
 def test_pruned_trials_are_stopped_like_a_stop_rule_and_count_in_the_budget(cli, env):
-    group = launch_search(cli, constant(steps=40, pause=0.05), "--search", "random",
-                          "--objective", "val_loss", "--trials", "6", "--prune", "asha",
-                          "--seed", "3")
+    group = launch_search(cli, falling(), "--search", "random", "--objective", "val_loss",
+                          "--trials", "6", "--prune", "asha", "--seed", "3")
     done = wait_ended(cli, group["id"])["search"]
     found = trials(env, group["id"])
     pruned = [t for t in found if t["state"] == "pruned"]
@@ -62,9 +67,12 @@ def test_pruned_trials_are_stopped_like_a_stop_rule_and_count_in_the_budget(cli,
         run = cli.run(trial["run"])
         x = trial["params"]["x"]
         assert (run["state"], run["cause"], run["exit_code"]) == ("stopped", "pruned", 143)
-        assert run["reason"] == f"pruned at step 1, rung 0 (asha): val_loss={x}"
-        assert trial["reason"] == run["reason"] and trial["value"] == x
-        assert len(cli.json("metrics", str(run["id"]), "--json")["metrics"]["val_loss"]) < 40
+        assert run["reason"] == f"pruned at step 1, rung 0 (asha): val_loss={x + 1:.6g}"
+        assert trial["reason"] == run["reason"]
+        printed = cli.json("metrics", str(run["id"]), "--json")["metrics"]["val_loss"]
+        assert len(printed) < 40, "stopped before its end"
+        assert trial["value"] == x + 1 >= printed[-1][1], \
+            "judged by the step the pruner saw, not what it printed until SIGTERM reached it"
         pid = int((Path(env["RUNYARD_HOME"]) / "runs" / str(run["id"]) / "pid").read_text())
         assert not process_alive(pid), "SIGTERM ended it"
         earlier = [t["params"]["x"] for t in found if t["number"] < trial["number"]
