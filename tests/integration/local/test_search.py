@@ -192,3 +192,18 @@ def test_bad_search_options_are_refused_with_a_hint_and_record_nothing(cli):
     assert cli.json("status", "--json", "--all")["runs"] == []
     assert cli("search", "list").stderr.startswith("no searches")
     assert cli("search", "stop", "7", check=False).returncode == 3
+
+
+def test_each_trial_gets_its_own_gpu_on_a_target_with_gpus(cli, project):
+    (project / "runyard.toml").write_text("[targets.local]\ngpus = [0, 1]\n")
+    group = launch_search(cli, ("sh", "-c", 'echo "gpu=$CUDA_VISIBLE_DEVICES"; sleep 1; '
+                                            'echo "val_loss=$1"', "objective", "{x}"),
+                          "--search", "tpe", "--objective", "val_loss", "--trials", "4",
+                          "--parallel", "2", "--gpus", "1")
+    wait_ended(cli, group["id"])
+    runs = group_runs(cli, group["id"])
+    assert len(runs) == 4 and all(len(r["gpus"]) == 1 and r["gpu_count"] == 1 for r in runs)
+    for run in runs:
+        assert cli("logs", str(run["id"])).stdout.startswith(f"gpu={run['gpus'][0]}\n")
+    first, second = sorted(runs, key=lambda r: r["id"])[:2]
+    assert first["gpus"] != second["gpus"], "two trials in flight never share a GPU"
