@@ -33,7 +33,8 @@ OBJECTIVE_HINT = ("the objective looks like val_loss, val_loss:min, val_acc:max:
                   "loss:min:mean5 (the mean of the last 5 values)")
 # `{best.lr}` in a later step's command: the best trial's value of a searched param.
 BEST_PLACEHOLDER = re.compile(r"\{best\.([A-Za-z_][A-Za-z0-9_.\-]*)\}")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")            # a metric
+_PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")            # a param, as sweeps take it
 _MEAN = re.compile(r"^mean(\d+)$")
 
 
@@ -165,6 +166,9 @@ def parse_dimension(text: str, where: str = "--sweep") -> Dimension:
 
 
 def dimension_from_spec(key: str, spec: str, where: str) -> Dimension:
+    if not _PARAM.match(key):
+        raise UsageError(f"{where} {key!r}: not a param name",
+                         hint="param names are letters, digits, _ . - (lr, batch_size)")
     function = sweeps.split_function(spec)
     if function is not None and function[0] in ("int", "range"):
         return _integers(key, spec, function, where)
@@ -178,6 +182,9 @@ def dimension_from_toml(key: str, value, where: str) -> Dimension:
     """A dimension from a workflow file: a list of values, or a string as for --sweep."""
     if isinstance(value, str) and value.strip():
         return dimension_from_spec(key, value.strip(), where)
+    if not _PARAM.match(key):
+        raise UsageError(f"{where} {key!r}: not a param name",
+                         hint="param names are letters, digits, _ . - (lr, batch_size)")
     axis = sweeps.axis_from_toml(key, value, where)
     return Dimension(key, axis.spec, "choice", choices=axis.values)
 

@@ -39,7 +39,7 @@ STEPS = 60
 PARALLEL = 4
 BUDGET = 40
 LONG_BUDGET = 200        # how far a search may go to reach the no-pruning median best
-ENGINE_STEP = 0.05       # seconds a step takes in the runs the engine supervises
+ENGINE_STEP = 0.03       # seconds a step takes in the runs the engine supervises
 
 
 # ---------------------------------------------------------------- in process

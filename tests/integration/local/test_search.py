@@ -44,6 +44,12 @@ def test_a_search_completes_its_budget_with_parallel_trials_judged_by_their_obje
     line = cli("status", "--group", str(group["id"])).stdout.splitlines()[0]
     assert line.startswith(f"search {group['id']} objective: finished · 8/8 trials done · best "
                            f"val_loss {best['value']:.4g} (run {best['run']}: lr=")
+    shown = cli.json("show", str(best["run"]), "--json")
+    assert shown["trial"] == {"search": group["id"], "number": best["number"],
+                              "state": "complete", "value": best["value"], "reason": None}
+    assert shown["group"]["search"]["best"]["run"] == best["run"]
+    assert f"trial      {best['number']} of search {group['id']}: complete, val_loss=" in \
+        cli("show", str(best["run"])).stdout
     ranked = cli.json("compare", "--group", str(group["id"]), "--json")["runs"]
     assert ranked[0]["id"] == best["run"], "tui compare ranks the trials by the objective"
     other = 2 if best["params"]["layers"] != 2 else 3
