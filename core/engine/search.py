@@ -86,6 +86,10 @@ class Searches:
 
     # ------------------------------------------------------------ engine hooks
 
+    def active(self) -> bool:
+        """Whether a search is live (in memory until it ends): the engine is not idle."""
+        return bool(self.studies)
+
     async def resume(self) -> None:
         """After an engine start: rebuild every live search and catch up what ended."""
         for group_id in search_queries.live_searches(self.ledger.conn):

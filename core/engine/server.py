@@ -175,7 +175,8 @@ class Engine:
     async def _idle_watch(self) -> None:
         while True:
             await asyncio.sleep(min(self.idle_exit, 5.0))
-            if run_queries.active_count(self.ledger.conn) or self.watches.active():
+            if run_queries.active_count(self.ledger.conn) or self.watches.active() or \
+                    self.searches.active():
                 self._last_activity = time.monotonic()
             elif time.monotonic() - self._last_activity > self.idle_exit:
                 log.info("idle for %.0f s; exiting", self.idle_exit)

@@ -98,7 +98,7 @@ def bench_search_in_process(quick: bool) -> list[Result]:
     n = len(seeds)
     return [
         Result(f"median best val_loss, tpe, {BUDGET} trials ({n} seeds)", best["tpe"], "",
-               f"<= {best['random']}", note=f"random: {best['random']:.4f}; optimum 0.05"),
+               f"<= {best['random']:.4f}", note=f"random: {best['random']:.4f}; optimum 0.05"),
         Result(f"median best val_loss, random, {BUDGET} trials ({n} seeds)", best["random"], "",
                note="for comparison"),
         Result(f"steps to reach tpe's median best, asha / no pruning", to_target["tpe+asha"]
@@ -179,7 +179,7 @@ def bench_search_engine(quick: bool) -> list[Result]:
     n = len(seeds)
     return [
         Result(f"engine: median best val_loss, tpe, {BUDGET} trials ({n} seeds)", best["tpe"], "",
-               f"<= {best['random']}", note=f"random: {best['random']:.4f}"),
+               f"<= {best['random']:.4f}", note=f"random: {best['random']:.4f}"),
         Result("engine: steps until tpe+asha first reaches that / steps tpe ran for it",
                to_target / no_prune, "x", "<= 0.5",
                note=f"{to_target:.0f} vs {no_prune:.0f} steps (median; {BUDGET} trials without "

@@ -20,7 +20,7 @@ from core.paths import StorePaths
 from core.store import queries as run_queries
 from tui import formatting
 from tui.cli.output import SCHEMA, say
-from tui.cli.runs import need_reader
+from tui.cli.runs import need_reader, search_line
 from tui.formatting import STATE_GLYPHS
 from tui.runlist import groups as run_groups
 from tui.runlist import results
@@ -68,7 +68,6 @@ def status(conn: sqlite3.Connection, args) -> int:
                          % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
     if args.group is not None:
-        from tui.cli.runs import search_line
         search_line(conn, args.group)
     print(table.as_text(None, mark_best=args.best, bold=args.best and _bold(), seeds=False))
     return ExitCode.OK

@@ -14,6 +14,7 @@ from core.client import engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
+from tui import search_text
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
 
@@ -110,7 +111,6 @@ def status(args, paths: StorePaths) -> int:
 def search_line(conn: sqlite3.Connection, group_id: int) -> None:
     """`tui status --group G` of a search: its progress and best trial, first."""
     from core.textsafe import clean_line
-    from tui import search_text
     for group in run_queries.groups_json(conn, [group_id]):
         if group["id"] == group_id and group["kind"] == "search" and "search" in group:
             print(clean_line(search_text.line(group), keep_sgr=False))
