@@ -213,3 +213,34 @@ def test_each_trial_gets_its_own_gpu_on_a_target_with_gpus(cli, project):
         assert cli("logs", str(run["id"])).stdout.startswith(f"gpu={run['gpus'][0]}\n")
     first, second = sorted(runs, key=lambda r: r["id"])[:2]
     assert first["gpus"] != second["gpus"], "two trials in flight never share a GPU"
+
+
+def test_a_trial_is_retried_like_any_run_and_told_by_its_last_attempt(cli, tmp_path):
+    marker = tmp_path / "failed-once"
+    once = f'test -e {marker} || {{ touch {marker}; exit 1; }}; echo "val_loss=$1"'
+    group = launch_search(cli, ("sh", "-c", once, "objective", "{x}"), "--search", "tpe",
+                          "--objective", "val_loss", "--trials", "2", "--retries", "1",
+                          "--retry-delay", "0")
+    done = wait_ended(cli, group["id"])["search"]
+    first, second = trials(cli.env, group["id"])
+    failed = cli.run(first["run"])
+    assert failed["state"] == "failed" and failed["retried_as"] is not None
+    assert (first["state"], first["result_run"]) == ("complete", failed["retried_as"])
+    assert second["state"] == "complete" and (done["done"], done["failed"]) == (2, 0)
+    assert len(group_runs(cli, group["id"])) == 3, "two trials, one of them in two attempts"
+
+
+def test_a_trial_that_repeats_a_succeeded_run_is_not_run_again(cli):
+    options = ("--search", "random", "--objective", "val_loss", "--trials", "2", "--seed", "5")
+    command = ("sh", "-c", 'echo "val_loss=$1"', "objective", "{x}")
+    space = ("x=int(1,1000000)",)
+    first = launch_search(cli, command, *options, space=space)
+    wait_ended(cli, first["id"])
+    again = launch_search(cli, command, *options, space=space)
+    done = wait_ended(cli, again["id"])["search"]
+    assert [t["run"] for t in trials(cli.env, again["id"])] == \
+        [t["run"] for t in trials(cli.env, first["id"])], "the same seed asks the same trials"
+    assert done["done"] == 2 and group_runs(cli, again["id"]) == [], "told from the cache"
+    forced = launch_search(cli, command, *options, "--force", space=space)
+    wait_ended(cli, forced["id"])
+    assert len(group_runs(cli, forced["id"])) == 2, "--force runs them again"
