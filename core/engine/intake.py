@@ -129,7 +129,8 @@ class Intake:
         out: list[int | None] = []
         for planned in batch.runs:
             hit = found.get(planned.key)
-            if hit is not None and any(out[i] is None for i in planned.after_local):
+            if hit is not None and (any(out[i] is None for i in planned.after_local) or
+                                    planned.after_search is not None):
                 hit = None                  # what it waits for runs again: so does it
             out.append(hit)
         return out
