@@ -102,15 +102,27 @@ class Searches:
         if run.group_id in self.known:
             self._later(self.reconcile(run.group_id), f"search-{run.group_id}")
 
+    def hurried(self) -> bool:
+        """A pruned search is live: its trials are read every 0.1 s, not 0.5 s (ingest)."""
+        return bool(self.pruning)
+
+    def urgent(self, run_id: int) -> bool:
+        """Whether the run is a trial of a pruned search, still to be judged."""
+        found = self._trial(run_id)
+        return found is not None and found[0] in self.pruning
+
+    def _trial(self, run_id: int) -> tuple[int, int] | None:
+        if run_id not in self._trial_of:
+            self._trial_of[run_id] = search_queries.trial_of_run(self.ledger.conn, run_id)
+        return self._trial_of[run_id]
+
     def observe(self, run_id: int, rows: list, judge: bool = True) -> None:
         """New metric points of a run (RunMetrics): a pruned search's trial reports its
         objective's points to the pruner, which may stop it (unless the run has ended:
         `judge` false, the points are only kept)."""
         if not self.pruning:
             return
-        if run_id not in self._trial_of:
-            self._trial_of[run_id] = search_queries.trial_of_run(self.ledger.conn, run_id)
-        found = self._trial_of[run_id]
+        found = self._trial(run_id)
         if found is None or found[0] not in self.pruning:
             return
         group_id, number = found

@@ -108,7 +108,7 @@ class Engine:
         self.searches = Searches(self.ledger, self.intake, self.runner, self.registry,
                                  self.paths, self.gate)
         self.intake.searches = self.searches
-        self.runner.metrics.observe = self.searches.observe
+        self.runner.metrics.follower = self.searches
         socket_path = self.paths.socket
         socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
