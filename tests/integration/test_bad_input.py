@@ -1,27 +1,16 @@
 """Bad input gets a clear error and a non-zero exit, launches nothing and changes nothing."""
 
-import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def _store_fingerprint(env) -> str:
-    db = Path(env["RUNYARD_HOME"]) / "runyard.db"
-    if not db.exists():
-        return "no store"
-    dump = subprocess.run([sys.executable, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
-                           "print('\\n'.join(c.iterdump()))", str(db)],
-                          capture_output=True, text=True, check=True).stdout
-    return hashlib.sha256(dump.encode()).hexdigest()
+from tests.helpers import store_fingerprint
 
 
 @pytest.fixture
 def baseline(cli, env):
     cli("wait", str(cli.launch("true")))
-    return _store_fingerprint(env)
+    return store_fingerprint(env)
 
 
 @pytest.mark.parametrize("args, code, needle", [
@@ -48,7 +37,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
     assert proc.returncode == code, proc.stderr
     assert needle in proc.stderr
     assert proc.stdout == ""
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_malformed_config_names_file_and_key(cli, env, project, baseline):
@@ -59,7 +48,7 @@ def test_malformed_config_names_file_and_key(cli, env, project, baseline):
     (project / "runyard.toml").write_text("[targets.local\n")
     proc = cli("launch", "--", "true", check=False)
     assert proc.returncode == 4 and "invalid TOML" in proc.stderr and "line 1" in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_malformed_user_config_is_reported_too(cli, env, baseline):
@@ -68,7 +57,7 @@ def test_malformed_user_config_is_reported_too(cli, env, baseline):
     user.write_text("[snapshot]\nexclude = 3\n")
     proc = cli("launch", "--", "true", check=False)
     assert proc.returncode == 4 and f"{user}: snapshot.exclude: expected a list" in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_listing_an_empty_store_is_not_an_error(cli):

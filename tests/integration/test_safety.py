@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers import REPO, kill_store_processes
+from tests.helpers import REPO, kill_store_processes, require
 
 HOSTILE = (r"printf '\033[32mgreen\033[0m \033]0;PWNED-TITLE\007\033]52;c;ZXZpbA==\007"
            r"\033[?1049h\033[2J\033[?25l\n 10%%\r100%% done\n'; printf '\377\376 bad utf8\n'")

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers import wait_for
+from tests.helpers import require, wait_for
 
 HOSTILE = (r"printf '\033[32mgreen\033[0m plain \033]0;PWNED-TITLE\007\033]52;c;ZXZpbA==\007"
            r"\033[?1049h\033[2J\033[?25l\033[10;10HMOVED\033[?1000h\n 10%%\r 50%%\r100%% done\n';"

@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import kill_store_processes, process_alive, wait_for
+from tests.daemons import sshd
+from tests.helpers import kill_store_processes, process_alive, require, wait_for
 
 LINES = 120
 
@@ -96,8 +96,8 @@ def test_engine_kill_9_during_remote_runs_reattaches(lab, cli):
 
 
 def test_link_down_is_noticed_and_the_run_caught_up_after(lab, cli):
-    require(sshbox.Namespace.possible(), "network namespaces (ip netns) are needed")
-    namespace = sshbox.Namespace().create()
+    require(sshd.Namespace.possible(), "network namespaces (ip netns) are needed")
+    namespace = sshd.Namespace().create()
     try:
         box = lab.add_box("box3", address=namespace.box_address, netns=namespace.name,
                           path_env="/usr/bin:/bin")
@@ -122,7 +122,6 @@ def test_link_down_is_noticed_and_the_run_caught_up_after(lab, cli):
 
 
 def _engine_log(cli) -> str:
-    from pathlib import Path
     return (Path(cli.env["RUNYARD_HOME"]) / "engine.log").read_text()
 
 

@@ -7,15 +7,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers import process_alive, wait_for
-from tests.integration.docker_fixtures import write_targets
-from tests.integration.dockerd import free_port
+from tests.helpers import free_port, process_alive, require, wait_for
+from tests.daemons.docker_fixtures import write_targets
 
 SSHD = "/usr/sbin/sshd"
 
@@ -49,7 +48,6 @@ def sshd(tmp_path_factory):
 
 
 def _accepts(port: int) -> bool:
-    import socket
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
