@@ -100,6 +100,8 @@ class Intake:
         config = batch.config.targets.get(name)
         if not learn and config is not None and (runtime is None or runtime.config != config):
             runtime = TargetRuntime(config, self.registry.context)      # not kept
+        if runtime is None:
+            runtime = self.registry.known(name)   # unknown to both: says so
         if not runtime.ready:
             runtime.retry_now()                   # a launch always tries the target afresh
         await runtime.prepare()

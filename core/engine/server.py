@@ -18,8 +18,10 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import core
+from core import config as configuration
 from core import protocol, requests
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -33,7 +35,7 @@ from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
-from core.engine.targets import Registry
+from core.engine.targets import Registry, project_config
 
 log = logging.getLogger("runyard.engine")
 
@@ -61,8 +63,8 @@ class Engine:
         self._last_activity = time.monotonic()
         self._preparing: dict[str, asyncio.Task] = {}
         self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
-        self._lock_file = None
-        self._server = None
+        self._lock_file: TextIO | None = None
+        self._server: asyncio.Server | None = None
         # One handler per op of core.requests.REQUESTS; each gets the typed request.
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
@@ -235,7 +237,7 @@ class Engine:
             run = run_queries.get_run(conn, placement.run_id)
             if run.state is not RunState.QUEUED:
                 continue
-            self.runner.launch(run, self.registry.get(placement.target), placement.gpu_ids)
+            self.runner.launch(run, self.registry.known(placement.target), placement.gpu_ids)
 
     def _prepare_in_background(self, runtime) -> None:
         name = runtime.config.name
@@ -348,8 +350,8 @@ class Engine:
 
     async def _forget_remote(self, runs) -> None:
         for run in runs:
-            runtime = self.registry.get(run.spec.target)
             try:
+                runtime = self.registry.known(run.spec.target)
                 await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
             except (RunyardError, OSError, asyncio.TimeoutError) as exc:
                 why = exc.message if isinstance(exc, RunyardError) else repr(exc)
@@ -370,13 +372,11 @@ class Engine:
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
 
     async def op_targets(self, request: requests.TargetsRequest, writer) -> dict:
-        from core import config as configuration
         if request.cwd:
-            project = configuration.find_project(request.cwd)
-            config = configuration.load(project, request.env)
+            config = project_config(configuration.find_project(request.cwd), request.env)
             self.registry.learn(config.targets)
         counts = queue_queries.active_by_target(self.ledger.conn)
-        runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
+        runtimes = [self.registry.known(name) for name in sorted(self.registry.configs)]
         preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
         await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
         probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]

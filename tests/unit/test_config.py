@@ -6,7 +6,9 @@ import sys
 import pytest
 
 from core import config
+from core.engine.targets import project_config
 from core.errors import ConfigError, UnknownTarget
+from core.executors import option_checker
 from tests.helpers import REPO
 
 
@@ -40,7 +42,7 @@ def test_defaults_have_a_local_target():
 ])
 def test_mistakes_name_file_key_and_expectation(text, needle):
     with pytest.raises(ConfigError) as info:
-        config.load_text(text, name="/p/runyard.toml")
+        config.load_text(text, name="/p/runyard.toml", target_options=option_checker)
     assert info.value.message.startswith("/p/runyard.toml: ")
     assert needle in info.value.message
 
@@ -97,3 +99,23 @@ def test_checking_a_config_loads_neither_the_engine_nor_the_app():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_config_sits_below_the_executors_and_the_engine_checks_each_kinds_keys(tmp_path):
+    """Reading a config with targets of every kind loads no executor (the app reads it for
+    its settings); the engine's reading refuses a mistake in a kind's own keys."""
+    text = ('[targets.box]\nkind = "ssh"\nhost = "h"\nhots = 1\n'
+            '[targets.dock]\nkind = "docker"\nimage = "i"\n'
+            '[targets.hpc]\nkind = "slurm"\npartition = "debug"\n')
+    code = ("import sys\nfrom core import config\n"
+            f"cfg = config.load_text({text!r})\n"
+            "assert cfg.targets['box'].options['hots'] == 1, 'kept as written'\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('core.executors', 'core.remote',"
+            " 'asyncssh', 'aiodocker'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    assert proc.stdout.strip() == "[]"
+    (tmp_path / "runyard.toml").write_text(text)
+    project = config.find_project(tmp_path)
+    with pytest.raises(ConfigError, match="targets.box.hots: unknown key"):
+        project_config(project, {"XDG_CONFIG_HOME": str(tmp_path / "none")})

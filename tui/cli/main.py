@@ -6,10 +6,19 @@ stdout carries data, stderr carries messages; exit codes are `core.errors.ExitCo
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from core.errors import ExitCode, RunyardError
+
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read these names
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from core.paths import StorePaths
+
+    # What opens the full-screen app: given by tui.entry (the `tui` command), which sits
+    # above both the CLI and the app, so this package never imports Textual.
+    OpenApp = Callable[[StorePaths, str | None], int]
 
 EPILOG = """exit codes: 0 ok, 1 a waited-for run did not succeed, 2 usage error, 3 unknown run or
 target, 4 configuration error, 5 engine unavailable, 6 store not writable (disk full),
@@ -214,22 +223,9 @@ def _split_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def entry() -> None:
-    """The `tui` console script: main(), then exit at once.
-
-    Everything is flushed first; skipping the interpreter's teardown (it frees every
-    module one by one) saves a CLI call about 5 ms, and nothing here registers atexit work.
-    """
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (BrokenPipeError, ValueError):      # reader gone, or stream closed
-            code = code or 0
-    os._exit(code)
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
+    """Run one `tui` command line; with no command, `open_app` (headless callers pass
+    none, and then get the usage text)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None, argv)
@@ -239,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(core.__version__)
         return ExitCode.OK
     try:
-        return int(dispatch(args, parser))
+        return int(dispatch(args, parser, open_app))
     except RunyardError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -252,12 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.OK
 
 
-def dispatch(args, parser) -> int:
+def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
     from core.paths import StorePaths
     paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command is None:
-        from tui.app.app import run_app
-        return run_app(paths, theme=args.theme)
+        if open_app is None:
+            parser.print_usage(sys.stderr)
+            return ExitCode.USAGE
+        return open_app(paths, args.theme)
     if args.command in ("launch", "clone"):
         from tui.cli import launch as cli_launch
         return cli_launch.run(args, paths)

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app import keys
-from tui.cli.plan import plan_lines
+from tui.plan_text import plan_lines
 
 
 class PlanDialog(ModalScreen[bool]):
