@@ -15,6 +15,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TYPE_CHECKING = False           # only checkers read these names (the CLI's start stays short)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 # The POSIX-sh wrapper every run is started through, here and on boxes (it records the exit
 # status); it sits beside this module so that executors and core.remote both find it.
 WRAPPER = Path(__file__).with_name("runwrap.sh")
@@ -23,7 +27,7 @@ WRAPPER = Path(__file__).with_name("runwrap.sh")
 _MAX_SOCKET_PATH = 100
 
 
-def default_home(env: dict[str, str] | None = None) -> Path:
+def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("RUNYARD_HOME"):
         return Path(env["RUNYARD_HOME"]).expanduser().absolute()
@@ -32,7 +36,7 @@ def default_home(env: dict[str, str] | None = None) -> Path:
     return Path(data).expanduser().absolute() / "runyard"
 
 
-def user_config_path(env: dict[str, str] | None = None) -> Path:
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"),
                                                      ".config")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 # State glyphs for the CLI and the app: plain characters every terminal font has.
 STATE_GLYPHS = {"queued": "·", "running": "▶", "succeeded": "✓", "failed": "✗",
@@ -60,7 +61,7 @@ def varying_params(param_sets: list[dict]) -> list[str]:
     return [k for k in keys if len({repr(p.get(k, missing)) for p in param_sets}) > 1]
 
 
-def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def table(headers: list[str], rows: list[list[str]], right: Collection[int] = ()) -> str:
     """Aligned columns; cells are made terminal-safe (a name or param may hold escapes)."""
     from core.textsafe import clean_line
     rows = [[clean_line(cell.replace("\n", " "), keep_sgr=False) for cell in row] for row in rows]

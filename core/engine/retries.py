@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.models import Run, RunState
+from core.requests import DEFAULT_RETRY_DELAY
 
 TAIL_BYTES = 64 * 1024
 MAX_DELAY = 600.0
@@ -39,16 +40,18 @@ def decide(run: Run, state: RunState, cause: str | None, log_path: Path) -> tupl
     if state not in (RunState.FAILED, RunState.LOST) or cause is not None:
         return None, None
     policy = run.spec.policy
-    if policy.retries <= 0:
+    retries = policy.retries or 0                 # a stored policy has every default filled
+    base_delay = policy.retry_delay if policy.retry_delay is not None else DEFAULT_RETRY_DELAY
+    if retries <= 0:
         return None, None
-    if run.attempt > policy.retries:
-        return None, f"no retry left ({policy.retries} allowed)"
+    if run.attempt > retries:
+        return None, f"no retry left ({retries} allowed)"
     tail = read_tail(log_path)
     if policy.retry_on and not re.search(policy.retry_on, tail, re.M):
         return None, f"not retried: the output does not match --retry-on {policy.retry_on!r}"
-    delay = min(MAX_DELAY, policy.retry_delay * 2 ** (run.attempt - 1))
+    delay = min(MAX_DELAY, base_delay * 2 ** (run.attempt - 1))
     avoid: tuple[int, ...] = ()
-    note = f"attempt {run.attempt + 1} of {policy.retries + 1} in {delay:g} s"
+    note = f"attempt {run.attempt + 1} of {retries + 1} in {delay:g} s"
     if run.gpu_ids and OUT_OF_GPU_MEMORY.search(tail):
         avoid = tuple(run.gpu_ids)
         note += (f"; out of GPU memory on GPU {','.join(map(str, avoid))}, "

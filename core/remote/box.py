@@ -17,12 +17,15 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from core.errors import ExecutorError
 from core.remote import scripts
 from core.remote.failures import BoxError, BoxUnreachable, classify, describe
 from core.remote.settings import SshSettings
+
+if TYPE_CHECKING:
+    import asyncssh
 
 log = logging.getLogger("runyard.remote")
 
@@ -80,7 +83,7 @@ class Box:
         # What this engine saw on the box (sent or confirmed); checked again when wrong.
         self.known_blobs: set[str] = set()
         self.known_snapshots: set[str] = set()
-        self._conn = None
+        self._conn: asyncssh.SSHClientConnection | None = None
         self._attempt: asyncio.Task | None = None
         self._retry: asyncio.Task | None = None
         self._up = asyncio.Event()
@@ -176,6 +179,14 @@ class Box:
 
     async def ready(self) -> Facts:
         await self.connect()
+        return self.reached
+
+    @property
+    def reached(self) -> Facts:
+        """What the box said of itself when it was last reached (work folder, helper, tools);
+        asked for only once it has been (a run or job on it exists)."""
+        if self.facts is None:
+            raise BoxError(f"{self.label}: not reached yet", target=self.label, transient=True)
         return self.facts
 
     async def _open(self):
@@ -275,7 +286,8 @@ class Box:
             return
         self._conn = None
         self._up.clear()
-        conn.abort()
+        if conn is not None:
+            conn.abort()
         if self._wanted():
             self._set("unreachable", f"{self.label}: {reason}")
             self._ensure_retry()

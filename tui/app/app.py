@@ -13,6 +13,7 @@ from contextlib import closing
 from typing import Callable
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from core.store import db
@@ -139,7 +140,9 @@ class RunyardApp(App):
         rows = sorted(rows, key=lambda r: r.id)
         bad = [r for r in rows if r.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)]
         good = [r for r in rows if r.state is RunState.SUCCEEDED] if mode != "failures" else []
-        for group, severity in ((bad, "error"), (good, "information")):
+        kinds: tuple[tuple[list[RunRow], SeverityLevel], ...] = ((bad, "error"),
+                                                                  (good, "information"))
+        for group, severity in kinds:
             if len(group) <= TOAST_EACH:
                 messages = [_ended_text(r) for r in group]
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -10,9 +11,9 @@ from tui.app import keys
 from tui.runlist import order as run_order
 
 
-def commands(app, screen) -> list[tuple[str, str, object]]:
+def commands(app, screen) -> list[tuple[str, str, Callable[[], object]]]:
     """(name, help, callable) for everything the palette offers on `screen`."""
-    out = []
+    out: list[tuple[str, str, Callable[[], object]]] = []
     for scope in ("main", "app"):
         for key in keys.TABLE[scope]:
             if key.action in ("command_palette",):

@@ -11,6 +11,8 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.app import SuspendNotSupported
 
@@ -22,12 +24,31 @@ from core.requests import (CancelRequest, CloneRequest, LaunchRequest, PlanReque
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.screen import Screen
+
+    from tui.app.app import RunyardApp
+    from tui.app.widgets.run_table import RunTable
+
+    _MixedInto = Screen            # for the type checker the mixin is the screen it joins
+else:
+    _MixedInto = object
+
 # Dialogs, the diff screen and their helpers are imported when first opened: the app's
 # start-up stays as short as Textual's own.
 
 
-class RunActions:
+class RunActions(_MixedInto):
     """Mixed into MainScreen (which provides `table`, `app` and `notify`)."""
+
+    if TYPE_CHECKING:                     # what MainScreen provides, for the type checker
+        app = getters.app(RunyardApp)     # Textual's typed `app` (the import would be a circle)
+
+        @property
+        def table(self) -> RunTable: ...
+
+        def _summary(self) -> None: ...
 
     def _full_run(self) -> Run | None:
         row = self.table.current
@@ -49,8 +70,7 @@ class RunActions:
         from tui.app.dialogs.clone import CloneDialog
         run = self._full_run()
         if run is not None:
-            self.app.push_screen(CloneDialog(run, self._targets()),
-                                 lambda request: request and self.clone(request))
+            self.app.push_screen(CloneDialog(run, self._targets()), _if_given(self.clone))
 
     def action_rerun(self) -> None:
         run = self._full_run()
@@ -106,7 +126,7 @@ class RunActions:
         row = self.table.current
         command = shlex.join(row.template) if row is not None else ""
         self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
-                             lambda request: request and self.launch(request))
+                             _if_given(self.launch))
 
     def launch(self, request: LaunchRequest) -> None:
         if request.sweep:                         # a sweep: show its plan, then launch
@@ -117,8 +137,8 @@ class RunActions:
 
     def _confirm_plan(self, plan: dict, request: LaunchRequest) -> None:
         from tui.app.dialogs.plan import PlanDialog
-        self.app.push_screen(PlanDialog(plan), lambda go: go and self.app.engine_request(
-            "launch", request, self._launched))
+        self.app.push_screen(PlanDialog(plan), _if_given(lambda _go: self.app.engine_request(
+            "launch", request, self._launched)))
 
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):
@@ -134,7 +154,7 @@ class RunActions:
 
     def action_cancel(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        rows = self._chosen_rows()
         active = [r for r in rows if r.active]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -148,12 +168,12 @@ class RunActions:
         question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
         ids = [r.id for r in active]
         self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "cancel", CancelRequest(ids=ids)))
+                             _if_given(lambda _yes: self.app.engine_request(
+                                 "cancel", CancelRequest(ids=ids))))
 
     def action_remove(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        rows = self._chosen_rows()
         ended = [r for r in rows if r.state.terminal]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -169,8 +189,13 @@ class RunActions:
                     "are deleted.")
         ids = [r.id for r in ended]
         self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "remove", RemoveRequest(ids=ids), self._removed))
+                             _if_given(lambda _yes: self.app.engine_request(
+                                 "remove", RemoveRequest(ids=ids), self._removed)))
+
+    def _chosen_rows(self) -> list[RunRow]:
+        """The marked runs, else the selected one (none if the list is empty)."""
+        current = self.table.current
+        return self.table.marked_rows or ([current] if current is not None else [])
 
     def _removed(self, reply: dict) -> None:
         from tui import formatting
@@ -187,7 +212,6 @@ class RunActions:
         from core.store.blobs import BlobStore
         from tui.runlist.diff import compare
         from tui.app.screens.diff import DiffScreen
-        conn = self.app.store.conn
         marked = self.table.marked_rows
         if len(marked) == 2:
             left_id, right_id = marked[0].id, marked[1].id
@@ -197,5 +221,16 @@ class RunActions:
             self.app.notify("diff: mark two runs (space), or select a run that has a parent",
                             severity="warning")
             return
+        conn = self.app.store.conn
+        if conn is None:                       # rows are listed only from an open store
+            return
         left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
         self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))
+
+
+def _if_given(action: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A dialog's callback: `action(answer)` unless the dialog was dismissed (None, False)."""
+    def callback(answer: Any) -> None:
+        if answer:
+            action(answer)
+    return callback

@@ -16,6 +16,10 @@ from core.paths import StorePaths
 from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
 from tui import formatting
 
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
 SCHEMA = 1
 
 
@@ -27,7 +31,7 @@ def run(args, paths: StorePaths) -> int:
 
 
 def status(args, paths: StorePaths) -> int:
-    info = {"running": False, "pid": None, "version": None, "started_at": None,
+    info: dict[str, Any] = {"running": False, "pid": None, "version": None, "started_at": None,
             "home": str(paths.home), "socket": str(paths.socket), "runs": {}}
     if engine_alive(paths):
         reply = EngineClient(paths).request(StatusRequest(), start=False)

@@ -31,7 +31,7 @@ def _after(values: list[str]) -> list:
 
 
 # The workflow options and their values when the parser did not build them (tui.cli.main).
-_WORKFLOW_DEFAULTS = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
+_WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
                       "force": False, "dry_run": False, "file": None, "watch": [],
                       "debounce": None, "resume": False}

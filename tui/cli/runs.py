@@ -16,6 +16,10 @@ from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
 
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
 # `tui status --json` is the scripted hot path: it needs neither core.models (whose
 # dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
 TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
@@ -72,18 +76,18 @@ def status(args, paths: StorePaths) -> int:
         print(_tmux_line(conn))
         return ExitCode.OK
     if args.json:
-        rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
+        texts = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
             if conn else []
         sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
-                         % (SCHEMA, ",".join(rows), json.dumps(groups)))
+                         % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
     runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
     if not runs:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
     keys = formatting.varying_params([r.spec.params for r in runs])
-    rows = []
+    rows: list[list[str]] = []
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
@@ -125,7 +129,7 @@ def show(args, paths: StorePaths) -> int:
     diff = run_queries.git_diff_blob(conn, run_id)
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
-    extra = {
+    extra: dict[str, Any] = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
         "events": events,
         "snapshot_info": {"file_count": snapshot[0],

@@ -57,7 +57,7 @@ def sort_key(column: str, ctx: SortContext) -> Callable[[RunRow], tuple]:
         return lambda r: (_value(r.metrics.get(ctx.metric) if ctx.metric else None), r.id)
     if column == "gpu":
         return lambda r: (_value(ctx.gpu(r)), r.id)
-    return lambda r: r.id
+    return lambda r: (r.id,)
 
 
 @dataclass(frozen=True)

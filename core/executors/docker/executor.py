@@ -268,6 +268,7 @@ class DockerExecutor(Executor):
         if handle.get("mode") == "copy":
             await mirror_file(docker, ident, spec.METRICS, run_dir / "metrics.jsonl")
         outcome = exit_of(state, self.options["image"], run.spec.command[0], log_file)
+        assert outcome.exit_code is not None, "exit_of reads Docker's own ExitCode"
         await asyncio.to_thread(write_status, run_dir, outcome.exit_code, outcome.reason,
                                 outcome.ended_at)
         await self._remove(docker, ident)

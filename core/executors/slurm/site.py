@@ -79,6 +79,7 @@ class LocalSite:
             await proc.wait()
             raise SlurmError(f"{argv[0]} did not answer within {self.timeout:.0f} s while "
                              f"{what}", target=self.name, transient=True) from None
+        assert proc.returncode is not None, "communicate() returns once the process ended"
         return Completed(proc.returncode, out, err)
 
     @property

@@ -74,16 +74,16 @@ class MetricChart(Widget, can_focus=True):
                self.app.theme, self.app.no_color)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        text = self._draw(runs)
+        text = self._draw(runs, self.metric)
         self._cache = (key, text)
         return text
 
-    def _draw(self, runs: list[RunRow]) -> Text:
+    def _draw(self, runs: list[RunRow], metric: str) -> Text:
         import plotext
         width, height = self.size.width, self.size.height
         colours = self._colours(len(runs))
         legend = Text(no_wrap=True, overflow="ellipsis")
-        legend.append(plain(self.metric), "bold")
+        legend.append(plain(metric), "bold")
         figure = plotext.figure
         figure.clear()
         figure.plot_size(max(20, width), max(5, height - 1))
@@ -93,7 +93,7 @@ class MetricChart(Widget, can_focus=True):
         figure.legend(False)
         drawn = 0
         for run, colour in zip(runs, colours):
-            points = [(s, v) for s, v in self.series(run.id, self.metric) if v == v]
+            points = [(s, v) for s, v in self.series(run.id, metric) if v == v]
             legend.append("  ■ " if colour else "  · ", colour or "")
             legend.append(f"{run.id} {plain(run.name)}")
             if not points:

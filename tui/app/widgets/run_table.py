@@ -208,7 +208,7 @@ class RunTable(ScrollView, can_focus=True):
         return run_order.SortContext(now=self.clock(), params=self.params, metric=self.metric,
                                      gpu=self._gpu_util)
 
-    def _arranged(self) -> list[tuple[RunRow, int]]:
+    def _arranged(self) -> tuple[list[tuple[RunRow, int]], dict[int, run_order.Head]]:
         rows = [row for row in self.rows.values() if self.filter(row)] \
             if not self.filter.empty else list(self.rows.values())
         self.params = tuple(formatting.varying_params([r.params for r in rows])) \
@@ -229,7 +229,8 @@ class RunTable(ScrollView, can_focus=True):
         self.index_of = {row.id: i for i, (row, _) in enumerate(self.shown)}
         self._measure()
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
-        index = self.index_of.get(selected, min(self.cursor, max(0, len(self.shown) - 1)))
+        fallback = min(self.cursor, max(0, len(self.shown) - 1))
+        index = self.index_of.get(selected, fallback) if selected is not None else fallback
         self.set_reactive(RunTable.cursor, index)
         self._announce()
         self._scroll_to_cursor()
@@ -245,7 +246,7 @@ class RunTable(ScrollView, can_focus=True):
                     counts[key] = counts.get(key, 0) + 1
         if "loss" in counts:
             return "loss"
-        return max(sorted(counts), key=counts.get) if counts else None
+        return max(sorted(counts), key=counts.__getitem__) if counts else None
 
     def _measure(self) -> None:
         self._widths = run_columns.measure(self.shown, self.params, self.metric,
