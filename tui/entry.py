@@ -28,7 +28,7 @@ def entry() -> None:
 
 
 def open_app(paths: StorePaths, theme: str | None) -> int:
-    # Lazy: Textual and the app take ~130 ms to import (tests/bench/bench_startup.py), which
-    # every headless command would pay if this sat at the top.
+    # lazy: Textual and the app take ~180 ms to import, which every headless command would
+    # pay if this sat at the top (tests/bench/bench_imports.py)
     from tui.app.app import run_app
     return run_app(paths, theme=theme)

@@ -20,6 +20,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from core.store.queries import json_number
+
 _NUMBER = r"[-+]?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf)"
 _PAIR = re.compile(r"(?<![\w./\-\"'])([A-Za-z_][\w./\-]*?)\s*[=:]\s*(" + _NUMBER + r")(?=$|[\s,;|)\]}])")
 _ESCAPES = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[P^_X][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])")
@@ -166,7 +168,6 @@ def _read_lines(path, offset: int, skipping: bool) -> tuple[list[bytes], int, bo
 
 def latest_values(current: dict, rows) -> dict:
     """The run's latest value per metric (JSON-safe), after adding `rows`."""
-    from core.store.queries import json_number
     latest = dict(current)
     for key, _step, value in rows:
         latest[key] = json_number(math.nan if value is None else value)

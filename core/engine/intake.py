@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.engine import checkpoints
+from core.engine import checkpoints, planning
 from core.executors import executor_class
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -188,7 +188,6 @@ class Intake:
 
     async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
-        from core.engine import planning
         watch: list[str] = []
         if request.launch is not None:
             launch = request.launch

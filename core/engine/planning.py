@@ -19,7 +19,7 @@ from core.engine import dependencies
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.engine.launching import Batch
-from core.models import now_iso
+from core.models import default_name, now_iso
 from core.engine.scheduler import Busy, Waiting, place
 from core.engine.targets import TargetRuntime
 
@@ -119,5 +119,4 @@ def _snapshot_info(conn: sqlite3.Connection, batch: Batch) -> dict:
 
 
 def _name(command: list[str]) -> str:
-    from core.models import default_name
     return default_name(command)

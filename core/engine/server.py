@@ -14,7 +14,9 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -27,7 +29,7 @@ from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import EngineError, RunyardError, StoreError
-from core.executors.base import Context
+from core.executors.base import Context, Exit
 from core.engine.intake import Intake
 from core.store.ledger import Ledger
 from core.models import RunState, now_iso
@@ -36,6 +38,8 @@ from core.engine.queue_gate import QueueGate
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
 from core.engine.targets import Registry, project_config
+from core.engine.notify import Notifier
+from core.engine.watching import Watches
 
 log = logging.getLogger("runyard.engine")
 
@@ -96,8 +100,6 @@ class Engine:
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake)
-        from core.engine.notify import Notifier
-        from core.engine.watching import Watches
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
@@ -395,9 +397,6 @@ class Engine:
 def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
     """Delete run folders (also what a run made read-only); the bytes freed and, for a
     folder that could not go, why."""
-    import shutil
-    import stat
-
     def writable_then_retry(function, path, _exc) -> None:
         parent = os.path.dirname(path)
         os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
@@ -441,7 +440,6 @@ async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:
 
 
 def _failed(reason: str):
-    from core.executors.base import Exit
     return Exit(exit_code=None, reason=reason)
 
 

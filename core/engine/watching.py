@@ -26,6 +26,8 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import watchfiles
+
 from core.store import queries as run_queries
 from core.errors import RunyardError, UnknownRun, UsageError
 from core.engine.intake import Intake
@@ -174,7 +176,6 @@ class Watches:
             await asyncio.gather(relauncher, return_exceptions=True)
 
     async def _watch(self, paths: list[str], live: _Live) -> None:
-        import watchfiles
         existing = [p for p in paths if os.path.exists(p)]
         if not existing:
             raise OSError(f"none of {', '.join(paths)} exists")

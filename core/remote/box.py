@@ -25,7 +25,7 @@ from core.remote.failures import BoxError, BoxUnreachable, classify, describe
 from core.remote.settings import SshSettings
 
 if TYPE_CHECKING:
-    import asyncssh
+    import asyncssh  # lazy: see core/remote/__init__.py
 
 log = logging.getLogger("runyard.remote")
 
@@ -190,7 +190,7 @@ class Box:
         return self.facts
 
     async def _open(self):
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         try:
             options = await asyncio.to_thread(self._options)
         except (ValueError, OSError, asyncssh.Error) as exc:
@@ -224,7 +224,7 @@ class Box:
         return conn
 
     def _options(self):
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         s = self.settings
         kwargs: dict = {"host": s.host, "connect_timeout": s.connect_timeout,
                         "login_timeout": s.connect_timeout, "keepalive_interval": s.keepalive,
@@ -250,7 +250,7 @@ class Box:
         return error
 
     async def _probe(self, conn) -> Facts:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         try:
             result = await asyncio.wait_for(
                 conn.run("sh -s", input=scripts.probe(self.work_dir).encode(), encoding=None),
@@ -318,7 +318,7 @@ class Box:
 
     async def run(self, command: str, *, what: str, input: bytes | None = None,
                   timeout: float | None = None) -> Completed:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         conn = await self.connect()
         limit = timeout or self.settings.command_timeout
         async with self._sessions:
@@ -339,7 +339,7 @@ class Box:
 
     async def send(self, command: str, chunks: AsyncIterator[bytes], *, what: str) -> Completed:
         """Run a command with a stream on its stdin; no progress for command_timeout = lost."""
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         conn = await self.connect()
         limit = self.settings.command_timeout
         async with self._sessions:
@@ -369,7 +369,7 @@ class Box:
         return Completed(result.returncode, result.stdout or b"", result.stderr or b"")
 
     def _broken(self, conn, exc: BaseException | None, what: str) -> ExecutorError:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         if isinstance(exc, asyncssh.ChannelOpenError) and not conn.is_closed():
             return BoxError(f"{self.label}: the box refused a session while {what}: "
                             f"{exc.reason}", target=self.label)
@@ -381,7 +381,7 @@ class Box:
 
 def _client(box: Box):
     """An asyncssh client object that tells the box when its connection is lost."""
-    import asyncssh
+    import asyncssh  # lazy: see core/remote/__init__.py
 
     class Client(asyncssh.SSHClient):
         def connection_made(self, conn) -> None:

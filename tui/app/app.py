@@ -28,6 +28,7 @@ from tui.app import keys
 from tui.app import themes
 from tui.app.settings import AppSettings
 from tui.app.palette import RunyardCommands
+from tui.app.screens.main import MainScreen
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 from tui.runlist.store_watch import StoreWatch
@@ -69,7 +70,6 @@ class RunyardApp(App):
         return default if default in loaded else themes.FALLBACK
 
     def get_default_screen(self):
-        from tui.app.screens.main import MainScreen
         return MainScreen()
 
     def on_mount(self) -> None:
@@ -164,7 +164,7 @@ class RunyardApp(App):
         return self._keymap.get(key.id, key.keys)
 
     def action_help(self) -> None:
-        from tui.app.screens.help import HelpScreen
+        from tui.app.screens.help import HelpScreen    # lazy: see tui.app.run_actions
         self.push_screen(HelpScreen(dict(self._keymap)))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import core
 from core.errors import ExitCode, RunyardError
 
 TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read these names
@@ -231,7 +232,6 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
     parser = build_parser(chosen if chosen in COMMANDS else None, argv)
     args = parser.parse_args(_split_command(argv))
     if args.version:
-        import core
         print(core.__version__)
         return ExitCode.OK
     try:
@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
 
 
 def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
+    # lazy: each command imports only its own module (`tui status --json` would pay ~11 ms
+    # for the others' requests) and core.paths waits until after parsing, so `tui --help`
+    # skips ~3 ms (tests/bench/bench_imports.py)
     from core.paths import StorePaths
     paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command is None:
@@ -257,13 +260,13 @@ def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
             return ExitCode.USAGE
         return open_app(paths, args.theme)
     if args.command in ("launch", "clone"):
-        from tui.cli import launch as cli_launch
+        from tui.cli import launch as cli_launch  # lazy
         return cli_launch.run(args, paths)
     if args.command in ("targets", "engine"):
-        from tui.cli import engine as cli_engine
+        from tui.cli import engine as cli_engine  # lazy
         return cli_engine.run(args, paths)
     if args.command == "watch":
-        from tui.cli import watch as cli_watch
+        from tui.cli import watch as cli_watch  # lazy
         return cli_watch.run(args, paths)
-    from tui.cli import runs as cli_runs
+    from tui.cli import runs as cli_runs  # lazy
     return cli_runs.run(args, paths)

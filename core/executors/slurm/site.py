@@ -26,6 +26,7 @@ from core.models import Run
 from core.paths import WRAPPER
 from core.remote.box import Completed
 from core.remote.scripts import installed_name
+from core.store.snapshot import materialize
 
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo")
 STATUS_GRACE = 5.0          # how long an ended job's exit_status may take to show up
@@ -101,7 +102,6 @@ class LocalSite:
         return Placed(str(run_dir), str(code / run.workdir if run.workdir else code), env, {})
 
     def _prepare(self, run: Run, run_dir: Path) -> None:
-        from core.store.snapshot import materialize
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.worker import WorkerState, get_current_worker
 
 from core.textsafe import clean_line
 from tui import formatting
@@ -272,7 +273,6 @@ class LogView(Widget, can_focus=True):
     @work(thread=True, exclusive=True, group="log-search", name="log-search",
           exit_on_error=False)
     def _search_worker(self, file: LogFile, query: str, origin: int, backward: bool) -> None:
-        from textual.worker import get_current_worker
         worker = get_current_worker()
         try:
             found = file.search(query, origin, backward, cancelled=lambda: worker.is_cancelled)
@@ -283,7 +283,6 @@ class LogView(Widget, can_focus=True):
             self.app.call_from_thread(self._found, file, found, "")
 
     def on_worker_state_changed(self, event) -> None:
-        from textual.worker import WorkerState
         if event.state is WorkerState.ERROR:
             self.searching = False
             self.app.report_failure(event.worker)

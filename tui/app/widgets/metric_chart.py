@@ -79,7 +79,7 @@ class MetricChart(Widget, can_focus=True):
         return text
 
     def _draw(self, runs: list[RunRow], metric: str) -> Text:
-        import plotext
+        import plotext       # lazy: ~100 ms the app's start skips until a chart is drawn
         width, height = self.size.width, self.size.height
         colours = self._colours(len(runs))
         legend = Text(no_wrap=True, overflow="ellipsis")
