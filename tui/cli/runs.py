@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
-import os
+import shlex
+import socket
 import sqlite3
 import sys
 import time
 
+from core.store import db
 from core.store import queries as run_queries
-from core.client import engine_alive
+from core.client import EngineClient, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
+from core.textsafe import clean_bytes, clean_line
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
+from tui.log_file import LogFile
 
 TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
 if TYPE_CHECKING:
     from typing import Any
 
-# `tui status --json` is the scripted hot path: it needs neither core.models (whose
-# dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
+# `tui status --json` is the scripted hot path: it needs neither core.models nor
+# core.requests (~11 ms together, tests/bench/bench_imports.py), so the commands here that
+# send requests import them lazily.
 TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
+READ_CHUNK = 4 * 1024 * 1024        # `tui logs` reads a log this much at a time
+FOLLOW_POLL = 0.1                   # seconds between looks at a followed log that is quiet
 
 
 def run(args, paths: StorePaths) -> int:
@@ -41,17 +48,14 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     is started again so it reattaches to them. A store written by an older runyard is
     migrated first (by the engine, its only writer), so readers see every column.
     """
-    from core.store import db
     try:
         conn = db.connect(paths.db)
     except FileNotFoundError:
         return None
     db.check_readable(conn)
     if db.schema_version(conn) < len(db.MIGRATIONS):
-        from core.client import EngineClient
         EngineClient(paths).start()            # opening the store migrates it
     if revive and not engine_alive(paths) and run_queries.active_count(conn):
-        from core.client import EngineClient
         EngineClient(paths).start()
     return conn
 
@@ -168,7 +172,6 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    from core.textsafe import clean_line
     print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
     return ExitCode.OK
 
@@ -197,22 +200,24 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
 
 
 def _quote(arg: str) -> str:
-    import shlex
     return shlex.quote(arg)
 
 
 # ---------------------------------------------------------------- logs and metrics
 
 def logs(args, paths: StorePaths) -> int:
+    """A run's output through the app's log reader (tui.log_file): to a terminal made
+    safe, line by line; piped or --raw, the bytes as written. With -f it follows the run
+    until it ends, and on through its retries."""
     conn = need_reader(paths)
     run_id = run_queries.resolve_id(conn, args.id)
-    path = paths.output_log(run_id)
+    log = LogFile(paths.output_log(run_id))
     raw = args.raw or not sys.stdout.isatty()
     out = sys.stdout.buffer
-    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
+    offset = log.tail_start(args.tail) if args.tail is not None else 0
     pending = b""
     while True:
-        chunk = _read_from(path, offset)
+        chunk = log.read_through(offset, READ_CHUNK)
         offset += len(chunk)
         if raw:
             out.write(chunk)
@@ -231,60 +236,30 @@ def logs(args, paths: StorePaths) -> int:
         if row is None:                                # removed (`tui rm`) while followed
             break
         state, retry = row
-        if state in TERMINAL and not _read_from(path, offset, 1):
+        if state in TERMINAL and log.size() <= offset:
             if retry is None:
                 break
             if pending:                                # the attempt's unfinished last line
                 _write_clean(out, pending + b"\n")
                 pending = b""
-            elif raw and offset and _read_from(path, offset - 1, 1) != b"\n":
+            elif raw and offset and log.read(offset - 1, 1) != b"\n":
                 out.write(b"\n")                       # the next attempt starts a new line
             out.flush()
             say(f"run {run_id} {state}; following its retry, run {retry}")
-            run_id, path, offset = retry, paths.output_log(retry), 0
+            log.close()
+            run_id, offset = retry, 0
+            log = LogFile(paths.output_log(run_id))
             continue
-        time.sleep(0.1)
+        time.sleep(FOLLOW_POLL)
     if pending:
         _write_clean(out, pending)
     out.flush()
+    log.close()
     return ExitCode.OK
 
 
 def _write_clean(out, data: bytes) -> None:
-    from core.textsafe import clean_bytes
     out.write(clean_bytes(data).encode())
-
-
-def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(limit)
-    except FileNotFoundError:
-        return b""
-
-
-def _tail_offset(path, lines: int) -> int:
-    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
-    try:
-        with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            pos, found = end, 0
-            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
-                found = -1                              # the final newline ends the last line
-            while pos > 0:
-                step = min(64 * 1024, pos)
-                pos -= step
-                handle.seek(pos)
-                block = handle.read(step)
-                for i in range(len(block) - 1, -1, -1):
-                    if block[i] == 10:
-                        found += 1
-                        if found == lines:
-                            return pos + i + 1
-            return 0
-    except FileNotFoundError:
-        return 0
 
 
 def metrics(args, paths: StorePaths) -> int:
@@ -364,9 +339,7 @@ def wait(args, paths: StorePaths) -> int:
 
 
 def _wait_engine(paths, pending, ended, deadline) -> None:
-    import socket
-    from core.client import EngineClient
-    from core.requests import WaitRequest
+    from core.requests import WaitRequest      # lazy: see the note on TERMINAL
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
@@ -392,8 +365,7 @@ def _report_finished(data: dict, quiet: bool) -> None:
 def remove(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import RemoveRequest
+    from core.requests import RemoveRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(RemoveRequest(ids=ids))
     removed = reply["removed"]
     if args.json:
@@ -412,8 +384,7 @@ def remove(args, paths: StorePaths) -> int:
 def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import CancelRequest
+    from core.requests import CancelRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(CancelRequest(ids=ids))
     if args.json:
         emit({"runs": reply["runs"]})
