@@ -40,8 +40,11 @@ def test_cut_connections_while_runs_write_output(lab, cli):
     lab.configure(lab.target("box1"))
     ids = [_writer(cli, "box1") for _ in range(3)]
     for cut in range(1, 4):
-        wait_for(lambda lines=10 * cut: all(_local_lines(cli, i) > lines for i in ids) and
-                 lab.box1.connections(), timeout=60, what="output mirrored and a connection")
+        # Each cut comes once the box is back from the last one ("ok" again), not while a
+        # new connection is still logging in (that cut is noticed as a failed login).
+        wait_for(lambda lines=10 * cut, cut=cut: all(_local_lines(cli, i) > lines for i in ids)
+                 and _engine_log(cli).count("box box1: ok") >= cut and lab.box1.connections(),
+                 timeout=60, what="output mirrored and the box connected again")
         assert lab.box1.cut_connections() >= 1
     for run_id in ids:
         _assert_complete(cli, run_id)
