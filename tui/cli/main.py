@@ -268,5 +268,8 @@ def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
     if args.command == "watch":
         from tui.cli import watch as cli_watch  # lazy
         return cli_watch.run(args, paths)
+    if args.command == "logs":
+        from tui.cli import logs as cli_logs  # lazy
+        return cli_logs.logs(args, paths)
     from tui.cli import runs as cli_runs  # lazy
     return cli_runs.run(args, paths)

@@ -1,4 +1,4 @@
-"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+"""The run commands of the CLI: status, show, metrics, wait, rm, cancel (logs: tui.cli.logs)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from core.store import queries as run_queries
 from core.client import EngineClient, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
-from core.textsafe import clean_bytes, clean_line
+from core.textsafe import clean_line
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
-from tui.log_file import LogFile
 
 TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
 if TYPE_CHECKING:
@@ -28,12 +27,10 @@ if TYPE_CHECKING:
 # core.requests (~11 ms together, tests/bench/bench_imports.py), so the commands here that
 # send requests import them lazily.
 TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
-READ_CHUNK = 4 * 1024 * 1024        # `tui logs` reads a log this much at a time
-FOLLOW_POLL = 0.1                   # seconds between looks at a followed log that is quiet
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
+    handler = {"status": status, "show": show, "metrics": metrics, "wait": wait,
                "cancel": cancel, "rm": remove}[args.command]
     return handler(args, paths)
 
@@ -203,64 +200,7 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-# ---------------------------------------------------------------- logs and metrics
-
-def logs(args, paths: StorePaths) -> int:
-    """A run's output through the app's log reader (tui.log_file): to a terminal made
-    safe, line by line; piped or --raw, the bytes as written. With -f it follows the run
-    until it ends, and on through its retries."""
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    log = LogFile(paths.output_log(run_id))
-    raw = args.raw or not sys.stdout.isatty()
-    out = sys.stdout.buffer
-    offset = log.tail_start(args.tail) if args.tail is not None else 0
-    pending = b""
-    while True:
-        chunk = log.read_through(offset, READ_CHUNK)
-        offset += len(chunk)
-        if raw:
-            out.write(chunk)
-        else:
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                _write_clean(out, pending[:cut])
-                pending = pending[cut:]
-        if chunk:
-            continue                                   # read on to the end of the file
-        out.flush()
-        if not args.follow:
-            break
-        row = run_queries.state_and_next_attempt(conn, run_id)
-        if row is None:                                # removed (`tui rm`) while followed
-            break
-        state, retry = row
-        if state in TERMINAL and log.size() <= offset:
-            if retry is None:
-                break
-            if pending:                                # the attempt's unfinished last line
-                _write_clean(out, pending + b"\n")
-                pending = b""
-            elif raw and offset and log.read(offset - 1, 1) != b"\n":
-                out.write(b"\n")                       # the next attempt starts a new line
-            out.flush()
-            say(f"run {run_id} {state}; following its retry, run {retry}")
-            log.close()
-            run_id, offset = retry, 0
-            log = LogFile(paths.output_log(run_id))
-            continue
-        time.sleep(FOLLOW_POLL)
-    if pending:
-        _write_clean(out, pending)
-    out.flush()
-    log.close()
-    return ExitCode.OK
-
-
-def _write_clean(out, data: bytes) -> None:
-    out.write(clean_bytes(data).encode())
-
+# ---------------------------------------------------------------- metrics
 
 def metrics(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
