@@ -7,14 +7,16 @@ older commit is compared with this one on the same machine at the same time (def
 this checkout only). Every checkout gets a store of its own with 20 ended runs and a
 running engine. The rounds alternate between the checkouts (their order rotates every
 round), so a machine that slows down mid-run slows all of them alike. Printed per checkout
-and command: the median and the 90th percentile in ms, and how many modules `tui status`
-imports (PYTHONPROFILEIMPORTTIME; deterministic, unlike the times).
+and command: the median and the 90th percentile of the wall time in ms, the median CPU
+time the command used (user + system: what a busy machine changes least), and how many
+modules `tui status` imports (PYTHONPROFILEIMPORTTIME; deterministic, unlike the times).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,6 +51,7 @@ class Checkout:
         ids = [self.run("launch", "--force", "--", "true").stdout.strip() for _ in range(20)]
         self.run("wait", "-q", *ids)
         self.samples: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        self.cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.tui), *args], cwd=self.project, env=self.env,
@@ -57,8 +60,11 @@ class Checkout:
     def measure(self, name: str) -> None:
         if name == "tui launch":
             self.run("wait", "last", "-q")         # no run of ours shares the CPU
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.samples[name].append(timed([str(self.tui), *COMMANDS[name]], cwd=self.project,
                                         env=self.env))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
 
     def modules_imported(self, *args: str) -> int:
         proc = subprocess.run([str(self.tui), *args], cwd=self.project, capture_output=True,
@@ -98,7 +104,8 @@ def main() -> int:
                   f"{checkout.modules_imported('status')} modules, `tui --help` "
                   f"{checkout.modules_imported('--help')}")
             for name, samples in checkout.samples.items():
-                print(f"  {name:<20} median {median_ms(samples):7.1f}   p90 {p90_ms(samples):7.1f}")
+                print(f"  {name:<20} median {median_ms(samples):7.1f}   p90 {p90_ms(samples):7.1f}"
+                      f"   cpu {median_ms(checkout.cpu[name]):6.1f}")
     finally:
         for checkout in checkouts:
             checkout.close()
