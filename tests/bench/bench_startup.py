@@ -43,7 +43,8 @@ class Checkout:
         self.tree = tree
         self.tui = tree / ".venv" / "bin" / "tui"
         if not self.tui.exists():
-            raise SystemExit(f"{self.tui} is missing: run `sh tests/run.sh tests/unit -q` in {tree}")
+            raise SystemExit(f"{self.tui} is missing: run `sh tests/run.sh tests/unit -q` "
+                             f"in {tree}")
         self.label = _label(tree)
         self.root = root
         self.env = {**isolated_env(root), "PYTHONPATH": str(tree)}
