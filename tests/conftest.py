@@ -18,6 +18,7 @@ def _never_the_real_store(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RUNYARD_HOME", str(root / "store"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
 
 
 @pytest.fixture

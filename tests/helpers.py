@@ -130,6 +130,7 @@ def isolated_env(root: Path, home: Path | None = None) -> dict[str, str]:
         RUNYARD_HOME=str(home or root / "store"),
         XDG_CONFIG_HOME=str(root / "config"),
         XDG_DATA_HOME=str(root / "data"),
+        XDG_STATE_HOME=str(root / "state"),
         RUNYARD_ENGINE_IDLE_EXIT="600",
         GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
         GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com",

@@ -9,6 +9,8 @@ from tui.cli.main import main
 
 TYPE_CHECKING = False           # `tui --help` skips core.paths (pathlib, ~5 ms): checkers only
 if TYPE_CHECKING:
+    import argparse
+
     from core.paths import StorePaths
 
 
@@ -27,8 +29,8 @@ def entry() -> None:
     os._exit(code)
 
 
-def open_app(paths: StorePaths, theme: str | None) -> int:
+def open_app(paths: StorePaths, args: argparse.Namespace) -> int:
     # lazy: Textual and the app take ~180 ms to import, which every headless command would
     # pay if this sat at the top (tests/bench/bench_imports.py)
     from tui.app.app import run_app
-    return run_app(paths, theme=theme)
+    return run_app(paths, theme=args.theme, reset_view=args.reset_view)

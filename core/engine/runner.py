@@ -18,11 +18,10 @@ from core.engine import checkpoints
 from core.engine import retries
 from core.store import queries as run_queries
 from core.store import queue_queries
-from core.spec import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
-from core.engine.ingest import IngestState, Ingestor, latest_values
+from core.engine.ingest import RunMetrics
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
@@ -43,7 +42,6 @@ RESTART_RULES = {
     RunState.LOST: "unchanged",
 }
 
-INGEST_INTERVAL = 0.5
 
 
 class Runner:
@@ -56,8 +54,7 @@ class Runner:
         self.on_change = on_change          # called after a run starts or ends
         self.on_ended: Callable[[Run], None] | None = None   # each run that ended for good
         self.tasks: dict[int, asyncio.Task] = {}
-        self.ingestors: dict[int, Ingestor] = {}
-        self.checkers: dict[int, stoprules.Checker] = {}
+        self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
 
     # ------------------------------------------------------------ starting
@@ -148,7 +145,7 @@ class Runner:
         if run.cancel_requested:
             asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
         outcome = await runtime.executor.wait(run, handle)
-        await self.ingest(run_id, check_rules=False)
+        await self.metrics.ingest_safely(run_id, final=True)
         self.finish(run_id, outcome)
 
     def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
@@ -183,8 +180,7 @@ class Runner:
                                          exit_code=outcome.exit_code, at=at, cause=cause)
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
-        self.ingestors.pop(run_id, None)
-        self.checkers.pop(run_id, None)
+        self.metrics.forget(run_id)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
             future.set_result(run)
@@ -273,47 +269,9 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int, check_rules: bool = True) -> None:
-        """Read new metric points; check the run's stop rules on them while it runs."""
-        ingestor = self.ingestors.get(run_id)
-        if ingestor is None:
-            ingestor = self._new_ingestor(run_id)
-        rows = await asyncio.to_thread(ingestor.poll)
-        if not rows:
-            return
-        current = run_queries.latest_metrics(self.ledger.conn, run_id)
-        self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
-                                ingestor.state.to_dict())
-        checker = self.checkers.get(run_id)
-        if checker is not None and check_rules and (why := checker.feed(rows)):
-            del self.checkers[run_id]
-            self.stop(run_id, why)
-
-    def _new_ingestor(self, run_id: int) -> Ingestor:
-        ingest, options, rules = run_queries.ingest_setup(self.ledger.conn, run_id)
-        run_dir = self.paths.run_dir(run_id)
-        ingestor = self.ingestors[run_id] = Ingestor(
-            run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
-            IngestState.from_dict(ingest))
-        if rules:
-            checker = stoprules.Checker(stoprules.parse_all(rules))
-            # After an engine restart, the points seen before count (plateau needs them).
-            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
-            earlier = sorted((step, key, value) for key, points in seen.items()
-                             for step, value in points)
-            checker.feed([(key, step, None if value != value else value)
-                          for step, key, value in earlier])
-            self.checkers[run_id] = checker
-        return ingestor
-
     async def ingest_loop(self) -> None:
-        while True:
-            await asyncio.sleep(INGEST_INTERVAL)
-            for run_id in list(self.tasks):
-                try:
-                    await self.ingest(run_id)
-                except (OSError, StoreError) as exc:
-                    log.warning("metrics of run %s: %s", run_id, exc)
+        """Read the metrics of every supervised run (core.engine.ingest.RunMetrics)."""
+        await self.metrics.loop(lambda: list(self.tasks))
 
     # ------------------------------------------------------------ engine restart
 

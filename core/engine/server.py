@@ -35,6 +35,7 @@ from core.store.ledger import Ledger
 from core.models import RunState, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
+from core.engine.reparse import reparse
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
 from core.engine.targets import Registry, project_config
@@ -73,6 +74,7 @@ class Engine:
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
                      "stop": self.op_stop, "remove": self.op_remove,
+                     "reparse": self.op_reparse,
                      # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
@@ -349,6 +351,11 @@ class Engine:
         notes = [f"the folder of run {run.id} on {run.spec.target} is being removed in the "
                  "background" for run in remote]
         return {"removed": removed, "freed_bytes": freed, "warnings": problems, "notes": notes}
+
+    async def op_reparse(self, request: requests.ReparseRequest, writer) -> dict:
+        """Read ended runs' metrics anew with their projects' rules now (core.engine.reparse)."""
+        return {"runs": await reparse(self.ledger, self.paths, list(request.ids),
+                                      dict(request.env))}
 
     async def _forget_remote(self, runs) -> None:
         for run in runs:

@@ -47,4 +47,4 @@ def widget_text(widget) -> str:
 def row_text(table, run_id: int) -> str:
     index = table.index_of[run_id]
     row, depth = table.shown[index]
-    return table._row(row, depth, False, table.size.width).text
+    return table.row_strip(row, depth, False, table.size.width).text

@@ -4,11 +4,14 @@ demo store. The functions that make and drive the app are in tests/tui/apps.py."
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from core.paths import StorePaths
+from tests.helpers import require
 from tests.tui.fixture_store import demo_store
 
 
@@ -21,6 +24,23 @@ def app_env(env, project, monkeypatch) -> StorePaths:
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(project)
     return StorePaths(Path(env["RUNYARD_HOME"]))
+
+
+@pytest.fixture
+def tmux(tmp_path, env):
+    """A private tmux server (its own socket); call it with tmux's arguments."""
+    require(shutil.which("tmux") is not None, "tmux is not installed (apt-get install tmux)")
+    socket = tmp_path / "tmux.sock"
+
+    def call(*args, check=True):
+        proc = subprocess.run(["tmux", "-S", str(socket), *args], env=env, capture_output=True,
+                              text=True, errors="replace", timeout=30)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"tmux {args}: {proc.stderr}")
+        return proc.stdout
+
+    yield call
+    call("kill-server", check=False)
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ before the next poll of the store.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from textual.app import SuspendNotSupported
 
@@ -20,37 +20,24 @@ from core.store import queries as run_queries
 from core.errors import RunyardError
 from core.models import Run
 from core.requests import (CancelRequest, CloneRequest, LaunchRequest, PlanRequest,
-                           RemoveRequest, here)
+                           RemoveRequest, Request, here)
 from tui import formatting
+from tui.app.dialogs import if_given
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 
 if TYPE_CHECKING:
-    from textual import getters
-    from textual.screen import Screen
-
-    from tui.app.app import RunyardApp
-    from tui.app.widgets.run_table import RunTable
-
-    _MixedInto = Screen            # for the type checker the mixin is the screen it joins
+    from tui.app.screens.main_parts import MainScreenParts as _Screen
 else:
-    _MixedInto = object
+    _Screen = object                 # MainScreen gives the rest (main_parts)
 
 # lazy: dialogs, the diff and help screens and their helpers are imported when first
 # opened, which keeps ~17 ms off the app's start (tests/bench/bench_imports.py); each such
 # import below says `lazy`.
 
 
-class RunActions(_MixedInto):
+class RunActions(_Screen):
     """Mixed into MainScreen (which provides `table`, `app` and `notify`)."""
-
-    if TYPE_CHECKING:                     # what MainScreen provides, for the type checker
-        app = getters.app(RunyardApp)     # Textual's typed `app` (the import would be a circle)
-
-        @property
-        def table(self) -> RunTable: ...
-
-        def _summary(self) -> None: ...
 
     def _full_run(self) -> Run | None:
         row = self.table.current
@@ -72,7 +59,8 @@ class RunActions(_MixedInto):
         from tui.app.dialogs.clone import CloneDialog  # lazy
         run = self._full_run()
         if run is not None:
-            self.app.push_screen(CloneDialog(run, self._targets()), _if_given(self.clone))
+            self.app.push_screen(CloneDialog(run, self._targets()),
+                                 if_given(self.clone))
 
     def action_rerun(self) -> None:
         run = self._full_run()
@@ -128,7 +116,7 @@ class RunActions(_MixedInto):
         row = self.table.current
         command = shlex.join(row.template) if row is not None else ""
         self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
-                             _if_given(self.launch))
+                             if_given(self.launch))
 
     def launch(self, request: LaunchRequest) -> None:
         if request.sweep:                         # a sweep: show its plan, then launch
@@ -139,7 +127,7 @@ class RunActions(_MixedInto):
 
     def _confirm_plan(self, plan: dict, request: LaunchRequest) -> None:
         from tui.app.dialogs.plan import PlanDialog  # lazy
-        self.app.push_screen(PlanDialog(plan), _if_given(lambda _go: self.app.engine_request(
+        self.app.push_screen(PlanDialog(plan), if_given(lambda _go: self.app.engine_request(
             "launch", request, self._launched)))
 
     def _launched(self, reply: dict) -> None:
@@ -154,9 +142,22 @@ class RunActions(_MixedInto):
 
     # ------------------------------------------------------------ cancelling
 
+    def _targets_of_action(self) -> tuple[list[RunRow], str, str]:
+        """The runs an action on marks applies to: the marked runs the filter shows, else
+        the selected run; with what to say about it in the dialog (marks the filter hides
+        are left alone, and said so)."""
+        table = self.table
+        marked, hidden = table.marked_rows, table.hidden_marks
+        note = f" ({hidden} marked run{'s' if hidden != 1 else ''} hidden by the filter: " \
+               f"left alone)" if hidden else ""
+        if marked:
+            return marked, f"{len(marked)} marked run{'s' if len(marked) != 1 else ''}: ", note
+        rows = [table.current] if table.current is not None else []
+        return rows, "", note
+
     def action_cancel(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog  # lazy
-        rows = self._chosen_rows()
+        rows, lead, note = self._targets_of_action()
         active = [r for r in rows if r.active]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -167,15 +168,24 @@ class RunActions(_MixedInto):
             return
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in active[:5])
         more = f" and {len(active) - 5} more" if len(active) > 5 else ""
-        question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
+        left = f" ({len(rows) - len(active)} ended: left alone)" if len(active) < len(rows) else ""
+        question = f"Cancel {lead}run {names}{more}{left}? (SIGTERM, grace period, then " \
+                   f"SIGKILL){note}"
         ids = [r.id for r in active]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
-                             _if_given(lambda _yes: self.app.engine_request(
-                                 "cancel", CancelRequest(ids=ids))))
+                             if_given(lambda _yes: self._send_consuming(
+                                 "cancel", CancelRequest(ids=ids), consumed)))
+
+    def _send_consuming(self, name: str, request: Request, marks: list[int],
+                        on_reply=None) -> None:
+        """Send a request that acts on marked runs; their marks are used up."""
+        self.table.unmark(marks)
+        self.app.engine_request(name, request, on_reply)
 
     def action_remove(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog  # lazy
-        rows = self._chosen_rows()
+        rows, lead, note = self._targets_of_action()
         ended = [r for r in rows if r.state.terminal]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -187,17 +197,14 @@ class RunActions(_MixedInto):
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in ended[:5])
         more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
         left = f" ({len(rows) - len(ended)} not ended: kept)" if len(ended) < len(rows) else ""
-        question = (f"Remove run {names}{more}{left}? Its record, log, metrics and run folder "
-                    "are deleted.")
+        question = (f"Remove {lead}run {names}{more}{left}? Its record, log, metrics and run "
+                    f"folder are deleted.{note}")
         ids = [r.id for r in ended]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
-                             _if_given(lambda _yes: self.app.engine_request(
-                                 "remove", RemoveRequest(ids=ids), self._removed)))
-
-    def _chosen_rows(self) -> list[RunRow]:
-        """The marked runs, else the selected one (none if the list is empty)."""
-        current = self.table.current
-        return self.table.marked_rows or ([current] if current is not None else [])
+                             if_given(lambda _yes: self._send_consuming(
+                                 "remove", RemoveRequest(ids=ids), consumed,
+                                 self._removed)))
 
     def _removed(self, reply: dict) -> None:
         removed = [run["id"] for run in reply["removed"]]
@@ -213,6 +220,7 @@ class RunActions(_MixedInto):
         from core.store.blobs import BlobStore  # lazy
         from tui.runlist.diff import compare  # lazy
         from tui.app.screens.diff import DiffScreen  # lazy
+        conn = self.app.store.conn
         marked = self.table.marked_rows
         if len(marked) == 2:
             left_id, right_id = marked[0].id, marked[1].id
@@ -222,16 +230,7 @@ class RunActions(_MixedInto):
             self.app.notify("diff: mark two runs (space), or select a run that has a parent",
                             severity="warning")
             return
-        conn = self.app.store.conn
         if conn is None:                       # rows are listed only from an open store
             return
         left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
         self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))
-
-
-def _if_given(action: Callable[[Any], object]) -> Callable[[Any], None]:
-    """A dialog's callback: `action(answer)` unless the dialog was dismissed (None, False)."""
-    def callback(answer: Any) -> None:
-        if answer:
-            action(answer)
-    return callback

@@ -1,4 +1,5 @@
-"""The run commands of the CLI: status, show, metrics, wait, rm, cancel (logs: tui.cli.logs)."""
+"""The run commands of the CLI: status, show, wait, cancel, rm (logs and metrics: their own
+modules)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"status": status, "show": show, "metrics": metrics, "wait": wait,
-               "cancel": cancel, "rm": remove}[args.command]
+    handler = {"status": status, "show": show, "wait": wait, "cancel": cancel,
+               "rm": remove}[args.command]
     return handler(args, paths)
 
 
@@ -76,6 +77,11 @@ def status(args, paths: StorePaths) -> int:
     if args.format == "tmux":
         print(_tmux_line(conn))
         return ExitCode.OK
+    if (args.columns or args.sort or args.best) and conn is not None:
+        # lazy: only here; the results table needs core.config and core.models, which the
+        # plain `tui status --json` (the scripted hot path, see above) does without.
+        from tui.cli import compare as cli_compare
+        return cli_compare.status(conn, args)
     if args.json:
         texts = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
@@ -198,31 +204,6 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
 
 def _quote(arg: str) -> str:
     return shlex.quote(arg)
-
-
-# ---------------------------------------------------------------- metrics
-
-def metrics(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    series = run_queries.metric_series(conn, run_id, args.key or None)
-    if args.json:
-        emit({"run": run_id, "metrics": {
-            key: [[step, run_queries.json_number(value)] for step, value in points]
-            for key, points in series.items()}})
-        return ExitCode.OK
-    if not series:
-        say(f"run {run_id} has no metrics yet")
-        return ExitCode.OK
-    rows = []
-    for key, points in series.items():
-        values = [v for _, v in points if v == v]
-        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
-                     formatting.number(min(values)) if values else "nan",
-                     formatting.number(max(values)) if values else "nan", str(len(points))])
-    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
-                           right={1, 2, 3, 4, 5}))
-    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- wait and cancel
