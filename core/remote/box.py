@@ -280,15 +280,17 @@ class Box:
 
     # ------------------------------------------------------------ losing it
 
-    def drop(self, conn, reason: str) -> None:
-        """Give up on a connection that stopped answering; it is opened again when needed."""
+    def drop(self, conn, reason: str, in_use: bool = False) -> None:
+        """Give up on a connection that stopped answering; it is opened again when needed.
+        `in_use`: a command was waiting on it, so the box is unreachable (not idle) even when
+        no run is watched there."""
         if conn is not self._conn:
             return
         self._conn = None
         self._up.clear()
         if conn is not None:
             conn.abort()
-        if self._wanted():
+        if in_use or self._wanted():
             self._set("unreachable", f"{self.label}: {reason}")
             self._ensure_retry()
         else:
@@ -326,7 +328,7 @@ class Box:
                 result = await asyncio.wait_for(
                     conn.run(command, input=input, encoding=None), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no answer within {limit:.0f} s while {what}")
+                self.drop(conn, f"no answer within {limit:.0f} s while {what}", in_use=True)
                 raise BoxUnreachable(f"{self.label}: no answer within {limit:.0f} s while "
                                      f"{what}", target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -358,7 +360,7 @@ class Box:
                     # The command stopped reading (it failed): its status and stderr say why.
                 result = await asyncio.wait_for(process.wait(), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}")
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
                 raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
                                      target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -374,7 +376,7 @@ class Box:
             return BoxError(f"{self.label}: the box refused a session while {what}: "
                             f"{exc.reason}", target=self.label)
         detail = describe(exc) if exc else "the connection closed"
-        self.drop(conn, f"connection lost while {what} ({detail})")
+        self.drop(conn, f"connection lost while {what} ({detail})", in_use=True)
         return BoxUnreachable(f"{self.label}: connection lost while {what} ({detail})",
                               target=self.label)
 

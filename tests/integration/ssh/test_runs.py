@@ -6,7 +6,10 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from core.config import Project, SnapshotConfig
+from core.errors import ExecutorError
 from core.remote import pool, runfolder
 from core.remote.mirror import Watch
 from core.remote.settings import SshSettings
@@ -186,3 +189,27 @@ def test_removing_a_box_run_deletes_its_folder_on_the_box_too(lab, cli):
     wait_for(lambda: not remote.exists(), timeout=60, what="the run's folder on the box to go")
     assert (lab.box1.work / "blobs").is_dir(), "the box's blob store stays"
     assert not (Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id)).exists()
+
+
+async def test_a_command_that_loses_its_box_leaves_it_unreachable_not_idle(lab):
+    """A command on a connection that stopped answering (its sshd frozen) drops it and says
+    the box is unreachable: someone was using it right then. Before, the box went back to
+    `idle` when no run was watched, so a start refused by a lost box looked like a box
+    nobody needed (the executor contract saw `idle`, not `unreachable`, under load)."""
+    settings = SshSettings(host="box1", ssh_config=str(lab.client.config), command_timeout=2)
+    box = pool.acquire(settings, str(lab.box1.work))
+    frozen: list[int] = []
+    try:
+        await box.ready()
+        assert box.state == "ok"
+        frozen = lab.box1.connections()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(ExecutorError) as lost:
+            await box.run("true", what="checking")
+        assert lost.value.transient, lost.value.message
+        assert box.state == "unreachable", (box.state, box.message)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        await pool.release(box)
