@@ -11,7 +11,6 @@ what was given.
 
 from __future__ import annotations
 
-import difflib
 import math
 import sys
 
@@ -213,6 +212,7 @@ def _unknown_field(cls: type[Record], where: str, key: Any) -> UsageError:
     for name, spec in cls.FIELDS.items():          # a field of a nested record, one level
         if isinstance(spec.kind, type):
             names.update((sub, f"{name}.{sub}") for sub in spec.kind.FIELDS if sub not in names)
+    import difflib           # lazy: ~0.8 ms every request pays; only a refused one needs it
     close = difflib.get_close_matches(str(key), list(names), n=1, cutoff=0.6)
     hint = f"did you mean {names[close[0]]}? " if close else ""
     return UsageError(f"{where}: {_shown_key(key)}: unknown field",

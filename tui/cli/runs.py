@@ -4,7 +4,6 @@ modules)."""
 from __future__ import annotations
 
 import json
-import shlex
 import socket
 import sqlite3
 import sys
@@ -15,7 +14,6 @@ from core.store import queries as run_queries
 from core.client import EngineClient, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
-from core.textsafe import clean_line
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
@@ -175,6 +173,7 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
+    from core.textsafe import clean_line    # lazy: ~1 ms with shlex, that `tui status --json` skips
     print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
     return ExitCode.OK
 
@@ -203,6 +202,7 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
 
 
 def _quote(arg: str) -> str:
+    import shlex                            # lazy: as clean_line in show()
     return shlex.quote(arg)
 
 
