@@ -9,15 +9,18 @@
 # Signals sent to the process group reach the command too; the wrapper waits for the
 # command to end and then records its status (a SIGKILL leaves no status, by design).
 #
-# A command that is a shell builtin (`exit 0`, `exec python3 t.py`, `unset ...`) runs in a
-# shell of its own (`/bin/sh -c '"$@"'`), never in this one: it acts there and ends with its
-# true code, and cannot reach this script's variables. Other commands are started directly
-# (no shell between the wrapper and the command, so signals reach it as sent). The script
-# defines no functions, so `command -v` never finds one of ours either.
+# The command runs in a shell of its own (`/bin/sh -c 'trap : TERM INT HUP; "$@"'`), never
+# in this one: a shell builtin (`exit 0`, `exec python3 t.py`, `unset ...`) acts there and
+# ends with its true code, and nothing the command names can reach this script's variables
+# (the script defines no functions, so `command -v` never finds one of ours either). That
+# shell waits for the command through TERM/INT/HUP (the command itself gets them as sent:
+# caught signals are reset when it starts) and ends with its code.
 #
 # The status file's disk block is taken when the run starts (RUN_DIR/exit_status.tmp, filled
 # with newlines) and overwritten in place at the end (`1<>` does not truncate), so a run that
-# fills the disk still leaves its exit status behind.
+# fills the disk still leaves its exit status behind: its first line is the status, blank
+# lines may follow. The engine makes `pid` and `exit_status.tmp` beforehand (mode 0600) where
+# the run folder is on its machine; this script writes into them without changing modes.
 #
 # RUN_DIR/cgroup, when the engine wrote it, names the cgroup.procs file of the run's own
 # cgroup: the wrapper joins it before the command starts, so everything the command starts,
@@ -43,15 +46,12 @@ if ! cd "$runyard_work_dir" 2>/dev/null; then
     echo "runyard: cannot enter the working folder $runyard_work_dir" >&2
     runyard_code=126
     runyard_reason="cannot enter the working folder"
-elif ! runyard_found=$(command -v "$1" 2>/dev/null); then
+elif ! command -v "$1" >/dev/null 2>&1; then
     echo "runyard: command not found: $1" >&2
     runyard_code=127
     runyard_reason="command not found: $1"
 else
-    case $runyard_found in
-    */*) "$@" ;;                          # a program: a path, or found on PATH
-    *) /bin/sh -c '"$@"' "$1" "$@" ;;     # a shell builtin: in a shell of its own
-    esac
+    /bin/sh -c 'trap : TERM INT HUP; "$@"' "$1" "$@"
     runyard_code=$?
     if [ -n "${runyard_signal:-}" ]; then
         runyard_reason="received SIG$runyard_signal"

@@ -16,6 +16,7 @@ from core.engine import checkpoints
 from core.engine import retries
 from core.store import queries as run_queries
 from core.store import queue_queries
+from core.store import runfile
 from core.spec import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
@@ -64,6 +65,7 @@ class Runner:
         """Record the run as running (before acting), then start it in the background."""
         run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
                                      message=f"started on {runtime.config.name}")
+        self.keep_record(run.id)
         self._spawn_task(run.id, self._start(run, runtime))
 
     async def _start(self, run: Run, runtime: TargetRuntime) -> None:
@@ -82,6 +84,7 @@ class Runner:
             self.finish(run.id, Exit(exit_code=None, reason=exc.message))
             return
         self.ledger.set_handle(run.id, handle)
+        self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
 
     def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
@@ -179,6 +182,7 @@ class Runner:
                                          exit_code=outcome.exit_code, at=at, cause=cause)
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
+        self.keep_record(run_id)
         self.ingestors.pop(run_id, None)
         self.checkers.pop(run_id, None)
         future = self.finished.pop(run_id, None)
@@ -198,6 +202,14 @@ class Runner:
         where = checkpoints.folder(self.paths, run)
         found = checkpoints.newest(where) if where is not None else None
         return str(found) if found is not None else None
+
+    def keep_record(self, run_id: int) -> None:
+        """Copy the run's row into its folder (core.store.runfile), for `tui engine repair`."""
+        row = run_queries.run_record(self.ledger.conn, run_id)
+        try:
+            runfile.write(self.paths.run_dir(run_id), row)
+        except (OSError, ValueError) as exc:
+            log.warning("run %s: cannot keep its record in its folder: %s", run_id, exc)
 
     def note_detail(self, run_id: int, detail: str | None, message: str | None) -> None:
         """An executor's word on a running run (Context.on_detail): stored, and an event."""

@@ -2,25 +2,29 @@
 
 It listens on a unix socket for requests (one JSON line each way; see core.protocol),
 is the only writer of the database, and holds `engine.lock` while it lives. Started by
-`tui` on demand (core.client), or by hand with `python -m core.engine`.
+`tui` on demand (core.client), or by hand with `python -m core.engine` (core.engine.startup).
 Stopping it (SIGTERM, `tui engine stop`) or killing it never stops a run.
+
+The socket is bound with umask 077 in a folder only this user can enter, and a
+connection from another user (SO_PEERCRED) is refused before its request is read. While a
+request is worked on, a heartbeat line goes to the client every HEARTBEAT seconds, so a
+client can tell a busy engine from a stopped one.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import fcntl
 import json
 import logging
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
 import core
 from core import protocol, requests
+from core.engine import connection
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
@@ -33,6 +37,9 @@ from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
+from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
+from core.engine.store_guard import DatabaseGuard
+from core.store import integrity
 from core.engine.targets import Registry
 
 log = logging.getLogger("runyard.engine")
@@ -52,9 +59,12 @@ class AlreadyRunning(Exception):
 
 
 class Engine:
-    def __init__(self, paths: StorePaths, idle_exit: float = 0.0):
+    def __init__(self, paths: StorePaths, idle_exit: float = 0.0, on_serving=None,
+                 run_umask: int | None = None):
         self.paths = paths
         self.idle_exit = idle_exit
+        self.on_serving = on_serving        # called once requests are answered
+        self.run_umask = run_umask          # the umask runs get (the launching shell's)
         self.started_at = now_iso()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -84,12 +94,19 @@ class Engine:
             self._release()
 
     async def _serve_locked(self) -> None:
+        integrity.check_missing_database(self.paths)
         self.ledger = Ledger.open(self.paths.db)
+        try:
+            integrity.check_matches(self.ledger.conn, self.paths)
+        except StoreError:
+            self.ledger.close()
+            raise
+        self.guard = DatabaseGuard(self.paths, self.ledger.conn)
         self.blobs = BlobStore(self.paths.blobs)
         self.hashes = run_queries.file_hashes(self.ledger.conn)
         self.registry = Registry(self.ledger, Context(
             self.paths, self.blobs, on_health=self._target_health,
-            on_detail=lambda *args: self.runner.note_detail(*args)))
+            on_detail=lambda *args: self.runner.note_detail(*args), run_umask=self.run_umask))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
@@ -99,13 +116,18 @@ class Engine:
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
-        socket_path = self.paths.socket
-        socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        socket_path = self.paths.prepare_socket()
         socket_path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path),
-                                                       limit=protocol.MAX_LINE)
+        umask = os.umask(0o077)           # private from the moment it exists
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path),
+                                                           limit=protocol.MAX_LINE)
+        finally:
+            os.umask(umask)
         os.chmod(socket_path, 0o600)
         self._write_info(socket_path)
+        if self.on_serving is not None:
+            self.on_serving()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -113,7 +135,8 @@ class Engine:
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest"),
-                      loop.create_task(self._gpu_loop(), name="gpu-poll")]
+                      loop.create_task(self._gpu_loop(), name="gpu-poll"),
+                      loop.create_task(self._guard_loop(), name="database-guard")]
         if self.idle_exit > 0:
             background.append(loop.create_task(self._idle_watch(), name="idle-exit"))
         for task in background:
@@ -169,6 +192,12 @@ class Engine:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
                 self._stop.set()
                 return
+
+    async def _guard_loop(self) -> None:
+        """Stop when the database file is deleted or replaced under us (store_guard)."""
+        while self.guard.check() is None:
+            await asyncio.sleep(GUARD_INTERVAL)
+        self._stop.set()
 
     def _run_ended(self, run) -> None:
         """A run ended for good (not an attempt that is retried)."""
@@ -269,16 +298,28 @@ class Engine:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
         try:
-            request = await _read_request(reader)
-            reply = await self._ops[request.OP](request, writer)
-            await _write_message(writer, {"ok": True, **reply})
+            uid = connection.peer_uid(writer)
+            if uid != os.getuid():
+                log.warning("refused a connection from uid %s", uid)
+                raise EngineError(f"this engine serves uid {os.getuid()} only",
+                                  hint="use a store of your own (RUNYARD_HOME)")
+            if (lost := self.guard.check()) is not None:
+                self._stop.set()
+                raise lost
+            request = await connection.read_request(reader)
+            if connection.hung_up(writer):
+                log.warning("not carrying out a %s request: its client hung up before the "
+                            "engine read it (it gave up waiting)", request.OP)
+                return
+            reply = await connection.with_heartbeats(self._ops[request.OP](request, writer), writer)
+            await connection.write_message(writer, {"ok": True, **reply})
         except RunyardError as exc:
-            await _reply_error(writer, exc)
+            await connection.reply_error(writer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("client went away")
         except Exception as exc:  # report to the client, keep serving others
             log.exception("request failed")
-            await _reply_error(writer, EngineError(f"the engine failed on this request: {exc!r}",
+            await connection.reply_error(writer, EngineError(f"the engine failed on this request: {exc!r}",
                                                    hint=f"see {self.paths.engine_log}"))
         finally:
             writer.close()
@@ -364,7 +405,7 @@ class Engine:
             if request.stream:
                 for task in done:
                     run = task.result()
-                    await _write_message(
+                    await connection.write_message(
                         writer, {"event": "finished",
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
@@ -428,49 +469,6 @@ def _bytes_under(folder: Path) -> int:
     return total
 
 
-async def _read_request(reader: asyncio.StreamReader) -> requests.Request:
-    line = await reader.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    return requests.parse(protocol.decode_request(line))
-
-
-async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:
-    writer.write(protocol.encode(message))
-    await writer.drain()
-
-
 def _failed(reason: str):
     from core.executors.base import Exit
     return Exit(exit_code=None, reason=reason)
-
-
-async def _reply_error(writer: asyncio.StreamWriter, exc: RunyardError) -> None:
-    try:
-        await _write_message(writer, {"ok": False, "error": exc.to_dict()})
-    except (ConnectionError, RuntimeError):
-        log.info("client went away before the error reply")
-
-
-# ---------------------------------------------------------------- entry point
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.engine",
-                                     description="Run runyard's engine in the foreground.")
-    parser.add_argument("--home", help="the store (default: $RUNYARD_HOME)")
-    parser.add_argument("--idle-exit", type=float,
-                        default=float(os.environ.get("RUNYARD_ENGINE_IDLE_EXIT", "0") or 0),
-                        help="exit after this many idle seconds, 0 = never "
-                             "(env: RUNYARD_ENGINE_IDLE_EXIT)")
-    args = parser.parse_args(argv)
-    paths = StorePaths(Path(args.home).absolute()) if args.home else StorePaths.from_env()
-    paths.ensure()
-    logging.basicConfig(filename=paths.engine_log, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        asyncio.run(Engine(paths, idle_exit=args.idle_exit).serve())
-    except AlreadyRunning:
-        print(f"an engine is already running for {paths.home}", file=sys.stderr)
-        return 0
-    return 0
-

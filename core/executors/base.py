@@ -92,6 +92,8 @@ class Context:
     # What the target says about a running run: (run id, detail or None, event message or
     # None); the detail is shown with the run, the message (a state change) joins its history.
     on_detail: Callable[[int, str | None, str | None], None] | None = None
+    # The umask a run's processes get (the launching shell's; the engine's own is 077).
+    run_umask: int | None = None
 
 
 class Executor(abc.ABC):

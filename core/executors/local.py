@@ -57,7 +57,8 @@ class LocalExecutor(Executor):
                     ["/bin/sh", str(WRAPPER), str(run_dir), str(workdir), "--",
                      *run.spec.command],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=run_dir,
-                    start_new_session=True, close_fds=True)
+                    start_new_session=True, close_fds=True,
+                    umask=-1 if self.context.run_umask is None else self.context.run_umask)
         except OSError as exc:
             raise ExecutorError(f"cannot start /bin/sh: {exc.strerror or exc}",
                                 target=self.target.name) from None
@@ -68,6 +69,7 @@ class LocalExecutor(Executor):
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
+        prepare_wrapper_files(run_dir)
         private_copy(run.snapshot, self.context.blobs, code_dir)
 
     async def wait(self, run: Run, handle: dict) -> Exit:
@@ -125,6 +127,13 @@ class LocalExecutor(Executor):
 
     async def close(self) -> None:
         self._children.clear()
+
+
+def prepare_wrapper_files(run_dir: Path) -> None:
+    """The files the wrapper writes, made empty and private (0600) before it starts: it
+    runs with the user's umask, and writes into them without changing their mode."""
+    for name in ("pid", "exit_status.tmp"):
+        os.close(os.open(run_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
 
 
 def _is_wrapper_of(pid: int, run_dir: Path) -> bool:

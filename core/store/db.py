@@ -13,21 +13,58 @@ from pathlib import Path
 from core.errors import StoreError
 
 
+# What a damaged database (garbage, truncated, another program's file) is told to do.
+REPAIR_HINT = ("move it aside (mv runyard.db runyard.db.damaged) and rebuild the runs from "
+               "their folders: tui engine repair")
+
+
 def connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
-    """A connection with the pragmas runyard relies on. Readers never create the file."""
+    """A connection with the pragmas runyard relies on. Readers never create the file.
+    A file that is not a usable runyard database is a StoreError saying so."""
     if not write and not path.exists():
         raise FileNotFoundError(path)
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
         if write:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store database {path}: {exc}") from None
+        raise database_error(path, exc) from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def database_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A StoreError for what SQLite said about the store's database file."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and any(
+            word in text for word in ("not a database", "malformed", "corrupt")):
+        return StoreError(f"the store database {path} is damaged ({text})", hint=REPAIR_HINT)
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"the store database {path} cannot be written ({text})",
+                          hint="the store is read-only here; point RUNYARD_HOME at a store "
+                               "you can write")
+    return StoreError(f"cannot open the store database {path}: {text}")
+
+
+def damage(path: Path) -> str | None:
+    """Why SQLite cannot use the database at `path` (its quick_check, or the error reading
+    it), or None when it can. Reads every page: for `tui engine repair`, not every start."""
+    try:
+        conn = connect(path)
+    except StoreError as exc:
+        return exc.message
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        conn.execute("SELECT count(*) FROM runs").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None if result == "ok" else f"quick_check: {result}"
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -29,7 +29,11 @@ class Ledger:
     @classmethod
     def open(cls, path) -> "Ledger":
         conn = db.connect(path, write=True)
-        db.migrate(conn)
+        try:
+            db.migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise db.database_error(path, exc) from None
         return cls(conn)
 
     def close(self) -> None:
@@ -264,6 +268,39 @@ class Ledger:
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
                                       [(i,) for i in wanted])
         return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
+
+    def restore_runs(self, rows: list[dict], note: str) -> None:
+        """Put back runs rebuilt from their folders (`tui engine repair`), with their ids,
+        each with an event saying so. References to runs or groups the store does not have
+        (they were lost with the database) are cleared."""
+        columns = [row[1] for row in self.conn.execute("PRAGMA table_info(runs)")
+                   if row[1] != "json"]
+        at = now_iso()
+        self.conn.execute("PRAGMA foreign_keys = OFF")       # a run may name a later attempt
+        try:
+            with self._tx():
+                for row in rows:
+                    names = [c for c in columns if c in row]
+                    self.conn.execute(
+                        f"INSERT INTO runs ({', '.join(names)}) VALUES "
+                        f"({', '.join('?' * len(names))})", [row[c] for c in names])
+                    self._event(row["id"], "state", RunState(row["state"]), note, at=at)
+                ids = [(row["id"],) for row in rows]
+                for column in ("parent", "retry_of", "retried_as"):      # not removed runs'
+                    self.conn.executemany(
+                        f"UPDATE runs SET {column} = NULL WHERE id = ? AND {column} NOT IN "
+                        "(SELECT id FROM runs UNION SELECT run_id FROM removed)", ids)
+                self.conn.executemany("UPDATE runs SET group_id = NULL WHERE id = ? AND "
+                                      "group_id NOT IN (SELECT id FROM groups)", ids)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def add_snapshot(self, snapshot_id: str, root: str, file_count: int, total_bytes: int) -> None:
+        """Record a snapshot found again in the blob store (`tui engine repair`)."""
+        with self._tx():
+            self.conn.execute("INSERT OR IGNORE INTO snapshots (id, root, file_count, "
+                              "total_bytes, created_at) VALUES (?,?,?,?,?)",
+                              (snapshot_id, root, file_count, total_bytes, now_iso()))
 
     def request_cancel(self, run_id: int) -> None:
         at = now_iso()

@@ -179,6 +179,20 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
     return run_id
 
 
+def known_run_ids(conn: sqlite3.Connection) -> set[int]:
+    """Every run id the store has given out: its runs, and the runs removed with `tui rm`
+    (a migrated store: the engine and repair read it after migrating)."""
+    return {row[0] for row in conn.execute("SELECT id FROM runs UNION SELECT run_id FROM removed")}
+
+
+def run_record(conn: sqlite3.Connection, run_id: int) -> dict | None:
+    """The run's row as a plain dict (every column but its derived JSON), for its folder."""
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    return {key: row[key] for key in row.keys() if key != "json"}
+
+
 def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
     """When the run was removed with `tui rm`, or None."""
     try:

@@ -22,8 +22,8 @@ SCHEMA = 1
 def run(args, paths: StorePaths) -> int:
     if args.command == "targets":
         return targets(args, paths)
-    return {"status": status, "start": start, "stop": stop,
-            "run": foreground}[args.engine_command](args, paths)
+    return {"status": status, "start": start, "stop": stop, "run": foreground,
+            "repair": repair}[args.engine_command](args, paths)
 
 
 def status(args, paths: StorePaths) -> int:
@@ -67,12 +67,23 @@ def stop(args, paths: StorePaths) -> int:
 def foreground(args, paths: StorePaths) -> int:
     """Become the engine (`python -m core.engine`, same pid, same signals): the CLI itself
     never imports the engine's modules."""
+    _become("core.engine", paths)
+
+
+def repair(args, paths: StorePaths) -> int:
+    """Rebuild lost run records from the run folders (core.engine.repair, in place of this
+    process: the CLI never imports the engine's modules)."""
+    _become("core.engine.repair", paths, ["--json"] if args.json else [])
+
+
+def _become(module: str, paths: StorePaths, extra: list[str] | None = None):
     source_root = str(Path(core.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "core.engine", "--home", str(paths.home)],
-              env)
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", module, "--home", str(paths.home),
+                               *(extra or [])], env)
 
 
 def targets(args, paths: StorePaths) -> int:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from core.store import queries as run_queries
-from core.client import engine_alive
+from core.client import EngineSilent, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
@@ -41,6 +41,8 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     try:
         conn = db.connect(paths.db)
     except FileNotFoundError:
+        from core.store import integrity
+        integrity.check_missing_database(paths)      # run folders, but no database: lost
         return None
     db.check_readable(conn)
     if db.schema_version(conn) < len(db.MIGRATIONS):
@@ -348,6 +350,8 @@ def wait(args, paths: StorePaths) -> int:
         except TimeoutError:
             say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
             return ExitCode.TIMEOUT
+        except EngineSilent:
+            raise                              # stopped or hung: waiting longer is no answer
         except EngineError:
             time.sleep(0.2)                    # the engine restarted: look again, then rewait
     if len(ids) == 1:
