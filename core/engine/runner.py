@@ -7,6 +7,7 @@ carried out by `Runner.recover()`; nothing else decides it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
 from core.engine.ingest import IngestState, Ingestor, latest_values
+from core.engine.metric_room import MetricRoom
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
@@ -43,6 +45,9 @@ RESTART_RULES = {
 }
 
 INGEST_INTERVAL = 0.5
+# Retrying a write the store refused (busy, full): first after this many seconds, doubling.
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 30.0
 
 
 class Runner:
@@ -58,6 +63,9 @@ class Runner:
         self.ingestors: dict[int, Ingestor] = {}
         self.checkers: dict[int, stoprules.Checker] = {}
         self.finished: dict[int, asyncio.Future] = {}
+        # Runs whose end (or start) is known but not yet recorded: why (the store refuses).
+        self.unrecorded: dict[int, str] = {}
+        self.room = MetricRoom(paths.home, run_queries.runs_with_pending_metrics(ledger.conn))
 
     # ------------------------------------------------------------ starting
 
@@ -76,16 +84,41 @@ class Runner:
             if isinstance(exc, ExecutorError) and exc.transient and \
                     not run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
                 # The target is unreachable for now: the run waits for it in the queue.
-                self.ledger.transition(run.id, RunState.QUEUED,
-                                       message=f"queued again: {exc.message}")
+                note = f"queued again: {exc.message}"
+                await self.until_recorded(run.id, lambda: self.ledger.transition(
+                    run.id, RunState.QUEUED, message=note))
                 self.on_change()
                 return
             self.note_in_log(run.id, exc.message)
-            self.finish(run.id, Exit(exit_code=None, reason=exc.message))
+            await self.record_end(run.id, Exit(exit_code=None, reason=exc.message))
             return
-        self.ledger.set_handle(run.id, handle)
+        await self.until_recorded(run.id, lambda: self.ledger.set_handle(run.id, handle))
         self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
+
+    async def until_recorded(self, run_id: int, write):
+        """`write()` until the store takes it: a busy or full store is waited out (with
+        backoff), never the reason a run's start or end is lost. Meanwhile the run is in
+        `unrecorded`, and its target shows why (`tui targets`)."""
+        delay = RECORD_RETRY_FIRST
+        try:
+            while True:
+                try:
+                    return write()
+                except StoreError as exc:
+                    self.unrecorded[run_id] = exc.message
+                    log.debug("run %s: not recorded yet: %s", run_id, exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+        finally:
+            self.unrecorded.pop(run_id, None)
+
+    async def record_end(self, run_id: int, outcome: Exit, cause: str | None = None):
+        """`finish()`, retried until recorded; the end time is when it ended, not when the
+        store took it."""
+        if outcome.ended_at is None:
+            outcome = dataclasses.replace(outcome, ended_at=time.time())
+        return await self.until_recorded(run_id, lambda: self.finish(run_id, outcome, cause))
 
     def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
         """The run's environment: the launching shell's (kinds that take it: local), config
@@ -141,15 +174,22 @@ class Runner:
             log.error("supervising run %s failed", run_id, exc_info=exc)
             message = exc.message if isinstance(exc, RunyardError) else f"engine error: {exc!r}"
             self.note_in_log(run_id, message)
-            self.finish(run_id, Exit(exit_code=None, reason=message, lost=True))
+            self._spawn_task(run_id, self.record_end(run_id, Exit(exit_code=None, reason=message,
+                                                                  lost=True)))
 
     async def _supervise(self, run_id: int, runtime: TargetRuntime, handle: dict) -> None:
         run = run_queries.get_run(self.ledger.conn, run_id)
         if run.cancel_requested:
             asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
         outcome = await runtime.executor.wait(run, handle)
-        await self.ingest(run_id, check_rules=False)
-        self.finish(run_id, outcome)
+        if outcome.ended_at is None:
+            outcome = dataclasses.replace(outcome, ended_at=time.time())
+        try:
+            await self.ingest(run_id, check_rules=False)
+        except (OSError, StoreError) as exc:         # its end first; the metrics catch up
+            log.warning("run %s: its last metrics wait: %s", run_id, exc)
+            self.room.catch_up.add(run_id)
+        await self.record_end(run_id, outcome)
 
     def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
         """Record how a run ended; queue its next attempt when retries say so."""
@@ -183,7 +223,10 @@ class Runner:
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
         self.keep_record(run_id)
-        self.ingestors.pop(run_id, None)
+        if run_id in self.room.paused:
+            self.room.catch_up.add(run_id)          # its metrics are read when there is room
+        else:
+            self.ingestors.pop(run_id, None)
         self.checkers.pop(run_id, None)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
@@ -281,21 +324,44 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int, check_rules: bool = True) -> None:
-        """Read new metric points; check the run's stop rules on them while it runs."""
+    async def ingest(self, run_id: int, check_rules: bool = True) -> int:
+        """Read new metric points (how many); check the run's stop rules on them while it
+        runs. Nothing is read while the store's disk is short of room (metric_room)."""
+        if (short := self.room.shortage()) is not None:
+            self._pause_metrics(run_id, short)
+            return 0
+        if self.room.resumed(run_id):
+            self.ledger.event(run_id, "metrics", "reading metrics again: the store has room")
         ingestor = self.ingestors.get(run_id)
         if ingestor is None:
             ingestor = self._new_ingestor(run_id)
         rows = await asyncio.to_thread(ingestor.poll)
         if not rows:
-            return
+            return 0
         current = run_queries.latest_metrics(self.ledger.conn, run_id)
-        self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
-                                ingestor.state.to_dict())
+        try:
+            self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
+                                    ingestor.state.to_dict())
+        except StoreError:
+            self.ingestors.pop(run_id, None)        # read them again from the stored offset
+            self.checkers.pop(run_id, None)
+            raise
         checker = self.checkers.get(run_id)
         if checker is not None and check_rules and (why := checker.feed(rows)):
             del self.checkers[run_id]
             self.stop(run_id, why)
+        return len(rows)
+
+    def _pause_metrics(self, run_id: int, why: str) -> None:
+        """Reading this run's metrics waits for room; said once on the run, and kept in the
+        store so a restarted engine catches the run up (metric_room)."""
+        if self.room.pause(run_id):
+            log.warning("run %s: metrics paused: %s", run_id, why)
+            try:
+                self.ledger.event(run_id, "metrics", f"metrics paused: {why}")
+                self.ledger.mark_metrics_pending(run_id)
+            except StoreError as exc:
+                log.warning("run %s: cannot note the pause: %s", run_id, exc.message)
 
     def _new_ingestor(self, run_id: int) -> Ingestor:
         ingest, options, rules = run_queries.ingest_setup(self.ledger.conn, run_id)
@@ -321,7 +387,25 @@ class Runner:
                 try:
                     await self.ingest(run_id)
                 except (OSError, StoreError) as exc:
-                    log.warning("metrics of run %s: %s", run_id, exc)
+                    quiet = self.ledger.problem is not None       # the ledger logs those
+                    log.log(logging.DEBUG if quiet else logging.WARNING,
+                            "metrics of run %s: %s", run_id, exc)
+            for run_id in sorted(self.room.catch_up - set(self.tasks)):
+                await self._catch_up(run_id)
+
+    async def _catch_up(self, run_id: int) -> None:
+        """Read an ended run's metrics that waited for room, to the end of its files."""
+        try:
+            if await self.ingest(run_id, check_rules=False) or run_id in self.room.paused:
+                return                                        # more next time
+            self.ledger.metrics_caught_up(run_id)
+        except (OSError, StoreError) as exc:
+            log.debug("metrics of ended run %s wait: %s", run_id, exc)
+            return
+        self.room.catch_up.discard(run_id)
+        self.ingestors.pop(run_id, None)
+        self.checkers.pop(run_id, None)
+        log.info("run %s: its metrics caught up", run_id)
 
     # ------------------------------------------------------------ engine restart
 

@@ -35,23 +35,23 @@ from core.store.ledger import Ledger
 from core.models import RunState, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
+from core.engine.removal import Removal
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
 from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
 from core.engine.store_guard import DatabaseGuard
 from core.store import integrity
 from core.engine.targets import Registry
+from core.engine.target_service import TargetService
 
 log = logging.getLogger("runyard.engine")
 
 # How long `cancel` waits past the grace period for a run to be confirmed ended.
 CANCEL_SLACK = 30.0
-# How long `tui targets` waits for targets to answer (an unreachable box shows as such).
-TARGETS_PREPARE_WAIT = 5.0
 # How soon the scheduler looks again at a target that could not be prepared.
 PREPARE_RETRY_WAKE = 16.0
-# How often the live utilisation and memory of GPUs in use are read (for the app's list).
-GPU_POLL_INTERVAL = float(os.environ.get("RUNYARD_GPU_POLL", "5") or 5)
+# How soon the scheduler looks again when the store refused to record a start.
+SCHEDULE_RETRY = 2.0
 
 
 class AlreadyRunning(Exception):
@@ -70,13 +70,13 @@ class Engine:
         self._wake = asyncio.Event()
         self._last_activity = time.monotonic()
         self._preparing: dict[str, asyncio.Task] = {}
-        self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
         self._lock_file = None
         self._server = None
         # One handler per op of core.requests.REQUESTS; each gets the typed request.
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
-                     "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
+                     "wait": self.op_wait, "status": self.op_status,
                      "stop": self.op_stop, "remove": self.op_remove,
+                     "targets": lambda request, _: self.target_service.op_targets(request),
                      # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
@@ -116,6 +116,8 @@ class Engine:
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
+        self.removal = Removal(self.ledger, self.registry, self.paths)
+        self.target_service = TargetService(self.ledger, self.registry, self.runner)
         socket_path = self.paths.prepare_socket()
         socket_path.unlink(missing_ok=True)
         umask = os.umask(0o077)           # private from the moment it exists
@@ -135,7 +137,7 @@ class Engine:
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest"),
-                      loop.create_task(self._gpu_loop(), name="gpu-poll"),
+                      loop.create_task(self.target_service.gpu_loop(), name="gpu-poll"),
                       loop.create_task(self._guard_loop(), name="database-guard")]
         if self.idle_exit > 0:
             background.append(loop.create_task(self._idle_watch(), name="idle-exit"))
@@ -148,7 +150,7 @@ class Engine:
         self._server.close()
         await self.watches.close()
         await self.notifier.close()
-        pending = [*background, *self.runner.tasks.values(), *self._forgetting]
+        pending = [*background, *self.runner.tasks.values(), *self.removal.forgetting]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -204,25 +206,6 @@ class Engine:
         self.intake.run_ended(run)
         self.notifier.run_ended(run)
 
-    async def _gpu_loop(self) -> None:
-        """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
-        while True:
-            await asyncio.sleep(GPU_POLL_INTERVAL)
-            for name in queue_queries.targets_with_gpus_in_use(self.ledger.conn):
-                runtime = self.registry.get(name)
-                if runtime is None or runtime.config.gpus != "auto":
-                    continue
-                try:
-                    gpus, problem = await runtime.executor.gpus()
-                    if not queue_queries.target_recorded(self.ledger.conn, name):
-                        config = runtime.config
-                        self.ledger.upsert_target(name, config.kind, config.to_dict(),
-                                                  config.source)
-                    self.ledger.target_status(name, "error" if problem else "ok", problem,
-                                              [g.to_dict() for g in gpus])
-                except RunyardError as exc:
-                    log.warning("GPU figures of target %s: %s", name, exc.message)
-
     # ------------------------------------------------------------ scheduling
 
     def wake(self) -> None:
@@ -232,7 +215,11 @@ class Engine:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._schedule_once()
+            try:
+                await self._schedule_once()
+            except StoreError as exc:       # busy or full: nothing started; look again soon
+                log.debug("scheduling waits: %s", exc.message)
+                asyncio.get_running_loop().call_later(SCHEDULE_RETRY, self.wake)
 
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
@@ -368,33 +355,7 @@ class Engine:
         return {"runs": sorted(results, key=lambda r: r["id"])}
 
     async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
-        """Remove ended runs (core.store.ledger.Ledger.remove), then their run folders. The
-        blobs of their snapshots stay: other runs may share them."""
-        conn = self.ledger.conn
-        runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
-        removed = self.ledger.remove([run.id for run in runs])
-        folders = [self.paths.run_dir(run["id"]) for run in removed]
-        freed, problems = await asyncio.to_thread(_remove_folders, folders)
-        log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
-        remote = [run for run in runs if run.handle and
-                  (runtime := self.registry.get(run.spec.target)) is not None and
-                  runtime.executor.removes_remote_folders]
-        if remote:          # a box may be slow or down: its folders go in the background
-            task = asyncio.get_running_loop().create_task(self._forget_remote(remote))
-            self._forgetting.add(task)
-            task.add_done_callback(self._forgetting.discard)
-        notes = [f"the folder of run {run.id} on {run.spec.target} is being removed in the "
-                 "background" for run in remote]
-        return {"removed": removed, "freed_bytes": freed, "warnings": problems, "notes": notes}
-
-    async def _forget_remote(self, runs) -> None:
-        for run in runs:
-            runtime = self.registry.get(run.spec.target)
-            try:
-                await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
-            except (RunyardError, OSError, asyncio.TimeoutError) as exc:
-                why = exc.message if isinstance(exc, RunyardError) else repr(exc)
-                log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target, why)
+        return await self.removal.op_remove(request)
 
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn
@@ -409,65 +370,6 @@ class Engine:
                         writer, {"event": "finished",
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
-
-    async def op_targets(self, request: requests.TargetsRequest, writer) -> dict:
-        from core import config as configuration
-        if request.cwd:
-            project = configuration.find_project(request.cwd)
-            config = configuration.load(project, request.env)
-            self.registry.learn(config.targets)
-        counts = queue_queries.active_by_target(self.ledger.conn)
-        runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
-        preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
-        await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
-        probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]
-        await asyncio.wait(probing, timeout=TARGETS_PREPARE_WAIT)
-        targets = []
-        for runtime in runtimes:
-            name = runtime.config.name
-            info = runtime.describe()
-            self.ledger.target_status(name, info["status"], info["message"], info["gpu_ids"])
-            info["running"] = counts.get(name, {}).get("running", 0)
-            info["queued"] = counts.get(name, {}).get("queued", 0)
-            targets.append(info)
-        return {"targets": targets}
-
-
-def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
-    """Delete run folders (also what a run made read-only); the bytes freed and, for a
-    folder that could not go, why."""
-    import shutil
-    import stat
-
-    def writable_then_retry(function, path, _exc) -> None:
-        parent = os.path.dirname(path)
-        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        function(path)
-
-    freed, problems = 0, []
-    for folder in folders:
-        if not folder.exists():                  # the run never started: it has no folder
-            continue
-        freed += _bytes_under(folder)
-        try:
-            shutil.rmtree(folder, onerror=writable_then_retry)   # onexc: 3.12+
-        except OSError as exc:
-            problems.append(f"could not delete {folder}: {exc.strerror or exc}")
-    return freed, problems
-
-
-def _bytes_under(folder: Path) -> int:
-    """The size of the files under `folder`. A file that cannot be looked at (in a folder
-    its run made unreadable) is not counted; it is deleted all the same."""
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError as exc:
-                log.debug("not counted in the space freed: %s", exc)
-    return total
-
 
 def _failed(reason: str):
     from core.executors.base import Exit

@@ -179,6 +179,13 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
     return run_id
 
 
+def runs_with_pending_metrics(conn: sqlite3.Connection) -> set[int]:
+    """Ended runs whose metrics still wait to be read (core.engine.metric_room)."""
+    return {row[0] for row in conn.execute(
+        "SELECT id FROM runs WHERE ingest LIKE '%\"pending\":true%' "
+        "AND state NOT IN ('queued', 'running')")}
+
+
 def known_run_ids(conn: sqlite3.Connection) -> set[int]:
     """Every run id the store has given out: its runs, and the runs removed with `tui rm`
     (a migrated store: the engine and repair read it after migrating)."""
