@@ -230,6 +230,19 @@ def _m5_removed_runs(db) -> None:
         at TEXT NOT NULL)""")
 
 
+def _m6_hash_ctime(db) -> None:
+    """The snapshot hash cache also keys on ctime: a file rewritten in place with its size
+    and mtime put back (`cp -p`, `rsync -t`) is hashed again. Old rows never match."""
+    db.execute("ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER")
+
+
+def _m7_launch_requests(db) -> None:
+    """Launch and clone requests by their id, and the runs each recorded: a client that lost
+    its connection (the engine was killed mid-launch) asks again and learns the truth."""
+    db.execute("""CREATE TABLE requests (
+        id TEXT PRIMARY KEY, at TEXT NOT NULL, reply TEXT NOT NULL) WITHOUT ROWID""")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -237,4 +250,6 @@ MIGRATIONS = [
     _m3_run_detail,
     _m4_run_json,
     _m5_removed_runs,
+    _m6_hash_ctime,
+    _m7_launch_requests,
 ]

@@ -372,8 +372,8 @@ class Ledger:
 
     def _save_hashes(self, entries: dict) -> None:
         self.conn.executemany(
-            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
-            " VALUES (?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, ctime_ns, digest)"
+            " VALUES (?,?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
 
     # ------------------------------------------------------------ watches
 

@@ -320,9 +320,10 @@ def targets(conn: sqlite3.Connection) -> list[dict]:
 
 
 def file_hashes(conn: sqlite3.Connection) -> dict:
-    """The snapshot hash cache: path -> (size, mtime_ns, inode, digest)."""
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in
-            conn.execute("SELECT path, size, mtime_ns, inode, digest FROM file_hashes")}
+    """The snapshot hash cache: path -> (size, mtime_ns, inode, ctime_ns, digest)."""
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
+        "SELECT path, size, mtime_ns, inode, ctime_ns, digest FROM file_hashes "
+        "WHERE ctime_ns IS NOT NULL")}
 
 
 def watch(conn: sqlite3.Connection, watch_id: int) -> sqlite3.Row | None:
