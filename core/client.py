@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 START_TIMEOUT = 30.0
 # Seconds without a line from the engine after which a request gives up on it.
 ENGINE_TIMEOUT = float(os.environ.get("RUNYARD_ENGINE_TIMEOUT") or 10.0)
+# How long a client that lost the engine mid-request waits for it to be gone before it
+# starts a new one and asks again.
+GONE_WAIT = 10.0
 # The pipe a starting engine reports on: its write end's number, in the engine's environment.
 READY_FD = "RUNYARD_ENGINE_READY_FD"
 _RETRYABLE = (ConnectionRefusedError, FileNotFoundError, ConnectionResetError,
@@ -41,6 +44,10 @@ _RETRYABLE = (ConnectionRefusedError, FileNotFoundError, ConnectionResetError,
 
 class EngineSilent(EngineError):
     """The engine took a request, or its connection, and then said nothing for ENGINE_TIMEOUT."""
+
+
+class EngineGone(EngineError):
+    """The engine's end of the connection closed before its reply (it died or stopped)."""
 
 
 def engine_alive(paths: StorePaths) -> bool:
@@ -65,11 +72,28 @@ class EngineClient:
     # ------------------------------------------------------------ requests
 
     def request(self, request: Request, *, start: bool = True) -> dict:
-        """Send one request and return the final reply; raise the engine's error as ours."""
+        """Send one request and return the final reply; raise the engine's error as ours.
+
+        A request with a resend id (launch, clone) whose engine died before replying is
+        sent once more to the engine started again: it answers from what it recorded under
+        that id (the runs the first one made), or carries it out if nothing was recorded.
+        """
+        try:
+            return self._one_reply(request, start)
+        except EngineGone:
+            if request.resend_id() is None or not start:
+                raise
+        deadline = time.monotonic() + GONE_WAIT       # a killed engine takes a moment to go
+        while engine_alive(self.paths) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.start()
+        return self._one_reply(request, start)
+
+    def _one_reply(self, request: Request, start: bool) -> dict:
         for reply in self.stream(request, start=start):
             if "event" not in reply:
                 return reply
-        raise EngineError("the engine closed the connection without a reply")
+        raise EngineGone("the engine closed the connection without a reply")
 
     def stream(self, request: Request, *, start: bool = True, timeout: float | None = None):
         """Yield every line the engine sends for this request (events, then the reply);
@@ -86,12 +110,16 @@ class EngineClient:
                 sock.sendall(protocol.encode(request.message()))
             except socket.timeout:
                 raise self._silent() from None
+            except (BrokenPipeError, ConnectionResetError):
+                raise self._gone() from None
             reader = sock.makefile("rb")
             while True:
-                line = self._read_line(sock, reader, deadline)
+                try:
+                    line = self._read_line(sock, reader, deadline)
+                except ConnectionResetError:
+                    raise self._gone() from None
                 if not line:
-                    raise EngineError("the engine closed the connection before replying",
-                                      hint=f"see {self.paths.engine_log}")
+                    raise self._gone()
                 if not line.endswith(b"\n"):
                     raise EngineError(
                         f"the engine's reply is longer than {protocol.MAX_LINE >> 20} MB",
@@ -124,6 +152,10 @@ class EngineClient:
             return reader.readline(protocol.MAX_LINE)
         except socket.timeout:
             raise self._silent() from None
+
+    def _gone(self) -> EngineGone:
+        return EngineGone("the engine closed the connection before replying (it stopped or "
+                          "was killed)", hint=f"see {self.paths.engine_log}")
 
     def _silent(self) -> EngineSilent:
         pid = engine_pid(self.paths)

@@ -32,7 +32,7 @@ from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import Context
 from core.engine.intake import Intake
 from core.store.ledger import Ledger
-from core.models import RunState, now_iso
+from core.models import RunState, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.removal import Removal
@@ -52,6 +52,8 @@ CANCEL_SLACK = 30.0
 PREPARE_RETRY_WAKE = 16.0
 # How soon the scheduler looks again when the store refused to record a start.
 SCHEDULE_RETRY = 2.0
+# How long the engine remembers what a launch request did, by its id (core.client resends).
+REQUEST_MEMORY = 7 * 24 * 3600.0
 
 
 class AlreadyRunning(Exception):
@@ -102,6 +104,10 @@ class Engine:
             self.ledger.close()
             raise
         self.guard = DatabaseGuard(self.paths, self.ledger.conn)
+        try:
+            self.ledger.forget_requests(iso_from_epoch(time.time() - REQUEST_MEMORY))
+        except StoreError as exc:                   # busy or full: next start, then
+            log.warning("old request ids stay for now: %s", exc.message)
         self.blobs = BlobStore(self.paths.blobs)
         self.hashes = run_queries.file_hashes(self.ledger.conn)
         self.registry = Registry(self.ledger, Context(

@@ -71,12 +71,14 @@ class Ledger:
     def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
                      workdir: str, git_commit: str | None, git_diff: str | None,
                      git_dirty: bool, base_env: str | None, snapshot_row: tuple | None = None,
-                     hashes: dict | None = None, message: str = "queued") -> list[int]:
+                     hashes: dict | None = None, message: str = "queued",
+                     request: tuple[str, dict] | None = None) -> list[int]:
         """Record the new runs of one request (and their groups) in one transaction.
 
         `runs` are pairs of a `core.engine.launching.PlannedRun` and `reuse`: a run id standing in
         for that run (a cache hit: nothing inserted), or None. Returns the id of each run,
-        reused or new, in order; `after_local` indices become run ids.
+        reused or new, in order; `after_local` indices become run ids. `request`: the
+        request's id and what to remember of its reply, recorded with the runs.
         """
         at = now_iso()
         with self._tx():
@@ -126,6 +128,12 @@ class Ledger:
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
                 events)
+            if request is not None:
+                request_id, extra = request
+                cached = sorted({r for _planned, r in runs if r is not None})
+                self.conn.execute("INSERT INTO requests (id, at, reply) VALUES (?,?,?)",
+                                  (request_id, at, _dumps({**extra, "ids": ids,
+                                                           "cached": cached})))
         return ids
 
     def _insert_groups(self, runs: list, groups: list, at: str) -> dict[int, int]:
@@ -147,6 +155,12 @@ class Ledger:
                 (group.kind, group.name, out.get(group.parent), _dumps(group.spec), at))
             out[index] = cur.lastrowid
         return out
+
+    def forget_requests(self, before: str) -> None:
+        """Drop the request ids recorded before `before` (ISO time): a client asks again
+        within seconds of losing the engine, never days later."""
+        with self._tx():
+            self.conn.execute("DELETE FROM requests WHERE at < ?", (before,))
 
     def insert_group(self, kind: str, name: str, spec: dict) -> int:
         with self._tx():

@@ -179,6 +179,12 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
     return run_id
 
 
+def request_outcome(conn: sqlite3.Connection, request_id: str) -> dict | None:
+    """What a launch or clone recorded under its request id ({"ids", "cached", "warnings"})."""
+    row = conn.execute("SELECT reply FROM requests WHERE id = ?", (request_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
 def runs_with_pending_metrics(conn: sqlite3.Connection) -> set[int]:
     """Ended runs whose metrics still wait to be read (core.engine.metric_room)."""
     return {row[0] for row in conn.execute(
