@@ -222,6 +222,8 @@ class Runner:
                                          exit_code=outcome.exit_code, at=at, cause=cause)
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
+        if outcome.leftovers:
+            self._note_leftovers(run_id, outcome.leftovers)
         self.keep_record(run_id)
         if run_id in self.room.paused:
             self.room.catch_up.add(run_id)          # its metrics are read when there is room
@@ -235,6 +237,15 @@ class Runner:
         if retry is None and self.on_ended is not None:
             self.on_ended(run)
         return run
+
+    def _note_leftovers(self, run_id: int, which: str) -> None:
+        """Processes the run left running were ended after it: said in its log and history."""
+        note = f"ended processes the run left running: {which}"
+        self.note_in_log(run_id, note)
+        try:
+            self.ledger.event(run_id, "leftovers", note)
+        except StoreError as exc:
+            log.warning("run %s: %s (not in its history: %s)", run_id, note, exc.message)
 
     def _resume_point(self, run: Run) -> str | None:
         """A retry resumes from the newest checkpoint its attempt wrote (targets whose run

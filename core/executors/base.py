@@ -79,6 +79,7 @@ class Exit:
     lost: bool = False
     ended_at: float | None = None      # epoch seconds, when known (e.g. while the engine was down)
     cancelled: bool = False            # ended by a cancel from outside runyard (Slurm's scancel)
+    leftovers: str | None = None       # processes the run left running, ended after it (which)
 
 
 @dataclass(frozen=True)
