@@ -14,6 +14,7 @@ from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
 from core.paths import StorePaths
 from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
+from core.textsafe import inline
 from tui import formatting
 
 SCHEMA = 1
@@ -38,9 +39,9 @@ def status(args, paths: StorePaths) -> int:
     elif info["running"]:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(info["runs"].items())) or "no runs"
         print(f"engine running, pid {info['pid']}, since {info['started_at']}\n"
-              f"store    {info['home']}\nruns     {counts}")
+              f"store    {inline(info['home'])}\nruns     {counts}")
     else:
-        print(f"engine not running\nstore    {info['home']}")
+        print(f"engine not running\nstore    {inline(info['home'])}")
     return ExitCode.OK
 
 

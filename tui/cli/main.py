@@ -266,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(error: RunyardError) -> int:
     """An error as the user sees it: one line, a hint, the exit code."""
-    print(f"error: {error.message}", file=sys.stderr)
+    from core.textsafe import inline
+    print(f"error: {inline(error.message)}", file=sys.stderr)
     if error.hint:
-        print(f"hint: {error.hint}", file=sys.stderr)
+        print(f"hint: {inline(error.hint)}", file=sys.stderr)
     return int(error.code)
 
 

@@ -114,7 +114,8 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
     failed = run_queries.last_failure(conn)
     line = " ".join(parts) or "no runs"
     if failed:
-        line += f" | last failure: #{failed[0]} {failed[1][:20]}"
+        from core.textsafe import inline
+        line += f" | last failure: #{failed[0]} {inline(failed[1])[:20]}"
     return line
 
 
@@ -166,8 +167,8 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    from core.textsafe import clean_line
-    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
+    from core.textsafe import inline
+    print("\n".join(inline(line) for line in lines))
     return ExitCode.OK
 
 
