@@ -195,7 +195,12 @@ class EngineClient:
         """Start the engine detached from this terminal, unless one is up; wait until it
         answers. An engine that cannot start says why at once (its error is raised here)."""
         self.paths.ensure()
-        with open_private(self.paths.spawn_lock) as lock:
+        try:
+            lock = open_private(self.paths.spawn_lock)
+        except OSError as exc:
+            raise StoreError(f"cannot start the engine in {self.paths.home}: "
+                             f"{exc.strerror or exc}", hint=_store_hint(exc)) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self._answers():
                 return

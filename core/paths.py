@@ -18,6 +18,7 @@ mode 0700; used only when it is a real folder of ours that nobody else can enter
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -148,7 +149,9 @@ class StorePaths:
                 make_private(self.home / name)
         except OSError as exc:
             raise StoreError(f"cannot set up the store {self.home}: {exc.strerror or exc}",
-                             hint="point RUNYARD_HOME at a folder of yours that can be "
+                             hint=("the store is on a read-only file system: it can be listed, "
+                                   "not changed; " if exc.errno == errno.EROFS else "") +
+                                  "point RUNYARD_HOME at a folder of yours that can be "
                                   "written") from None
 
 

@@ -202,7 +202,13 @@ REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
 def here() -> dict[str, Any]:
     """The `cwd` and `env` of a launch or clone asked for by this process: the folder and
     the environment of the shell (or app) the user asks from."""
-    return {"cwd": os.getcwd(), "env": dict(os.environ)}
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was deleted or moved)",
+                         hint="cd into an existing folder (cd \"$PWD\" enters it again if it "
+                              "was made anew) and launch from there") from None
+    return {"cwd": cwd, "env": dict(os.environ)}
 
 
 def parse(message: Any) -> Request:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import struct
+import time
 
 from core import protocol, requests
 from core.errors import RunyardError
@@ -15,6 +16,8 @@ log = logging.getLogger("runyard.engine")
 
 # Seconds between heartbeat lines to a client whose request is being worked on.
 HEARTBEAT = 1.0
+# Seconds a request working through a long list may hold the loop before it lets it run.
+BREATHE = 0.5
 
 
 def peer_uid(writer: asyncio.StreamWriter) -> int | None:
@@ -24,6 +27,20 @@ def peer_uid(writer: asyncio.StreamWriter) -> int | None:
         return None
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
+
+
+class Breather:
+    """Lets the event loop run (heartbeats, other clients) every BREATHE seconds while a
+    request works through a long list synchronously; rarely enough that the scheduler,
+    woken by each change, does not redo its work after every item."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    async def __call__(self) -> None:
+        if time.monotonic() - self.last >= BREATHE:
+            await asyncio.sleep(0)
+            self.last = time.monotonic()
 
 
 def hung_up(writer: asyncio.StreamWriter) -> bool:

@@ -258,8 +258,11 @@ class Runner:
         return str(found) if found is not None else None
 
     def keep_record(self, run_id: int) -> None:
-        """Copy the run's row into its folder (core.store.runfile), for `tui engine repair`."""
+        """Copy the run's row into its folder (core.store.runfile), for `tui engine repair`;
+        a run that never started has no folder, and gets none for this."""
         row = run_queries.run_record(self.ledger.conn, run_id)
+        if row is None or row["started_at"] is None:
+            return
         try:
             runfile.write(self.paths.run_dir(run_id), row)
         except (OSError, ValueError) as exc:
@@ -278,7 +281,7 @@ class Runner:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "ab") as handle:
-                handle.write(f"runyard: {message}\n".encode())
+                handle.write(f"runyard: {message}\n".encode("utf-8", "surrogateescape"))
         except OSError as exc:
             log.warning("cannot write to %s: %s", path, exc)
 

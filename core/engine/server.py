@@ -342,7 +342,9 @@ class Engine:
         latest = queue_queries.latest_attempts(conn, set(ids))
         runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
+        breathe = connection.Breather()
         for run in runs:
+            await breathe()                   # heartbeats and other clients, on long lists
             if run.state.terminal:
                 results.append({"id": run.id, "state": run.state.value, "changed": False})
                 continue
@@ -376,6 +378,7 @@ class Engine:
                         writer, {"event": "finished",
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
+
 
 def _failed(reason: str):
     from core.executors.base import Exit

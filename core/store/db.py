@@ -7,7 +7,9 @@ sqlite-utils, and `PRAGMA user_version` records the last one applied.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 from core.errors import StoreError
@@ -24,17 +26,36 @@ def connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
     if not write and not path.exists():
         raise FileNotFoundError(path)
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
-        if write:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+        conn = _open(path, write)
     except sqlite3.Error as exc:
-        raise database_error(path, exc) from None
+        if write or not read_only(path):
+            raise database_error(path, exc) from None
+        try:        # a store on a read-only file system: nobody can change it, read it as is
+            conn = _open(f"file:{urllib.parse.quote(os.fsdecode(path))}?immutable=1", False)
+        except sqlite3.Error as again:
+            raise database_error(path, again) from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _open(path, write: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False,
+                           uri=isinstance(path, str) and path.startswith("file:"))
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
+    if write:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def read_only(path: Path) -> bool:
+    """Whether the database's file system is mounted read-only."""
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def database_error(path: Path, exc: sqlite3.Error) -> StoreError:
@@ -43,10 +64,10 @@ def database_error(path: Path, exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.DatabaseError) and any(
             word in text for word in ("not a database", "malformed", "corrupt")):
         return StoreError(f"the store database {path} is damaged ({text})", hint=REPAIR_HINT)
-    if "readonly" in text or "read-only" in text:
+    if "readonly" in text or "read-only" in text or read_only(path):
         return StoreError(f"the store database {path} cannot be written ({text})",
-                          hint="the store is read-only here; point RUNYARD_HOME at a store "
-                               "you can write")
+                          hint="the store is on a read-only file system: it can be listed, "
+                               "not changed; point RUNYARD_HOME at a store you can write")
     return StoreError(f"cannot open the store database {path}: {text}")
 
 
@@ -243,6 +264,12 @@ def _m7_launch_requests(db) -> None:
         id TEXT PRIMARY KEY, at TEXT NOT NULL, reply TEXT NOT NULL) WITHOUT ROWID""")
 
 
+def _m8_exact_paths(db) -> None:
+    """A project folder or launch subfolder whose name is not UTF-8: the exact path (JSON,
+    surrogate-escaped) beside the readable one in `project` and `workdir`."""
+    db.execute("ALTER TABLE runs ADD COLUMN exact_paths TEXT")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -252,4 +279,5 @@ MIGRATIONS = [
     _m5_removed_runs,
     _m6_hash_ctime,
     _m7_launch_requests,
+    _m8_exact_paths,
 ]

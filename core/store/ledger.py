@@ -38,6 +38,25 @@ def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _text(value: str | None) -> str | None:
+    """Text SQLite can hold: bytes that were not UTF-8 (a file name, an argument, kept by
+    Python as surrogates) become `\\xNN`. Exact values travel as JSON (`_dumps`) instead."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _exact_paths(project: str, workdir: str) -> str | None:
+    """The project and subfolder as JSON when their text had to be escaped, else None."""
+    if _text(project) == project and _text(workdir) == workdir:
+        return None
+    return _dumps({"project": project, "workdir": workdir})
+
+
 class Ledger:
     def __init__(self, conn: sqlite3.Connection, path=None):
         self.conn = conn
@@ -83,13 +102,17 @@ class Ledger:
         at = now_iso()
         with self._tx():
             if snapshot_row is not None:
+                snapshot_id, root, file_count, total_bytes = snapshot_row
                 self.conn.execute(
                     "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, "
-                    "created_at) VALUES (?,?,?,?,?)", (*snapshot_row, at))
+                    "created_at) VALUES (?,?,?,?,?)",
+                    (snapshot_id, _text(root), file_count, total_bytes, at))
             if hashes:
                 self._save_hashes(hashes)
             group_ids = self._insert_groups(runs, groups, at)
             next_id = next_run_id(self.conn)
+            exact = _exact_paths(project, workdir)
+            project, workdir = _text(project), _text(workdir)
             ids: list[int] = []
             rows, events = [], []
             options_text: dict[int, str] = {}         # runs of one step share their options
@@ -106,24 +129,25 @@ class Ledger:
                 next_id += 1
                 ids.append(run_id)
                 rows.append((
-                    run_id, spec.name or default_name(spec.command), RunState.QUEUED.value,
+                    run_id, _text(spec.name or default_name(spec.command)), RunState.QUEUED.value,
                     spec.target, spec.gpus, _dumps(spec.command), _dumps(spec.template),
                     _dumps(spec.params), _dumps(spec.overrides), _dumps(spec.env),
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_from, policy.retries, policy.retry_on, policy.retry_delay,
-                    _dumps(policy.stop_if), policy.checkpoints))
+                    _text(planned.resume_from), policy.retries, _text(policy.retry_on),
+                    policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
+                    exact))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
-                events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
+                events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
             self.conn.executemany(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, resume_from, retries, retry_on,
-                       retry_delay, stop_if, checkpoints)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       retry_delay, stop_if, checkpoints, exact_paths)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
@@ -152,7 +176,7 @@ class Ledger:
                 continue
             cur = self.conn.execute(
                 "INSERT INTO groups (kind, name, parent, spec, created_at) VALUES (?,?,?,?,?)",
-                (group.kind, group.name, out.get(group.parent), _dumps(group.spec), at))
+                (group.kind, _text(group.name), out.get(group.parent), _dumps(group.spec), at))
             out[index] = cur.lastrowid
         return out
 
@@ -166,7 +190,7 @@ class Ledger:
         with self._tx():
             return self.conn.execute(
                 "INSERT INTO groups (kind, name, spec, created_at) VALUES (?,?,?,?)",
-                (kind, name, _dumps(spec), now_iso())).lastrowid
+                (kind, _text(name), _dumps(spec), now_iso())).lastrowid
 
     def transition(self, run_id: int, state: RunState, *, reason: str | None = None,
                    exit_code: int | None = None, gpu_ids: list[int] | None = None,
@@ -188,7 +212,7 @@ class Ledger:
         current = RunState(row[0])
         if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
             raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
-        sets = {"state": state.value, "reason": reason}
+        sets = {"state": state.value, "reason": _text(reason)}
         if state is RunState.RUNNING:
             sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
                         finished_at=None)
@@ -215,15 +239,15 @@ class Ledger:
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
                        avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
-                       checkpoints)
+                       checkpoints, exact_paths)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
                        coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
-                       checkpoints
+                       checkpoints, exact_paths
                    FROM runs WHERE id = ?""",
-                (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
+                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_from), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
                              message=state.value + (f" ({reason})" if reason else "")
                              + f"; retrying as run {new_id}: {note}", at=at, cause=None,
@@ -237,7 +261,7 @@ class Ledger:
         at = now_iso()
         with self._tx():
             self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
-                              "reason = ? WHERE id = ?", (at, reason, run_id))
+                              "reason = ? WHERE id = ?", (at, _text(reason), run_id))
             self._event(run_id, "stop", None, reason, at=at)
 
     def set_handle(self, run_id: int, handle: dict) -> None:
@@ -248,7 +272,7 @@ class Ledger:
         """What the target says about a running run now; `message` also goes into its history."""
         with self._tx():
             cur = self.conn.execute("UPDATE runs SET detail = ? WHERE id = ? AND state = "
-                                    "'running'", (detail, run_id))
+                                    "'running'", (_text(detail), run_id))
             if message and cur.rowcount:
                 self._event(run_id, "target", None, message)
 
@@ -353,7 +377,7 @@ class Ledger:
     def _event(self, run_id, kind, state, message, *, at=None, data=None) -> None:
         self.conn.execute(
             "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
-            (run_id, at or now_iso(), kind, state.value if state else None, message,
+            (run_id, at or now_iso(), kind, state.value if state else None, _text(message),
              _dumps(data) if data is not None else None))
 
     # ------------------------------------------------------------ metrics
@@ -410,7 +434,7 @@ class Ledger:
     def watch_error(self, watch_id: int, message: str) -> None:
         with self._tx():
             self.conn.execute("UPDATE watches SET last_error = ? WHERE id = ?",
-                              (message, watch_id))
+                              (_text(message), watch_id))
 
     def stop_watch(self, watch_id: int) -> None:
         with self._tx():
@@ -427,14 +451,14 @@ class Ledger:
                    ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,
                        config = excluded.config, source = excluded.source,
                        updated_at = excluded.updated_at""",
-                (name, kind, _dumps(config), source, now_iso()))
+                (name, kind, _dumps(config), _text(source), now_iso()))
 
     def target_status(self, name: str, status: str, message: str | None,
                       gpus: list | None = None) -> None:
         with self._tx():
             self.conn.execute(
                 "UPDATE targets SET status = ?, message = ?, gpus = ? WHERE name = ?",
-                (status, message, _dumps(gpus) if gpus is not None else None, name))
+                (status, _text(message), _dumps(gpus) if gpus is not None else None, name))
 
 
 class _Trouble:

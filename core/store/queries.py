@@ -170,6 +170,8 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
         run_id = int(text)
     except ValueError:
         raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
+    if not 0 < run_id < 2 ** 63:                       # what SQLite's integers can hold
+        raise UnknownRun(f"no run with id {text}", hint="list runs with: tui status --all")
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
         gone = _removed(conn, run_id)
         if gone is not None:
@@ -227,8 +229,10 @@ def row_to_run(row: sqlite3.Row):
                    target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
                    name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
                    priority=r["priority"], policy=policy)
+    exact = json.loads(r["exact_paths"]) if r.get("exact_paths") else {}
     return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
-               project=r["project"], workdir=r["workdir"], reason=r["reason"],
+               project=exact.get("project", r["project"]),
+               workdir=exact.get("workdir", r["workdir"]), reason=r["reason"],
                exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),
                created_at=r["created_at"], started_at=r["started_at"],
                finished_at=r["finished_at"], metrics=_loads(r["metrics"]),

@@ -163,3 +163,33 @@ def test_metric_catch_up_after_a_restart_does_not_fill_the_disk_again(cli, env, 
     events = [e["message"] for e in cli.json("show", str(run_id), "--json")["events"]]
     assert "metrics caught up" in events
     cli("engine", "stop")
+
+
+def test_a_read_only_store_can_be_listed_and_refuses_changes_clearly(cli, env, project,
+                                                                    small_disk):
+    """A store on a file system mounted read-only (a backup, a full-disk remount): reading
+    commands work as they are; anything that needs the engine says the store is read-only."""
+    mount = small_disk("8m")
+    home = mount / "store"
+    cli.env = {**env, "RUNYARD_HOME": str(home)}
+    run_id = cli.launch("sh", "-c", "echo loss=0.5")
+    cli("wait", str(run_id))
+    cli("engine", "stop")
+    # Writable files close as the engine's process ends; then the remount is allowed.
+    wait_for(lambda: subprocess.run(["mount", "-o", "remount,ro", str(mount)],
+                                    capture_output=True).returncode == 0,
+             what="the store's file system to be remounted read-only")
+    try:
+        assert [r["id"] for r in cli.json("status", "--json", "--all")["runs"]] == [run_id]
+        assert cli("show", str(run_id)).returncode == 0
+        assert cli("logs", str(run_id)).stdout == "loss=0.5\n"
+        assert cli.json("metrics", str(run_id), "--json")["metrics"]["loss"] == [[0, 0.5]]
+        for args in (["launch", "--", "true"], ["cancel", str(run_id)], ["engine", "start"]):
+            proc = cli(*args, check=False)
+            assert proc.returncode == 6, (args, proc.stderr)
+            assert "read-only file system" in proc.stderr and "hint:" in proc.stderr
+            assert "Traceback" not in proc.stderr
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+    assert cli("wait", str(cli.launch("true"))).returncode == 0
+    cli("engine", "stop")

@@ -13,7 +13,7 @@ import core
 from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
 from core.paths import StorePaths
-from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
+from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest, here
 from core.textsafe import inline
 from tui import formatting
 
@@ -88,7 +88,7 @@ def _become(module: str, paths: StorePaths, extra: list[str] | None = None):
 
 
 def targets(args, paths: StorePaths) -> int:
-    reply = EngineClient(paths).request(TargetsRequest(cwd=os.getcwd(), env=dict(os.environ)))
+    reply = EngineClient(paths).request(TargetsRequest(**here()))
     items = reply["targets"]
     if args.json:
         print(json.dumps({"schema": SCHEMA, "targets": items}))
