@@ -31,12 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.store.blobs import BlobStore
+from core import userregex
 from core.config import Project, SnapshotConfig
 from core.errors import ExitCode, SnapshotError, StoreError
 
 # Folders left out of a non-git project unless `snapshot.include` names them.
 DEFAULT_EXCLUDES = (".git", "__pycache__", "*.pyc", ".venv", "venv", "node_modules",
                     ".mypy_cache", ".pytest_cache", ".ipynb_checkpoints")
+# Seconds one snapshot glob may take on one path name (core.userregex).
+GLOB_TIME_LIMIT = 0.5
 # A file whose mtime is this recent is hashed again next time (its content may still change
 # within the file system's timestamp granularity).
 _RACY_SECONDS = 2.0
@@ -61,38 +64,63 @@ class GitState:
 
 # ---------------------------------------------------------------- file selection
 
-def compile_globs(patterns) -> re.Pattern | None:
+class Globs:
+    """Compiled gitignore-like globs, matched with a time limit: a glob is a user pattern,
+    and a few stars against a long name can backtrack for hours (`*_*_*_*_*_*_*_*_*.tmp`
+    against a name with 80 underscores), holding the GIL, so the engine would stop
+    answering. The `regex` package takes a timeout (core.userregex)."""
+
+    def __init__(self, patterns: list[str], compiled: userregex.Pattern):
+        self.patterns = patterns
+        self.compiled = compiled
+
+    def match(self, name: str) -> bool:
+        try:
+            return userregex.search(self.compiled, name, GLOB_TIME_LIMIT) is not None
+        except userregex.PatternTimeout:
+            err = SnapshotError(f"the snapshot globs {', '.join(map(repr, self.patterns))} "
+                                f"take too long to match {name!r} (they backtrack)",
+                                hint="use fewer * in one name and no **/**/ in a row")
+            err.code = ExitCode.USAGE
+            raise err from None
+
+
+def compile_globs(patterns) -> Globs | None:
     """gitignore-like globs: `*` within a name, `**` across folders, no `/` = any depth."""
     parts = []
+    given = []
     for pattern in patterns:
         pattern = pattern.strip()
         if not pattern:
             continue
+        given.append(pattern)
         anchored = "/" in pattern.rstrip("/")
         body = pattern.strip("/")
-        regex = ""
+        while "**/**/" in body:                       # the same, without the backtracking
+            body = body.replace("**/**/", "**/")
+        text = ""
         i = 0
         while i < len(body):
             if body.startswith("**/", i):
-                regex += "(?:.*/)?"
+                text += "(?:.*/)?"
                 i += 3
             elif body.startswith("**", i):
-                regex += ".*"
+                text += ".*"
                 i += 2
             elif body[i] == "*":
-                regex += "[^/]*"
+                text += "[^/]*"
                 i += 1
             elif body[i] == "?":
-                regex += "[^/]"
+                text += "[^/]"
                 i += 1
             else:
-                regex += re.escape(body[i])
+                text += re.escape(body[i])
                 i += 1
         prefix = "" if anchored else "(?:.*/)?"
-        parts.append(f"{prefix}{regex}(?:/.*)?")
+        parts.append(f"{prefix}{text}(?:/.*)?")
     if not parts:
         return None
-    return re.compile("^(?:" + "|".join(parts) + ")$", re.S)
+    return Globs(given, userregex.compile_pattern("^(?:" + "|".join(parts) + ")$", re.S))
 
 
 def list_files(project: Project, config: SnapshotConfig,
@@ -125,7 +153,7 @@ def _git_files(root: Path) -> list[str]:
     return sorted({os.fsdecode(n) for n in names if n})
 
 
-def _walk(root: Path, default_exclude: re.Pattern | None) -> list[str]:
+def _walk(root: Path, default_exclude: Globs | None) -> list[str]:
     """Every file under `root` (outside git), folder links inside the project followed
     (each real folder once: a link loop ends), others listed as themselves."""
     out = []

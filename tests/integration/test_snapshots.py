@@ -136,3 +136,16 @@ def test_an_unreadable_project_file_is_named_with_how_to_leave_it_out(cli, env, 
                             sys.executable, "-m", "tui", "launch", "--", "true"], cwd=project,
                            env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
+
+
+def test_a_snapshot_glob_that_backtracks_does_not_freeze_the_engine(cli, project):
+    """`*_*_..._*.tmp` against a name with 80 underscores backtracks for hours in `re`, and
+    held the engine's GIL meanwhile, so every command timed out on it. Globs are matched with
+    the `regex` package, which settles this one at once, under a time limit for any other."""
+    (project / "runyard.toml").write_text("[snapshot]\nexclude = ['*_*_*_*_*_*_*_*_*.tmp']\n")
+    (project / ("_".join(["a"] * 80) + ".txt")).write_text("x")
+    (project / "a_b_c_d_e_f_g_h_i.tmp").write_text("x")            # excluded
+    run_id = int(cli("launch", "--", "ls", timeout=60).stdout)
+    cli("wait", str(run_id))
+    listed = cli("logs", str(run_id)).stdout.split()
+    assert "_".join(["a"] * 80) + ".txt" in listed and "a_b_c_d_e_f_g_h_i.tmp" not in listed

@@ -107,9 +107,28 @@ def test_materialized_copies_are_private(tmp_path):
 
 
 def test_globs():
-    pattern = compile_globs(["data/**", "*.ckpt", "build/"])
+    pattern = compile_globs(["data/**", "*.ckpt", "build/", "a/**/**/**/b"])
     assert pattern.match("data/x/y.csv") and pattern.match("a/b/m.ckpt") and pattern.match("build/x")
     assert not pattern.match("src/data.py") and not pattern.match("ckpt.py")
+    assert pattern.match("a/b") and pattern.match("a/x/y/z/b") and not pattern.match("a/x/c")
+
+
+def test_a_glob_that_runs_past_its_time_limit_fails_the_snapshot_with_its_name():
+    """The time limit itself: a pattern that backtracks even in `regex` (as no glob we know
+    of does) stops after GLOB_TIME_LIMIT with the patterns named, instead of holding the
+    engine."""
+    import time
+    import pytest
+    from core import userregex
+    from core.errors import SnapshotError
+    from core.store.snapshot import GLOB_TIME_LIMIT, Globs
+    globs = Globs(["hostile"], userregex.compile_pattern("^(?:(a|aa)+c)$"))
+    began = time.monotonic()
+    with pytest.raises(SnapshotError) as refused:
+        globs.match("a" * 5000)
+    assert time.monotonic() - began < GLOB_TIME_LIMIT * 10
+    assert "the snapshot globs 'hostile' take too long to match" in refused.value.message
+    assert refused.value.code == 2
 
 
 def test_head_commit_is_read_from_git_files_as_git_says(tmp_path):
