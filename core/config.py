@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import ConfigError, UnknownTarget
+from core.metrics.rules import MetricRules, check_pattern, check_reader
 from core.paths import user_config_path
 
 TARGET_KINDS = ("local", "ssh", "docker", "slurm")
@@ -73,11 +74,12 @@ class TargetConfig:
 class Config:
     files: tuple[Path, ...] = ()
     snapshot: SnapshotConfig = SnapshotConfig()
-    metric_patterns: tuple[str, ...] = ()
+    metrics: MetricRules = MetricRules()
     env: dict = field(default_factory=dict)
     cancel_grace: float = 10.0
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
+    better: dict[str, str] = field(default_factory=dict)     # [results] better: metric -> lower/higher
 
     def target(self, name: str) -> TargetConfig:
         if name not in self.targets:
@@ -180,22 +182,25 @@ DEFAULT_NOTIFY_TIMEOUT = 30.0
 def build(layers: list[tuple[Path, dict]],
           sections: dict[str, SectionParser] | None = None) -> Config:
     snapshot = SnapshotConfig()
-    patterns: list[str] = []
+    metrics = MetricRules()
     env: dict[str, str] = {}
     grace = 10.0
     target_tables: dict[str, tuple[Path, dict]] = {}
     parsers = {"notify": _notify, **(sections or {})}
     others: dict[str, Any] = {}
+    better: dict[str, str] = {}
     for path, data in layers:
         for key, value in data.items():
             if key == "snapshot":
                 snapshot = _snapshot(path, value, snapshot)
             elif key == "metrics":
-                patterns = _metrics(path, value) or patterns
+                metrics = _metrics(path, value, metrics)
             elif key == "run":
                 run_env, run_grace = _run(path, value)
                 env.update(run_env)
                 grace = run_grace if run_grace is not None else grace
+            elif key == "results":
+                better.update(_results(path, value))
             elif key == "targets":
                 _table(path, "targets", value)
                 for name, table in value.items():
@@ -208,15 +213,15 @@ def build(layers: list[tuple[Path, dict]],
                 both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
                 others[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
             else:
-                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
+                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets", "results",
                                           *parsers, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
     for name, (path, table) in target_tables.items():
         targets[name] = _target(path, name, table)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
-                  metric_patterns=tuple(patterns), env=env, cancel_grace=grace,
-                  targets=targets, sections=others)
+                  metrics=metrics, env=env, cancel_grace=grace,
+                  targets=targets, sections=others, better=better)
 
 
 # ---------------------------------------------------------------- checks
@@ -305,21 +310,36 @@ def _snapshot(path: Path, value: Any, base: SnapshotConfig) -> SnapshotConfig:
         if "max_file_size" in table else base.max_file_size)
 
 
-def _metrics(path: Path, value: Any) -> list[str]:
+def _metrics(path: Path, value: Any, base: MetricRules) -> MetricRules:
+    """`[metrics]`: patterns, readers switched off, names left out; each key given replaces
+    the one of an earlier file."""
     table = _table(path, "metrics", value)
-    _unknown(path, "metrics", table, {"patterns"})
-    patterns = list(string_list(path, "metrics.patterns", table.get("patterns", [])))
-    for i, pattern in enumerate(patterns):
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise fail(path, f"metrics.patterns[{i}]", f"a regular expression ({exc})",
-                       pattern) from None
-        if not compiled.groupindex:
-            raise fail(path, f"metrics.patterns[{i}]",
-                       "a regular expression with named groups, (?P<key>..) and (?P<value>..) "
-                       "or (?P<metric_name>..)", pattern)
-    return patterns
+    _unknown(path, "metrics", table, {"patterns", "disable", "ignore"})
+    patterns = string_list(path, "metrics.patterns", table["patterns"]) \
+        if "patterns" in table else base.patterns
+    for i, pattern in enumerate(patterns if "patterns" in table else ()):
+        if (expected := check_pattern(pattern)) is not None:
+            raise fail(path, f"metrics.patterns[{i}]", expected, pattern)
+    disable = string_list(path, "metrics.disable", table["disable"]) \
+        if "disable" in table else base.disable
+    for i, name in enumerate(disable if "disable" in table else ()):
+        if (expected := check_reader(name)) is not None:
+            raise fail(path, f"metrics.disable[{i}]", expected, name)
+    ignore = string_list(path, "metrics.ignore", table["ignore"]) \
+        if "ignore" in table else base.ignore
+    return MetricRules(patterns=tuple(patterns), disable=tuple(disable), ignore=tuple(ignore))
+
+
+def _results(path: Path, value: Any) -> dict[str, str]:
+    """`[results] better = { val_wer = "lower", bleu = "higher" }`: which way a metric is
+    better where its name does not say (the default: lower for loss-like names)."""
+    table = _table(path, "results", value)
+    _unknown(path, "results", table, {"better"})
+    better = string_table(path, "results.better", table.get("better", {}))
+    for name, word in better.items():
+        if word not in ("lower", "higher"):
+            raise fail(path, f"results.better.{name}", '"lower" or "higher"', word)
+    return better
 
 
 def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:

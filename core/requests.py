@@ -150,6 +150,16 @@ class RemoveRequest(Request):
     ids: list[int]
 
 
+class ReparseRequest(Request):
+    """Read ended runs' output anew with the `[metrics]` rules of their projects now; `env`
+    is the asking shell's environment (the config files it names)."""
+
+    OP = "reparse"
+    TITLE = "reparse request"
+    ids: list[int]
+    env: dict[str, str] = {}
+
+
 class WaitRequest(Request):
     """Wait until the runs end; with `stream`, an event line as each one ends."""
 
@@ -195,7 +205,8 @@ class StopRequest(Request):
 
 
 REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
-    LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, WaitRequest,
+    LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, ReparseRequest,
+    WaitRequest,
     TargetsRequest, UnwatchRequest, WatchesRequest, StatusRequest, PingRequest, StopRequest)}
 
 

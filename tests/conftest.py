@@ -29,6 +29,7 @@ def _never_the_real_store(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RUNYARD_HOME", str(root / "store"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def env(tmp_path) -> dict[str, str]:
         RUNYARD_HOME=str(home),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
         RUNYARD_ENGINE_IDLE_EXIT="600",          # a leaked engine goes away by itself
         GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
         GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com",

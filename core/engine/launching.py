@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from core import config as configuration
+from core import userregex
 from core.spec import params as param_rules
 from core.spec import stoprules
 from core.spec import sweeps
@@ -77,7 +77,7 @@ def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
 
 
 def _base_options(config: Config, warnings) -> dict:
-    return {"metric_patterns": list(config.metric_patterns), "cancel_grace": config.cancel_grace,
+    return {**config.metrics.to_options(), "cancel_grace": config.cancel_grace,
             "warnings": list(warnings), "notify": config.sections.get("notify")}
 
 
@@ -148,8 +148,8 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
         raise UsageError(f"--retry-delay {delay}: expected 0 or more seconds")
     if policy.retry_on is not None:
         try:
-            re.compile(policy.retry_on)
-        except re.error as exc:
+            userregex.compile_pattern(policy.retry_on)
+        except ValueError as exc:
             raise UsageError(f"--retry-on {policy.retry_on!r}: not a regular expression "
                              f"({exc})") from None
     stoprules.parse_all(list(policy.stop_if))

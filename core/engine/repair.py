@@ -31,6 +31,7 @@ from pathlib import Path
 from core.engine.ingest import Ingestor, IngestState, latest_values
 from core.errors import EngineError, RunyardError, StoreError
 from core.executors.base import parse_status
+from core.metrics.rules import MetricRules
 from core.models import RunState, iso_from_epoch
 from core.paths import StorePaths
 from core.store import db, integrity, queries, runfile
@@ -171,15 +172,19 @@ def _restore_snapshots(ledger: Ledger, paths: StorePaths, rows: list[dict]) -> N
 
 
 def _read_metrics(ledger: Ledger, paths: StorePaths, row: dict) -> None:
-    """Read an ended run's metrics again from its log and metrics file."""
+    """Read an ended run's metrics again from its log and metrics file, with the rules it
+    was launched with."""
     run_dir = paths.run_dir(row["id"])
-    patterns = json.loads(row.get("options") or "{}").get("metric_patterns", [])
-    ingestor = Ingestor(run_dir / "output.log", run_dir / "metrics.jsonl", patterns,
-                        IngestState())
+    rules = MetricRules.from_options(json.loads(row.get("options") or "{}"))
+    ingestor = Ingestor(run_dir / "output.log", run_dir / "metrics.jsonl", rules, IngestState())
     latest: dict = {}
-    while rows := ingestor.poll():
-        latest = latest_values(latest, rows)
-        ledger.add_metrics(row["id"], rows, latest, ingestor.state.to_dict())
+    while True:
+        batch = ingestor.poll(final=True)
+        if batch.rows:
+            latest = latest_values(latest, batch.rows)
+            ledger.add_metrics(row["id"], batch.rows, latest, batch.state)
+        if not batch.more:
+            return
 
 
 def describe(report: dict) -> str:

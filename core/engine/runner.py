@@ -18,12 +18,10 @@ from core.engine import retries
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store import runfile
-from core.spec import stoprules
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
-from core.engine.ingest import IngestState, Ingestor, latest_values
-from core.engine.metric_room import MetricRoom
+from core.engine.ingest import RunMetrics
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
@@ -44,7 +42,6 @@ RESTART_RULES = {
     RunState.LOST: "unchanged",
 }
 
-INGEST_INTERVAL = 0.5
 # Retrying a write the store refused (busy, full): first after this many seconds, doubling.
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 30.0
@@ -60,12 +57,10 @@ class Runner:
         self.on_change = on_change          # called after a run starts or ends
         self.on_ended = None                # called with each run that ended for good
         self.tasks: dict[int, asyncio.Task] = {}
-        self.ingestors: dict[int, Ingestor] = {}
-        self.checkers: dict[int, stoprules.Checker] = {}
+        self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
         # Runs whose end (or start) is known but not yet recorded: why (the store refuses).
         self.unrecorded: dict[int, str] = {}
-        self.room = MetricRoom(paths.home, run_queries.runs_with_pending_metrics(ledger.conn))
 
     # ------------------------------------------------------------ starting
 
@@ -184,11 +179,8 @@ class Runner:
         outcome = await runtime.executor.wait(run, handle)
         if outcome.ended_at is None:
             outcome = dataclasses.replace(outcome, ended_at=time.time())
-        try:
-            await self.ingest(run_id, check_rules=False)
-        except (OSError, StoreError) as exc:         # its end first; the metrics catch up
-            log.warning("run %s: its last metrics wait: %s", run_id, exc)
-            self.room.catch_up.add(run_id)
+        if not await self.metrics.ingest_safely(run_id, final=True):
+            self.metrics.room.catch_up.add(run_id)    # its end first; the metrics catch up
         await self.record_end(run_id, outcome)
 
     def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
@@ -225,11 +217,7 @@ class Runner:
         if outcome.leftovers:
             self._note_leftovers(run_id, outcome.leftovers)
         self.keep_record(run_id)
-        if run_id in self.room.paused:
-            self.room.catch_up.add(run_id)          # its metrics are read when there is room
-        else:
-            self.ingestors.pop(run_id, None)
-        self.checkers.pop(run_id, None)
+        self.metrics.forget(run_id)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
             future.set_result(run)
@@ -338,88 +326,9 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int, check_rules: bool = True) -> int:
-        """Read new metric points (how many); check the run's stop rules on them while it
-        runs. Nothing is read while the store's disk is short of room (metric_room)."""
-        if (short := self.room.shortage()) is not None:
-            self._pause_metrics(run_id, short)
-            return 0
-        if self.room.resumed(run_id):
-            self.ledger.event(run_id, "metrics", "reading metrics again: the store has room")
-        ingestor = self.ingestors.get(run_id)
-        if ingestor is None:
-            ingestor = self._new_ingestor(run_id)
-        rows = await asyncio.to_thread(ingestor.poll)
-        if not rows:
-            return 0
-        current = run_queries.latest_metrics(self.ledger.conn, run_id)
-        try:
-            self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
-                                    ingestor.state.to_dict())
-        except StoreError:
-            self.ingestors.pop(run_id, None)        # read them again from the stored offset
-            self.checkers.pop(run_id, None)
-            raise
-        checker = self.checkers.get(run_id)
-        if checker is not None and check_rules and (why := checker.feed(rows)):
-            del self.checkers[run_id]
-            self.stop(run_id, why)
-        return len(rows)
-
-    def _pause_metrics(self, run_id: int, why: str) -> None:
-        """Reading this run's metrics waits for room; said once on the run, and kept in the
-        store so a restarted engine catches the run up (metric_room)."""
-        if self.room.pause(run_id):
-            log.warning("run %s: metrics paused: %s", run_id, why)
-            try:
-                self.ledger.event(run_id, "metrics", f"metrics paused: {why}")
-                self.ledger.mark_metrics_pending(run_id)
-            except StoreError as exc:
-                log.warning("run %s: cannot note the pause: %s", run_id, exc.message)
-
-    def _new_ingestor(self, run_id: int) -> Ingestor:
-        ingest, options, rules = run_queries.ingest_setup(self.ledger.conn, run_id)
-        run_dir = self.paths.run_dir(run_id)
-        ingestor = self.ingestors[run_id] = Ingestor(
-            run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
-            IngestState.from_dict(ingest))
-        if rules:
-            checker = stoprules.Checker(stoprules.parse_all(rules))
-            # After an engine restart, the points seen before count (plateau needs them).
-            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
-            earlier = sorted((step, key, value) for key, points in seen.items()
-                             for step, value in points)
-            checker.feed([(key, step, None if value != value else value)
-                          for step, key, value in earlier])
-            self.checkers[run_id] = checker
-        return ingestor
-
     async def ingest_loop(self) -> None:
-        while True:
-            await asyncio.sleep(INGEST_INTERVAL)
-            for run_id in list(self.tasks):
-                try:
-                    await self.ingest(run_id)
-                except (OSError, StoreError) as exc:
-                    quiet = self.ledger.problem is not None       # the ledger logs those
-                    log.log(logging.DEBUG if quiet else logging.WARNING,
-                            "metrics of run %s: %s", run_id, exc)
-            for run_id in sorted(self.room.catch_up - set(self.tasks)):
-                await self._catch_up(run_id)
-
-    async def _catch_up(self, run_id: int) -> None:
-        """Read an ended run's metrics that waited for room, to the end of its files."""
-        try:
-            if await self.ingest(run_id, check_rules=False) or run_id in self.room.paused:
-                return                                        # more next time
-            self.ledger.metrics_caught_up(run_id)
-        except (OSError, StoreError) as exc:
-            log.debug("metrics of ended run %s wait: %s", run_id, exc)
-            return
-        self.room.catch_up.discard(run_id)
-        self.ingestors.pop(run_id, None)
-        self.checkers.pop(run_id, None)
-        log.info("run %s: its metrics caught up", run_id)
+        """Read the metrics of every supervised run (core.engine.ingest.RunMetrics)."""
+        await self.metrics.loop(lambda: list(self.tasks))
 
     # ------------------------------------------------------------ engine restart
 

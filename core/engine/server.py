@@ -36,6 +36,7 @@ from core.models import RunState, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.removal import Removal
+from core.engine.reparse import reparse
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
 from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
@@ -79,6 +80,7 @@ class Engine:
                      "wait": self.op_wait, "status": self.op_status,
                      "stop": self.op_stop, "remove": self.op_remove,
                      "targets": lambda request, _: self.target_service.op_targets(request),
+                     "reparse": self.op_reparse,
                      # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
@@ -364,6 +366,11 @@ class Engine:
 
     async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
         return await self.removal.op_remove(request)
+
+    async def op_reparse(self, request: requests.ReparseRequest, writer) -> dict:
+        """Read ended runs' metrics anew with their projects' rules now (core.engine.reparse)."""
+        return {"runs": await reparse(self.ledger, self.paths, list(request.ids),
+                                      dict(request.env))}
 
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from core.paths import StorePaths
+from tests.conftest import require
 from tests.tui.fixture_store import T0, demo_store
 from tui.app import settings as app_settings
 from tui.app.app import RunyardApp
@@ -23,6 +26,23 @@ def app_env(env, project, monkeypatch) -> StorePaths:
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(project)
     return StorePaths(Path(env["RUNYARD_HOME"]))
+
+
+@pytest.fixture
+def tmux(tmp_path, env):
+    """A private tmux server (its own socket); call it with tmux's arguments."""
+    require(shutil.which("tmux") is not None, "tmux is not installed (apt-get install tmux)")
+    socket = tmp_path / "tmux.sock"
+
+    def call(*args, check=True):
+        proc = subprocess.run(["tmux", "-S", str(socket), *args], env=env, capture_output=True,
+                              text=True, errors="replace", timeout=30)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"tmux {args}: {proc.stderr}")
+        return proc.stdout
+
+    yield call
+    call("kill-server", check=False)
 
 
 @pytest.fixture
@@ -66,4 +86,4 @@ def widget_text(widget) -> str:
 def row_text(table, run_id: int) -> str:
     index = table.index_of[run_id]
     row, depth = table.shown[index]
-    return table._row(row, depth, False, table.size.width).text
+    return table.row_strip(row, depth, False, table.size.width).text

@@ -202,12 +202,12 @@ async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
         head = max(sweep)
         assert "▾ train" in row_text(table, head)
         assert [r.id for r, _ in table.shown] == [alone, *sorted(sweep, reverse=True)]
-        assert "lr" in table.params, "the sweep's param is a column"
+        assert "lr" in [c.name for c in table.result_columns], "the sweep's param is a column"
         table.select_run(min(sweep))
         await pilot.press("z")                                   # fold the run's sweep
         await until(pilot, lambda: [r.id for r, _ in table.shown] == [alone, head],
                     what="the sweep folded to one row")
-        assert "▸ train +2" in row_text(table, head)
+        assert "▸ train +2 " in row_text(table, head)
         await pilot.press("Z")                                   # unfold every sweep
         await until(pilot, lambda: len(table.shown) == 4, what="every sweep unfolded")
         await pilot.press("Z")                                   # fold every sweep
@@ -252,7 +252,7 @@ async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
         table.select_run(long)
         await pilot.press("space", "D")                             # one ended, one running
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
-        assert "Remove run {} true (1 not ended: kept)?".format(first) in \
+        assert "Remove 2 marked runs: run {} true (1 not ended: kept)?".format(first) in \
             str(app.screen.query_one(".question").render())
         assert app.focused.id == "no"
         await pilot.press("enter")                                      # the default: No
@@ -262,6 +262,7 @@ async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
         await pilot.press("y")
         await until(pilot, lambda: first not in table.rows, what="the removed run to go")
+        assert not table.marked, "the action used up its marks"
         assert long in table.rows and _state(cli, long) == "running"
         assert cli("show", str(first), check=False).returncode == 3
         assert second in table.rows and kept in table.rows

@@ -62,7 +62,7 @@ async def test_a_forty_column_pane_still_lists_runs(demo):
         table = app.screen.query_one(RunTable)
         await pilot.pause()
         text = widget_text(table)
-        assert "ID" in text and "NAME" in text and "LOSS" in text
+        assert "ID" in text and "NAME" in text and "loss" in text
         line = row_text(table, 5)
         assert "5" in line and "train" in line and "0.3954" in line and len(line) <= 40
 
@@ -140,12 +140,13 @@ async def test_an_empty_store_and_keys_that_need_a_run(tmp_path):
     from core.paths import StorePaths
     app = demo_app(StorePaths(tmp_path / "no-store-yet"))
     async with app.run_test(size=(80, 24)) as pilot:
-        for key in ("c", "x", "d", "r", "e", "M", "tab", "enter", "escape", "s", "g", "j"):
+        for key in ("c", "x", "d", "r", "e", "M", "tab", "enter", "escape", "s", "escape", "g",
+                    "j", "C", "o", "escape", "A"):
             await pilot.press(key)
         assert app.is_running and app.screen.id == "main"
         notices = [n.message for n in app._notifications]
         assert notices.count("no run selected") == 4, notices
-        assert any("diff:" in n for n in notices)
+        assert any("diff:" in n for n in notices) and any("compare:" in n for n in notices)
 
 
 async def test_a_filtered_list_drops_a_run_that_stops_matching(demo):

@@ -12,6 +12,7 @@ from core.errors import ConfigError
 from core.remote import scripts
 from core.remote.mirror import Watch, _apply, parse
 from core.remote.settings import SshSettings, check_ssh_options, check_work_dir, split_host
+from tests.helpers import wait_for
 
 HOSTILE = ["plain", "with space", "it's", 'dq"', "$HOME", "`id`", "a\nb", "-n", "*", "\\", ""]
 
@@ -83,6 +84,10 @@ def test_signal_tree_finds_descendants_that_left_the_group(tmp_path):
     leader = subprocess.Popen(["sh", "-c", "setsid sleep 301 & sleep 302 & wait"],
                               start_new_session=True)
     try:
+        # Both sleeps must exist before the tree is walked (on a busy machine the shell
+        # can still be forking them).
+        children = f"/proc/{leader.pid}/task/{leader.pid}/children"
+        wait_for(lambda: len(open(children).read().split()) == 2, what="the two sleeps")
         script = scripts.signal_tree(str(tmp_path), "runs/s/1", leader.pid, "TERM")
         out = _sh(script).stdout.decode().split()
         assert out[0] == "SENT" and int(out[1]) >= 4, out   # group + sh + 2 sleeps

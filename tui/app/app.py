@@ -43,9 +43,10 @@ class RunyardApp(App):
 
     def __init__(self, paths: StorePaths, settings: AppSettings | None = None,
                  problems: list[str] | None = None, *, clock: Callable[[], float] = time.time,
-                 revive_engine: bool = True) -> None:
+                 revive_engine: bool = True, reset_view: bool = False) -> None:
         super().__init__()
         self.paths = paths
+        self.reset_view = reset_view          # start from the default view (tui --reset-view)
         self.settings = settings or AppSettings()
         self.problems = list(problems or [])
         self.clock = clock
@@ -66,6 +67,12 @@ class RunyardApp(App):
         self.problems.append(f"theme {wanted!r} is not available (see themes/); "
                              f"using {default if default in loaded else themes.FALLBACK}")
         return default if default in loaded else themes.FALLBACK
+
+    def get_line_filters(self):
+        """Under NO_COLOR, no colour at all (see themes.WithoutColour)."""
+        if self.no_color:
+            return [themes.WithoutColour()]
+        return super().get_line_filters()
 
     def get_default_screen(self):
         from tui.app.screens.main import MainScreen
@@ -171,9 +178,9 @@ def _ended_text(row: RunRow) -> str:
     return f"run {row.id} {plain(row.name)} {row.state.value}{detail}"
 
 
-def run_app(paths: StorePaths, theme: str | None = None) -> int:
+def run_app(paths: StorePaths, theme: str | None = None, reset_view: bool = False) -> int:
     settings, problems = app_settings.load(os.getcwd(), theme)
-    app = RunyardApp(paths, settings, problems)
+    app = RunyardApp(paths, settings, problems, reset_view=reset_view)
     app.run()
     active = 0
     if app.store.conn is not None:

@@ -18,7 +18,7 @@ from core.store import queries as run_queries
 from core.errors import RunyardError
 from core.models import Run
 from core.requests import (CancelRequest, CloneRequest, LaunchRequest, PlanRequest,
-                           RemoveRequest, here)
+                           RemoveRequest, Request, here)
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 
@@ -132,9 +132,22 @@ class RunActions:
 
     # ------------------------------------------------------------ cancelling
 
+    def _targets_of_action(self) -> tuple[list[RunRow], str, str]:
+        """The runs an action on marks applies to: the marked runs the filter shows, else
+        the selected run; with what to say about it in the dialog (marks the filter hides
+        are left alone, and said so)."""
+        table = self.table
+        marked, hidden = table.marked_rows, table.hidden_marks
+        note = f" ({hidden} marked run{'s' if hidden != 1 else ''} hidden by the filter: " \
+               f"left alone)" if hidden else ""
+        if marked:
+            return marked, f"{len(marked)} marked run{'s' if len(marked) != 1 else ''}: ", note
+        rows = [table.current] if table.current is not None else []
+        return rows, "", note
+
     def action_cancel(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        rows, lead, note = self._targets_of_action()
         active = [r for r in rows if r.active]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -145,15 +158,24 @@ class RunActions:
             return
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in active[:5])
         more = f" and {len(active) - 5} more" if len(active) > 5 else ""
-        question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
+        left = f" ({len(rows) - len(active)} ended: left alone)" if len(active) < len(rows) else ""
+        question = f"Cancel {lead}run {names}{more}{left}? (SIGTERM, grace period, then " \
+                   f"SIGKILL){note}"
         ids = [r.id for r in active]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "cancel", CancelRequest(ids=ids)))
+                             lambda yes: yes and self._send_consuming(
+                                 "cancel", CancelRequest(ids=ids), consumed))
+
+    def _send_consuming(self, name: str, request: Request, marks: list[int],
+                        on_reply=None) -> None:
+        """Send a request that acts on marked runs; their marks are used up."""
+        self.table.unmark(marks)
+        self.app.engine_request(name, request, on_reply)
 
     def action_remove(self) -> None:
         from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        rows, lead, note = self._targets_of_action()
         ended = [r for r in rows if r.state.terminal]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -165,12 +187,14 @@ class RunActions:
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in ended[:5])
         more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
         left = f" ({len(rows) - len(ended)} not ended: kept)" if len(ended) < len(rows) else ""
-        question = (f"Remove run {names}{more}{left}? Its record, log, metrics and run folder "
-                    "are deleted.")
+        question = (f"Remove {lead}run {names}{more}{left}? Its record, log, metrics and run "
+                    f"folder are deleted.{note}")
         ids = [r.id for r in ended]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "remove", RemoveRequest(ids=ids), self._removed))
+                             lambda yes: yes and self._send_consuming(
+                                 "remove", RemoveRequest(ids=ids), consumed,
+                                 self._removed))
 
     def _removed(self, reply: dict) -> None:
         from tui import formatting

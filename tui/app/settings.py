@@ -38,6 +38,8 @@ class AppSettings:
     bell: bool = False
     main_metric: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    better: dict[str, str] = field(default_factory=dict)    # [results] better
+    project_root: str | None = None       # where the view is saved for (the project folder)
 
 
 def parse_app(path: Path, value: Any) -> dict:
@@ -89,13 +91,16 @@ def load(cwd: str | os.PathLike, theme: str | None = None,
     """
     environ = os.environ if environ is None else environ
     problems: list[str] = []
+    project = configuration.find_project(cwd)
     try:
-        loaded = configuration.load(configuration.find_project(cwd), dict(environ), SECTIONS)
+        loaded = configuration.load(project, dict(environ), SECTIONS)
         app, keys = loaded.sections.get("app", {}), loaded.sections.get("keys", {})
+        better = loaded.better
     except ConfigError as exc:
         problems.append(exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))
-        app, keys = {}, {}
+        app, keys, better = {}, {}, {}
     chosen = theme or environ.get("RUNYARD_THEME") or app.get("theme") or DEFAULT_THEME
     return AppSettings(theme=chosen, toasts=app.get("toasts", "all"),
                        bell=app.get("bell", False), main_metric=app.get("main_metric"),
-                       keys=dict(keys)), problems
+                       keys=dict(keys), better=dict(better),
+                       project_root=str(project.root)), problems

@@ -107,6 +107,33 @@ def _status_args(p) -> None:
                    help="only the runs of this group (a sweep, chain or watch)")
     p.add_argument("--format", choices=["table", "tmux"], default="table",
                    help="tmux: one short line for a tmux status bar")
+    _results_options(p)
+    p.add_argument("--best", action="store_true",
+                   help="mark the best value of each metric column with * (bold on a terminal)")
+
+
+def _results_options(p) -> None:
+    """The results-table choices `tui status` and `tui compare` share."""
+    p.add_argument("--columns", action="append", default=[], metavar="COLS",
+                   help="params and metrics as columns: lr,bs,val_acc,loss:min (a metric as "
+                        "last, best, min or max); +KEY adds to the default columns (the "
+                        "params that differ, the metrics all runs have), -KEY drops one")
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="order by a column: a metric best first (lower for loss-like names), "
+                        "a param ascending; or id, name, state")
+    p.add_argument("--reverse", action="store_true", help="the other way round")
+
+
+def _compare_args(p) -> None:
+    p.add_argument("ids", nargs="*", metavar="ID", help="runs to compare (or `last`)")
+    p.add_argument("--group", metavar="G",
+                   help="every run of a group (a sweep, chain or watch): its id or name")
+    _results_options(p)
+    formats = p.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    formats.add_argument("--csv", action="store_true", help="print CSV (raw values)")
+    formats.add_argument("--markdown", action="store_true",
+                         help="print a Markdown table, best values in bold")
 
 
 def _show_args(p) -> None:
@@ -123,9 +150,15 @@ def _logs_args(p) -> None:
 
 
 def _metrics_args(p) -> None:
-    p.add_argument("id")
+    p.add_argument("ids", nargs="*", metavar="ID",
+                   help="the run (several with --reparse)")
     p.add_argument("--json", action="store_true", help="every point, as JSON")
     p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+    p.add_argument("--reparse", action="store_true",
+                   help="read the runs' output anew with the [metrics] rules of their "
+                        "projects now (the runs must have ended)")
+    p.add_argument("--group", type=int, metavar="G",
+                   help="with --reparse: every ended run of this sweep, chain or watch")
 
 
 def _wait_args(p) -> None:
@@ -177,9 +210,15 @@ COMMANDS = {
               "Launch a new run from a run's spec, with --set changes.", _clone_args),
     "status": ("list runs", "List runs: every queued and running run plus the 20 most "
                "recently finished (all with --all).", _status_args),
+    "compare": ("runs side by side: params and metrics as a table, best values marked",
+                "Compare runs, or every run of a sweep, as a results table: the params that "
+                "differ and the metrics they share (or --columns), each metric's best value "
+                "marked with *; with a seed param that varies, also mean ± sd over seeds.",
+                _compare_args),
     "show": ("everything about one run", None, _show_args),
     "logs": ("print a run's output", None, _logs_args),
-    "metrics": ("a run's metrics", None, _metrics_args),
+    "metrics": ("a run's metrics; --reparse reads ended runs anew with the current rules",
+                None, _metrics_args),
     "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
     "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
     "rm": ("remove ended runs: their records, logs, metrics and run folders",
@@ -203,6 +242,9 @@ def build_parser(only: str | None = None, argv: list[str] | None = None) -> argp
                                        "$XDG_DATA_HOME/runyard)")
     parser.add_argument("--version", action="store_true", help="print the version")
     parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
+    parser.add_argument("--reset-view", action="store_true",
+                        help="open the app with the default view (sort, filter, columns, "
+                             "folds, chart metric), forgetting the one saved for this project")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, description, add_arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=description)
@@ -278,15 +320,24 @@ def dispatch(args, parser) -> int:
     paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command is None:
         from tui.app.app import run_app
-        return run_app(paths, theme=args.theme)
+        return run_app(paths, theme=args.theme, reset_view=args.reset_view)
     if args.command in ("launch", "clone"):
         from tui.cli import launch as cli_launch
         return cli_launch.run(args, paths)
     if args.command in ("targets", "engine"):
         from tui.cli import engine as cli_engine
         return cli_engine.run(args, paths)
+    if args.command == "compare":
+        from tui.cli import compare as cli_compare
+        return cli_compare.run(args, paths)
     if args.command == "watch":
         from tui.cli import watch as cli_watch
         return cli_watch.run(args, paths)
+    if args.command == "metrics":
+        from tui.cli import metrics as cli_metrics
+        return cli_metrics.metrics(args, paths)
+    if args.command == "logs":
+        from tui.cli import logs as cli_logs
+        return cli_logs.logs(args, paths)
     from tui.cli import runs as cli_runs
     return cli_runs.run(args, paths)

@@ -1,9 +1,9 @@
-"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+"""The run commands of the CLI: status, show, wait, cancel, rm (logs and metrics: their own
+modules)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -22,8 +22,8 @@ TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
-               "cancel": cancel, "rm": remove}[args.command]
+    handler = {"status": status, "show": show, "wait": wait, "cancel": cancel,
+               "rm": remove}[args.command]
     return handler(args, paths)
 
 
@@ -73,6 +73,11 @@ def status(args, paths: StorePaths) -> int:
     if args.format == "tmux":
         print(_tmux_line(conn))
         return ExitCode.OK
+    if (args.columns or args.sort or args.best) and conn is not None:
+        # Only here: the results table needs core.config and core.models, which the plain
+        # `tui status --json` (the scripted hot path, see above) does without.
+        from tui.cli import compare as cli_compare
+        return cli_compare.status(conn, args)
     if args.json:
         rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
@@ -198,115 +203,6 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
 def _quote(arg: str) -> str:
     import shlex
     return shlex.quote(arg)
-
-
-# ---------------------------------------------------------------- logs and metrics
-
-def logs(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    path = paths.output_log(run_id)
-    raw = args.raw or not sys.stdout.isatty()
-    out = sys.stdout.buffer
-    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
-    pending = b""
-    while True:
-        chunk = _read_from(path, offset)
-        offset += len(chunk)
-        if raw:
-            out.write(chunk)
-        else:
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                _write_clean(out, pending[:cut])
-                pending = pending[cut:]
-        if chunk:
-            continue                                   # read on to the end of the file
-        out.flush()
-        if not args.follow:
-            break
-        row = run_queries.state_and_next_attempt(conn, run_id)
-        if row is None:                                # removed (`tui rm`) while followed
-            break
-        state, retry = row
-        if state in TERMINAL and not _read_from(path, offset, 1):
-            if retry is None:
-                break
-            if pending:                                # the attempt's unfinished last line
-                _write_clean(out, pending + b"\n")
-                pending = b""
-            elif raw and offset and _read_from(path, offset - 1, 1) != b"\n":
-                out.write(b"\n")                       # the next attempt starts a new line
-            out.flush()
-            say(f"run {run_id} {state}; following its retry, run {retry}")
-            run_id, path, offset = retry, paths.output_log(retry), 0
-            continue
-        time.sleep(0.1)
-    if pending:
-        _write_clean(out, pending)
-    out.flush()
-    return ExitCode.OK
-
-
-def _write_clean(out, data: bytes) -> None:
-    from core.textsafe import clean_bytes
-    out.write(clean_bytes(data).encode())
-
-
-def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(limit)
-    except FileNotFoundError:
-        return b""
-
-
-def _tail_offset(path, lines: int) -> int:
-    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
-    try:
-        with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            pos, found = end, 0
-            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
-                found = -1                              # the final newline ends the last line
-            while pos > 0:
-                step = min(64 * 1024, pos)
-                pos -= step
-                handle.seek(pos)
-                block = handle.read(step)
-                for i in range(len(block) - 1, -1, -1):
-                    if block[i] == 10:
-                        found += 1
-                        if found == lines:
-                            return pos + i + 1
-            return 0
-    except FileNotFoundError:
-        return 0
-
-
-def metrics(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    series = run_queries.metric_series(conn, run_id, args.key or None)
-    if args.json:
-        emit({"run": run_id, "metrics": {
-            key: [[step, run_queries.json_number(value)] for step, value in points]
-            for key, points in series.items()}})
-        return ExitCode.OK
-    if not series:
-        say(f"run {run_id} has no metrics yet")
-        return ExitCode.OK
-    rows = []
-    for key, points in series.items():
-        values = [v for _, v in points if v == v]
-        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
-                     formatting.number(min(values)) if values else "nan",
-                     formatting.number(max(values)) if values else "nan", str(len(points))])
-    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
-                           right={1, 2, 3, 4, 5}))
-    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- wait and cancel

@@ -14,6 +14,7 @@ import sqlite3
 
 from core.store import db
 from core.store import runlist_queries as reads
+from core.store import queries as run_queries
 from core.paths import StorePaths
 from tui.runlist.rows import RunRow
 
@@ -114,6 +115,26 @@ class StoreWatch:
         if not self.open():
             return []
         return reads.last_values(self.conn, run_id, key, count)
+
+    def groups(self) -> dict[int, dict]:
+        """{id: GROUP} of every sweep, chain and watch (names for the filter and group rows)."""
+        if not self.open():
+            return {}
+        return {g["id"]: g for g in run_queries.groups_json(self.conn)}
+
+    def extremes(self, run_ids, keys) -> dict:
+        """Each run's min and max of these metrics (results shown as best, min or max)."""
+        if not self.open():
+            return {}
+        return run_queries.metric_extremes(self.conn, run_ids, keys)
+
+    def curves(self, run_ids, key: str, positive: bool = False) -> dict[int, list]:
+        """One metric's drawable points (no NaN or infinities; with `positive`, none <= 0)
+        for several runs (the charts)."""
+        if not self.open():
+            return {}
+        return run_queries.metric_series_of_runs(self.conn, run_ids, key, drawable=True,
+                                                 positive=positive)
 
     def close(self) -> None:
         if self.conn is not None:
