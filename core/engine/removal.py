@@ -47,6 +47,8 @@ class Removal:
     async def _forget_remote(self, runs) -> None:
         for run in runs:
             runtime = self.registry.get(run.spec.target)
+            if runtime is None:                     # forgotten since: nothing to reach
+                continue
             try:
                 await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
             except (RunyardError, OSError, asyncio.TimeoutError) as exc:

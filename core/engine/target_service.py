@@ -35,7 +35,8 @@ class TargetService:
             config = configuration.load(project, request.env)
             self.registry.learn(config.targets)
         counts = queue_queries.active_by_target(self.ledger.conn)
-        runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
+        runtimes = [runtime for name in sorted(self.registry.configs)
+                    if (runtime := self.registry.get(name)) is not None]
         preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
         await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
         probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]

@@ -62,14 +62,14 @@ class RunGroups:
     def __init__(self, home: Path):
         digest = hashlib.sha256(os.fsencode(home)).hexdigest()[:12]
         base = hierarchy()
-        self.base = base / f"runyard-{digest}" if base is not None else None
+        self.base: Path | None = base / f"runyard-{digest}" if base is not None else None
         self.usable = self.base is not None
         self.problem: str | None = None if self.usable else "no cgroup v2 hierarchy here"
 
     def create(self, run_id: int) -> Path | None:
         """A new, empty cgroup for the run (its cgroup.procs file); None when cgroups cannot
         be used here (then the fallback finds the run's processes)."""
-        if not self.usable:
+        if not self.usable or self.base is None:
             return None
         folder = self.base / f"run-{run_id}"
         try:

@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import time
+from typing import overload
 
 from core.store import db
 from core.errors import StoreBusy, StoreError
@@ -38,6 +39,10 @@ def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: str | None) -> str | None:
     """Text SQLite can hold: bytes that were not UTF-8 (a file name, an argument, kept by
     Python as surrogates) become `\\xNN`. Exact values travel as JSON (`_dumps`) instead."""
