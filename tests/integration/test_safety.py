@@ -139,7 +139,8 @@ def test_cr_lf_and_escapes_in_names_tags_params_and_reasons_cannot_forge_lines(c
     run_id = int(shown.split(b"\r\n")[0])
     outputs = {"launch": shown, "wait": _read_pty(["wait", str(run_id)], env, project)}
     for args in (["show", str(run_id)], ["status"], ["status", "--format", "tmux"],
-                 ["show", f"{run_id}\n{FORGED}-id"]):
+                 ["status", "--columns", "+lr", "--best"], ["compare", str(run_id)],
+                 ["compare", str(run_id), "--markdown"], ["show", f"{run_id}\n{FORGED}-id"]):
         outputs[" ".join(args)] = _read_pty(args, env, project)
     run = cli.run(run_id)
     assert run["reason"] == f"command not found: {command}", "the stored value is exact"
