@@ -127,8 +127,9 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 def plain(text: str) -> str:
     """User-given text (names, params, tags) as one safe line (core.textsafe.inline): no
-    control sequence, and a line break or other control character shown as an escape."""
-    return inline(text)
+    control sequence, a line break or other control character shown as an escape; a tab
+    is a space."""
+    return inline(text.replace("\t", " "))
 
 
 def params_text(row: RunRow, keys) -> str:

@@ -101,8 +101,10 @@ def test_cancel_ends_a_daemon_the_run_started(cli, env, engine):
 
 def test_a_run_that_ends_leaves_nothing_running(cli, env, engine):
     marker = f"leftover-{secrets.token_hex(6)}"
+    # The run ends once its background child has become the sleeper (named in its history).
     run_id = cli.launch("sh", "-c", f'{sys.executable} -c "$0" {marker}; {SLEEPER} {marker}-child '
-                                    '& echo done', DAEMON)
+                                    f'& until grep -q {marker}-child /proc/$!/cmdline; do sleep 0.01; done; '
+                                    'echo done', DAEMON)
     done = cli.wait_state(run_id, "succeeded", timeout=60)
     assert done["exit_code"] == 0
     assert not _with_marker(marker), "nothing the run started is left running"
