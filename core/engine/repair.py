@@ -167,8 +167,8 @@ def _restore_snapshots(ledger: Ledger, paths: StorePaths, rows: list[dict]) -> N
         except (StoreError, ValueError):
             continue                          # its manifest is gone too: nothing to count
         root = next((row["project"] for row in rows if row.get("snapshot") == snapshot_id), "")
-        ledger.add_snapshot(snapshot_id, root, len(entries),
-                            sum(size for _name, entry_type, size, _ref in entries if entry_type != "l"))
+        stored = sum(size for _name, entry_type, size, _ref in entries if entry_type != "l")
+        ledger.add_snapshot(snapshot_id, root, len(entries), stored)
 
 
 def _read_metrics(ledger: Ledger, paths: StorePaths, row: dict) -> None:

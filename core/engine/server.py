@@ -314,8 +314,9 @@ class Engine:
             log.info("client went away")
         except Exception as exc:  # report to the client, keep serving others
             log.exception("request failed")
-            await connection.reply_error(writer, EngineError(f"the engine failed on this request: {exc!r}",
-                                                   hint=f"see {self.paths.engine_log}"))
+            failed = EngineError(f"the engine failed on this request: {exc!r}",
+                                 hint=f"see {self.paths.engine_log}")
+            await connection.reply_error(writer, failed)
         finally:
             writer.close()
 
