@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from core.engine.scheduler import Busy, fits, place
 from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
 from core.engine.store_guard import DatabaseGuard
 from core.store import integrity
+from core.store.db import database_error
 from core.engine.targets import Registry
 from core.engine.target_service import TargetService
 
@@ -312,6 +314,9 @@ class Engine:
             await connection.reply_error(writer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("client went away")
+        except sqlite3.DatabaseError as exc:       # damaged under us: say so, as readers do
+            log.error("the store's database failed a request: %s", exc)
+            await connection.reply_error(writer, database_error(self.paths.db, exc))
         except Exception as exc:  # report to the client, keep serving others
             log.exception("request failed")
             failed = EngineError(f"the engine failed on this request: {exc!r}",
