@@ -30,10 +30,27 @@ BUSYBOX = Path("/bin/busybox")
 BUSYBOX_IMAGE = "runyard-test/busybox:1"
 PYTHON_IMAGE = "runyard-test/python:1"
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=python3", "bookworm"]
-MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
 PYTHON_ROOTFS_VERSION = "bookworm-python3-v1"       # change to rebuild cached tarballs
 _TRIM = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info",
          "var/cache/apt/archives", "var/lib/apt/lists")
+
+
+def debian_mirror(apt: Path = APT_SOURCES) -> str | None:
+    """The Debian mirror apt uses on this machine, read from its sources (deb822 `URIs:`
+    first, then one-line `deb` entries); the security archive is not a mirror of Debian."""
+    found = []
+    for path in sorted((apt / "sources.list.d").glob("*.sources")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.lower().startswith("uris:"):
+                found += line.split(":", 1)[1].split()
+    for path in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]:
+        if path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                words = [w for w in line.split() if not w.startswith("[")]
+                if words[:1] == ["deb"] and len(words) > 1:
+                    found.append(words[1])
+    return next((uri for uri in found if "security" not in uri), None)
 
 
 def free_port() -> int:
@@ -200,7 +217,9 @@ def python_rootfs(work: Path) -> Path:
         if cached.is_file():
             return cached
     tree = work / "python-rootfs"
-    proc = subprocess.run([*DEBOOTSTRAP, str(tree), MIRROR], capture_output=True, text=True,
+    mirror = debian_mirror()
+    assert mirror, f"no Debian mirror in apt's sources ({APT_SOURCES}) for debootstrap"
+    proc = subprocess.run([*DEBOOTSTRAP, str(tree), mirror], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, f"debootstrap failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     for part in _TRIM:

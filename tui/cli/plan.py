@@ -25,11 +25,11 @@ def show_plan(plan: dict, as_json: bool) -> int:
 def plan_lines(plan: dict) -> list[str]:
     """The plan as text lines, made terminal-safe (names, axes and paths may hold escapes);
     the CLI prints them and the app shows them before a sweep is confirmed."""
-    from core.textsafe import clean_line
+    from core.textsafe import inline
     lines: list[str] = []
 
     def out(line: str) -> None:
-        lines.append(clean_line(line, keep_sgr=False))
+        lines.append(inline(line))
 
     runs = plan["runs"]
     counts = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in plan["counts"].items())
