@@ -265,9 +265,15 @@ def positive_int(path: Path, key: str, value: Any) -> int:
     return value
 
 
+# A duration longer than this (about 31 years) is a mistake, and too long for asyncio timers.
+MAX_SECONDS = 1e9
+
+
 def non_negative_number(path: Path, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise fail(path, key, "a number of seconds (0 or more)", value)
+    """Seconds: a finite number, 0 or more (TOML's inf and nan are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 <= value < MAX_SECONDS:
+        raise fail(path, key, "a number of seconds (0 or more, finite)", value)
     return float(value)
 
 

@@ -64,8 +64,8 @@ def varying_params(param_sets: list[dict]) -> list[str]:
 
 def table(headers: list[str], rows: list[list[str]], right: Collection[int] = ()) -> str:
     """Aligned columns; cells are made terminal-safe (a name or param may hold escapes)."""
-    from core.textsafe import clean_line    # lazy: ~0.8 ms `tui status --json` skips
-    rows = [[clean_line(cell.replace("\n", " "), keep_sgr=False) for cell in row] for row in rows]
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    rows = [[inline(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

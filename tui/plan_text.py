@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from core.textsafe import clean_line
+from core.textsafe import inline
 from tui import formatting
 
 _ACTIONS = {"start": "start now", "queue": "queued", "wait": "wait", "cached": "cached",
@@ -17,7 +17,7 @@ def plan_lines(plan: dict) -> list[str]:
     lines: list[str] = []
 
     def out(line: str) -> None:
-        lines.append(clean_line(line, keep_sgr=False))
+        lines.append(inline(line))
 
     runs = plan["runs"]
     counts = ", ".join(f"{n} {_ACTIONS[a]}" for a, n in plan["counts"].items())

@@ -131,8 +131,11 @@ class Intake:
     # ------------------------------------------------------------ recording
 
     async def record(self, batch: Batch, *, force: bool, base_env: dict | None = None,
-                     parent_row: dict | None = None) -> tuple[list[int], list[int | None]]:
-        """Write the batch's new runs; returns every run's id and which were cache hits."""
+                     parent_row: dict | None = None,
+                     request_id: str | None = None) -> tuple[list[int], list[int | None]]:
+        """Write the batch's new runs; returns every run's id and which were cache hits.
+        With `request_id`, what the request did is recorded under it in the same
+        transaction (see `answered`)."""
         await self.runtimes(batch, learn=True)
         reuse = self.cached(batch, force)
         fresh = {}
@@ -158,7 +161,8 @@ class Intake:
             project=str(batch.project.root), workdir=batch.project.workdir,
             git_commit=batch.git.commit, git_diff=diff_id, git_dirty=dirty,
             base_env=base_env_id, snapshot_row=snapshot_row, hashes=fresh,
-            message="queued" if parent is None else f"queued, cloned from run {parent}")
+            message="queued" if parent is None else f"queued, cloned from run {parent}",
+            request=(request_id, {"warnings": batch.warnings}) if request_id else None)
         self.hashes.update(fresh)
         if any(r is None for r in reuse):
             self.wake()
@@ -174,16 +178,36 @@ class Intake:
 
     # ------------------------------------------------------------ ops
 
+    def answered(self, request_id: str | None) -> dict | None:
+        """The reply to a launch or clone already recorded under this id: its client lost
+        the engine before the reply (killed mid-launch) and asks again (core.client)."""
+        if not request_id:
+            return None
+        done = run_queries.request_outcome(self.ledger.conn, request_id)
+        if done is None:
+            return None
+        conn = self.ledger.conn
+        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(done["ids"])))
+        return {"run": runs[0] if runs else None, "runs": runs, "cached": done["cached"],
+                "groups": run_queries.groups_json(conn, [r["group"] for r in runs]),
+                "warnings": done.get("warnings", []), "again": True}
+
     async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch = await self.prepare_launch(req)
-        ids, reuse = await self.record(batch, force=req.force, base_env=req.env)
+        ids, reuse = await self.record(batch, force=req.force, base_env=req.env,
+                                       request_id=req.request_id)
         return self.reply(batch, ids, reuse)
 
     async def op_clone(self, req: CloneRequest) -> dict:
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch, parent_row = await self.prepare_clone(req)
-        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
+        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row,
+                                       request_id=req.request_id)
         return self.reply(batch, ids, reuse)
 
     async def op_plan(self, request: PlanRequest) -> dict:

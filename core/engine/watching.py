@@ -268,7 +268,7 @@ def _fingerprint(paths: list[str], skip: str) -> str:
     for root in sorted(paths):
         if os.path.isfile(root):
             info = os.stat(root)
-            digest.update(f"{root}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            digest.update(os.fsencode(f"{root}\0{info.st_size}\0{info.st_mtime_ns}\n"))
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS
@@ -279,5 +279,5 @@ def _fingerprint(paths: list[str], skip: str) -> str:
                     info = os.stat(path)
                 except OSError:
                     continue
-                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+                digest.update(os.fsencode(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n"))
     return digest.hexdigest()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -30,10 +29,27 @@ BUSYBOX = Path("/bin/busybox")
 BUSYBOX_IMAGE = "runyard-test/busybox:1"
 PYTHON_IMAGE = "runyard-test/python:1"
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=python3", "bookworm"]
-APT_SOURCES = Path("/etc/apt/sources.list.d")
+APT_SOURCES = Path("/etc/apt")
 PYTHON_ROOTFS_VERSION = "bookworm-python3-v1"       # change to rebuild cached tarballs
 _TRIM = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info",
          "var/cache/apt/archives", "var/lib/apt/lists")
+
+
+def debian_mirror(apt: Path = APT_SOURCES) -> str | None:
+    """The Debian mirror apt uses on this machine, read from its sources (deb822 `URIs:`
+    first, then one-line `deb` entries); the security archive is not a mirror of Debian."""
+    found = []
+    for path in sorted((apt / "sources.list.d").glob("*.sources")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.lower().startswith("uris:"):
+                found += line.split(":", 1)[1].split()
+    for path in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]:
+        if path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                words = [w for w in line.split() if not w.startswith("[")]
+                if words[:1] == ["deb"] and len(words) > 1:
+                    found.append(words[1])
+    return next((uri for uri in found if "security" not in uri), None)
 
 
 class Dockerd:
@@ -185,14 +201,6 @@ def busybox_tree(dest: Path) -> Path:
     return dest
 
 
-def debian_mirror() -> str:
-    """The Debian mirror apt uses on this machine (the first URIs of its deb822 sources)."""
-    for sources in sorted(APT_SOURCES.glob("*.sources")):
-        found = re.search(r"^URIs:\s*(\S+)", sources.read_text(), re.MULTILINE)
-        if found:
-            return found.group(1)
-    raise AssertionError(f"no Debian mirror named in {APT_SOURCES}/*.sources (URIs: ...)")
-
 
 def python_rootfs(work: Path) -> Path:
     """A tar of a minimal Debian with python3: cached locally, built fresh under CI."""
@@ -203,8 +211,10 @@ def python_rootfs(work: Path) -> Path:
         if cached.is_file():
             return cached
     tree = work / "python-rootfs"
-    proc = subprocess.run([*DEBOOTSTRAP, str(tree), debian_mirror()], capture_output=True,
-                          text=True, timeout=900)
+    mirror = debian_mirror()
+    assert mirror, f"no Debian mirror in apt's sources ({APT_SOURCES}) for debootstrap"
+    proc = subprocess.run([*DEBOOTSTRAP, str(tree), mirror], capture_output=True, text=True,
+                          timeout=900)
     assert proc.returncode == 0, f"debootstrap failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     for part in _TRIM:
         shutil.rmtree(tree / part, ignore_errors=True)

@@ -114,3 +114,31 @@ def test_hostile_names_and_params_are_listed_safely(cli, env, project):
     for args in (["status"], ["show", str(run_id)]):
         shown = _read_pty(args, env, project)
         assert b"\x1b]0;" not in shown and b"\x1b[2J" not in shown and b"evilname" in shown
+
+
+FORGED = "FORGED-LINE"
+
+
+def test_cr_lf_and_escapes_in_names_tags_params_and_reasons_cannot_forge_lines(cli, env, project):
+    """A name, tag, param and a reason (a command name that is not found) holding CR, LF, an
+    escape sequence, a bidi override and a byte that is not UTF-8: every command that prints
+    them (launch and wait to a terminal, show, status, the tmux line, an error) shows each as
+    one line, and no output line begins with what they try to forge."""
+    name = f"evil\nrun 1 succeeded {FORGED}\r\x1b]0;TITLE\x07\u202e"
+    command = f"no-such\n{FORGED}-cmd"
+    shown = _read_pty(["launch", "--name", name, "--tag", f"t\r\n{FORGED}-tag", "--set",
+                       f"lr=0.1\n{FORGED}-param", "--", command, "--lr", "{lr}"], env, project)
+    run_id = int(shown.split(b"\r\n")[0])
+    outputs = {"launch": shown, "wait": _read_pty(["wait", str(run_id)], env, project)}
+    for args in (["show", str(run_id)], ["status"], ["status", "--format", "tmux"],
+                 ["status", "--columns", "+lr", "--best"], ["compare", str(run_id)],
+                 ["compare", str(run_id), "--markdown"], ["show", f"{run_id}\n{FORGED}-id"]):
+        outputs[" ".join(args)] = _read_pty(args, env, project)
+    run = cli.run(run_id)
+    assert run["reason"] == f"command not found: {command}", "the stored value is exact"
+    for what, out in outputs.items():
+        lines = out.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        assert not [line for line in lines if line.lstrip().startswith(FORGED)], (what, lines)
+        assert b"\x1b]0;" not in out and "\u202e".encode() not in out, what
+    assert b"evil\\nrun 1 succeeded FORGED-LINE\\r" in outputs["show " + str(run_id)]
+    assert b"(command not found: no-such\\nFORGED-LINE-cmd)" in outputs["wait"]

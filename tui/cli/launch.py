@@ -6,6 +6,7 @@ A sweep, a workflow file or a watch is still one request: the engine expands it.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 
 from core.client import EngineClient
@@ -48,12 +49,16 @@ def _request_fields(args) -> dict:
     return {**here(), "name": args.name,
             "target": args.target, "gpus": args.gpus, "set": args.set,
             "env_vars": args.env_vars, "sweep": args.sweep, "samples": args.samples,
-            "seed": args.seed, "policy": policy, "force": args.force}
+            "seed": args.seed, "policy": policy, "force": args.force,
+            "request_id": secrets.token_hex(16)}
 
 
 def _report_new(reply: dict, as_json: bool) -> int:
     for warning in reply.get("warnings", []):
         say(f"warning: {warning}")
+    if reply.get("again"):
+        say("the engine stopped during this launch and was started again; the runs it had "
+            "recorded go on")
     runs = reply.get("runs") or [reply["run"]]
     cached = set(reply.get("cached", []))
     if as_json:

@@ -203,6 +203,13 @@ def _engine_args(p) -> None:
     engine_sub.add_parser("start", help="start the engine in the background")
     engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
     engine_sub.add_parser("run", help="run the engine in the foreground")
+    q = engine_sub.add_parser("repair", help="rebuild lost run records from the run folders",
+                              description="Rebuild the runs a lost, replaced or damaged "
+                                          "database no longer knows from their run folders "
+                                          "(spec, state, log, metrics). A damaged database "
+                                          "is moved aside; nothing in a run folder changes. "
+                                          "Stop the engine first.")
+    q.add_argument("--json", action="store_true", help="print what was done as JSON")
 
 
 # name: (help, description, the function adding its arguments)
@@ -280,15 +287,30 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
     try:
         return int(dispatch(args, parser, open_app))
     except RunyardError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return int(exc.code)
+        return _report(exc)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()          # `tui status | head`: the reader left; not an error
         return ExitCode.OK
+    except Exception as exc:
+        import sqlite3              # lazy: loaded by now whenever this is a store error
+        if not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        # lazy: only a store error gets this far
+        from core.store.db import database_error
+        from core.paths import StorePaths
+        paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
+        return _report(database_error(paths.db, exc))
+
+
+def _report(error: RunyardError) -> int:
+    """An error as the user sees it: one line, a hint, the exit code."""
+    from core.textsafe import inline    # lazy: only an error pays for it (see tui.cli.output)
+    print(f"error: {inline(error.message)}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {inline(error.hint)}", file=sys.stderr)
+    return int(error.code)
 
 
 def dispatch(args, parser, open_app: OpenApp | None = None) -> int:

@@ -11,7 +11,7 @@ import time
 
 from core.store import db
 from core.store import queries as run_queries
-from core.client import EngineClient, engine_alive
+from core.client import EngineClient, EngineSilent, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
@@ -47,6 +47,8 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     try:
         conn = db.connect(paths.db)
     except FileNotFoundError:
+        from core.store import integrity     # lazy: only a store that lost its database
+        integrity.check_missing_database(paths)      # run folders, but no database: lost
         return None
     db.check_readable(conn)
     if db.schema_version(conn) < len(db.MIGRATIONS):
@@ -121,7 +123,8 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
     failed = run_queries.last_failure(conn)
     line = " ".join(parts) or "no runs"
     if failed:
-        line += f" | last failure: #{failed[0]} {failed[1][:20]}"
+        from core.textsafe import inline    # lazy: see say() in tui.cli.output
+        line += f" | last failure: #{failed[0]} {inline(failed[1])[:20]}"
     return line
 
 
@@ -173,8 +176,8 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    from core.textsafe import clean_line    # lazy: ~1 ms with shlex, that `tui status --json` skips
-    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    print("\n".join(inline(line) for line in lines))
     return ExitCode.OK
 
 
@@ -248,6 +251,8 @@ def wait(args, paths: StorePaths) -> int:
         except TimeoutError:
             say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
             return ExitCode.TIMEOUT
+        except EngineSilent:
+            raise                              # stopped or hung: waiting longer is no answer
         except EngineError:
             time.sleep(0.2)                    # the engine restarted: look again, then rewait
     if len(ids) == 1:

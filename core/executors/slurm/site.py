@@ -23,6 +23,7 @@ from pathlib import Path
 from core.errors import ExecutorError
 from core.executors.base import Context, Exit, parse_status
 from core.models import Run
+from core.executors.local import prepare_wrapper_files
 from core.paths import WRAPPER
 from core.remote.box import Completed
 from core.remote.scripts import installed_name
@@ -69,7 +70,8 @@ class LocalSite:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                umask=-1 if self.context.run_umask is None else self.context.run_umask)
         except OSError as exc:
             raise SlurmError(f"cannot run {argv[0]}: {exc.strerror or exc}",
                              target=self.name) from None
@@ -105,6 +107,7 @@ class LocalSite:
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
+        prepare_wrapper_files(run_dir)
         code = run_dir / "code"
         if code.exists():                        # an earlier start was interrupted
             shutil.rmtree(code)

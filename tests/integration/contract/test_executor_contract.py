@@ -58,6 +58,9 @@ def declared(kind: str) -> type[Executor]:
 
 MAY_BE_UNREACHABLE = tuple(k for k in KINDS if declared(k).may_be_unreachable)
 every_kind = pytest.mark.parametrize("kind", tuple(KINDS), indirect=True)
+# The kinds that start a run through runyard's sh wrapper (core/runwrap.sh); a Docker run's
+# command is the container's own, with no shell around it.
+WRAPPED = tuple(k for k in KINDS if k != "docker")
 
 
 # ------------------------------------------------------------ fixtures
@@ -243,6 +246,19 @@ async def test_a_run_starts_with_its_code_its_output_comes_here_and_its_exit_is_
         await engine.close()
     assert (ended.exit_code, ended.reason, ended.lost) == (3, "exit code 3", False)
     assert store.output(run) == GREETING + "run 1 here\n"
+
+
+@pytest.mark.parametrize("kind", WRAPPED, indirect=True)
+async def test_a_shell_builtin_as_the_command_ends_with_its_true_code(kind, store):
+    """`exit 0` and `exec ...` act in a shell of their own, not in the wrapper's: the run
+    ends with their code instead of taking the wrapper down without a status."""
+    engine = Engine(kind, store)
+    exits, execs = engine.run(1, ["exit", "0"]), engine.run(2, ["exec", "sh", "-c", "exit 6"])
+    try:
+        ended = [await engine.wait(run, await engine.start(run)) for run in (exits, execs)]
+    finally:
+        await engine.close()
+    assert [(e.exit_code, e.lost) for e in ended] == [(0, False), (6, False)]
 
 
 @every_kind
