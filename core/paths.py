@@ -25,6 +25,10 @@ from pathlib import Path
 
 from core.errors import EngineError, StoreError
 
+TYPE_CHECKING = False           # only checkers read these names (the CLI's start stays short)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 # The POSIX-sh wrapper every run is started through, here and on boxes (it records the exit
 # status); it sits beside this module so that executors and core.remote both find it.
 WRAPPER = Path(__file__).with_name("runwrap.sh")
@@ -33,7 +37,7 @@ WRAPPER = Path(__file__).with_name("runwrap.sh")
 _MAX_SOCKET_PATH = 100
 
 
-def default_home(env: dict[str, str] | None = None) -> Path:
+def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("RUNYARD_HOME"):
         return Path(env["RUNYARD_HOME"]).expanduser().absolute()
@@ -42,7 +46,7 @@ def default_home(env: dict[str, str] | None = None) -> Path:
     return Path(data).expanduser().absolute() / "runyard"
 
 
-def user_config_path(env: dict[str, str] | None = None) -> Path:
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"),
                                                      ".config")
@@ -118,7 +122,7 @@ class StorePaths:
         path = self.home / "engine.sock"
         if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
             return path
-        import hashlib
+        import hashlib       # lazy: ~2.5 ms every CLI call would pay; few paths are this long
         name = f"runyard-{hashlib.sha256(os.fsencode(self.home)).hexdigest()[:20]}.sock"
         problems = []
         runtime = os.environ.get("XDG_RUNTIME_DIR")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.engine import checkpoints
+from core.engine import checkpoints, planning
 from core.executors import executor_class
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -100,6 +100,8 @@ class Intake:
         config = batch.config.targets.get(name)
         if not learn and config is not None and (runtime is None or runtime.config != config):
             runtime = TargetRuntime(config, self.registry.context)      # not kept
+        if runtime is None:
+            runtime = self.registry.known(name)   # unknown to both: says so
         if not runtime.ready:
             runtime.retry_now()                   # a launch always tries the target afresh
         await runtime.prepare()
@@ -210,7 +212,6 @@ class Intake:
 
     async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
-        from core.engine import planning
         watch: list[str] = []
         if request.launch is not None:
             launch = request.launch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import stat
 from pathlib import Path
 
 from core import requests
@@ -59,8 +61,6 @@ class Removal:
 def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
     """Delete run folders (also what a run made read-only); the bytes freed and, for a
     folder that could not go, why."""
-    import shutil
-    import stat
 
     def writable_then_retry(function, path, _exc) -> None:
         parent = os.path.dirname(path)

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
+from functools import partial
 
 from core.engine import checkpoints
 from core.engine import retries
@@ -55,7 +57,7 @@ class Runner:
         self.paths = paths
         self.blobs = blobs
         self.on_change = on_change          # called after a run starts or ends
-        self.on_ended = None                # called with each run that ended for good
+        self.on_ended: Callable[[Run], None] | None = None   # each run that ended for good
         self.tasks: dict[int, asyncio.Task] = {}
         self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
@@ -138,10 +140,11 @@ class Runner:
 
     def _dependency_dirs(self, run: Run) -> str:
         """The working folders of the runs this one waited for (their last attempts)."""
-        latest = queue_queries.latest_attempts(self.ledger.conn, set(run.spec.policy.after))
+        after = [int(dep) for dep in run.spec.policy.after]     # stored: run ids only
+        latest = queue_queries.latest_attempts(self.ledger.conn, set(after))
         dirs = []
-        for dep in run.spec.policy.after:
-            last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
+        for dep in after:
+            last = run_queries.get_run(self.ledger.conn, latest[dep][0] if dep in latest else dep)
             code = self.paths.run_dir(last.id) / "code"
             dirs.append(str(code / last.workdir if last.workdir else code))
         return os.pathsep.join(dirs)
@@ -157,7 +160,7 @@ class Runner:
     def _spawn_task(self, run_id: int, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"run-{run_id}")
         self.tasks[run_id] = task
-        task.add_done_callback(lambda t, rid=run_id: self._task_done(rid, t))
+        task.add_done_callback(partial(self._task_done, run_id))
 
     def _task_done(self, run_id: int, task: asyncio.Task) -> None:
         if self.tasks.get(run_id) is task:
@@ -200,8 +203,9 @@ class Runner:
         else:
             state, reason = RunState.FAILED, outcome.reason or "failed"
         at = None
-        if outcome.ended_at is not None and run.started_at is not None:
-            at = iso_from_epoch(max(outcome.ended_at, epoch_from_iso(run.started_at)))
+        started = epoch_from_iso(run.started_at)
+        if outcome.ended_at is not None and started is not None:
+            at = iso_from_epoch(max(outcome.ended_at, started))
         retry, why_not = retries.decide(run, state, cause, self.paths.output_log(run_id))
         if retry is not None:
             run, _next = self.ledger.retry(

@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import time
 from pathlib import Path
+from typing import TextIO
 
 import core
 from core import protocol, requests
@@ -30,7 +31,7 @@ from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import EngineError, RunyardError, StoreError
-from core.executors.base import Context
+from core.executors.base import Context, Exit
 from core.engine.intake import Intake
 from core.store.ledger import Ledger
 from core.models import RunState, iso_from_epoch, now_iso
@@ -39,12 +40,14 @@ from core.engine.queue_gate import QueueGate
 from core.engine.removal import Removal
 from core.engine.reparse import reparse
 from core.engine.runner import Runner
+from core.engine.notify import Notifier
 from core.engine.scheduler import Busy, fits, place
 from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
 from core.engine.store_guard import DatabaseGuard
 from core.store import integrity
 from core.store.db import database_error
 from core.engine.targets import Registry
+from core.engine.watching import Watches
 from core.engine.target_service import TargetService
 
 log = logging.getLogger("runyard.engine")
@@ -75,8 +78,8 @@ class Engine:
         self._wake = asyncio.Event()
         self._last_activity = time.monotonic()
         self._preparing: dict[str, asyncio.Task] = {}
-        self._lock_file = None
-        self._server = None
+        self._lock_file: TextIO | None = None
+        self._server: asyncio.Server | None = None
         # One handler per op of core.requests.REQUESTS; each gets the typed request.
         self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status,
@@ -121,8 +124,6 @@ class Engine:
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake)
-        from core.engine.notify import Notifier
-        from core.engine.watching import Watches
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
@@ -261,7 +262,7 @@ class Engine:
             run = run_queries.get_run(conn, placement.run_id)
             if run.state is not RunState.QUEUED:
                 continue
-            self.runner.launch(run, self.registry.get(placement.target), placement.gpu_ids)
+            self.runner.launch(run, self.registry.known(placement.target), placement.gpu_ids)
 
     def _prepare_in_background(self, runtime) -> None:
         name = runtime.config.name
@@ -394,5 +395,4 @@ class Engine:
 
 
 def _failed(reason: str):
-    from core.executors.base import Exit
     return Exit(exit_code=None, reason=reason)

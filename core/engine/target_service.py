@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 
+from core import config as configuration
 from core import requests
 from core.engine.runner import Runner
-from core.engine.targets import Registry
+from core.engine.targets import Registry, project_config
 from core.errors import RunyardError, StoreError
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -29,10 +30,8 @@ class TargetService:
         self.runner = runner
 
     async def op_targets(self, request: requests.TargetsRequest) -> dict:
-        from core import config as configuration
         if request.cwd:
-            project = configuration.find_project(request.cwd)
-            config = configuration.load(project, request.env)
+            config = project_config(configuration.find_project(request.cwd), request.env)
             self.registry.learn(config.targets)
         counts = queue_queries.active_by_target(self.ledger.conn)
         runtimes = [runtime for name in sorted(self.registry.configs)

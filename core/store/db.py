@@ -13,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 
 from core.errors import StoreError
+from core.store.queries import RUN_JSON_SQL
 
 
 # What a damaged database (garbage, truncated, another program's file) is told to do.
@@ -108,7 +109,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     if version == len(MIGRATIONS):
         keep_run_json(conn)
         return version
-    import sqlite_utils
+    import sqlite_utils      # lazy: ~60 ms; only a migration needs it, never a reading command
     db = sqlite_utils.Database(conn)
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         conn.execute("BEGIN IMMEDIATE")
@@ -128,7 +129,6 @@ def keep_run_json(conn: sqlite3.Connection) -> None:
     every insert and update, whoever writes; a listing then reads stored text instead of
     building it (10,000 runs: a read of a few MB). When the definition changes (a field
     added), the triggers are made anew and every row is filled again."""
-    from core.store.queries import RUN_JSON_SQL
     conn.execute("PRAGMA recursive_triggers = OFF")    # sqlite-utils turns it on
     body = f"UPDATE runs SET json = {RUN_JSON_SQL} WHERE id = NEW.id;"
     # Fired by a change to any column but json itself, so its own update never fires it.

@@ -21,7 +21,7 @@ import time
 from typing import overload
 
 from core.store import db
-from core.errors import StoreBusy, StoreError
+from core.errors import StoreBusy, StoreError, UnknownRun, UsageError
 from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
 from core.store.queries import get_run
 from core.store.queue_queries import next_run_id
@@ -37,6 +37,12 @@ _LOG_EVERY = 60.0
 
 def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT made (sqlite3 types it optional: other statements have none)."""
+    assert cursor.lastrowid is not None, "an INSERT sets lastrowid"
+    return cursor.lastrowid
 
 
 @overload
@@ -182,7 +188,7 @@ class Ledger:
             cur = self.conn.execute(
                 "INSERT INTO groups (kind, name, parent, spec, created_at) VALUES (?,?,?,?,?)",
                 (group.kind, _text(group.name), out.get(group.parent), _dumps(group.spec), at))
-            out[index] = cur.lastrowid
+            out[index] = _row_id(cur)
         return out
 
     def forget_requests(self, before: str) -> None:
@@ -193,9 +199,9 @@ class Ledger:
 
     def insert_group(self, kind: str, name: str, spec: dict) -> int:
         with self._tx():
-            return self.conn.execute(
+            return _row_id(self.conn.execute(
                 "INSERT INTO groups (kind, name, spec, created_at) VALUES (?,?,?,?)",
-                (kind, _text(name), _dumps(spec), now_iso())).lastrowid
+                (kind, _text(name), _dumps(spec), now_iso())))
 
     def transition(self, run_id: int, state: RunState, *, reason: str | None = None,
                    exit_code: int | None = None, gpu_ids: list[int] | None = None,
@@ -296,9 +302,8 @@ class Ledger:
             self.conn.execute("PRAGMA foreign_keys = ON")
 
     def _remove(self, wanted: list[int]) -> list[dict]:
-        from core.errors import UnknownRun, UsageError
         with self._tx():
-            found = {}
+            found: dict[int, sqlite3.Row] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -445,10 +450,10 @@ class Ledger:
     def insert_watch(self, group_id: int, paths: list[str], request: dict,
                      debounce: float) -> int:
         with self._tx():
-            return self.conn.execute(
+            return _row_id(self.conn.execute(
                 "INSERT INTO watches (group_id, paths, request, debounce, state, created_at) "
                 "VALUES (?,?,?,?,'active',?)",
-                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())).lastrowid
+                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())))
 
     def watch_triggered(self, watch_id: int, run_id: int, fingerprint: str,
                         changes: int) -> None:

@@ -219,6 +219,8 @@ def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
 
 
 def row_to_run(row: sqlite3.Row):
+    # lazy: core.models and core.requests (~11 ms) build Run objects; `tui status --json`
+    # copies stored JSON text and never needs them (tests/bench/bench_imports.py)
     from core.models import Run, RunSpec, RunState
     from core.requests import RunPolicy
     r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear

@@ -1,27 +1,18 @@
 """Bad input gets a clear error and a non-zero exit, launches nothing and changes nothing."""
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-
-def _store_fingerprint(env) -> str:
-    db = Path(env["RUNYARD_HOME"]) / "runyard.db"
-    if not db.exists():
-        return "no store"
-    dump = subprocess.run([sys.executable, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
-                           "print('\\n'.join(c.iterdump()))", str(db)],
-                          capture_output=True, text=True, check=True).stdout
-    return hashlib.sha256(dump.encode()).hexdigest()
+from tests.helpers import store_fingerprint
 
 
 @pytest.fixture
 def baseline(cli, env):
     cli("wait", str(cli.launch("true")))
-    return _store_fingerprint(env)
+    return store_fingerprint(env)
 
 
 @pytest.mark.parametrize("args, code, needle", [
@@ -52,7 +43,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
     assert proc.returncode == code, proc.stderr
     assert needle in proc.stderr
     assert proc.stdout == ""
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_malformed_config_names_file_and_key(cli, env, project, baseline):
@@ -63,7 +54,7 @@ def test_malformed_config_names_file_and_key(cli, env, project, baseline):
     (project / "runyard.toml").write_text("[targets.local\n")
     proc = cli("launch", "--", "true", check=False)
     assert proc.returncode == 4 and "invalid TOML" in proc.stderr and "line 1" in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_malformed_user_config_is_reported_too(cli, env, baseline):
@@ -72,7 +63,7 @@ def test_malformed_user_config_is_reported_too(cli, env, baseline):
     user.write_text("[snapshot]\nexclude = 3\n")
     proc = cli("launch", "--", "true", check=False)
     assert proc.returncode == 4 and f"{user}: snapshot.exclude: expected a list" in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_listing_an_empty_store_is_not_an_error(cli):
@@ -87,7 +78,7 @@ def test_a_cancel_grace_that_is_not_a_finite_number_is_a_config_error(cli, env, 
     proc = cli("launch", "--", "sleep", "1", check=False)
     assert proc.returncode == 4, proc.stderr
     assert "run.cancel_grace: expected a number of seconds (0 or more, finite)" in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_a_workflow_files_retry_delay_nan_is_refused(cli, env, project, baseline):
@@ -95,7 +86,7 @@ def test_a_workflow_files_retry_delay_nan_is_refused(cli, env, project, baseline
     proc = cli("launch", "--file", "flow.toml", check=False)
     assert proc.returncode == 2 and "retry_delay: expected a finite number" in proc.stderr, \
         proc.stderr
-    assert "Traceback" not in proc.stderr and _store_fingerprint(env) == baseline
+    assert "Traceback" not in proc.stderr and store_fingerprint(env) == baseline
 
 
 def test_launching_from_a_folder_that_was_deleted_says_so(cli, env, project, tmp_path, baseline):
@@ -107,7 +98,7 @@ def test_launching_from_a_folder_that_was_deleted_says_so(cli, env, project, tmp
     assert proc.returncode == 2, proc.stderr
     assert "error: the current folder no longer exists (it was deleted or moved)" in proc.stderr
     assert "hint: cd into an existing folder" in proc.stderr and "Traceback" not in proc.stderr
-    assert _store_fingerprint(env) == baseline
+    assert store_fingerprint(env) == baseline
 
 
 def test_bytes_that_are_not_utf8_in_names_folders_commands_and_files_simply_work(cli, env,

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import process_alive
+from tests.helpers import process_alive, wait_for
 
 SWEEP = 10_000         # the largest sweep: its reply takes the engine a while to build
 
@@ -19,10 +19,9 @@ def _kill_once_recorded(db: Path, pid: int, before: int, timeout: float = 60) ->
     """SIGKILL the engine the moment the sweep's runs are committed (one reader connection,
     polled without sleeping, so the kill lands while the engine builds its reply)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-    deadline = time.monotonic() + timeout
     try:
-        while conn.execute("SELECT count(*) FROM runs").fetchone()[0] == before:
-            assert time.monotonic() < deadline, "the launch was never recorded"
+        wait_for(lambda: conn.execute("SELECT count(*) FROM runs").fetchone()[0] != before,
+                 timeout=timeout, interval=0, what="the launch to be recorded")
     finally:
         conn.close()
     os.kill(pid, signal.SIGKILL)

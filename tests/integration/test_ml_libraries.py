@@ -14,9 +14,8 @@ import sys
 
 import pytest
 
-from tests.conftest import require
 from tests.fixtures.metrics import record
-from tests.helpers import REPO
+from tests.helpers import REPO, require
 
 CASES = {"sklearn_mlp": "sklearn", "sklearn_gradient_boosting": "sklearn",
          "sklearn_sgd": "sklearn", "xgboost_train": "xgboost", "xgboost_cv": "xgboost",

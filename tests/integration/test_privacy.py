@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.paths import private_folder_problem
-from tests.conftest import require
+from tests.helpers import require
 
 NOBODY = 65534
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.helpers import require
 
 
 def test_edits_after_launch_do_not_reach_a_queued_run(cli, project):

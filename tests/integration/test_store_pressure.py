@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.engine.metric_room import reserve
-from tests.conftest import require
+from tests.helpers import require
 from tests.helpers import epoch, kill_store_processes, process_alive, wait_for
 
 LOCKER = """

@@ -10,7 +10,7 @@ import sys
 
 from core.models import RunState
 from tests.helpers import process_alive
-from tests.tui.conftest import make_app, row_text, until, widget_text
+from tests.tui.apps import make_app, row_text, until, widget_text
 from tui.app.dialogs.clone import CloneDialog
 from tui.app.dialogs.confirm import ConfirmDialog
 from tui.app.dialogs.new_run import NewRunDialog

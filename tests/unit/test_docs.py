@@ -56,7 +56,7 @@ def test_readme_documents_every_field_of_a_runs_json(tmp_path):
 def test_the_test_setup_reads_the_debian_mirror_from_apts_sources(tmp_path):
     """No mirror host is written in the repository: the Docker fixture's debootstrap takes
     the mirror apt uses, from deb822 sources or one-line lists."""
-    from tests.integration.dockerd import debian_mirror
+    from tests.daemons.dockerd import debian_mirror
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"

@@ -2,7 +2,6 @@
 sh), poll-reply framing, byte-offset appends, host parsing and option checks."""
 
 import os
-import time
 import subprocess
 from pathlib import Path
 
@@ -149,10 +148,7 @@ def test_launch_never_starts_a_run_twice(tmp_path):
         again = _sh(script).stdout.decode().split()
         assert again == first, "the same process, not a second one"
         log = tmp_path / "runs" / "s" / "1-1" / "output.log"
-        for _ in range(100):
-            if log.read_text():
-                break
-            time.sleep(0.05)
+        wait_for(log.read_text, timeout=5, what="the run's first line")
         assert log.read_text() == "started b\n"
     finally:
         subprocess.run(["sh", "-c", f"kill -9 -{first[1]} 2>/dev/null"])

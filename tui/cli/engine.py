@@ -17,6 +17,10 @@ from core.requests import PingRequest, StatusRequest, StopRequest, TargetsReques
 from core.textsafe import inline
 from tui import formatting
 
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 SCHEMA = 1
 
 
@@ -28,7 +32,7 @@ def run(args, paths: StorePaths) -> int:
 
 
 def status(args, paths: StorePaths) -> int:
-    info = {"running": False, "pid": None, "version": None, "started_at": None,
+    info: dict[str, Any] = {"running": False, "pid": None, "version": None, "started_at": None,
             "home": str(paths.home), "socket": str(paths.socket), "runs": {}}
     if engine_alive(paths):
         reply = EngineClient(paths).request(StatusRequest(), start=False)
@@ -77,7 +81,7 @@ def repair(args, paths: StorePaths) -> int:
     _become("core.engine.repair", paths, ["--json"] if args.json else [])
 
 
-def _become(module: str, paths: StorePaths, extra: list[str] | None = None):
+def _become(module: str, paths: StorePaths, extra: list[str] | None = None) -> NoReturn:
     source_root = str(Path(core.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))

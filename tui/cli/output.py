@@ -17,7 +17,7 @@ def emit(data: dict) -> None:
 
 
 def say(message: str) -> None:
-    # Imported here: core.textsafe compiles its patterns on import (~15 ms, measured with
+    # lazy: core.textsafe compiles its patterns on import (~15 ms, measured with
     # -X importtime), and the hot paths (`tui launch` to a pipe, `tui status --json`) say
     # nothing.
     from core.textsafe import inline

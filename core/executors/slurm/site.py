@@ -27,6 +27,7 @@ from core.executors.local import prepare_wrapper_files
 from core.paths import WRAPPER
 from core.remote.box import Completed
 from core.remote.scripts import installed_name
+from core.store.snapshot import materialize
 
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo")
 STATUS_GRACE = 5.0          # how long an ended job's exit_status may take to show up
@@ -81,6 +82,7 @@ class LocalSite:
             await proc.wait()
             raise SlurmError(f"{argv[0]} did not answer within {self.timeout:.0f} s while "
                              f"{what}", target=self.name, transient=True) from None
+        assert proc.returncode is not None, "communicate() returns once the process ended"
         return Completed(proc.returncode, out, err)
 
     @property
@@ -102,7 +104,6 @@ class LocalSite:
         return Placed(str(run_dir), str(code / run.workdir if run.workdir else code), env, {})
 
     def _prepare(self, run: Run, run_dir: Path) -> None:
-        from core.store.snapshot import materialize
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)

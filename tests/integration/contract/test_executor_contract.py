@@ -40,13 +40,12 @@ from core.models import Run
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
 from core.store.snapshot import take
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import REPO, kill_store_processes, wait_for
+from tests.daemons import sshd
+from tests.helpers import REPO, kill_store_processes, require, wait_for
 from tests.integration.contract import kinds
 from tests.integration.contract.fake import FakeExecutor
 from tests.integration.contract.kinds import KINDS, Kind, make_run
-from tests.integration.ssh_fixtures import FULL_PATH
+from tests.daemons.ssh_fixtures import FULL_PATH
 
 GREETING = "hello from the snapshot\n"
 GRACE = 3.0                  # the cancel's grace period, in seconds
@@ -68,11 +67,11 @@ WRAPPED = tuple(k for k in KINDS if k != "docker")
 
 
 def _box(tmp_path_factory, name: str, **settings):
-    require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
+    require(sshd.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
     root = tmp_path_factory.mktemp(f"contract-{name}")
-    client = sshbox.Client(root / "client")
-    box = sshbox.SshBox(root, name, client.public_key, **settings).start()
+    client = sshd.Client(root / "client")
+    box = sshd.SshBox(root, name, client.public_key, **settings).start()
     client.trust(box)
     client.add_alias(box.name, box)
     yield client, box

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.executors.cgroup import hierarchy
-from tests.conftest import require
+from tests.helpers import require
 from tests.helpers import wait_for
 
 DAEMON = """

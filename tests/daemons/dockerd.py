@@ -16,15 +16,14 @@ local sessions; under CI=true it is always built fresh.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.helpers import process_alive, wait_for
+from tests.helpers import free_port, process_alive, wait_for
 
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_IMAGE = "runyard-test/busybox:1"
@@ -51,12 +50,6 @@ def debian_mirror(apt: Path = APT_SOURCES) -> str | None:
                 if words[:1] == ["deb"] and len(words) > 1:
                     found.append(words[1])
     return next((uri for uri in found if "security" not in uri), None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Dockerd:
@@ -88,14 +81,15 @@ class Dockerd:
              "--ip-masq=false", "--ip-forward=false", "--live-restore", "--log-level=warn"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while self.docker("version", check=False).returncode != 0:
-            if self.process.poll() is not None:
-                raise AssertionError(f"dockerd exited {self.process.returncode}:\n"
-                                     + self.log_tail())
-            if time.monotonic() > deadline:
-                raise AssertionError("dockerd did not answer in time:\n" + self.log_tail())
-            time.sleep(0.1)
+        wait_for(self._answers, timeout=timeout, interval=0.1,
+                 what=lambda: "dockerd to answer:\n" + self.log_tail())
+
+    def _answers(self) -> bool:
+        """Whether `docker version` gets an answer; a dockerd that exited fails at once."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"dockerd exited {self.process.returncode}:\n" + self.log_tail())
+        return self.docker("version", check=False).returncode == 0
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM our dockerd, wait for it to exit; SIGKILL at the deadline."""
@@ -128,7 +122,6 @@ class Dockerd:
         return self.docker(*args).stdout.decode().split()
 
     def inspect(self, container: str) -> dict:
-        import json
         return json.loads(self.docker("inspect", container).stdout)[0]
 
     def import_tree(self, tree: Path, image: str) -> None:
@@ -206,6 +199,7 @@ def busybox_tree(dest: Path) -> Path:
     (dest / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (dest / "etc" / "group").write_text("root:x:0:\n")
     return dest
+
 
 
 def python_rootfs(work: Path) -> Path:
