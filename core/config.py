@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -129,9 +130,11 @@ def _config_in(folder: Path) -> Path | None:
 # ---------------------------------------------------------------- loading
 
 def load(project: Project | None = None, env: dict[str, str] | None = None,
-         sections: dict[str, SectionParser] | None = None) -> Config:
+         sections: dict[str, SectionParser] | None = None,
+         target_options: TargetOptions | None = None) -> Config:
     """Read and check the user config and the project config; raise ConfigError on a mistake.
-    `sections`: parsers of the sections the caller owns (see APP_SECTIONS)."""
+    `sections`: parsers of the sections the caller owns (see APP_SECTIONS); `target_options`:
+    the checker of each kind's own target keys (see TargetOptions)."""
     layers: list[tuple[Path, dict]] = []
     user_file = user_config_path(env)
     if user_file.is_file():
@@ -143,22 +146,21 @@ def load(project: Project | None = None, env: dict[str, str] | None = None,
             if not isinstance(data, dict):
                 raise ConfigError(f"{project.config_file}: tool.runyard: expected a table")
         layers.append((project.config_file, data))
-    return build(layers, sections)
+    return build(layers, sections, target_options)
 
 
 def load_text(text: str, name: str = "runyard.toml",
-              sections: dict[str, SectionParser] | None = None) -> Config:
+              sections: dict[str, SectionParser] | None = None,
+              target_options: TargetOptions | None = None) -> Config:
     """Check a config given as text (used by tests and `tui config check`)."""
-    import tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    return build([(Path(name), data)], sections)
+    return build([(Path(name), data)], sections, target_options)
 
 
 def _read_toml(path: Path) -> dict:
-    import tomllib
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
@@ -176,11 +178,18 @@ def _read_toml(path: Path) -> dict:
 # as they are, unchecked, and a launch never fails because of them.
 SectionParser = Callable[[Path, Any], Any]
 APP_SECTIONS = ("app", "keys")
+# A target's own keys (an ssh target's host, a docker target's image) are its kind's: the
+# executor module of the kind checks them (core.executors.option_checker). The config sits
+# below the executors and never imports them: the engine, which starts runs on targets,
+# passes that function to `load`. Without it (the app reading its settings) a target's own
+# keys are kept as written, unchecked; the engine still refuses a mistake in them.
+TargetOptions = Callable[[str], Callable[[Path, str, dict], dict]]   # kind -> its checker
 DEFAULT_NOTIFY_TIMEOUT = 30.0
 
 
 def build(layers: list[tuple[Path, dict]],
-          sections: dict[str, SectionParser] | None = None) -> Config:
+          sections: dict[str, SectionParser] | None = None,
+          target_options: TargetOptions | None = None) -> Config:
     snapshot = SnapshotConfig()
     metrics = MetricRules()
     env: dict[str, str] = {}
@@ -209,16 +218,17 @@ def build(layers: list[tuple[Path, dict]],
                     target_tables[name] = (path, {**earlier, **table})
             elif key in parsers or key in APP_SECTIONS:
                 parsed = parsers[key](path, value) if key in parsers else value
-                earlier = others.get(key)
-                both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
-                others[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
+                before = others.get(key)
+                if isinstance(before, dict) and isinstance(parsed, dict):
+                    parsed = {**before, **parsed}                      # key by key
+                others[key] = parsed
             else:
                 known = ", ".join(sorted({"snapshot", "metrics", "run", "targets", "results",
                                           *parsers, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
     for name, (path, table) in target_tables.items():
-        targets[name] = _target(path, name, table)
+        targets[name] = _target(path, name, table, target_options)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
                   metrics=metrics, env=env, cancel_grace=grace,
                   targets=targets, sections=others, better=better)
@@ -255,9 +265,15 @@ def positive_int(path: Path, key: str, value: Any) -> int:
     return value
 
 
+# A duration longer than this (about 31 years) is a mistake, and too long for asyncio timers.
+MAX_SECONDS = 1e9
+
+
 def non_negative_number(path: Path, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise fail(path, key, "a number of seconds (0 or more)", value)
+    """Seconds: a finite number, 0 or more (TOML's inf and nan are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 <= value < MAX_SECONDS:
+        raise fail(path, key, "a number of seconds (0 or more, finite)", value)
     return float(value)
 
 
@@ -373,7 +389,8 @@ def _hook_command(path: Path, key: str, item: Any) -> list[str]:
 _COMMON_TARGET_KEYS = {"kind", "max_parallel", "gpus", "gpu_share"}
 
 
-def _target(path: Path, name: str, table: dict) -> TargetConfig:
+def _target(path: Path, name: str, table: dict,
+            target_options: TargetOptions | None) -> TargetConfig:
     where = f"targets.{name}"
     kind = table.get("kind", "local" if name == "local" else None)
     if kind not in TARGET_KINDS:
@@ -386,8 +403,8 @@ def _target(path: Path, name: str, table: dict) -> TargetConfig:
     gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"), kind)
     share = positive_int(path, f"{where}.gpu_share", table.get("gpu_share", 1))
     options = {k: v for k, v in table.items() if k not in _COMMON_TARGET_KEYS}
-    from core.executors import option_checker
-    options = option_checker(kind)(path, where, options)
+    if target_options is not None:
+        options = target_options(kind)(path, where, options)
     return TargetConfig(name=name, kind=kind, max_parallel=max_parallel, gpus=gpus,
                         gpu_share=share, options=options, source=str(path))
 

@@ -65,6 +65,12 @@ class Request(Record):
     def message(self) -> dict:
         return {"op": self.OP, **self.to_dict()}
 
+    def resend_id(self) -> str | None:
+        """An id under which the engine records what this request did, so the client may
+        send it again after losing the engine mid-request (killed) and learn the truth,
+        never doing it twice; None: not safe to send again."""
+        return None
+
 
 class LaunchRequest(Request):
     """`tui launch`: a command, a sweep or a workflow file. `env` is the launching shell's."""
@@ -91,6 +97,10 @@ class LaunchRequest(Request):
     watch: list[str] = []               # relaunch when these change
     debounce: float | None = None
     search: SearchOptions | None = None     # an adaptive search over the sweep axes
+    request_id: str | None = None       # see Request.resend_id
+
+    def resend_id(self) -> str | None:
+        return None if self.watch else self.request_id
 
 
 class CloneRequest(Request):
@@ -117,6 +127,10 @@ class CloneRequest(Request):
     force: bool = False
     resume: bool = False                # hand the parent's newest checkpoint to the new run
     template: list[str] | None = None   # a new command (an edited spec); None: the parent's
+    request_id: str | None = None       # see Request.resend_id
+
+    def resend_id(self) -> str | None:
+        return self.request_id
 
 
 class PlanRequest(Request):
@@ -232,7 +246,13 @@ REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
 def here() -> dict[str, Any]:
     """The `cwd` and `env` of a launch or clone asked for by this process: the folder and
     the environment of the shell (or app) the user asks from."""
-    return {"cwd": os.getcwd(), "env": dict(os.environ)}
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was deleted or moved)",
+                         hint="cd into an existing folder (cd \"$PWD\" enters it again if it "
+                              "was made anew) and launch from there") from None
+    return {"cwd": cwd, "env": dict(os.environ)}
 
 
 def parse(message: Any) -> Request:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from core.errors import UsageError
@@ -48,7 +49,6 @@ def newest(path: Path) -> Path | None:
 def resume_point(paths: StorePaths, run: Run, checkpoints: str | None = None) -> str:
     """The newest checkpoint of `run` (for --resume); a clear error when there is none."""
     if checkpoints:
-        from dataclasses import replace
         run = replace(run, spec=replace(run.spec, policy=run.spec.policy.replace(
             checkpoints=checkpoints)))
     where = folder(paths, run)

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core.engine.metric_room import MetricRoom
 from core.errors import StoreError
 from core.metrics.parser import OutputParser
 from core.metrics.rules import MetricRules
@@ -161,6 +162,10 @@ class Follower(Protocol):
         what the run would compute until the next read)."""
 
 
+class _Paused(Exception):
+    """The store's disk ran short of room between two chunks of a run's metrics."""
+
+
 class RunMetrics:
     """The engine's metric ingest for the runs it supervises."""
 
@@ -173,16 +178,21 @@ class RunMetrics:
         self.locks: dict[int, asyncio.Lock] = {}
         self.failed: set[int] = set()         # runs whose reading broke (logged, said once)
         self.follower: Follower | None = None
+        # Metrics never take the store's last free space (core.engine.metric_room).
+        self.room = MetricRoom(paths.home, run_queries.runs_with_pending_metrics(ledger.conn))
 
     def forget(self, run_id: int) -> None:
-        """The run has ended (its last points read)."""
+        """The run has ended (its last points read, or waiting for room: caught up later)."""
         self.ingestors.pop(run_id, None)
         self.checkers.pop(run_id, None)
         self.locks.pop(run_id, None)
+        if run_id in self.room.paused:
+            self.room.catch_up.add(run_id)
 
     async def loop(self, running) -> None:
-        """Read every run in `running()`, every INTERVAL, forever; while the follower has
-        urgent runs, those every URGENT_INTERVAL."""
+        """Read every run in `running()`, every INTERVAL, forever, then the ended runs whose
+        metrics waited for room; while the follower has urgent runs, those every
+        URGENT_INTERVAL."""
         last_full = 0.0
         while True:
             follower = self.follower
@@ -192,25 +202,47 @@ class RunMetrics:
             full = not hurried or now - last_full >= INTERVAL - URGENT_INTERVAL / 2
             if full:
                 last_full = now
-            for run_id in running():
+            supervised = running()
+            for run_id in supervised:
                 if full or (follower is not None and follower.urgent(run_id)):
                     await self.ingest_safely(run_id)
+            if full:
+                for run_id in sorted(self.room.catch_up - set(supervised)):
+                    await self._catch_up(run_id)
 
-    async def ingest_safely(self, run_id: int, final: bool = False) -> None:
-        """`ingest`, so that nothing in a run's output or files can stop the engine: a
-        failure is logged and recorded on the run, once; the run goes on."""
-        if run_id in self.failed:
+    async def _catch_up(self, run_id: int) -> None:
+        """Read an ended run's metrics that waited for room, to the end of its files."""
+        if not await self.ingest_safely(run_id, final=True) or run_id in self.room.paused:
+            return                                        # more next time
+        try:
+            self.ledger.metrics_caught_up(run_id)
+        except StoreError as exc:
+            log.debug("metrics of ended run %s: %s", run_id, exc.message)
             return
+        self.room.catch_up.discard(run_id)
+        self.forget(run_id)
+        log.info("run %s: its metrics caught up", run_id)
+
+    async def ingest_safely(self, run_id: int, final: bool = False) -> bool:
+        """`ingest`, so that nothing in a run's output or files can stop the engine: a
+        failure is logged and recorded on the run, once; the run goes on. False when the
+        store refused the points (they are read again later)."""
+        if run_id in self.failed:
+            return True
         try:
             await self.ingest(run_id, check_rules=not final, final=final)
         except (OSError, StoreError) as exc:
-            log.warning("metrics of run %s: %s", run_id, exc)
+            quiet = self.ledger.problem is not None           # the ledger logs those
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "metrics of run %s: %s", run_id, exc)
+            return False
         except Exception as exc:      # a reader's bug must not end the run or the engine
             log.exception("metrics of run %s: reading stopped", run_id)
             self.failed.add(run_id)
             self.ingestors.pop(run_id, None)
             self.ledger.event(run_id, "metrics", f"reading metrics stopped: engine error "
                                                  f"{exc!r} (see the engine log)")
+        return True
 
     async def ingest(self, run_id: int, check_rules: bool = True, final: bool = False) -> None:
         """Read new points; check the run's stop rules on them while it runs. With `final`
@@ -220,7 +252,11 @@ class RunMetrics:
             await self._ingest_locked(run_id, check_rules, final)
 
     async def _ingest_locked(self, run_id: int, check_rules: bool, final: bool) -> None:
-        """The next chunk is read (in a thread) while the points of one are stored."""
+        """The next chunk is read (in a thread) while the points of one are stored. Nothing
+        is stored while the store's disk is short of room (metric_room); points the store
+        refused are read again from the stored position."""
+        if self._short_of_room(run_id):
+            return
         ingestor = self.ingestors.get(run_id) or self._new_ingestor(run_id)
         batch = await asyncio.to_thread(ingestor.poll, final)
         chunks = 1
@@ -230,10 +266,17 @@ class RunMetrics:
                 reading = asyncio.ensure_future(asyncio.to_thread(ingestor.poll, final))
                 chunks += 1
             try:
+                if chunks > 1 and self._short_of_room(run_id):
+                    raise _Paused
                 await self._store(run_id, ingestor, batch)
-            except BaseException:
+            except BaseException as exc:
                 if reading is not None:
                     await asyncio.gather(reading, return_exceptions=True)
+                if isinstance(exc, (StoreError, _Paused)):
+                    self.ingestors.pop(run_id, None)      # the stored position is the truth
+                    self.checkers.pop(run_id, None)
+                if isinstance(exc, _Paused):
+                    return
                 raise
             for warning in batch.warnings:
                 log.warning("metrics of run %s: %s", run_id, warning)
@@ -247,6 +290,23 @@ class RunMetrics:
             if reading is None:
                 return
             batch = await reading
+
+    def _short_of_room(self, run_id: int) -> bool:
+        """Pause the run's metrics while the disk is short of room (said once on the run,
+        and kept in the store so a restarted engine catches it up); say when they resume."""
+        short = self.room.shortage()
+        if short is None:
+            if self.room.resumed(run_id):
+                self.ledger.event(run_id, "metrics", "reading metrics again: the store has room")
+            return False
+        if self.room.pause(run_id):
+            log.warning("run %s: metrics paused: %s", run_id, short)
+            try:
+                self.ledger.event(run_id, "metrics", f"metrics paused: {short}")
+                self.ledger.mark_metrics_pending(run_id)
+            except StoreError as exc:
+                log.warning("run %s: cannot note the pause: %s", run_id, exc.message)
+        return True
 
     async def _store(self, run_id: int, ingestor: Ingestor, batch: Batch) -> None:
         """Points in transactions of at most STORE_BATCH; the ingest position goes with the

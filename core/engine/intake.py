@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.engine import checkpoints
+from core.engine import checkpoints, planning
 from core.executors import executor_class
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -108,6 +108,8 @@ class Intake:
         config = batch.config.targets.get(name)
         if not learn and config is not None and (runtime is None or runtime.config != config):
             runtime = TargetRuntime(config, self.registry.context)      # not kept
+        if runtime is None:
+            runtime = self.registry.known(name)   # unknown to both: says so
         if not runtime.ready:
             runtime.retry_now()                   # a launch always tries the target afresh
         await runtime.prepare()
@@ -146,10 +148,13 @@ class Intake:
 
     async def record(self, batch: Batch, *, force: bool, base_env: dict | None = None,
                      parent_row: dict | None = None,
+                     request_id: str | None = None,
                      group_ids: dict[int, int] | None = None
                      ) -> tuple[list[int], list[int | None]]:
         """Write the batch's new runs; returns every run's id and which were cache hits.
-        `group_ids` receives the id of each group recorded, by its index in the batch."""
+        With `request_id`, what the request did is recorded under it in the same
+        transaction (see `answered`). `group_ids` receives the id of each group recorded,
+        by its index in the batch."""
         await self.runtimes(batch, learn=True)
         reuse = self.cached(batch, force)
         fresh = {}
@@ -176,6 +181,7 @@ class Intake:
             git_commit=batch.git.commit, git_diff=diff_id, git_dirty=dirty,
             base_env=base_env_id, snapshot_row=snapshot_row, hashes=fresh,
             message="queued" if parent is None else f"queued, cloned from run {parent}",
+            request=(request_id, {"warnings": batch.warnings}) if request_id else None,
             group_ids=group_ids)
         self.hashes.update(fresh)
         if any(r is None for r in reuse):
@@ -194,16 +200,33 @@ class Intake:
 
     # ------------------------------------------------------------ ops
 
+    def answered(self, request_id: str | None) -> dict | None:
+        """The reply to a launch or clone already recorded under this id: its client lost
+        the engine before the reply (killed mid-launch) and asks again (core.client)."""
+        if not request_id:
+            return None
+        done = run_queries.request_outcome(self.ledger.conn, request_id)
+        if done is None:
+            return None
+        conn = self.ledger.conn
+        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(done["ids"])))
+        groups = [r["group"] for r in runs] + done.get("searches", [])
+        return {"run": runs[0] if runs else None, "runs": runs, "cached": done["cached"],
+                "groups": run_queries.groups_json(conn, groups),
+                "warnings": done.get("warnings", []), "again": True}
+
     async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch = await self.prepare_launch(req)
         searching = any(group.search is not None for group in batch.groups)
         if searching:
             self.searches.check(batch)
         group_ids: dict[int, int] = {}
         ids, reuse = await self.record(batch, force=req.force, base_env=req.env,
-                                       group_ids=group_ids)
+                                       request_id=req.request_id, group_ids=group_ids)
         searches = [group_ids[i] for i, group in enumerate(batch.groups)
                     if group.search is not None and i in group_ids]
         if searches:                  # recorded: now their first trials (in the store next)
@@ -212,13 +235,15 @@ class Intake:
         return self.reply(batch, ids, reuse, searches)
 
     async def op_clone(self, req: CloneRequest) -> dict:
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch, parent_row = await self.prepare_clone(req)
-        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
+        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row,
+                                       request_id=req.request_id)
         return self.reply(batch, ids, reuse)
 
     async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
-        from core.engine import planning
         watch: list[str] = []
         if request.launch is not None:
             launch = request.launch

@@ -31,6 +31,7 @@ from core.models import Run, RunSpec, default_name
 from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
 from core.store.snapshot import GitState, Snapshot, git_state, take
 from core.spec.workflow_file import Step, steps_from_file, with_overrides
+from core.engine.targets import project_config
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
                          skip: tuple[Path, ...], resolve_after: Callable,
                          store: bool = True) -> Batch:
     project = configuration.find_project(req.cwd)
-    config = configuration.load(project, req.env)
+    config = project_config(project, req.env)
     steps = _launch_steps(req, config.better)
     for step in steps:
         config.target(step.target or "local")          # an unknown target fails first
@@ -346,7 +347,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
     if req.code == "current" and project is None:
         raise UsageError(f"the parent's project folder {parent.project} no longer exists",
                          hint="clone with --code parent to reuse the parent's snapshot")
-    config = configuration.load(project, req.env)
+    config = project_config(project, req.env)
     if req.template is not None and not req.template:
         raise UsageError("the edited spec has an empty command")
     step = Step(argv=list(req.template) if req.template else list(parent.spec.template),
@@ -358,12 +359,16 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                 tags=tuple(parent.spec.tags if req.tags is None else req.tags),
                 priority=parent.spec.priority,
                 sweep=_request_sweep(req), policy=_over_parent(req.policy, parent.spec.policy))
-    config.target(step.target)
+    config.target(step.target or "local")
     if req.code == "current":
+        assert project is not None, "checked above: --code current needs the project folder"
         snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
         snapshot_id, warnings = snapshot.id, list(snapshot.warnings)
         options = _base_options(config, warnings)
     else:
+        if parent.snapshot is None:
+            raise UsageError(f"run {parent.id} has no snapshot to reuse",
+                             hint="clone with --code current to snapshot the project now")
         snapshot, git, snapshot_id, warnings = None, GitState(parent.git_commit, None), \
             parent.snapshot, []
         options = {**parent_options, "warnings": []}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from core import userregex
 from core.models import Run, RunState
+from core.requests import DEFAULT_RETRY_DELAY
 
 TAIL_BYTES = 64 * 1024
 RETRY_ON_TIMEOUT = 0.5          # seconds --retry-on may take on an attempt's output
@@ -43,10 +44,12 @@ def decide(run: Run, state: RunState, cause: str | None, log_path: Path) -> tupl
     if state not in (RunState.FAILED, RunState.LOST) or cause is not None:
         return None, None
     policy = run.spec.policy
-    if policy.retries <= 0:
+    retries = policy.retries or 0                 # a stored policy has every default filled
+    base_delay = policy.retry_delay if policy.retry_delay is not None else DEFAULT_RETRY_DELAY
+    if retries <= 0:
         return None, None
-    if run.attempt > policy.retries:
-        return None, f"no retry left ({policy.retries} allowed)"
+    if run.attempt > retries:
+        return None, f"no retry left ({retries} allowed)"
     tail = read_tail(log_path)
     if policy.retry_on:
         try:
@@ -59,9 +62,9 @@ def decide(run: Run, state: RunState, cause: str | None, log_path: Path) -> tupl
                           f"{RETRY_ON_TIMEOUT:g} s on the output and was given up")
         if not matched:
             return None, f"not retried: the output does not match --retry-on {policy.retry_on!r}"
-    delay = min(MAX_DELAY, policy.retry_delay * 2 ** (run.attempt - 1))
+    delay = min(MAX_DELAY, base_delay * 2 ** (run.attempt - 1))
     avoid: tuple[int, ...] = ()
-    note = f"attempt {run.attempt + 1} of {policy.retries + 1} in {delay:g} s"
+    note = f"attempt {run.attempt + 1} of {retries + 1} in {delay:g} s"
     if run.gpu_ids and OUT_OF_GPU_MEMORY.search(tail):
         avoid = tuple(run.gpu_ids)
         note += (f"; out of GPU memory on GPU {','.join(map(str, avoid))}, "

@@ -57,7 +57,7 @@ log = logging.getLogger("runyard.engine")
 
 
 def _study_module():
-    # Optuna costs ~300 ms to import; the engine starts on the first `tui` command, so it is
+    # lazy: Optuna costs ~300 ms to import; the engine starts on the first `tui` command, so it is
     # imported when a search needs it (tests/bench/bench_search.py measures the start-up).
     from core.engine import study
     return study

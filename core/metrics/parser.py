@@ -160,8 +160,9 @@ class OutputParser:
             self.last_text = text
         reading = None
         short = len(text) <= LONG_SEGMENT
-        if short and self.dispatch is not None and (found := self.dispatch(text)) is not None:
-            reader = self.by_start[int(found.lastgroup[1:])]
+        if short and self.dispatch is not None and (match := self.dispatch(text)) is not None \
+                and match.lastgroup is not None:          # the group names the reader
+            reader = self.by_start[int(match.lastgroup[1:])]
             reading = reader.read(text, segment, self.reader_state.setdefault(reader.name, {}))
         if reading is None and short and self.progress is not None and "[" in text and \
                 ("|" in text or "it [" in text):                  # readers.looks_like_bar
@@ -175,9 +176,9 @@ class OutputParser:
         if self.pending is not None:
             self._after_trainer_log(reading, points)
         extra = self._patterns(text) if self.patterns else ()
-        for holding in extra:
-            if holding.holds:
-                self._emit(Reading(step=holding.step, holds=True), points)
+        for held in extra:
+            if held.holds:
+                self._emit(Reading(step=held.step, holds=True), points)
         if reading is not None:
             if reading.mode == BAR:
                 self.bar_seen = True
@@ -185,12 +186,12 @@ class OutputParser:
                 self.pending = dict(reading.values)
             elif reading.values or reading.holds:
                 self._emit(reading, points)
-        for found in extra:
-            self._emit(Reading(found.values), points)
+        for read in extra:
+            self._emit(Reading(read.values), points)
 
     def _after_trainer_log(self, reading: Reading | None, points: list) -> None:
         """The segment after a Trainer log: when it is a bar, its count is the log's step."""
-        pending, self.pending = self.pending, None
+        pending, self.pending = self.pending or {}, None
         count = reading.count if reading is not None and reading.mode == BAR else None
         if count is not None and count >= self.after_step:
             self.after_step = count

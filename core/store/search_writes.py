@@ -12,7 +12,7 @@ import math
 from core.models import RunState, now_iso
 from core.store import run_rows
 from core.store.queue_queries import next_run_id
-from core.store.run_rows import dumps
+from core.store.run_rows import dumps, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class SearchWrites:
             changed = self.conn.execute(
                 "UPDATE trials SET state = ?, value = ?, result_run = ?, reason = ?, told = ?, "
                 "ended_at = ? WHERE group_id = ? AND number = ? AND state = 'running'",
-                (state, value, result_run, reason, told, at, group_id, number)).rowcount
+                (state, value, result_run, text(reason), told, at, group_id, number)).rowcount
             if changed and result_run is not None:
                 shown = f" ({reason})" if reason else ""
                 self._event(result_run, "search", None,
@@ -113,7 +113,7 @@ class SearchWrites:
                 "budget = coalesce(?, budget), updated_at = ?, told_from = CASE WHEN ? THEN "
                 "(SELECT coalesce(max(told), 0) FROM trials WHERE group_id = ?) "
                 "ELSE told_from END WHERE group_id = ?",
-                (state, reason, budget, now_iso(), fresh_start, group_id, group_id))
+                (state, text(reason), budget, now_iso(), fresh_start, group_id, group_id))
 
     def resolve_after_search(self, run_id: int, *, command: list[str], params: dict,
                              env: dict, depends: list[int], spec_key: str,

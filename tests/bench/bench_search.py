@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from tests.bench.common import BIN, REPO, Result, Workspace, median_ms, timed
+from tests.helpers import wait_for
 
 sys.path.insert(0, str(REPO / "examples" / "search"))
 from objective import curve  # noqa: E402
@@ -102,7 +103,7 @@ def bench_search_in_process(quick: bool) -> list[Result]:
                f"<= {best['random']:.4f}", note=f"random: {best['random']:.4f}; optimum 0.05"),
         Result(f"median best val_loss, random, {BUDGET} trials ({n} seeds)", best["random"], "",
                note="for comparison"),
-        Result(f"steps to reach tpe's median best, asha / no pruning", to_target["tpe+asha"]
+        Result("steps to reach tpe's median best, asha / no pruning", to_target["tpe+asha"]
                / to_target["tpe"], "x", "<= 0.5",
                note=f"{to_target['tpe+asha']:.0f} vs {to_target['tpe']:.0f} steps (median); "
                     f"median pruner {to_target['tpe+median']:.0f}"),
@@ -127,14 +128,14 @@ def _engine_search(ws: Workspace, project: Path, sampler: str, pruner: str | Non
                               "--delay", str(ENGINE_STEP), "--seed", str(seed),
                               cwd=project).stdout)
     group = next(g["id"] for g in reply["groups"] if g["kind"] == "search")
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
+
+    def ended() -> bool:
         found = json.loads(ws.tui("search", "list", "--json", cwd=project).stdout)["searches"]
         progress = next(g for g in found if g["id"] == group)["search"]
-        if progress["state"] != "running" and not progress["running"]:
-            return group
-        time.sleep(0.5)                 # a benchmark's poll, not a test's wait
-    raise TimeoutError(f"search {group} did not end")
+        return progress["state"] != "running" and not progress["running"]
+
+    wait_for(ended, timeout=900, interval=0.5, what=f"search {group} to end")
+    return group
 
 
 def _engine_figures(db: Path, group: int, target: float | None) -> tuple[float, int, int | None]:

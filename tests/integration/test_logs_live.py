@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers import wait_for
+from tests.helpers import require, wait_for
 
 BAR = ("import sys, time, pathlib\n"
        "print('starting', flush=True)\n"

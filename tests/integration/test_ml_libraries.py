@@ -14,9 +14,8 @@ import sys
 
 import pytest
 
-from tests.conftest import require
 from tests.fixtures.metrics import record
-from tests.helpers import REPO
+from tests.helpers import REPO, require
 
 CASES = {"sklearn_mlp": "sklearn", "sklearn_gradient_boosting": "sklearn",
          "sklearn_sgd": "sklearn", "xgboost_train": "xgboost", "xgboost_cv": "xgboost",
@@ -35,11 +34,23 @@ def _stored(cli, run_id: int) -> dict:
             for name, points in series.items()}
 
 
+def _import_problem(module: str) -> str | None:
+    """Why the library cannot be used here: not installed, or a system library it loads is
+    missing (LightGBM needs libgomp1, which a minimal Debian lacks)."""
+    if importlib.util.find_spec(module) is None:
+        return f"{module} is not installed (pip install -e '.[ml]')"
+    try:
+        importlib.import_module(module)
+    except OSError as exc:
+        return f"{module} cannot be loaded: {exc} (apt-get install libgomp1)"
+    return None
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_library_run_keeps_every_printed_point(cli, recorder, tmp_path, name):
     module = CASES[name]
-    require(importlib.util.find_spec(module) is not None,
-            f"{module} is not installed (pip install -e '.[ml]')")
+    problem = _import_problem(module)
+    require(problem is None, problem or "")
     truth_file = tmp_path / f"{name}.json"
     run_id = cli.launch(sys.executable, "record.py", "--child", name,
                         opts=("--env", f"RECORD_TRUTH={truth_file}"))

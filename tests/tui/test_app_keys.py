@@ -4,7 +4,7 @@ BINDING_TESTS says which test drives each binding id; a test checks it covers th
 """
 
 from core.models import RunState
-from tests.tui.conftest import demo_app, line_text, until, widget_text
+from tests.tui.apps import demo_app, line_text, until, widget_text
 from tui.app import keys
 from tui.app.dialogs.sort_pick import HOTKEYS, SortDialog
 from tui.app.screens.diff import DiffScreen

@@ -1,12 +1,11 @@
 """The run list: virtual, updated in place, narrow panes, GPU figures, themes and keymaps."""
 
 import os
-import stat
 
 from core.store.ledger import Ledger
 from core.models import RunState
-from tests.integration.test_gpus import STAND_IN
-from tests.tui.conftest import demo_app, make_app, row_text, until, widget_text
+from tests.standins import nvidia_smi
+from tests.tui.apps import demo_app, make_app, row_text, until, widget_text
 from tests.tui.fixture_store import bulk_store
 from tui.app.dialogs.clone import CloneDialog
 from tui.app.widgets.metric_chart import MetricChart
@@ -114,11 +113,7 @@ async def test_keys_remapped_in_the_config(demo, tmp_path, monkeypatch):
 
 async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkeypatch):
     """No GPU exists here: a stand-in nvidia-smi prints the documented query format."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(STAND_IN.replace("81920, 1, 0", "81920, 12288, 87"))
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    bin_dir = nvidia_smi(tmp_path / "bin", memory_used_mb=12288, utilization_pct=87)
     path = f"{bin_dir}{os.pathsep}{env['PATH']}"
     monkeypatch.setenv("PATH", path)
     monkeypatch.setenv("RUNYARD_GPU_POLL", "0.2")

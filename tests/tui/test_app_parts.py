@@ -254,3 +254,22 @@ def test_the_readme_lists_every_binding_and_app_setting():
     for key in ("app.theme", "app.toasts", "app.bell", "app.main_metric", "keys.ID",
                 "RUNYARD_THEME", "RUNYARD_GPU_POLL", "NO_COLOR", "--theme"):
         assert key in readme, key
+
+
+def test_the_log_reader_finds_the_last_lines_whole_and_reads_through(tmp_path):
+    """What `tui logs` uses: --tail N counts newlines (a 3 MB line is one line, not three
+    MAX_SPAN pieces; a final newline ends the last line, a missing one does not hide it),
+    and read_through sees bytes appended after the reader opened the file."""
+    path = tmp_path / "output.log"
+    long_line = b"x" * (3 * log_file.MAX_SPAN)
+    path.write_bytes(b"first\n" + long_line + b"\nlast\n")
+    log = LogFile(path)
+    size = log.size()
+    assert log.tail_start(1) == size - len(b"last\n")
+    assert log.tail_start(2) == len(b"first\n")
+    assert log.tail_start(3) == 0 and log.tail_start(10) == 0 and log.tail_start(0) == size
+    assert log.read_through(log.tail_start(2), size) == long_line + b"\nlast\n"
+    with open(path, "ab") as handle:
+        handle.write(b"partial")
+    assert log.tail_start(1) == size and log.read_through(size, 100) == b"partial"
+    assert LogFile(tmp_path / "not-yet").read_through(0, 10) == b""

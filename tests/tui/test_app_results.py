@@ -5,6 +5,7 @@ The store (tests/tui/sweep_store.py) holds a 3 x 2 sweep over lr and seed whose 
 val_acc is known, plus one run launched alone.
 """
 
+import asyncio
 import json
 import re
 
@@ -12,7 +13,7 @@ import pytest
 
 from core.models import RunState
 from core.store.ledger import Ledger
-from tests.tui.conftest import demo_app, line_text, row_text, until, widget_text
+from tests.tui.apps import demo_app, line_text, make_app, row_text, until, widget_text
 from tests.tui.fixture_store import add_run
 from tests.tui.sweep_store import BY_BEST_VAL_ACC, BY_LAST_VAL_ACC, sweep_store
 from tui.app import view_state
@@ -457,9 +458,6 @@ async def test_a_row_that_changes_state_keeps_the_best_marks_right(sweep):
 async def test_a_typo_that_exits_2_in_milliseconds_gets_a_toast(app_env, cli):
     """A real run through the engine, launched from another terminal, that fails before
     the app's next look at the store (python3 exits 2 on a missing script)."""
-    import asyncio
-
-    from tests.tui.conftest import make_app
     app = make_app(app_env)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

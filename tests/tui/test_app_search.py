@@ -3,8 +3,8 @@ of the budget and its best trial, and it ends with one toast, none for its trial
 
 import asyncio
 
-from tests.integration.local.search_helpers import constant, launch_search, trials, wait_ended
-from tests.tui.conftest import make_app, row_text, until, widget_text
+from tests.searches import constant, launch_search, trials, wait_ended
+from tests.tui.apps import make_app, row_text, until, widget_text
 from tui.formatting import number
 
 

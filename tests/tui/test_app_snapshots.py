@@ -7,7 +7,7 @@ then look at the new pictures before committing them.
 
 import pytest
 
-from tests.tui.conftest import demo_app
+from tests.tui.apps import demo_app
 from tui.app.widgets.prompt_bar import PromptBar
 from tui.app.widgets.run_table import RunTable
 

@@ -2,7 +2,6 @@
 sh), poll-reply framing, byte-offset appends, host parsing and option checks."""
 
 import os
-import time
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from core.errors import ConfigError
 from core.remote import scripts
 from core.remote.mirror import Watch, _apply, parse
 from core.remote.settings import SshSettings, check_ssh_options, check_work_dir, split_host
+from tests.helpers import wait_for
 
 HOSTILE = ["plain", "with space", "it's", 'dq"', "$HOME", "`id`", "a\nb", "-n", "*", "\\", ""]
 
@@ -83,6 +83,10 @@ def test_signal_tree_finds_descendants_that_left_the_group(tmp_path):
     leader = subprocess.Popen(["sh", "-c", "setsid sleep 301 & sleep 302 & wait"],
                               start_new_session=True)
     try:
+        # Both sleeps must exist before the tree is walked (on a busy machine the shell
+        # can still be forking them).
+        children = f"/proc/{leader.pid}/task/{leader.pid}/children"
+        wait_for(lambda: len(open(children).read().split()) == 2, what="the two sleeps")
         script = scripts.signal_tree(str(tmp_path), "runs/s/1", leader.pid, "TERM")
         out = _sh(script).stdout.decode().split()
         assert out[0] == "SENT" and int(out[1]) >= 4, out   # group + sh + 2 sleeps
@@ -144,10 +148,7 @@ def test_launch_never_starts_a_run_twice(tmp_path):
         again = _sh(script).stdout.decode().split()
         assert again == first, "the same process, not a second one"
         log = tmp_path / "runs" / "s" / "1-1" / "output.log"
-        for _ in range(100):
-            if log.read_text():
-                break
-            time.sleep(0.05)
+        wait_for(log.read_text, timeout=5, what="the run's first line")
         assert log.read_text() == "started b\n"
     finally:
         subprocess.run(["sh", "-c", f"kill -9 -{first[1]} 2>/dev/null"])

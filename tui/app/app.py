@@ -13,6 +13,7 @@ from contextlib import closing
 from typing import Callable
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from core.store import db
@@ -28,6 +29,7 @@ from tui.app import themes
 from tui.app.settings import AppSettings
 from tui.app.palette import RunyardCommands
 from tui import search_text
+from tui.app.screens.main import MainScreen
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 from tui.runlist.store_watch import StoreWatch
@@ -76,7 +78,6 @@ class RunyardApp(App):
         return super().get_line_filters()
 
     def get_default_screen(self):
-        from tui.app.screens.main import MainScreen
         return MainScreen()
 
     def on_mount(self) -> None:
@@ -148,7 +149,9 @@ class RunyardApp(App):
         rows = sorted((r for r in rows if r.cause != "pruned"), key=lambda r: r.id)
         bad = [r for r in rows if r.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)]
         good = [r for r in rows if r.state is RunState.SUCCEEDED] if mode != "failures" else []
-        for group, severity in ((bad, "error"), (good, "information")):
+        kinds: tuple[tuple[list[RunRow], SeverityLevel], ...] = ((bad, "error"),
+                                                                  (good, "information"))
+        for group, severity in kinds:
             if len(group) <= TOAST_EACH:
                 messages = [_ended_text(r) for r in group]
             else:
@@ -183,7 +186,7 @@ class RunyardApp(App):
         return self._keymap.get(key.id, key.keys)
 
     def action_help(self) -> None:
-        from tui.app.screens.help import HelpScreen
+        from tui.app.screens.help import HelpScreen    # lazy: see tui.app.run_actions
         self.push_screen(HelpScreen(dict(self._keymap)))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ FOOTER: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
 FOOTER_TAIL = ((("help",), "keys"), (("quit",), "quit"))
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """The Textual bindings of one scope, each with its id so a keymap can remap it."""
     return [Binding(k.keys, k.action, k.short or k.description, show=k.show, id=k.id,
                     tooltip=k.description) for k in TABLE[scope]]

@@ -3,6 +3,7 @@ theme, chart metric, log scale, smoothing and resetting the view."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -12,9 +13,9 @@ from tui.runlist import order as run_order
 from tui.runlist.columns import plain
 
 
-def commands(app, screen) -> list[tuple[str, str, object]]:
+def commands(app, screen) -> list[tuple[str, str, Callable[[], object]]]:
     """(name, help, callable) for everything the palette offers on `screen`."""
-    out = []
+    out: list[tuple[str, str, Callable[[], object]]] = []
     for scope in ("main", "app"):
         for key in keys.TABLE[scope]:
             if key.action in ("command_palette",):

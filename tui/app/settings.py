@@ -18,6 +18,7 @@ these sections unchecked.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ SECTIONS: dict[str, configuration.SectionParser] = {"app": parse_app, "keys": pa
 
 
 def load(cwd: str | os.PathLike, theme: str | None = None,
-         environ: dict[str, str] | None = None) -> tuple[AppSettings, list[str]]:
+         environ: Mapping[str, str] | None = None) -> tuple[AppSettings, list[str]]:
     """The settings for an app started in `cwd`, and the problems found (shown as notices).
 
     A broken config never stops the app: it says so and uses the defaults.

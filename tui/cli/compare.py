@@ -209,7 +209,7 @@ class ResultsTable:
         grid = [[plain(results.cell_text(g.params.get(k))) for k in keys]
                 + [str(len(g.run_ids))] + [g.spreads[c.name].text() for c in metrics]
                 for g in seeds]
-        seed = plain(seed)
+        seed = plain(seed or "?")
         return f"over {seed} (runs that differ only in {seed}):\n" + \
             formatting.table(headers, grid, right=set(range(len(keys), len(headers))))
 

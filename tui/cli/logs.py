@@ -1,5 +1,8 @@
 """`tui logs`: a run's output; to a terminal made safe, with a redrawn line shown live.
 
+The log is read through the app's own reader (tui.log_file.LogFile): `--tail` counts
+lines from the end, the rest is read straight through as it grows.
+
 Piped (or with --raw) the bytes go out as written. To a terminal every line is cleaned
 (core.textsafe: colours kept, other control sequences dropped, carriage returns played as
 a terminal plays them), and with -f the line being redrawn (a progress bar, which has no
@@ -9,7 +12,6 @@ newline comes.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -21,20 +23,23 @@ from core.store import queries as run_queries
 from core.textsafe import clean_bytes
 from tui.cli.output import say
 from tui.cli.runs import TERMINAL, need_reader
+from tui.log_file import LogFile
 
 COLLAPSE = 256 * 1024           # an unfinished line past this keeps only its shown state
+READ_CHUNK = 4 * 1024 * 1024    # read this much of a log at a time
+FOLLOW_POLL = 0.1               # seconds between looks at a followed log that is quiet
 
 
 def logs(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     run_id = run_queries.resolve_id(conn, args.id)
-    path = paths.output_log(run_id)
+    log = LogFile(paths.output_log(run_id))
     raw = args.raw or not sys.stdout.isatty()
     out = sys.stdout.buffer
     view = None if raw else LiveTerminal(out)
-    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
+    offset = log.tail_start(args.tail) if args.tail is not None else 0
     while True:
-        chunk = _read_from(path, offset)
+        chunk = log.read_through(offset, READ_CHUNK)
         offset += len(chunk)
         if view is None:
             out.write(chunk)
@@ -51,21 +56,24 @@ def logs(args, paths: StorePaths) -> int:
         if row is None:                                # removed (`tui rm`) while followed
             break
         state, retry = row
-        if state in TERMINAL and not _read_from(path, offset, 1):
+        if state in TERMINAL and log.size() <= offset:
             if retry is None:
                 break
             if view is not None:
                 view.end_line()                        # the attempt's unfinished last line
-            elif offset and _read_from(path, offset - 1, 1) != b"\n":
+            elif offset and log.read(offset - 1, 1) != b"\n":
                 out.write(b"\n")                       # the next attempt starts a new line
             out.flush()
             say(f"run {run_id} {state}; following its retry, run {retry}")
-            run_id, path, offset = retry, paths.output_log(retry), 0
+            log.close()
+            run_id, offset = retry, 0
+            log = LogFile(paths.output_log(run_id))
             continue
-        time.sleep(0.1)
+        time.sleep(FOLLOW_POLL)
     if view is not None:
         view.end_line(newline=args.follow)
     out.flush()
+    log.close()
     return ExitCode.OK
 
 
@@ -123,35 +131,3 @@ def fit(text: str, cells: int) -> str:
             return text[:index]
         used += width
     return text
-
-
-def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(limit)
-    except FileNotFoundError:
-        return b""
-
-
-def _tail_offset(path, lines: int) -> int:
-    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
-    try:
-        with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            pos, found = end, 0
-            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
-                found = -1                              # the final newline ends the last line
-            while pos > 0:
-                step = min(64 * 1024, pos)
-                pos -= step
-                handle.seek(pos)
-                block = handle.read(step)
-                for i in range(len(block) - 1, -1, -1):
-                    if block[i] == 10:
-                        found += 1
-                        if found == lines:
-                            return pos + i + 1
-            return 0
-    except FileNotFoundError:
-        return 0

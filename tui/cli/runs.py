@@ -4,13 +4,15 @@ modules)."""
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import sys
 import time
 
+from core.store import db
 from core.store import queries as run_queries
 from core.store import search_queries
-from core.client import engine_alive
+from core.client import EngineClient, EngineSilent, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
@@ -18,8 +20,13 @@ from tui import search_text
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
 
-# `tui status --json` is the scripted hot path: it needs neither core.models (whose
-# dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
+# `tui status --json` is the scripted hot path: it needs neither core.models nor
+# core.requests (~11 ms together, tests/bench/bench_imports.py), so the commands here that
+# send requests import them lazily.
 TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
@@ -39,17 +46,16 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     is started again so it reattaches to them. A store written by an older runyard is
     migrated first (by the engine, its only writer), so readers see every column.
     """
-    from core.store import db
     try:
         conn = db.connect(paths.db)
     except FileNotFoundError:
+        from core.store import integrity     # lazy: only a store that lost its database
+        integrity.check_missing_database(paths)      # run folders, but no database: lost
         return None
     db.check_readable(conn)
     if db.schema_version(conn) < len(db.MIGRATIONS):
-        from core.client import EngineClient
         EngineClient(paths).start()            # opening the store migrates it
     if revive and not engine_alive(paths) and run_queries.active_count(conn):
-        from core.client import EngineClient
         EngineClient(paths).start()
     return conn
 
@@ -74,16 +80,16 @@ def status(args, paths: StorePaths) -> int:
         print(_tmux_line(conn))
         return ExitCode.OK
     if (args.columns or args.sort or args.best) and conn is not None:
-        # Only here: the results table needs core.config and core.models, which the plain
-        # `tui status --json` (the scripted hot path, see above) does without.
+        # lazy: only here; the results table needs core.config and core.models, which the
+        # plain `tui status --json` (the scripted hot path, see above) does without.
         from tui.cli import compare as cli_compare
         return cli_compare.status(conn, args)
     if args.json:
-        rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
+        texts = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
             if conn else []
         sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
-                         % (SCHEMA, ",".join(rows), json.dumps(groups)))
+                         % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
     runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
     if args.group is not None and conn is not None:
@@ -92,7 +98,7 @@ def status(args, paths: StorePaths) -> int:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
     keys = formatting.varying_params([r.spec.params for r in runs])
-    rows = []
+    rows: list[list[str]] = []
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
@@ -110,10 +116,10 @@ def status(args, paths: StorePaths) -> int:
 
 def search_line(conn: sqlite3.Connection, group_id: int) -> None:
     """`tui status --group G` of a search: its progress and best trial, first."""
-    from core.textsafe import clean_line
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
     for group in run_queries.groups_json(conn, [group_id]):
         if group["id"] == group_id and group["kind"] == "search" and "search" in group:
-            print(clean_line(search_text.line(group), keep_sgr=False))
+            print(inline(search_text.line(group)))
 
 
 def _short(text: str, width: int) -> str:
@@ -129,7 +135,8 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
     failed = run_queries.last_failure(conn)
     line = " ".join(parts) or "no runs"
     if failed:
-        line += f" | last failure: #{failed[0]} {failed[1][:20]}"
+        from core.textsafe import inline    # lazy: see say() in tui.cli.output
+        line += f" | last failure: #{failed[0]} {inline(failed[1])[:20]}"
     return line
 
 
@@ -143,7 +150,7 @@ def show(args, paths: StorePaths) -> int:
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
     trial = search_queries.trial_of(conn, run_id)
-    extra = {
+    extra: dict[str, Any] = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
         "trial": trial,
         "events": events,
@@ -183,8 +190,8 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    from core.textsafe import clean_line
-    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    print("\n".join(inline(line) for line in lines))
     return ExitCode.OK
 
 
@@ -218,7 +225,7 @@ def _workflow_lines(data: dict, group: dict | None, trial: dict | None) -> list[
 
 
 def _quote(arg: str) -> str:
-    import shlex
+    import shlex                            # lazy: as clean_line in show()
     return shlex.quote(arg)
 
 
@@ -264,6 +271,8 @@ def wait(args, paths: StorePaths) -> int:
         except TimeoutError:
             say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
             return ExitCode.TIMEOUT
+        except EngineSilent:
+            raise                              # stopped or hung: waiting longer is no answer
         except EngineError:
             time.sleep(0.2)                    # the engine restarted: look again, then rewait
     if len(ids) == 1:
@@ -276,9 +285,7 @@ def wait(args, paths: StorePaths) -> int:
 
 
 def _wait_engine(paths, pending, ended, deadline) -> None:
-    import socket
-    from core.client import EngineClient
-    from core.requests import WaitRequest
+    from core.requests import WaitRequest      # lazy: see the note on TERMINAL
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
@@ -304,8 +311,7 @@ def _report_finished(data: dict, quiet: bool) -> None:
 def remove(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import RemoveRequest
+    from core.requests import RemoveRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(RemoveRequest(ids=ids))
     removed = reply["removed"]
     if args.json:
@@ -324,8 +330,7 @@ def remove(args, paths: StorePaths) -> int:
 def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import CancelRequest
+    from core.requests import CancelRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(CancelRequest(ids=ids))
     if args.json:
         emit({"runs": reply["runs"]})

@@ -9,7 +9,7 @@ from core.errors import ExitCode, UnknownRun
 from core.paths import StorePaths
 from core.requests import SearchExtendRequest, SearchStopRequest
 from core.store import queries as run_queries
-from core.textsafe import clean_line
+from core.textsafe import inline
 from tui import formatting
 from tui import search_text
 from tui.cli.output import emit, say
@@ -59,7 +59,7 @@ def find(searches: list[dict], text: str) -> dict:
     if not found:
         known = ", ".join(f"{g['id']} ({g['name']})" for g in searches[-10:])
         raise UnknownRun(f"no search {text!r}",
-                         hint=f"searches: {clean_line(known, keep_sgr=False)}" if known else
+                         hint=f"searches: {inline(known)}" if known else
                          "launch one with: tui launch --search tpe ...")
     return found[0]
 
@@ -69,12 +69,11 @@ def _table(searches: list[dict]) -> str:
     for group in searches:
         progress = group["search"]
         best = progress["best"]
-        rows.append([str(group["id"]), group["name"], progress["state"],
+        rows.append([str(group["id"]), inline(group["name"]), progress["state"],
                      search_text.counts(progress),
                      f"{group['spec']['objective']['metric']}={formatting.number(best['value'])}"
                      if best else "-", str(best["run"]) if best else "-",
                      f"{group['spec']['sampler']}" + (f"+{group['spec']['pruner']}"
                                                       if group["spec"]["pruner"] else "")])
-    text = formatting.table(["ID", "NAME", "STATE", "TRIALS", "BEST", "RUN", "HOW"], rows,
+    return formatting.table(["ID", "NAME", "STATE", "TRIALS", "BEST", "RUN", "HOW"], rows,
                             right={0, 5})
-    return "\n".join(clean_line(line, keep_sgr=False) for line in text.splitlines())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.textsafe import clean_line
+from core.textsafe import inline
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.runlist.results import ResultColumn
@@ -126,8 +126,10 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 
 def plain(text: str) -> str:
-    """User-given text (names, params, tags) with every control character removed."""
-    return clean_line(text, keep_sgr=False).replace("\t", " ")
+    """User-given text (names, params, tags) as one safe line (core.textsafe.inline): no
+    control sequence, a line break or other control character shown as an escape; a tab
+    is a space."""
+    return inline(text.replace("\t", " "))
 
 
 def params_text(row: RunRow, keys) -> str:

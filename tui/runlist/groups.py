@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.models import RunState
@@ -115,7 +116,7 @@ class GroupSummary:
 
 
 def summarize(rows: list[RunRow], rank: ResultColumn | None, cells: Cells,
-              columns: list[ResultColumn] = ()) -> GroupSummary:
+              columns: Sequence[ResultColumn] = ()) -> GroupSummary:
     """A group's row: its size, runs by state, worst active state and, for a metric column
     `rank`, the best value and (when a seed varies) each configuration's mean ± sd."""
     best = None

@@ -58,7 +58,7 @@ def sort_key(column: str, ctx: SortContext) -> Callable[[RunRow], tuple]:
         return lambda r: (_value(r.elapsed(ctx.now)), r.id)
     if column == "gpu":
         return lambda r: (_value(ctx.gpu(r)), r.id)
-    return lambda r: r.id
+    return lambda r: (r.id,)
 
 
 def ordering(column: str, ctx: SortContext, descending: bool) -> tuple[Callable, bool]:

@@ -34,6 +34,7 @@ from core.executors.slurm.batch import Batcher
 from core.executors.slurm.jobs import Jobs
 from core.executors.slurm.options import check_options, command_timeout, sbatch_flags
 from core.executors.slurm.script import Task, batch_script, job_env
+from core.executors.slurm.remote import RemoteSite
 from core.executors.slurm.site import LocalSite, SlurmError
 from core.executors.slurm.states import JobInfo, is_transient, outcome, parse_job_id
 from core.models import Run
@@ -57,8 +58,8 @@ class SlurmExecutor(Executor):
         super().__init__(target, context)
         self.options = target.options
         try:
+            self.site: LocalSite | RemoteSite
             if "host" in self.options:
-                from core.executors.slurm.remote import RemoteSite
                 self.site = RemoteSite(target.name, context, self.options)
             else:
                 self.site = LocalSite(target.name, context, command_timeout(self.options))
@@ -71,7 +72,7 @@ class SlurmExecutor(Executor):
         self._transient = False             # the problem is Slurm not answering (it may pass)
         self._down_until = 0.0
         self._pending: set[asyncio.Task] = set()
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             self.site.box.listen(self._box_changed)     # the login node's health is ours
 
     # ------------------------------------------------------------ health
@@ -255,6 +256,7 @@ class SlurmExecutor(Executor):
         hurry = asyncio.get_running_loop().create_task(self._hurry(follower, key))
         try:
             item = await self.jobs.until_ended(key, run.id)
+            assert item is not None, "without a timeout it returns once the job has ended"
             info = item.ended.result()
             expect = info is None or item.seen_running or info.state != "CANCELLED"
             status, ended_at = await follower.finish(expect)
@@ -281,9 +283,9 @@ class SlurmExecutor(Executor):
         if job is None:
             return None
         site = {}
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             await self.site.reach()
-            site = {"box": self.site.label, "work": self.site.box.facts.work,
+            site = {"box": self.site.label, "work": self.site.box.reached.work,
                     "run_dir": self.site.run_dir(run)}
         return self._handle(job, intent.get("task") or 0, intent.get("size", 1), site)
 
@@ -336,7 +338,7 @@ class SlurmExecutor(Executor):
             task.cancel()
         await self.batcher.close()
         await self.jobs.close()
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             self.site.box.unlisten(self._box_changed)
         await self.site.close()
 

@@ -63,11 +63,11 @@ class RemoteSite:
 
     @property
     def wrapper(self) -> str:
-        return f"{self.box.facts.work}/bin/{self.box.facts.wrapper}"
+        return f"{self.box.reached.work}/bin/{self.box.reached.wrapper}"
 
     @property
     def chdir(self) -> str:
-        return f"{self.box.facts.work}/runs/{self.store}"
+        return f"{self.box.reached.work}/runs/{self.store}"
 
     def run_dir(self, run: Run) -> str:
         return runfolder.folder_name(self.store, run)
@@ -91,7 +91,7 @@ class RemoteSite:
                       runfolder.run_env(env, facts.work, remote), handle)
 
     def array_dir(self, nonce: str) -> str:
-        return f"{self.box.facts.work}/slurm/{self.store}/arrays/{nonce}"
+        return f"{self.box.reached.work}/slurm/{self.store}/arrays/{nonce}"
 
     async def submit(self, flags: list[str], script: str, links: dict[str, str]) -> Completed:
         """One round trip: the array's output links, then sbatch with the script inline."""

@@ -40,13 +40,12 @@ from core.models import Run
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
 from core.store.snapshot import take
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import REPO, kill_store_processes, wait_for
+from tests.daemons import sshd
+from tests.helpers import REPO, kill_store_processes, require, wait_for
 from tests.integration.contract import kinds
 from tests.integration.contract.fake import FakeExecutor
 from tests.integration.contract.kinds import KINDS, Kind, make_run
-from tests.integration.ssh_fixtures import FULL_PATH
+from tests.daemons.ssh_fixtures import FULL_PATH
 
 GREETING = "hello from the snapshot\n"
 GRACE = 3.0                  # the cancel's grace period, in seconds
@@ -59,17 +58,20 @@ def declared(kind: str) -> type[Executor]:
 
 MAY_BE_UNREACHABLE = tuple(k for k in KINDS if declared(k).may_be_unreachable)
 every_kind = pytest.mark.parametrize("kind", tuple(KINDS), indirect=True)
+# The kinds that start a run through runyard's sh wrapper (core/runwrap.sh); a Docker run's
+# command is the container's own, with no shell around it.
+WRAPPED = tuple(k for k in KINDS if k != "docker")
 
 
 # ------------------------------------------------------------ fixtures
 
 
 def _box(tmp_path_factory, name: str, **settings):
-    require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
+    require(sshd.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
     root = tmp_path_factory.mktemp(f"contract-{name}")
-    client = sshbox.Client(root / "client")
-    box = sshbox.SshBox(root, name, client.public_key, **settings).start()
+    client = sshd.Client(root / "client")
+    box = sshd.SshBox(root, name, client.public_key, **settings).start()
     client.trust(box)
     client.add_alias(box.name, box)
     yield client, box
@@ -244,6 +246,19 @@ async def test_a_run_starts_with_its_code_its_output_comes_here_and_its_exit_is_
         await engine.close()
     assert (ended.exit_code, ended.reason, ended.lost) == (3, "exit code 3", False)
     assert store.output(run) == GREETING + "run 1 here\n"
+
+
+@pytest.mark.parametrize("kind", WRAPPED, indirect=True)
+async def test_a_shell_builtin_as_the_command_ends_with_its_true_code(kind, store):
+    """`exit 0` and `exec ...` act in a shell of their own, not in the wrapper's: the run
+    ends with their code instead of taking the wrapper down without a status."""
+    engine = Engine(kind, store)
+    exits, execs = engine.run(1, ["exit", "0"]), engine.run(2, ["exec", "sh", "-c", "exit 6"])
+    try:
+        ended = [await engine.wait(run, await engine.start(run)) for run in (exits, execs)]
+    finally:
+        await engine.close()
+    assert [(e.exit_code, e.lost) for e in ended] == [(0, False), (6, False)]
 
 
 @every_kind

@@ -1,8 +1,8 @@
 """An adaptive search whose trials are containers on a real Docker engine: the pruner reads
 the output copied from Docker's log and a pruned trial's container is stopped."""
 
-from tests.integration.docker_fixtures import write_targets
-from tests.integration.local.search_helpers import (constant, group_runs, launch_search,
+from tests.daemons.docker_fixtures import write_targets
+from tests.searches import (constant, group_runs, launch_search,
                                                     trials, wait_ended)
 
 

@@ -1,11 +1,10 @@
 """Adaptive searches through the real CLI and engine on the local target: the budget, trials
 in flight, the objective, pruning, failures, stop and extend, plans and bad input."""
 
-import os
 from pathlib import Path
 
 from tests.helpers import epoch, process_alive, wait_for
-from tests.integration.local.search_helpers import (falling, group_runs, launch_search,
+from tests.searches import (falling, group_runs, launch_search,
                                                     trials, wait_ended, with_objective)
 
 SPACE = ("lr=log(1e-4,1e-1)", "layers=int(2,8)", "opt=adam,sgd")

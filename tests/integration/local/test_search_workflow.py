@@ -2,7 +2,7 @@
 as one file; the later steps wait for the search and get its best trial's values."""
 
 from tests.helpers import epoch
-from tests.integration.local.search_helpers import trials, wait_ended, with_objective
+from tests.searches import trials, wait_ended, with_objective
 
 FLOW = """
 [[step]]

@@ -5,7 +5,7 @@ import os
 import signal
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.local.search_helpers import (constant, group_runs, launch_search,
+from tests.searches import (constant, group_runs, launch_search,
                                                     trials, wait_ended)
 
 

@@ -2,7 +2,7 @@
 the output mirrored from the box and stops trials there."""
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.local.search_helpers import (constant, group_runs, launch_search,
+from tests.searches import (constant, group_runs, launch_search,
                                                     trials, wait_ended)
 
 

@@ -33,7 +33,7 @@ class ColumnsDialog(ModalScreen[list[str] | str | None]):
     """Returns the column names chosen, "defaults", or None (nothing changed)."""
 
     BINDINGS = [*keys.bindings("dialog"),
-                Binding("space", "toggle", "show / hide", show=False),
+                Binding("space", "toggle_column", "show / hide", show=False),
                 Binding("right,l", "summary(1)", "next summary", show=False),
                 Binding("left,h", "summary(-1)", "previous summary", show=False),
                 Binding("d", "defaults", "defaults", show=False),
@@ -78,7 +78,7 @@ class ColumnsDialog(ModalScreen[list[str] | str | None]):
     def _current(self) -> int | None:
         return self.query_one(OptionList).highlighted
 
-    def action_toggle(self) -> None:
+    def action_toggle_column(self) -> None:
         index = self._current()
         if index is not None:
             self.lines[index].on = not self.lines[index].on

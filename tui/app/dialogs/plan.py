@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from tui.app import keys
 from tui.app.widgets.key_bar import KeyBar
-from tui.cli.plan import plan_lines
+from tui.plan_text import plan_lines
 
 
 class PlanDialog(ModalScreen[bool]):

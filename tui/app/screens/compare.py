@@ -9,6 +9,8 @@ NO_COLOR, named in its legend). `j`/`k` change the metric, `L` log scale, `W` sm
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +21,11 @@ from textual.widgets import Static
 
 from tui import formatting
 from tui.app import keys
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
 from tui.app.themes import rich_colour
 from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.metric_chart import MetricChart
@@ -32,6 +39,9 @@ from tui.runlist.rows import RunRow
 class CompareScreen(Screen[None]):
     BINDINGS = [*keys.bindings("dialog"), Binding("q", "dismiss_dialog", "close", show=False),
                 Binding("tab,shift+tab", "next_pane", "table / chart", show=False)]
+
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
 
     def __init__(self, runs: list[RunRow], metric: str | None,
                  better: results.Better = results.Better()) -> None:
@@ -96,8 +106,9 @@ class CompareScreen(Screen[None]):
                 if j:
                     line.append("  ")
                 shown = text.rjust(width) if j == 0 or j > 2 else text.ljust(width)
-                column = columns[j - 3] if j >= 3 else None
-                strong = column is not None and self.runs[i].id in best.get(column.name, ())
+                shown_column = columns[j - 3] if j >= 3 else None
+                strong = shown_column is not None and \
+                    self.runs[i].id in best.get(shown_column.name, ())
                 line.append(shown, accent if strong else "")
             lines.append(line)
         lines += self._seed_lines(columns, cells)

@@ -186,7 +186,7 @@ class MainScreen(RunActions, ViewActions, Screen):
     def _detail_header(self, row: RunRow | None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         head = self.table.head_of(row) if row is not None else None
-        if head is not None and head.folded:
+        if row is not None and head is not None and head.folded:
             self._group_header(text, row, head)
         elif row is not None:
             text.append(f"{STATE_GLYPHS[row.state]} run {row.id} {plain(row.name)}", "bold")
@@ -230,7 +230,8 @@ class MainScreen(RunActions, ViewActions, Screen):
             varying = formatting.varying_params([g.params for g in summary.seeds])
             config = " ".join(f"{k}={results.cell_text(top.params[k])}" for k in varying
                               if k in top.params)
-            text.append(f" · over {plain(summary.seed)} {top.spreads[self.table.main].text()}"
+            text.append(f" · over {plain(summary.seed or '')} "
+                        f"{top.spreads[self.table.main].text()}"
                         + (f" {plain(config)}" if config else ""))
 
     def on_log_view_status(self, event: LogView.Status) -> None:

@@ -3,9 +3,12 @@ the view (tui.app.view_state) so the app opens as it was left in this project.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.widgets import Input
 
 from tui.app import view_state
+from tui.app.dialogs import if_given
 from tui.app.widgets.metric_chart import MetricChart
 from tui.app.widgets.prompt_bar import PromptBar
 from tui.app.widgets.run_table import RunTable
@@ -13,11 +16,16 @@ from tui.runlist import order as run_order
 from tui.runlist import results
 from tui.runlist.filters import parse as parse_filter
 
+if TYPE_CHECKING:
+    from tui.app.screens.main_parts import MainScreenParts as _Screen
+else:
+    _Screen = object                 # MainScreen gives the rest (main_parts)
+
 # Dialogs and the compare screen are imported when first opened: the app's start-up stays
 # as short as Textual's own.
 
 
-class ViewActions:
+class ViewActions(_Screen):
     """Mixed into MainScreen (which provides `table`, `chart`, `app` and `_summary`)."""
 
     lower_pane = "log"
@@ -148,9 +156,9 @@ class ViewActions:
         return shown + fixed + others
 
     def action_sort_pick(self) -> None:
-        from tui.app.dialogs.sort_pick import SortDialog
+        from tui.app.dialogs.sort_pick import SortDialog  # lazy: see tui.app.run_actions
         self.app.push_screen(SortDialog(self.sort_choices(), self.table.sort_column),
-                             lambda column: column and self.sort_by(column))
+                             if_given(self.sort_by))
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Sort by a column (a metric best first) and select the first run: the best."""
@@ -171,7 +179,7 @@ class ViewActions:
         self._summary()
 
     def action_choose_columns(self) -> None:
-        from tui.app.dialogs.columns import ColumnsDialog
+        from tui.app.dialogs.columns import ColumnsDialog  # lazy: see tui.app.run_actions
         table = self.table
         rows = table.filtered or list(table.rows.values())
         self.app.push_screen(
@@ -195,7 +203,7 @@ class ViewActions:
     def action_compare(self) -> None:
         """The marked runs the filter shows, side by side; with none marked, the runs of
         the selected run's sweep."""
-        from tui.app.screens.compare import CompareScreen
+        from tui.app.screens.compare import CompareScreen  # lazy: see tui.app.run_actions
         table = self.table
         runs = table.marked_rows
         if not runs and table.current is not None:

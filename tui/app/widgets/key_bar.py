@@ -8,12 +8,17 @@ they do not fit, the gaps narrow, then words are dropped from the end; `? keys` 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual.widget import Widget
 
 from tui.app import keys
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
 
 GAP, NARROW_GAP = "  ", " "
 
@@ -50,6 +55,9 @@ class KeyBar(Widget):
     KeyBar { height: 1; dock: bottom; background: $panel; color: $foreground; padding: 0 1; }
     """
 
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
+
     def __init__(self, scope_of=None, entries: list[tuple[str, str]] | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -57,7 +65,10 @@ class KeyBar(Widget):
         self.entries = entries              # a dialog's own keys, the last one always kept
 
     def on_mount(self) -> None:
-        self.watch(self.screen, "focused", lambda _: self.refresh(), init=False)
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
+
+    def _focus_moved(self, _focused) -> None:
+        self.refresh()
 
     def scope(self) -> str:
         return self.scope_of() if self.scope_of is not None else "runs"

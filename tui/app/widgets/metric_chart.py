@@ -102,26 +102,27 @@ class MetricChart(Widget, can_focus=True):
     def render(self) -> Text:
         if not self.runs:
             return Text("no run selected", style="italic")
-        if self.metric is None:
-            return Text(f"run {self.run.id} has no metrics yet", style="italic")
+        metric = self.metric
+        if metric is None:
+            return Text(f"run {self.runs[0].id} has no metrics yet", style="italic")
         if self.size.width < 10 or self.size.height < 3:
             return Text("")                   # not laid out yet: nothing worth reading
         key = (tuple((r.id, r.signature) for r in self.runs), self.metric, self.size,
                self.app.theme, self.app.no_color, self.log_scale, self.smoothing)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        text = self._draw()
+        text = self._draw(metric)
         self._cache = (key, text)
         return text
 
-    def _series(self, width: int) -> list[list[tuple]]:
+    def _series(self, width: int, metric: str) -> list[list[tuple]]:
         """Each run's drawable points (log, smoothing applied), thinned to the width. The
         points are read and prepared once per runs, metric and toggles; a new size only
         thins them again (50 runs x 10,000 points are read in about 0.4 s)."""
-        key = (tuple((r.id, r.signature) for r in self.runs), self.metric, self.log_scale,
+        key = (tuple((r.id, r.signature) for r in self.runs), metric, self.log_scale,
                self.smoothing)
         if self._points is None or self._points[0] != key:
-            found = self.curves_of([r.id for r in self.runs], self.metric, self.log_scale)
+            found = self.curves_of([r.id for r in self.runs], metric, self.log_scale)
             prepared = []
             for run in self.runs:
                 points = found.get(run.id, [])       # drawable: no NaN, none <= 0 if log
@@ -133,14 +134,14 @@ class MetricChart(Widget, can_focus=True):
             self._points = (key, prepared)
         return [curves.thin(points, 2 * width) for points in self._points[1]]
 
-    def _draw(self) -> Text:
+    def _draw(self, metric: str) -> Text:
         width, height = self.content_size.width, self.content_size.height
         no_color = self.app.no_color
         colours = self._colours(len(self.runs))
-        series = self._series(width)
-        lower = self.better.lower(self.metric)
+        series = self._series(width, metric)
+        lower = self.better.lower(metric)
         best = curves.best_point(series, lower)
-        legend = self._legend(colours, series, best, width)
+        legend = self._legend(colours, series, best, width, metric)
         if not any(series):
             return legend + Text("\nno points yet", style="italic")
         rows = max(4, height - len(legend.split()) )
@@ -149,11 +150,11 @@ class MetricChart(Widget, can_focus=True):
             chart = Text(chart.plain, no_wrap=True)
         return Text("\n").join([legend, chart])
 
-    def _legend(self, colours, series, best, width: int) -> Text:
+    def _legend(self, colours, series, best, width: int, metric: str) -> Text:
         """The metric, the toggles in force, the best point, and one entry per curve
         (its colour, or its marker without colour), wrapped to the width."""
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(plain(self.metric), "bold")
+        head.append(plain(metric), "bold")
         for word, on in (("log scale", self.log_scale), ("smoothed", self.smoothing)):
             if on:
                 head.append(f" · {word}")
@@ -179,7 +180,7 @@ class MetricChart(Widget, can_focus=True):
         return Text("\n").join(lines)
 
     def _plot(self, series, colours, best, width: int, rows: int) -> Text:
-        import plotext              # 0.15 s: only when a chart is first drawn
+        import plotext              # lazy: ~100 ms, only when a chart is first drawn
         plotext.terminal.limit(False, False)     # the pane's size, not the terminal's, rules
         figure = plotext.figure
         figure.clear()

@@ -10,6 +10,8 @@ params its runs share.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
@@ -21,11 +23,16 @@ from tui.runlist import columns as run_columns
 from tui.runlist import results
 from tui.runlist.rows import RunRow
 
+if TYPE_CHECKING:
+    from tui.app.widgets.run_table_parts import RunTableParts as _Table
+else:
+    _Table = object                  # RunTable gives the state (run_table_parts)
+
 SPARK_POINTS = run_columns.SPARK_WIDTH
 BEST_ON_CURSOR = Style(bold=True, underline=True)
 
 
-class RunCells:
+class RunCells(_Table):
     """The drawing half of RunTable (see there for the state it reads)."""
 
     def init_cells(self) -> None:
@@ -130,7 +137,8 @@ class RunCells:
         head = self.heads.get(row.id)
         folded = head is not None and head.folded
         if name == "mark":
-            state = self.summary_of(head).state if folded else row.state
+            state = self.summary_of(head).state if head is not None and head.folded \
+                else row.state
             state_style = self.get_component_rich_style(f"runtable--{state.value}",
                                                         partial=True)
             return run_columns.mark_text(row, row.id in self.marked, state), state_style

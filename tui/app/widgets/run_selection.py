@@ -6,10 +6,17 @@ Marks apply where the filter lets them: `marked_rows` are the marked runs the fi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui.runlist.rows import RunRow
 
+if TYPE_CHECKING:
+    from tui.app.widgets.run_table_parts import RunTableParts as _Table
+else:
+    _Table = object                  # RunTable gives the state (run_table_parts)
 
-class RunSelection:
+
+class RunSelection(_Table):
     """The cursor, the marks and what a click does."""
 
     # ------------------------------------------------------------ marks

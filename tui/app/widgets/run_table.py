@@ -312,7 +312,8 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
         self.index_of = {row.id: i for i, (row, _) in enumerate(self.shown)}
         self._measure()
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
-        index = self.index_of.get(selected, min(self.cursor, max(0, len(self.shown) - 1)))
+        fallback = min(self.cursor, max(0, len(self.shown) - 1))
+        index = self.index_of.get(selected, fallback) if selected is not None else fallback
         self.set_reactive(RunTable.cursor, index)
         self._announce()
         self._scroll_to_cursor()

@@ -20,8 +20,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
+
+from tests.helpers import free_port, wait_for
 
 DAEMONS = ("/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd")
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "munge")
@@ -33,12 +34,6 @@ NODE_MEMORY_MB = 4000
 def available() -> bool:
     return all(os.path.exists(d) for d in DAEMONS) and \
         all(shutil.which(c) for c in COMMANDS)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SlurmCluster:
@@ -63,7 +58,7 @@ class SlurmCluster:
         lines = [
             # Addresses given, so a machine whose name does not resolve works too.
             "ClusterName=runyardtest", f"SlurmctldHost={self.host}(127.0.0.1)",
-            f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+            f"SlurmctldPort={free_port()}", f"SlurmdPort={free_port()}",
             "SlurmUser=root", "SlurmdUser=root", "AuthType=auth/munge", "CredType=cred/munge",
             f"AuthInfo=socket={self.munge_socket}",
             "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
@@ -97,25 +92,21 @@ class SlurmCluster:
                                f"--socket={self.munge_socket}", f"--key-file={m / 'munge.key'}",
                                f"--pid-file={m / 'munged.pid'}", f"--log-file={m / 'munged.log'}",
                                f"--seed-file={m / 'munged.seed'}"])
-        deadline = time.monotonic() + 15
-        while not self.munge_socket.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("munged did not create its socket:\n" + self.log_tail())
-            time.sleep(0.02)
+        wait_for(self.munge_socket.exists, timeout=15, interval=0.02,
+                 what=lambda: "munged to create its socket:\n" + self.log_tail())
         self._spawn("slurmctld", CONTROLLER)
         self._spawn("slurmd", ["/usr/sbin/slurmd", "-D"])
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.split()
-            if state and all(s == "idle" for s in state):
-                return self
-            for name, proc in self.processes.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited {proc.returncode}:\n" + self.log_tail())
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Slurm node did not become idle (sinfo: {state}):\n"
-                                   + self.log_tail())
-            time.sleep(0.1)
+        wait_for(self._node_idle, timeout=timeout, interval=0.1,
+                 what=lambda: "the Slurm node to become idle:\n" + self.log_tail())
+        return self
+
+    def _node_idle(self) -> bool:
+        """Whether sinfo shows the node idle; a daemon that exited fails at once."""
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited {proc.returncode}:\n" + self.log_tail())
+        state = self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.split()
+        return bool(state) and all(s == "idle" for s in state)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         with open(self.root / "log" / f"{name}.out", "ab") as out:
@@ -156,11 +147,14 @@ class SlurmCluster:
     def start_controller(self, timeout: float = 60.0) -> None:
         """slurmctld again, from its saved state; returns once it answers."""
         self._spawn("slurmctld", CONTROLLER)
-        deadline = time.monotonic() + timeout
-        while self.run("sinfo", "-h", check=False).returncode != 0:
-            if self.processes["slurmctld"].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("slurmctld did not come back:\n" + self.log_tail())
-            time.sleep(0.1)
+        wait_for(self._controller_answers, timeout=timeout, interval=0.1,
+                 what=lambda: "slurmctld to come back:\n" + self.log_tail())
+
+    def _controller_answers(self) -> bool:
+        controller = self.processes["slurmctld"]
+        if controller.poll() is not None:
+            raise RuntimeError(f"slurmctld exited {controller.returncode}:\n" + self.log_tail())
+        return self.run("sinfo", "-h", check=False).returncode == 0
 
     def stop(self) -> None:
         """slurmd, slurmctld, munged: SIGTERM, a deadline, then SIGKILL; each is reaped."""

@@ -15,8 +15,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
+
+from tests.helpers import free_port, wait_for
 
 SSHD = "/usr/sbin/sshd"
 # What a box without extra software has on PATH (sh and coreutils, plus setsid).
@@ -33,25 +34,13 @@ def _keygen(path: Path) -> None:
                     str(path)], check=True, capture_output=True)
 
 
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_banner(address: str, port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((address, port), timeout=1) as sock:
-                if sock.recv(64).startswith(b"SSH-"):
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"sshd on {address}:{port} did not answer")
-        time.sleep(0.05)
+def _answers(address: str, port: int) -> bool:
+    """Whether an SSH server greets us on that port."""
+    try:
+        with socket.create_connection((address, port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
 
 
 def _children(parent: int) -> list[int]:
@@ -158,9 +147,10 @@ class SshBox:
                 command = ["ip", "netns", "exec", self.netns, *command]
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
             try:
-                _wait_for_banner(self.address, self.port, timeout=10)
+                wait_for(lambda: _answers(self.address, self.port), timeout=10,
+                         what=f"sshd on {self.address}:{self.port} to answer")
                 return self
-            except (OSError, TimeoutError):
+            except AssertionError:
                 self.stop()
                 if self.netns is None:
                     self.port = free_port(self.address)      # someone took the port

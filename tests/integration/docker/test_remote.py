@@ -7,64 +7,38 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.helpers import process_alive, wait_for
-from tests.integration.docker_fixtures import write_targets
-from tests.integration.dockerd import free_port
-
-SSHD = "/usr/sbin/sshd"
-
+from tests.daemons import sshd
+from tests.daemons.docker_fixtures import write_targets
+from tests.helpers import process_alive, require, wait_for
 
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    """OpenSSH on 127.0.0.1 with its own host key, authorized key and pid file."""
-    require(os.path.exists(SSHD) and shutil.which("ssh-keygen") is not None,
-            "OpenSSH is needed (apt-get install openssh-server openssh-client)")
+def docker_box(tmp_path_factory) -> tuple[sshd.Client, sshd.SshBox]:
+    """OpenSSH on 127.0.0.1 (tests/daemons/sshd.py): the machine a Docker engine is on."""
+    require(sshd.available(), "OpenSSH is needed (apt-get install openssh-server openssh-client)")
     root = tmp_path_factory.mktemp("sshd")
-    host_key, user_key = root / "host_ed25519", root / "user_ed25519"
-    for key in (host_key, user_key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    (root / "authorized_keys").write_text((root / "user_ed25519.pub").read_text())
-    port = free_port()
-    (root / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {root}/sshd.pid\n"
-        f"AuthorizedKeysFile {root}/authorized_keys\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "StrictModes no\nAllowStreamLocalForwarding yes\n")
-    Path("/run/sshd").mkdir(exist_ok=True)
-    proc = subprocess.Popen([SSHD, "-D", "-f", str(root / "sshd_config"), "-E", str(root / "log")],
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    client = sshd.Client(root / "client")
+    box = sshd.SshBox(root, "docker-box", client.public_key).start()
     try:
-        wait_for(lambda: _accepts(port) or proc.poll() is not None, what="sshd to listen")
-        assert proc.poll() is None, (root / "log").read_text()
-        yield {"port": port, "user_key": user_key, "host_pub": (root / "host_ed25519.pub")}
+        yield client, box
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        box.stop()
 
 
-def _accepts(port: int) -> bool:
-    import socket
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _ssh_home(cli, sshd, tmp_path, trusted: bool = True) -> None:
+def _ssh_home(cli, docker_box, tmp_path, trusted: bool = True) -> None:
     """A HOME whose ~/.ssh/config names the box; the engine inherits it from the CLI."""
+    client, box = docker_box
     ssh = tmp_path / "home" / ".ssh"
     ssh.mkdir(parents=True)
-    shutil.copy(sshd["user_key"], ssh / "id_ed25519")
+    shutil.copy(client.key, ssh / "id_ed25519")
     os.chmod(ssh / "id_ed25519", 0o600)
-    (ssh / "config").write_text(f"Host docker-box\n  HostName 127.0.0.1\n  Port {sshd['port']}\n"
+    (ssh / "config").write_text(f"Host docker-box\n  HostName {box.address}\n  Port {box.port}\n"
                                 f"  User root\n  IdentityFile {ssh / 'id_ed25519'}\n")
     if trusted:
-        key = " ".join(sshd["host_pub"].read_text().split()[:2])
-        (ssh / "known_hosts").write_text(f"[127.0.0.1]:{sshd['port']} {key}\n")
+        (ssh / "known_hosts").write_text(box.known_hosts_line())
     cli.env["HOME"] = str(tmp_path / "home")
 
 
@@ -93,9 +67,9 @@ def test_tcp_engine_gets_a_copy_of_the_code_and_sends_metrics_back(cli, dockerd,
     assert "epoch 2 done" in cli("logs", str(run_id)).stdout
 
 
-def test_ssh_engine_runs_and_reattaches_after_engine_kill(cli, dockerd, busybox_image, sshd,
-                                                          tmp_path):
-    _ssh_home(cli, sshd, tmp_path)
+def test_ssh_engine_runs_and_reattaches_after_engine_kill(cli, dockerd, busybox_image,
+                                                          docker_box, tmp_path):
+    _ssh_home(cli, docker_box, tmp_path)
     _remote(cli, busybox_image, f"ssh://docker-box{dockerd.socket}")
     script = ('pwd; i=1; while [ $i -le 30 ]; do echo "n=$i"; i=$((i+1)); sleep 0.1; done; '
               'echo \'{"step": 1, "ssh": 1}\' >> "$RUNYARD_METRICS"; exit 4')
@@ -114,11 +88,11 @@ def test_ssh_engine_runs_and_reattaches_after_engine_kill(cli, dockerd, busybox_
     assert targets["remote"]["status"] == "ok"
 
 
-def test_ssh_engine_with_an_untrusted_host_key_fails_clearly(cli, dockerd, busybox_image, sshd,
-                                                             tmp_path):
+def test_ssh_engine_with_an_untrusted_host_key_fails_clearly(cli, dockerd, busybox_image,
+                                                             docker_box, tmp_path):
     """Like an SSH target that refuses us: the launch is refused at once (someone must act),
     with the reason and a hint; nothing is queued."""
-    _ssh_home(cli, sshd, tmp_path, trusted=False)
+    _ssh_home(cli, docker_box, tmp_path, trusted=False)
     _remote(cli, busybox_image, f"ssh://docker-box{dockerd.socket}")
     launched = cli("launch", "--target", "remote", "--", "true", check=False)
     assert launched.returncode == 5, launched.stderr

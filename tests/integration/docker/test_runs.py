@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.helpers import wait_for
-from tests.integration.docker_fixtures import write_targets
+from tests.daemons.docker_fixtures import write_targets
 
 
 def _box(cli, dockerd, image, name="box", **extra) -> str:

@@ -5,14 +5,11 @@ import os
 import signal
 from pathlib import Path
 
-import pytest
-
+from core.paths import StorePaths
+from tests.daemons.slurm import NODE_CPUS, SlurmCluster
+from tests.daemons.slurm_fixtures import SlurmLab
 from tests.helpers import process_alive, wait_for
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _time_limit_first(time_limited_run):
-    """Starts the time-limited run before the other slurm tests (test_slurm_time_limit.py)."""
+from tests.tui.apps import make_app, until, widget_text
 
 
 def test_a_run_becomes_a_job_with_its_output_metrics_and_exit_code(slurm, cli, project):
@@ -65,7 +62,6 @@ def test_a_pending_reason_is_shown_and_a_pending_job_can_be_cancelled(slurm, cli
 
 
 def test_a_full_node_makes_a_run_wait_for_resources_until_cancel_frees_it(slurm, cli):
-    from tests.slurmcluster import NODE_CPUS
     # The big run leaves one CPU free (the time-limited run may hold it); the other asks for 2.
     slurm.configure(slurm.target(cpus=NODE_CPUS - 1), slurm.target("pair", cpus=2),
                     extra="[run]\ncancel_grace = 2\n")
@@ -138,8 +134,6 @@ def test_jobs_are_followed_again_after_the_engine_is_killed(slurm, cli, tmp_path
 
 
 def test_a_node_that_fails_makes_its_run_lost(slurm_cluster, env, cli, tmp_path):
-    from tests.integration.slurm_fixtures import SlurmLab
-    from tests.slurmcluster import SlurmCluster
     own = SlurmCluster(tmp_path / "own-cluster").start()    # taking a node down is not shared
     try:
         env.update(own.env)
@@ -173,8 +167,6 @@ def test_a_sweep_to_one_slurm_target_is_one_job_array(slurm, cli):
 
 
 async def test_the_app_shows_a_pending_reason(slurm, cli, env, project, monkeypatch):
-    from core.paths import StorePaths
-    from tests.tui.conftest import make_app, until, widget_text
     slurm.configure(slurm.target(sbatch_options=["--begin=now+1hour"]))
     run_id = cli.launch("echo", "never", opts=("--target", "cluster"))
     job = wait_for(lambda: "pending" in (cli.run(run_id)["detail"] or "") and slurm.job(run_id),

@@ -1,7 +1,7 @@
 """Fixtures of the slurm tests: one real single-node cluster per session, and a project with a
 slurm target on it.
 
-`slurm_cluster` starts munged, slurmctld and slurmd (tests/slurmcluster.py) once; every test
+`slurm_cluster` starts munged, slurmctld and slurmd (tests/daemons/slurm.py) once; every test
 that uses `slurm` gets SLURM_CONF in its environment (so the engine, sbatch and the jobs use
 the test cluster) and, when it ends, the jobs its store submitted are cancelled.
 """
@@ -12,24 +12,21 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests import slurmcluster
-from tests.conftest import require
-from tests.helpers import EXAMPLES, REPO, Cli, kill_store_processes
+from tests.daemons.slurm import SlurmCluster, available as slurm_installed
+from tests.helpers import EXAMPLES, Cli, isolated_env, require, stop_store
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
-    require(slurmcluster.available(),
+    require(slurm_installed(),
             "munged, slurmctld, slurmd and the Slurm commands are needed "
             "(apt-get install slurm-wlm munge)")
     require(os.geteuid() == 0, "the test cluster runs its daemons as root")
-    cluster = slurmcluster.SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
     try:
         cluster.start()
         yield cluster
@@ -41,7 +38,7 @@ def slurm_cluster(tmp_path_factory):
 class SlurmLab:
     """The cluster, the project's slurm targets, and what the engine recorded."""
 
-    def __init__(self, cluster: slurmcluster.SlurmCluster, project: Path, env: dict):
+    def __init__(self, cluster: SlurmCluster, project: Path, env: dict):
         self.cluster = cluster
         self.project = project
         self.env = env
@@ -90,17 +87,14 @@ def time_limited_run(slurm_cluster, tmp_path_factory):
     """A run on a target with a 1-minute time limit, launched when first asked for.
 
     Slurm enforces time limits every 30 s or so, and 1 minute is its smallest limit, so the
-    run ends 60-90 s after it starts. test_slurm.py asks for it first thing, and
-    test_slurm_time_limit.py (which runs after the other slurm tests) checks it, so the
-    wait overlaps the other tests. Yields (cli, run id, lab).
+    run ends 60-90 s after it starts. tests/integration/slurm/conftest.py asks for it
+    first thing, and slurm/test_time_limit.py (which sorts after the other slurm tests)
+    checks it, so the wait overlaps the other tests. Yields (cli, run id, lab).
     """
     root = tmp_path_factory.mktemp("time-limit")
     project = root / "project"
     shutil.copytree(EXAMPLES / "train", project)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(root / "store"), XDG_CONFIG_HOME=str(root / "config"),
-               XDG_DATA_HOME=str(root / "data"), RUNYARD_ENGINE_IDLE_EXIT="600",
-               PYTHONPATH=str(REPO), **slurm_cluster.env)
+    env = {**isolated_env(root), **slurm_cluster.env}
     lab = SlurmLab(slurm_cluster, project, env)
     lab.configure(lab.target(partition="short", time_limit=1))
     cli = Cli(env, project)
@@ -109,6 +103,4 @@ def time_limited_run(slurm_cluster, tmp_path_factory):
         yield cli, run_id, lab
     finally:
         lab.cancel_jobs()
-        subprocess.run([sys.executable, "-m", "tui", "engine", "stop"], env=env,
-                       capture_output=True, timeout=60, cwd=str(root), check=False)
-        kill_store_processes(root / "store")
+        stop_store(env, root)

@@ -4,8 +4,7 @@ and nothing hangs."""
 
 import time
 
-from tests.helpers import wait_for
-from tests.sshbox import free_port
+from tests.helpers import free_port, wait_for
 
 
 def test_without_sbatch_on_the_path_the_launch_is_refused_and_nothing_recorded(slurm, cli,

@@ -16,7 +16,7 @@ from core.executors.docker.executor import DOWN_PAUSE
 from core.models import epoch_from_iso
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.docker_fixtures import write_targets
+from tests.daemons.docker_fixtures import write_targets
 
 COUNT = 'i=1; while [ $i -le {n} ]; do echo "step=$i loss=$i"; i=$((i+1)); sleep {pause}; done'
 # Counts until the test creates `stop` in the run's (bind-mounted) code folder: Docker may

@@ -1,5 +1,5 @@
-"""A run over its Slurm time limit: failed, with Slurm's reason. Runs after the other slurm
-tests on purpose: its run was started by test_slurm.py (see `time_limited_run`)."""
+"""A run over its Slurm time limit: failed, with Slurm's reason. Sorts after the other slurm
+tests on purpose: its run was started before them (slurm/conftest.py, `time_limited_run`)."""
 
 
 def test_a_run_over_its_time_limit_fails_with_slurms_reason(time_limited_run):

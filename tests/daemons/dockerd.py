@@ -16,30 +16,40 @@ local sessions; under CI=true it is always built fresh.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.helpers import process_alive, wait_for
+from tests.helpers import free_port, process_alive, wait_for
 
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_IMAGE = "runyard-test/busybox:1"
 PYTHON_IMAGE = "runyard-test/python:1"
 DEBOOTSTRAP = ["debootstrap", "--variant=minbase", "--include=python3", "bookworm"]
-MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
 PYTHON_ROOTFS_VERSION = "bookworm-python3-v1"       # change to rebuild cached tarballs
 _TRIM = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info",
          "var/cache/apt/archives", "var/lib/apt/lists")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def debian_mirror(apt: Path = APT_SOURCES) -> str | None:
+    """The Debian mirror apt uses on this machine, read from its sources (deb822 `URIs:`
+    first, then one-line `deb` entries); the security archive is not a mirror of Debian."""
+    found = []
+    for path in sorted((apt / "sources.list.d").glob("*.sources")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.lower().startswith("uris:"):
+                found += line.split(":", 1)[1].split()
+    for path in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]:
+        if path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                words = [w for w in line.split() if not w.startswith("[")]
+                if words[:1] == ["deb"] and len(words) > 1:
+                    found.append(words[1])
+    return next((uri for uri in found if "security" not in uri), None)
 
 
 class Dockerd:
@@ -71,14 +81,15 @@ class Dockerd:
              "--ip-masq=false", "--ip-forward=false", "--live-restore", "--log-level=warn"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while self.docker("version", check=False).returncode != 0:
-            if self.process.poll() is not None:
-                raise AssertionError(f"dockerd exited {self.process.returncode}:\n"
-                                     + self.log_tail())
-            if time.monotonic() > deadline:
-                raise AssertionError("dockerd did not answer in time:\n" + self.log_tail())
-            time.sleep(0.1)
+        wait_for(self._answers, timeout=timeout, interval=0.1,
+                 what=lambda: "dockerd to answer:\n" + self.log_tail())
+
+    def _answers(self) -> bool:
+        """Whether `docker version` gets an answer; a dockerd that exited fails at once."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"dockerd exited {self.process.returncode}:\n" + self.log_tail())
+        return self.docker("version", check=False).returncode == 0
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM our dockerd, wait for it to exit; SIGKILL at the deadline."""
@@ -111,7 +122,6 @@ class Dockerd:
         return self.docker(*args).stdout.decode().split()
 
     def inspect(self, container: str) -> dict:
-        import json
         return json.loads(self.docker("inspect", container).stdout)[0]
 
     def import_tree(self, tree: Path, image: str) -> None:
@@ -191,6 +201,7 @@ def busybox_tree(dest: Path) -> Path:
     return dest
 
 
+
 def python_rootfs(work: Path) -> Path:
     """A tar of a minimal Debian with python3: cached locally, built fresh under CI."""
     cache = None if os.environ.get("CI") else Path(
@@ -200,7 +211,9 @@ def python_rootfs(work: Path) -> Path:
         if cached.is_file():
             return cached
     tree = work / "python-rootfs"
-    proc = subprocess.run([*DEBOOTSTRAP, str(tree), MIRROR], capture_output=True, text=True,
+    mirror = debian_mirror()
+    assert mirror, f"no Debian mirror in apt's sources ({APT_SOURCES}) for debootstrap"
+    proc = subprocess.run([*DEBOOTSTRAP, str(tree), mirror], capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, f"debootstrap failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     for part in _TRIM:

@@ -5,7 +5,7 @@ import os
 import signal
 
 from tests.helpers import process_alive, wait_for
-from tests.integration.ssh_fixtures import FULL_PATH
+from tests.daemons.ssh_fixtures import FULL_PATH
 
 
 def _login(lab, slurm):

@@ -6,7 +6,16 @@ import signal
 import time
 from pathlib import Path
 
-from tests.helpers import process_alive, wait_for
+import pytest
+
+from core.config import Project, SnapshotConfig
+from core.errors import ExecutorError
+from core.remote import pool, runfolder
+from core.remote.mirror import Watch
+from core.remote.settings import SshSettings
+from core.store.blobs import BlobStore
+from core.store.snapshot import take
+from tests.helpers import process_alive, wait_for, wait_for_async
 
 
 def test_a_run_on_a_box_reports_output_metrics_and_its_exit_code(lab, cli, project):
@@ -144,12 +153,6 @@ def test_proxy_jump_and_a_host_given_in_full(lab, cli):
 
 async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
     """prepare_run + a watch without a process: what a job submitted with sbatch needs."""
-    from core.store.blobs import BlobStore
-    from core.config import Project, SnapshotConfig
-    from core.remote import pool, runfolder
-    from core.remote.mirror import Watch
-    from core.remote.settings import SshSettings
-    from core.store.snapshot import take
     blobs = BlobStore(tmp_path / "blobs")
     snapshot = take(Project(lab.project, None, "", False), SnapshotConfig(), blobs, {})
     settings = SshSettings(host="box1", ssh_config=str(lab.client.config))
@@ -165,11 +168,9 @@ async def test_the_layer_a_slurm_executor_reuses(lab, tmp_path):
         local = tmp_path / "local.log"
         watch = pool.mirror(box).add(Watch("runs/job/7", [("output.log", local)], 0, None))
         await box.ready()
-        for _ in range(100):                        # running until the status file appears
-            if local.exists() and local.read_text():
-                break
-            await asyncio.sleep(0.1)
-        assert not watch.done.done()
+        await wait_for_async(lambda: local.exists() and local.read_text(), timeout=10,
+                             what="the job's output mirrored")
+        assert not watch.done.done(), "running until the status file appears"
         (lab.box1.work / "runs/job/7/exit_status").write_text("0\t\n")
         end = await asyncio.wait_for(watch.done, 30)
         assert end.status == "0\t" and not end.gone and local.read_text() == "from the job\n"
@@ -188,3 +189,27 @@ def test_removing_a_box_run_deletes_its_folder_on_the_box_too(lab, cli):
     wait_for(lambda: not remote.exists(), timeout=60, what="the run's folder on the box to go")
     assert (lab.box1.work / "blobs").is_dir(), "the box's blob store stays"
     assert not (Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id)).exists()
+
+
+async def test_a_command_that_loses_its_box_leaves_it_unreachable_not_idle(lab):
+    """A command on a connection that stopped answering (its sshd frozen) drops it and says
+    the box is unreachable: someone was using it right then. Before, the box went back to
+    `idle` when no run was watched, so a start refused by a lost box looked like a box
+    nobody needed (the executor contract saw `idle`, not `unreachable`, under load)."""
+    settings = SshSettings(host="box1", ssh_config=str(lab.client.config), command_timeout=2)
+    box = pool.acquire(settings, str(lab.box1.work))
+    frozen: list[int] = []
+    try:
+        await box.ready()
+        assert box.state == "ok"
+        frozen = lab.box1.connections()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(ExecutorError) as lost:
+            await box.run("true", what="checking")
+        assert lost.value.transient, lost.value.message
+        assert box.state == "unreachable", (box.state, box.message)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        await pool.release(box)

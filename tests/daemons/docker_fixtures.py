@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.integration.dockerd import (BUSYBOX, BUSYBOX_IMAGE, PYTHON_IMAGE, Dockerd,
-                                       busybox_tree, python_rootfs)
+from tests.daemons.dockerd import (BUSYBOX, BUSYBOX_IMAGE, PYTHON_IMAGE, Dockerd, busybox_tree,
+                                   python_rootfs)
+from tests.helpers import require
 
 _ROOTFS: dict[str, Path] = {}      # the Python root file system tar, built once per session
 

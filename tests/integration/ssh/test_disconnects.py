@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import kill_store_processes, process_alive, wait_for
+from tests.daemons import sshd
+from tests.helpers import kill_store_processes, process_alive, require, wait_for
 
 LINES = 120
 
@@ -40,8 +40,11 @@ def test_cut_connections_while_runs_write_output(lab, cli):
     lab.configure(lab.target("box1"))
     ids = [_writer(cli, "box1") for _ in range(3)]
     for cut in range(1, 4):
-        wait_for(lambda lines=10 * cut: all(_local_lines(cli, i) > lines for i in ids) and
-                 lab.box1.connections(), timeout=60, what="output mirrored and a connection")
+        # Each cut comes once the box is back from the last one ("ok" again), not while a
+        # new connection is still logging in (that cut is noticed as a failed login).
+        wait_for(lambda lines=10 * cut, cut=cut: all(_local_lines(cli, i) > lines for i in ids)
+                 and _engine_log(cli).count("box box1: ok") >= cut and lab.box1.connections(),
+                 timeout=60, what="output mirrored and the box connected again")
         assert lab.box1.cut_connections() >= 1
     for run_id in ids:
         _assert_complete(cli, run_id)
@@ -96,8 +99,8 @@ def test_engine_kill_9_during_remote_runs_reattaches(lab, cli):
 
 
 def test_link_down_is_noticed_and_the_run_caught_up_after(lab, cli):
-    require(sshbox.Namespace.possible(), "network namespaces (ip netns) are needed")
-    namespace = sshbox.Namespace().create()
+    require(sshd.Namespace.possible(), "network namespaces (ip netns) are needed")
+    namespace = sshd.Namespace().create()
     try:
         box = lab.add_box("box3", address=namespace.box_address, netns=namespace.name,
                           path_env="/usr/bin:/bin")
@@ -122,7 +125,6 @@ def test_link_down_is_noticed_and_the_run_caught_up_after(lab, cli):
 
 
 def _engine_log(cli) -> str:
-    from pathlib import Path
     return (Path(cli.env["RUNYARD_HOME"]) / "engine.log").read_text()
 
 

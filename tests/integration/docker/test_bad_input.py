@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.integration.docker_fixtures import write_targets
+from tests.daemons.docker_fixtures import write_targets
 
 
 def _target(cli, name: str, **keys) -> None:

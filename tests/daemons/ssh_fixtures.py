@@ -4,8 +4,8 @@
   exists here; it prints the documented CSV query format, recorded);
 - box2: a box with nothing installed: its sessions' PATH has sh, coreutils and setsid only
   (no tar, so code arrives through the plain stream and one `ln` per file).
-Each box has its own work folder, so each is a separate remote store. Import the fixtures
-into a test module with `from tests.integration.ssh_fixtures import lab  # noqa: F401`.
+Each box has its own work folder, so each is a separate remote store. tests/integration/
+conftest.py makes the `lab` fixture available to every integration test.
 """
 
 from __future__ import annotations
@@ -13,22 +13,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import stat
 from pathlib import Path
 
 import pytest
 
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import kill_store_processes
+from tests.daemons import sshd
+from tests.helpers import kill_store_processes, require
+from tests.standins import nvidia_smi
 
-STAND_IN_SMI = """#!/bin/sh
-# Stand-in for nvidia-smi (no GPU here): the documented CSV query format, recorded.
-cat <<'OUT'
-0, GPU-7f1d2a1e-0b43-9e1e-5c0a-1d6b8e1f2a3b, NVIDIA A100-SXM4-80GB, 81920, 1, 0
-1, GPU-9a8b7c6d-5e4f-3a2b-1c0d-9e8f7a6b5c4d, NVIDIA A100-SXM4-80GB, 81920, 1, 0
-OUT
-"""
 FULL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -39,27 +31,23 @@ class Lab:
         self.root = root
         self.project = project
         self.env = env
-        self.client = sshbox.Client(root / "client")
-        gpu_bin = root / "gpu-bin"
-        gpu_bin.mkdir(parents=True)
-        smi = gpu_bin / "nvidia-smi"
-        smi.write_text(STAND_IN_SMI)
-        smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-        self.boxes: dict[str, sshbox.SshBox] = {}
+        self.client = sshd.Client(root / "client")
+        gpu_bin = nvidia_smi(root / "gpu-bin")
+        self.boxes: dict[str, sshd.SshBox] = {}
         self.box1 = self.add_box("box1", path_env=f"{gpu_bin}:{FULL_PATH}")
-        self.box2 = self.add_box("box2", path_env=sshbox.minimal_path(root))
+        self.box2 = self.add_box("box2", path_env=sshd.minimal_path(root))
 
     def add_box(self, name: str, path_env: str | None = None, trust: bool = True,
-                **kwargs) -> sshbox.SshBox:
-        box = sshbox.SshBox(self.root, name, self.client.public_key, path_env=path_env,
-                            **kwargs).start()
+                **kwargs) -> sshd.SshBox:
+        box = sshd.SshBox(self.root, name, self.client.public_key, path_env=path_env,
+                          **kwargs).start()
         if trust:
             self.client.trust(box)
         self.client.add_alias(name, box)
         self.boxes[name] = box
         return box
 
-    def target(self, name: str, box: sshbox.SshBox | None = None, **keys) -> str:
+    def target(self, name: str, box: sshd.SshBox | None = None, **keys) -> str:
         """A [targets.NAME] table for the box of that name (or `box`)."""
         box = box or self.boxes[name]
         table = {"kind": "ssh", "host": box.name, "ssh_config": str(self.client.config),
@@ -79,7 +67,7 @@ class Lab:
             return json.loads(conn.execute("SELECT handle FROM runs WHERE id = ?",
                                            (run_id,)).fetchone()[0])
 
-    def remote_run_dir(self, box: sshbox.SshBox, run_id: int) -> Path:
+    def remote_run_dir(self, box: sshd.SshBox, run_id: int) -> Path:
         found = list((box.work / "runs").glob(f"*/{run_id}-*"))
         assert len(found) == 1, found
         return found[0]
@@ -93,7 +81,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path, env, project):
-    require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
+    require(sshd.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
     # The engine must never read the machine's ~/.ssh or agent: its HOME is empty here.
     home = tmp_path / "home"

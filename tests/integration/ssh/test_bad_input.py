@@ -5,8 +5,8 @@ import socket
 import subprocess
 import threading
 
-from tests import sshbox
-from tests.conftest import require
+from tests.daemons import sshd
+from tests.helpers import require
 
 
 def _target(cli, name: str) -> dict:
@@ -43,7 +43,7 @@ def test_a_refused_login_is_a_clear_error(lab, cli):
     other_key = lab.root / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)],
                    check=True)
-    locked = sshbox.SshBox(lab.root, "locked", other_key.with_suffix(".pub").read_text()).start()
+    locked = sshd.SshBox(lab.root, "locked", other_key.with_suffix(".pub").read_text()).start()
     lab.boxes["locked"] = locked
     lab.client.trust(locked)
     lab.client.add_alias("locked", locked)
@@ -55,8 +55,8 @@ def test_a_refused_login_is_a_clear_error(lab, cli):
 
 
 def test_an_unreachable_box_holds_its_runs_and_others_carry_on(lab, cli):
-    port = sshbox.free_port()
-    later = sshbox.SshBox(lab.root, "later", lab.client.public_key)
+    port = sshd.free_port()
+    later = sshd.SshBox(lab.root, "later", lab.client.public_key)
     later.port = port
     lab.client.trust(later)
     lab.client.add_alias("later", later)

@@ -10,6 +10,7 @@ from core.executors.base import Context
 from core.executors.slurm.executor import SlurmExecutor
 from core.models import Run, RunSpec, RunState
 from core.paths import StorePaths
+from tests.helpers import wait_for_async
 
 
 def _run(run_id: int, command: list[str], group: int | None = None) -> Run:
@@ -74,10 +75,9 @@ def test_a_job_submitted_before_the_engine_died_is_found_by_its_comment(slurm_cl
         assert [await again.recover(m) for m in members] == array
         await asyncio.gather(*(again.cancel(m, h, grace=0) for m, h in zip(members, array)))
         unknown = await again.recover(_run(6, ["true"]))
-        for _attempt in range(100):
-            if (await again.jobs.query([found["job"]]))[found["job"]].state == "RUNNING":
-                break
-            await asyncio.sleep(0.1)
+        async def running() -> bool:
+            return (await again.jobs.query([found["job"]]))[found["job"]].state == "RUNNING"
+        await wait_for_async(running, timeout=10, interval=0.1, what="the job to run")
         await again.cancel(run, found, grace=1)
         ended = await again.wait(run, found)
         await again.close()
