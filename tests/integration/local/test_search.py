@@ -8,6 +8,9 @@ from tests.searches import (falling, group_runs, launch_search,
                                                     trials, wait_ended, with_objective)
 
 SPACE = ("lr=log(1e-4,1e-1)", "layers=int(2,8)", "opt=adam,sgd")
+# For tests that count runs without a seed: two trials that drew the same x in a small
+# space would be one run (the second a cache hit of the first), about 1 time in 100 per pair.
+WIDE = ("x=int(1,1000000)",)
 OBJECTIVE = ("python3", "objective.py", "--lr", "{lr}", "--layers", "{layers}", "--opt", "{opt}",
              "--steps", "8", "--delay", "0")
 
@@ -135,7 +138,8 @@ def test_stop_cancels_queued_trials_lets_running_ones_count_and_extend_goes_on(c
     gate = tmp_path / "go"
     wait_gate = f'while ! test -e {gate}; do sleep 0.05; done; echo "val_loss=$1"'
     group = launch_search(cli, ("sh", "-c", wait_gate, "objective", "{x}"), "--search", "tpe",
-                          "--objective", "val_loss", "--trials", "10", "--parallel", "2")
+                          "--objective", "val_loss", "--trials", "10", "--parallel", "2",
+                          space=WIDE)
     gid = str(group["id"])
     first, second = trials(cli.env, group["id"])
     wait_for(lambda: cli.run(first["run"])["state"] == "running", what="the first trial")
@@ -204,7 +208,7 @@ def test_each_trial_gets_its_own_gpu_on_a_target_with_gpus(cli, project):
     group = launch_search(cli, ("sh", "-c", 'echo "gpu=$CUDA_VISIBLE_DEVICES"; sleep 1; '
                                             'echo "val_loss=$1"', "objective", "{x}"),
                           "--search", "tpe", "--objective", "val_loss", "--trials", "4",
-                          "--parallel", "2", "--gpus", "1")
+                          "--parallel", "2", "--gpus", "1", space=WIDE)
     wait_ended(cli, group["id"])
     runs = group_runs(cli, group["id"])
     assert len(runs) == 4 and all(len(r["gpus"]) == 1 and r["gpu_count"] == 1 for r in runs)
@@ -219,7 +223,7 @@ def test_a_trial_is_retried_like_any_run_and_told_by_its_last_attempt(cli, tmp_p
     once = f'test -e {marker} || {{ touch {marker}; exit 1; }}; echo "val_loss=$1"'
     group = launch_search(cli, ("sh", "-c", once, "objective", "{x}"), "--search", "tpe",
                           "--objective", "val_loss", "--trials", "2", "--retries", "1",
-                          "--retry-delay", "0")
+                          "--retry-delay", "0", space=WIDE)
     done = wait_ended(cli, group["id"])["search"]
     first, second = trials(cli.env, group["id"])
     failed = cli.run(first["run"])
