@@ -4,6 +4,7 @@ and reading its progress and its trials as the store keeps them."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import sys
@@ -63,6 +64,18 @@ def trials(env: dict, group_id: int) -> list[dict]:
 
 def group_runs(cli, group_id: int) -> list[dict]:
     return cli.json("status", "--json", "--group", str(group_id))["runs"]
+
+
+def pruned_reason(reason: str) -> int:
+    """The value in an ASHA pruned run's reason, checking its form: rung R is at step 4**R
+    (a minimum resource of 1 step, a reduction factor of 4). Which rung stops a trial that
+    runs beside another depends on which of them reported there first, so tests with
+    trials in parallel accept any rung."""
+    found = re.fullmatch(r"pruned at step (\d+), rung (\d+) \(asha\): val_loss=(\d+)", reason)
+    assert found is not None, reason
+    step, rung, value = map(int, found.groups())
+    assert step == 4 ** rung, reason
+    return value
 
 
 def with_objective(project: Path) -> Path:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tests.helpers import epoch, process_alive, wait_for
 from tests.searches import (falling, group_runs, launch_search,
-                                                    trials, wait_ended, with_objective)
+                            trials, wait_ended, with_objective)
 
 SPACE = ("lr=log(1e-4,1e-1)", "layers=int(2,8)", "opt=adam,sgd")
 # For tests that count runs without a seed: two trials that drew the same x in a small

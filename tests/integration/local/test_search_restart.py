@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.helpers import process_alive, wait_for
 from tests.searches import (constant, group_runs, launch_search,
-                                                    trials, wait_ended)
+                            trials, wait_ended)
 
 
 def test_an_engine_killed_mid_search_goes_on_without_repeating_or_losing_a_trial(cli, env):

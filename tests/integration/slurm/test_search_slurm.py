@@ -6,7 +6,7 @@ import signal
 
 from tests.helpers import process_alive, wait_for
 from tests.searches import (constant, group_runs, launch_search,
-                                                    trials, wait_ended)
+                            trials, wait_ended)
 
 
 def test_a_search_on_slurm_runs_trials_as_jobs_and_survives_an_engine_kill(slurm, cli):
