@@ -47,24 +47,25 @@ ENGINE_STEP = 0.03       # seconds a step takes in the runs the engine supervise
 # ---------------------------------------------------------------- in process
 
 def _simulate(sampler: str, pruner: str | None, seed: int, budget: int,
-              target: float | None = None) -> tuple[float, int, int | None]:
-    """(best final value, total steps run, steps run when a completed trial first reached
-    `target`) of one search, 4 trials advancing a step at a time."""
+              target: float | None = None,
+              parallel: int = PARALLEL) -> tuple[float, int, int | None, int | None]:
+    """(best final value, total steps run, steps run and trials told when a completed trial
+    first reached `target`) of one search, `parallel` trials advancing a step at a time."""
     from core.engine.study import Study
     from core.spec import search as search_spec
     space = [search_spec.parse_dimension(text) for text in SPACE]
-    search = search_spec.build(space, sampler, "val_loss", budget, PARALLEL, pruner, seed)
+    search = search_spec.build(space, sampler, "val_loss", budget, parallel, pruner, seed)
     study = Study(0, search, seed)
     active: dict[int, list] = {}
     told = total = 0
-    best, reached = math.inf, None
+    best, reached, reached_trials = math.inf, None, None
     while True:
-        while len(active) < PARALLEL and told + len(active) < budget:
+        while len(active) < parallel and told + len(active) < budget:
             number, values, _ = study.ask()
             active[number] = [list(curve(values["lr"], values["layers"], values["opt"], STEPS,
                                          seed)), 0]
         if not active or (target is not None and reached is not None):
-            return best, total, reached
+            return best, total, reached, reached_trials
         for number in list(active):
             points, at = active[number]
             step, value = points[at]
@@ -79,7 +80,7 @@ def _simulate(sampler: str, pruner: str | None, seed: int, budget: int,
                 best = min(best, value)
                 del active[number]
                 if target is not None and reached is None and best <= target:
-                    reached = total
+                    reached, reached_trials = total, told
             else:
                 active[number][1] = at + 1
 
@@ -239,4 +240,191 @@ def bench_search_startup(quick: bool) -> list[Result]:
     ]
 
 
-BENCHMARKS = [bench_search_startup, bench_search_in_process, bench_search_engine]
+# ---------------------------------------------------------------- peers and a grid
+
+TARGET = 0.10            # "good": within 0.05 of the optimum (0.05)
+# A grid a user might write over the same space: lr at half-decades, every layer count,
+# both optimisers (98 runs; it holds the optimum, lr=3e-3 layers=5 adam).
+GRID = [(lr, layers, opt) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+        for layers in range(2, 9) for opt in ("adam", "sgd")]
+# ... and one at decades (56 runs), which misses the optimum's neighbourhood.
+DECADES = [(lr, layers, opt) for lr in (1e-4, 1e-3, 1e-2, 1e-1)
+           for layers in range(2, 9) for opt in ("adam", "sgd")]
+
+
+def _grid_trials(order: list, seed: int) -> int | None:
+    """Runs of the grid, in this order, until one's final val_loss reaches TARGET."""
+    for count, (lr, layers, opt) in enumerate(order, 1):
+        if list(curve(lr, layers, opt, STEPS, seed))[-1][1] <= TARGET:
+            return count
+    return None
+
+
+def _optuna_alone(sampler: str, pruner: str | None, seed: int,
+                  budget: int) -> tuple[float, int, float]:
+    """Optuna used as a library, the way a training script rewritten around it would:
+    study.optimize over the same objective, one trial at a time, reporting each step and
+    asking should_prune. (best final value, total steps, seconds per trial.)"""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+                "random": lambda: optuna.samplers.RandomSampler(seed=seed)}
+    pruners = {None: optuna.pruners.NopPruner, "asha": optuna.pruners.SuccessiveHalvingPruner}
+    study = optuna.create_study(sampler=samplers[sampler](), pruner=pruners[pruner]())
+    steps = 0
+
+    def objective(trial) -> float:
+        nonlocal steps
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        layers = trial.suggest_int("layers", 2, 8)
+        opt = trial.suggest_categorical("opt", ["adam", "sgd"])
+        value = math.inf
+        for step, value in curve(lr, layers, opt, STEPS, seed):
+            steps += 1
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=budget)
+    took = time.perf_counter() - start
+    done = [t.value for t in study.trials if t.value is not None
+            and t.state == optuna.trial.TrialState.COMPLETE]
+    return min(done, default=math.inf), steps, took / budget
+
+
+def _runyard_study_seconds(sampler: str, seed: int, budget: int) -> float:
+    """Seconds per trial of runyard's study driver (ask, report every step, tell), one trial
+    at a time: the cost beside Optuna's own optimize loop."""
+    from core.engine.study import Study
+    from core.spec import search as search_spec
+    space = [search_spec.parse_dimension(text) for text in SPACE]
+    study = Study(0, search_spec.build(space, sampler, "val_loss", budget, 1, None, seed), seed)
+    start = time.perf_counter()
+    for _ in range(budget):
+        number, values, _ = study.ask()
+        points = list(curve(values["lr"], values["layers"], values["opt"], STEPS, seed))
+        study.report(number, points)
+        study.tell(number, "complete", points[-1][1])
+    return (time.perf_counter() - start) / budget
+
+
+def bench_search_vs_grid_and_optuna(quick: bool) -> list[Result]:
+    import random
+    seeds = range(10 if quick else 20)
+    to_target = {name: [_simulate(name, None, s, LONG_BUDGET, TARGET)[3] for s in seeds]
+                 for name in ("tpe", "random")}
+    shuffled = []
+    for s in seeds:
+        order = list(GRID)
+        random.Random(s).shuffle(order)
+        shuffled.append(_grid_trials(order, s))
+    in_order = _grid_trials(GRID, 0)
+
+    def med(found: list) -> float:
+        return statistics.median(x if x is not None else math.inf for x in found)
+
+    alone = {name: [_optuna_alone(sampler, pruner, s, BUDGET) for s in seeds]
+             for name, (sampler, pruner) in {"tpe": ("tpe", None), "random": ("random", None),
+                                             "tpe+asha": ("tpe", "asha")}.items()}
+    ours = {name: [_simulate(sampler, pruner, s, BUDGET) for s in seeds]
+            for name, (sampler, pruner) in {"tpe": ("tpe", None), "random": ("random", None),
+                                            "tpe+asha": ("tpe", "asha")}.items()}
+    # One trial at a time, as Optuna's optimize runs them: the same figures, or the driver
+    # is not Optuna's.
+    one = {name: [_simulate("tpe", pruner, s, BUDGET, parallel=1) for s in seeds]
+           for name, pruner in (("tpe", None), ("tpe+asha", "asha"))}
+    decades_best = min(list(curve(lr, layers, opt, STEPS, 0))[-1][1]
+                       for lr, layers, opt in DECADES)
+    per_trial = statistics.median(_runyard_study_seconds("tpe", s, BUDGET) for s in seeds[:5])
+    optuna_per_trial = statistics.median(r[2] for r in alone["tpe"][:5])
+    n = len(seeds)
+    return [
+        Result(f"trials until val_loss <= {TARGET}: tpe (median, {n} seeds)",
+               med(to_target["tpe"]), "trials",
+               peers={"random": med(to_target["random"]),
+                      f"grid of {len(GRID)}, shuffled": med(shuffled),
+                      f"grid of {len(GRID)}, in order": in_order or math.inf,
+                      f"grid of {len(DECADES)} at decades": _grid_trials(DECADES, 0) or math.inf},
+               note=f"4 in flight; up to {LONG_BUDGET} trials; the half-decade grid holds the "
+                    f"optimum, the decade grid's best is {decades_best:.3f}"),
+        Result(f"median best val_loss at {BUDGET} trials, tpe, runyard's driver (4 in flight)",
+               statistics.median(r[0] for r in ours["tpe"]), "",
+               peers={"Optuna alone, tpe (1 at a time)":
+                      statistics.median(r[0] for r in alone["tpe"]),
+                      "Optuna alone, random": statistics.median(r[0] for r in alone["random"]),
+                      "runyard, random": statistics.median(r[0] for r in ours["random"])}),
+        Result(f"total steps at {BUDGET} trials, tpe+asha / tpe, runyard's driver",
+               statistics.median(r[1] for r in ours["tpe+asha"])
+               / statistics.median(r[1] for r in ours["tpe"]), "x",
+               peers={"Optuna alone, tpe+asha / tpe":
+                      statistics.median(r[1] for r in alone["tpe+asha"])
+                      / statistics.median(r[1] for r in alone["tpe"]),
+                      "runyard's driver 1 at a time": statistics.median(
+                          r[1] for r in one["tpe+asha"]) / statistics.median(
+                          r[1] for r in one["tpe"])},
+               note=f"best at that budget: runyard 4 in flight "
+                    f"{statistics.median(r[0] for r in ours['tpe+asha']):.3f}, 1 at a time "
+                    f"{statistics.median(r[0] for r in one['tpe+asha']):.4f}, Optuna alone "
+                    f"{statistics.median(r[0] for r in alone['tpe+asha']):.4f}"),
+        Result("sampler cost per trial (ask, report 60 steps, tell), runyard's study driver",
+               per_trial * 1000, "ms", peers={"Optuna alone, optimize loop":
+                                             optuna_per_trial * 1000},
+               note=f"tpe, {BUDGET} trials, median of 5 seeds"),
+    ]
+
+
+def _span(db: Path, group: int) -> float:
+    """Seconds from the group's first run recorded to its last run ended (store times)."""
+    from core.models import epoch_from_iso
+    with sqlite3.connect(db) as conn:
+        first, last = conn.execute("SELECT min(created_at), max(finished_at) FROM runs "
+                                   "WHERE group_id = ?", (group,)).fetchone()
+    return (epoch_from_iso(last) or 0.0) - (epoch_from_iso(first) or 0.0)
+
+
+def bench_search_overhead(quick: bool) -> list[Result]:
+    """What a search adds per trial through the engine: N trials of a run that prints its
+    objective at once, 4 in flight, beside a grid sweep of the same N runs, 4 at a time."""
+    n = 20 if quick else 40
+    command = ("sh", "-c", 'echo "val_loss=$1"', "objective", "{x}")
+    with Workspace("overhead") as ws:
+        project = ws.root / "p"
+        project.mkdir()
+        (project / "runyard.toml").write_text(f"[targets.local]\nmax_parallel = {PARALLEL}\n")
+        db = ws.home / "runyard.db"
+        spans: dict[str, list[float]] = {"search": [], "sweep": []}
+        for round_ in range(3):
+            values = ",".join(str(round_ * 1000 + i) for i in range(n))
+            reply = json.loads(ws.tui("launch", "--sweep", f"x={values}", "--json", "--",
+                                      *command, cwd=project).stdout)
+            sweep = next(g["id"] for g in reply["groups"] if g["kind"] == "sweep")
+            wait_for(lambda: all(r["state"] not in ("queued", "running") for r in json.loads(
+                ws.tui("status", "--json", "--all", "--group", str(sweep), cwd=project).stdout
+            )["runs"]), timeout=300, interval=0.2, what="the sweep to end")
+            spans["sweep"].append(_span(db, sweep))
+            reply = json.loads(ws.tui("launch", "--search", "random", "--objective", "val_loss",
+                                      "--trials", str(n), "--parallel", str(PARALLEL),
+                                      "--sweep", "x=int(1,1000000000)", "--json", "--",
+                                      *command, cwd=project).stdout)
+            group = next(g["id"] for g in reply["groups"] if g["kind"] == "search")
+
+            def ended(group=group) -> bool:
+                found = json.loads(ws.tui("search", "list", "--json", cwd=project).stdout)
+                progress = next(g for g in found["searches"] if g["id"] == group)["search"]
+                return progress["state"] != "running" and not progress["running"]
+
+            wait_for(ended, timeout=300, interval=0.2, what="the search to end")
+            spans["search"].append(_span(db, group))
+    search, sweep = statistics.median(spans["search"]), statistics.median(spans["sweep"])
+    return [
+        Result(f"search overhead per trial ({n} trials, 4 in flight, random sampler)",
+               (search - sweep) / n * 1000, "ms",
+               note=f"search {search:.2f} s vs a grid sweep of the same {n} runs {sweep:.2f} s "
+                    "(first recorded to last ended; median of 3 rounds)"),
+    ]
+
+
+BENCHMARKS = [bench_search_startup, bench_search_in_process, bench_search_engine,
+              bench_search_vs_grid_and_optuna, bench_search_overhead]
