@@ -285,6 +285,11 @@ class Box:
         `in_use`: a command was waiting on it, so the box is unreachable (not idle) even when
         no run is watched there."""
         if conn is not self._conn:
+            # Already forgotten: asyncssh reported the loss first and, with no run watched,
+            # the box went idle; but a command was using it, so it is unreachable.
+            if in_use and self._conn is None and self.state == "idle":
+                self._set("unreachable", f"{self.label}: {reason}")
+                self._ensure_retry()
             return
         self._conn = None
         self._up.clear()
