@@ -127,6 +127,25 @@ class Run:
         return self.spec.name or default_name(self.spec.command)
 
 
+@dataclass(frozen=True)
+class FileStat:
+    """One regular file in a run's code folder, as its target sees it."""
+
+    path: str           # relative to the run's code folder, "/"-separated, valid UTF-8
+    size: int
+    mtime: float        # seconds since the epoch, by the target's clock
+    stamp: str          # size, mtime, inode and ctime: a file that may have changed gets a new one
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a target found in a run's code folder."""
+
+    files: list[FileStat]
+    now: float                  # the target's clock when it looked (for trusting old hashes)
+    unlisted: int = 0           # files whose names cannot be listed (a newline, not UTF-8)
+
+
 _INTERPRETERS = {"python", "python3", "uv", "bash", "sh", "node", "julia", "Rscript", "torchrun",
                  "accelerate", "deepspeed", "env", "nice", "time", "srun", "run", "exec"}
 

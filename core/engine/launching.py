@@ -24,7 +24,7 @@ from core.spec import params as param_rules
 from core.spec import stoprules
 from core.spec import sweeps
 from core.store.blobs import BlobStore
-from core.config import Config, Project
+from core.config import Config, Project, output_glob_problem
 from core.errors import UsageError
 from core.models import Run, RunSpec, default_name
 from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
@@ -121,7 +121,8 @@ def _over_file(given: RunPolicy, file: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, file.retry_on),
                      retry_delay=_given(given.retry_delay, file.retry_delay),
                      stop_if=file.stop_if + given.stop_if,
-                     checkpoints=_given(given.checkpoints, file.checkpoints))
+                     checkpoints=_given(given.checkpoints, file.checkpoints),
+                     outputs=file.outputs + given.outputs)
 
 
 def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
@@ -131,7 +132,8 @@ def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, parent.retry_on),
                      retry_delay=_given(given.retry_delay, parent.retry_delay),
                      stop_if=given.stop_if or parent.stop_if,
-                     checkpoints=_given(given.checkpoints, parent.checkpoints))
+                     checkpoints=_given(given.checkpoints, parent.checkpoints),
+                     outputs=given.outputs or parent.outputs)
 
 
 def _given(cli_value, file_value):
@@ -158,9 +160,13 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
                                     or ".." in Path(checkpoints).parts):
         raise UsageError(f"--checkpoints {checkpoints!r}: expected a folder inside the "
                          "run's code folder, such as checkpoints")
+    for glob in policy.outputs:
+        if (problem := output_glob_problem(glob)) is not None:
+            raise UsageError(f"--outputs {glob!r}: expected {problem}",
+                             hint="for example --outputs 'results/*.csv'")
     return RunPolicy(after=sorted({resolve_after(a) for a in policy.after}), retries=retries,
                      retry_on=policy.retry_on, retry_delay=delay, stop_if=policy.stop_if,
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints, outputs=list(dict.fromkeys(policy.outputs)))
 
 
 # ---------------------------------------------------------------- steps to runs
@@ -176,6 +182,7 @@ class _Base:
     env: dict[str, str]             # config env (launch) or the parent's env (clone)
     parent: int | None = None
     resume_from: str | None = None
+    outputs: tuple[str, ...] = ()   # [run] outputs of the config (launches; a clone has its parent's)
 
 
 def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
@@ -190,7 +197,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
     for step in steps:
         check_gpus(step.gpus)
         target = base.config.target(step.target or "local")
-        policy = _checked_policy(step.policy, resolve_after)
+        policy = step.policy
+        if base.outputs:
+            policy = policy.replace(outputs=[*base.outputs, *policy.outputs])
+        policy = _checked_policy(policy, resolve_after)
         options = base.options
         group = chain
         if step.sweep is not None:
@@ -225,7 +235,8 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
         config.target(step.target or "local")          # an unknown target fails first
     snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
     base = _Base(project=project, config=config, snapshot_id=snapshot.id,
-                 options=_base_options(config, snapshot.warnings), env=dict(config.env))
+                 options=_base_options(config, snapshot.warnings), env=dict(config.env),
+                 outputs=config.outputs)
     chain_name = Path(req.file).stem if req.file else None
     runs, groups = _expand(steps, base, resolve_after, chain_name)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot.id,

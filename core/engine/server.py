@@ -31,6 +31,7 @@ from core.store.ledger import Ledger
 from core.models import RunState, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
+from core.engine.run_files import RunFiles, remove_pulled
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
 from core.engine.targets import Registry
@@ -71,7 +72,9 @@ class Engine:
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
                      "watches": lambda request, _: self.watches.op_list(request),
-                     "unwatch": lambda request, _: self.watches.op_stop(request)}
+                     "unwatch": lambda request, _: self.watches.op_stop(request),
+                     # a run's files (core.engine.run_files)
+                     "files": self.op_files, "pull": self.op_pull}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -97,6 +100,7 @@ class Engine:
         from core.engine.notify import Notifier
         from core.engine.watching import Watches
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
+        self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
         socket_path = self.paths.socket
@@ -125,6 +129,7 @@ class Engine:
         self._server.close()
         await self.watches.close()
         await self.notifier.close()
+        await self.files.close()
         pending = [*background, *self.runner.tasks.values(), *self._forgetting]
         for task in pending:
             task.cancel()
@@ -174,6 +179,7 @@ class Engine:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
         self.notifier.run_ended(run)
+        self.files.run_ended(run)
 
     async def _gpu_loop(self) -> None:
         """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
@@ -331,9 +337,13 @@ class Engine:
         blobs of their snapshots stay: other runs may share them."""
         conn = self.ledger.conn
         runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
+        pulled = run_queries.pulled_rows(conn, [run.id for run in runs])
         removed = self.ledger.remove([run.id for run in runs])
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
+        copies, kept = await asyncio.to_thread(remove_pulled, pulled, self.paths.runs)
+        freed += copies
+        problems += kept
         log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
         remote = [run for run in runs if run.handle and
                   (runtime := self.registry.get(run.spec.target)) is not None and
@@ -354,6 +364,14 @@ class Engine:
             except (RunyardError, OSError, asyncio.TimeoutError) as exc:
                 why = exc.message if isinstance(exc, RunyardError) else repr(exc)
                 log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target, why)
+
+    async def op_files(self, request: requests.FilesRequest, writer) -> dict:
+        run = run_queries.get_run(self.ledger.conn, request.id)
+        return await self.files.listing(run, request.all)
+
+    async def op_pull(self, request: requests.PullRequest, writer) -> dict:
+        run = run_queries.get_run(self.ledger.conn, request.id)
+        return await self.files.pull(run, request.paths, request.to, request.all)
 
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn

@@ -193,6 +193,18 @@ def _m5_removed_runs(db) -> None:
         at TEXT NOT NULL)""")
 
 
+def _m6_run_files(db) -> None:
+    """Declared outputs (`--outputs`, pulled when the run ends) and the files pulled to this
+    machine (`tui pull`): where each went, with the size, mtime and sha256 it was written
+    with, so a second pull skips it and `tui rm` deletes only what runyard wrote."""
+    db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
+    db.execute("""CREATE TABLE pulled (
+        run_id INTEGER NOT NULL, dest TEXT NOT NULL, path TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,
+        at TEXT NOT NULL, why TEXT NOT NULL,
+        PRIMARY KEY (run_id, dest, path)) WITHOUT ROWID""")
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -200,4 +212,5 @@ MIGRATIONS = [
     _m3_run_detail,
     _m4_run_json,
     _m5_removed_runs,
+    _m6_run_files,
 ]

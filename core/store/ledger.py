@@ -83,7 +83,7 @@ class Ledger:
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
                     planned.resume_from, policy.retries, policy.retry_on, policy.retry_delay,
-                    _dumps(policy.stop_if), policy.checkpoints))
+                    _dumps(policy.stop_if), policy.checkpoints, _dumps(policy.outputs)))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
                 events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
@@ -92,8 +92,8 @@ class Ledger:
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, resume_from, retries, retry_on,
-                       retry_delay, stop_if, checkpoints)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       retry_delay, stop_if, checkpoints, outputs)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
@@ -173,13 +173,13 @@ class Ledger:
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
                        avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
-                       checkpoints)
+                       checkpoints, outputs)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
                        coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
-                       checkpoints
+                       checkpoints, outputs
                    FROM runs WHERE id = ?""",
                 (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
@@ -260,10 +260,25 @@ class Ledger:
             self.conn.executemany(
                 "INSERT INTO removed (run_id, name, state, at) VALUES (?, ?, ?, ?)",
                 [(i, found[i][1], found[i][2], at) for i in wanted])
-            for table, column in (("metrics", "run_id"), ("events", "run_id"), ("runs", "id")):
+            for table, column in (("metrics", "run_id"), ("events", "run_id"),
+                                  ("pulled", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
                                       [(i,) for i in wanted])
         return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
+
+    def record_pull(self, run_id: int, dest: str, files: list[tuple[str, int, int, str]],
+                    why: str, note: str | None) -> None:
+        """Files pulled into `dest`: (path, size, mtime_ns, sha256) as written there; `note`
+        (what was pulled, in words) joins the run's history."""
+        at = now_iso()
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO pulled (run_id, dest, path, size, mtime_ns, sha256, at, "
+                "why) VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, dest, path, size, mtime, sha, at, why)
+                 for path, size, mtime, sha in files])
+            if note:
+                self._event(run_id, "pull", None, note, at=at)
 
     def request_cancel(self, run_id: int) -> None:
         at = now_iso()

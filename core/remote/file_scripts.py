@@ -1,0 +1,64 @@
+"""The POSIX sh a box runs for a run's files: list them, hash them, send bytes from an offset.
+
+Like core.remote.scripts, each function returns one script for `sh -s`; every value put
+into a script goes through `quote()`. The box needs find, stat, sha256sum, tail and head
+(coreutils or busybox). File names are the run's: a name with a newline is counted, never
+listed, so every reply line is one file.
+"""
+
+from __future__ import annotations
+
+from core.remote.scripts import quote
+
+HASH_BATCH = 200        # files per sha256sum call (keeps each command line short)
+
+
+def _enter(work: str, run_dir: str) -> str:
+    return f"cd {quote(work)}/{quote(run_dir)}/code 2>/dev/null || {{ echo GONE; exit 0; }}\n"
+
+
+def list_files(work: str, run_dir: str) -> str:
+    """`NOW <epoch>`, then `F <size> <mtime> <inode> <ctime> ./<path>` per regular file,
+    `ODD <count>` (names with a newline, not listed) and `END`; or `GONE`."""
+    return _enter(work, run_dir) + """echo "NOW $(date +%s)"
+nl='
+'
+find . -type f ! -name "*$nl*" -exec stat -c 'F %s %Y %i %Z %n' {} + 2>/dev/null
+echo "ODD $(find . -type f -name "*$nl*" -exec printf . \\; 2>/dev/null | wc -c)"
+echo END
+"""
+
+
+def hash_files(work: str, run_dir: str, paths: list[str]) -> str:
+    """sha256sum's lines for these files (those still there), then `END`; or `GONE`."""
+    lines = [_enter(work, run_dir).rstrip("\n"),
+             "command -v sha256sum >/dev/null 2>&1 || { echo NOSHA; exit 0; }"]
+    for start in range(0, len(paths), HASH_BATCH):
+        names = " ".join(quote(p) for p in paths[start:start + HASH_BATCH])
+        lines.append(f"sha256sum -- {names} 2>/dev/null")
+    lines.append("echo END")
+    return "\n".join(lines) + "\n"
+
+
+def send_files(work: str, run_dir: str, wanted: list[tuple[str, int]], token: str) -> str:
+    """For file i of `wanted` (path, offset): `F i LENGTH`, LENGTH bytes from the offset and
+    a line `E<token>`; or `G i` when it is gone (or not a regular file). Then `END <token>`.
+    A file that shrinks while it is sent is padded with zeros to LENGTH, so the framing
+    holds; its sha256 then tells it changed."""
+    calls = "\n".join(f"send {i} {offset} {quote(path)}"
+                      for i, (path, offset) in enumerate(wanted))
+    return _enter(work, run_dir) + f"""send() {{
+    if [ -f "$3" ] && [ ! -h "$3" ]; then
+        size=$(stat -c %s -- "$3" 2>/dev/null) || {{ printf 'G %s\\n' "$1"; return; }}
+        length=$((size - $2))
+        [ "$length" -ge 0 ] || length=0
+        printf 'F %s %s\\n' "$1" "$length"
+        {{ tail -c +$(($2 + 1)) -- "$3"; cat /dev/zero; }} | head -c "$length"
+        printf '\\nE%s\\n' {token}
+    else
+        printf 'G %s\\n' "$1"
+    fi
+}}
+{calls}
+printf 'END %s\\n' {token}
+"""
