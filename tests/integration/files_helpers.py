@@ -32,6 +32,11 @@ print("wrote", size, "bytes")
 '''
 
 
+# What that run writes or changes in its working folder.
+WROTE_BY_WRITER = ["model.bin", "results/metrics.csv", "ckpt/epoch1.json", "ckpt/epoch2.json",
+                   "notes.txt"]
+
+
 def add_writer(project: Path) -> None:
     (project / "write_outputs.py").write_text(WRITER)
     (project / "notes.txt").write_text("notes from the project\n")

@@ -10,10 +10,8 @@ from pathlib import Path
 from tests import sshbox
 from tests.conftest import require
 from tests.helpers import kill_store_processes, wait_for
+from tests.integration.files_helpers import WROTE_BY_WRITER as WROTE
 from tests.integration.files_helpers import add_writer, by_path, same_files
-
-WROTE = ["model.bin", "results/metrics.csv", "ckpt/epoch1.json", "ckpt/epoch2.json",
-         "notes.txt"]
 
 
 def _run(cli, target: str, size: int, *opts: str) -> int:
