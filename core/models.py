@@ -118,7 +118,8 @@ class Run:
     not_before: str | None = None           # a retry waits until then (backoff)
     avoid_gpus: list[int] = field(default_factory=list)   # GPUs this attempt ran out of memory on
     cause: str | None = None
-    resume_from: str | None = None
+    resume_from: str | None = None          # the path it read its checkpoint by, once started
+    resume_point: str | None = None         # that checkpoint: RUN:PATH (core.engine.resuming)
     spec_key: str | None = None
     detail: str | None = None               # what the target says while it runs (Slurm)
 

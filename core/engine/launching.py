@@ -48,7 +48,7 @@ class PlannedRun:
     key: str                        # the spec key: equal keys = the same run (caching)
     after_local: tuple[int, ...] = ()   # indices of earlier runs of this batch it waits for
     group: int | None = None        # index into Batch.groups
-    resume_from: str | None = None
+    resume_point: str | None = None     # RUN:PATH (core.engine.resuming)
 
 
 @dataclass
@@ -69,10 +69,10 @@ def check_gpus(gpus: int | None) -> None:
 
 
 def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
-             resume_from: str | None) -> str:
+             resume_point: str | None) -> str:
     """What makes two runs the same run: code, command, params, env, target kind, GPUs."""
     text = json.dumps([snapshot_id, workdir, spec.command, spec.params, spec.env, target_kind,
-                       spec.gpus, resume_from], sort_keys=True, separators=(",", ":"))
+                       spec.gpus, resume_point], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]       # 128 bits: plenty
 
 
@@ -181,7 +181,7 @@ class _Base:
     options: dict
     env: dict[str, str]             # config env (launch) or the parent's env (clone)
     parent: int | None = None
-    resume_from: str | None = None
+    resume_point: str | None = None
     outputs: tuple[str, ...] = ()   # [run] outputs of the config (launches; a clone has its parent's)
 
 
@@ -218,10 +218,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                            env=env, name=step.name, tags=list(step.tags), parent=base.parent,
                            priority=step.priority, policy=policy)
             key = spec_key(base.snapshot_id, spec, target.kind, base.project.workdir,
-                           base.resume_from)
+                           base.resume_point)
             mine.append(len(runs))
             runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
-                                   group=group, resume_from=base.resume_from))
+                                   group=group, resume_point=base.resume_point))
     return runs, groups
 
 
@@ -245,7 +245,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
 
 async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, blobs: BlobStore,
                         hashes: dict, skip: tuple[Path, ...], resolve_after: Callable,
-                        resume_from: str | None = None, store: bool = True) -> Batch:
+                        resume_point: str | None = None, store: bool = True) -> Batch:
     if req.code not in ("parent", "current"):
         raise UsageError(f"--code {req.code}: expected parent or current")
     project = configuration.find_project(Path(parent.project) / parent.workdir) \
@@ -278,7 +278,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                           is_git=parent.git_commit is not None)
     env = {k: v for k, v in parent.spec.env.items() if k not in set(req.unset_env)}
     base = _Base(project=project, config=config, snapshot_id=snapshot_id, options=options,
-                 env=env, parent=parent.id, resume_from=resume_from)
+                 env=env, parent=parent.id, resume_point=resume_point)
     runs, groups = _expand([step], base, resolve_after, None)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot_id,
                  git=git, runs=runs, groups=groups, warnings=warnings)

@@ -31,6 +31,7 @@ from core.store.ledger import Ledger
 from core.models import RunState, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
+from core.engine.resuming import Resumer
 from core.engine.run_files import RunFiles, remove_pulled
 from core.engine.runner import Runner
 from core.engine.scheduler import Busy, fits, place
@@ -94,13 +95,15 @@ class Engine:
             self.paths, self.blobs, on_health=self._target_health,
             on_detail=lambda *args: self.runner.note_detail(*args)))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
+        self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
+        self.runner.resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake)
+        self.intake.resumer = self.runner.resumer
         from core.engine.notify import Notifier
         from core.engine.watching import Watches
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
-        self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
         socket_path = self.paths.socket

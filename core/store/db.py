@@ -194,10 +194,13 @@ def _m5_removed_runs(db) -> None:
 
 
 def _m6_run_files(db) -> None:
-    """Declared outputs (`--outputs`, pulled when the run ends) and the files pulled to this
-    machine (`tui pull`): where each went, with the size, mtime and sha256 it was written
-    with, so a second pull skips it and `tui rm` deletes only what runyard wrote."""
+    """Declared outputs (`--outputs`, pulled when the run ends), the checkpoint a run resumes
+    from as RUN:PATH (`resume_point`; `resume_from` is then the path it read it by), and the
+    files pulled to this machine (`tui pull`): where each went, with the size, mtime and
+    sha256 it was written with, so a second pull skips it and `tui rm` deletes only what
+    runyard wrote."""
     db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE runs ADD COLUMN resume_point TEXT")
     db.execute("""CREATE TABLE pulled (
         run_id INTEGER NOT NULL, dest TEXT NOT NULL, path TEXT NOT NULL,
         size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,

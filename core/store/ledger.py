@@ -82,7 +82,7 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_from, policy.retries, policy.retry_on, policy.retry_delay,
+                    planned.resume_point, policy.retries, policy.retry_on, policy.retry_delay,
                     _dumps(policy.stop_if), policy.checkpoints, _dumps(policy.outputs)))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
@@ -91,7 +91,7 @@ class Ledger:
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
-                       group_id, depends_on, spec_key, resume_from, retries, retry_on,
+                       group_id, depends_on, spec_key, resume_point, retries, retry_on,
                        retry_delay, stop_if, checkpoints, outputs)
                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
@@ -163,7 +163,7 @@ class Ledger:
 
     def retry(self, run_id: int, state: RunState, *, reason: str | None,
               exit_code: int | None, at: str, not_before: str, avoid_gpus: list[int],
-              resume_from: str | None, note: str) -> tuple[Run, int]:
+              resume_point: str | None, note: str) -> tuple[Run, int]:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
             new_id = next_run_id(self.conn)
@@ -172,16 +172,16 @@ class Ledger:
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
-                       avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
+                       avoid_gpus, resume_point, retries, retry_on, retry_delay, stop_if,
                        checkpoints, outputs)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
-                       coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
+                       coalesce(?, resume_point), retries, retry_on, retry_delay, stop_if,
                        checkpoints, outputs
                    FROM runs WHERE id = ?""",
-                (new_id, at, not_before, _dumps(avoid_gpus), resume_from, run_id))
+                (new_id, at, not_before, _dumps(avoid_gpus), resume_point, run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
                              message=state.value + (f" ({reason})" if reason else "")
                              + f"; retrying as run {new_id}: {note}", at=at, cause=None,
@@ -189,6 +189,15 @@ class Ledger:
             self._event(new_id, "state", RunState.QUEUED,
                         f"queued: {note}, after run {run_id} {state.value}", at=at)
         return get_run(self.conn, run_id), new_id
+
+    def set_resume(self, run_id: int, point: str | None, path: str | None,
+                   message: str) -> None:
+        """The checkpoint a starting run resumes from (RUN:PATH), and the path it reads it
+        by; `message` joins its history."""
+        with self._tx():
+            self.conn.execute("UPDATE runs SET resume_point = ?, resume_from = ? WHERE id = ?",
+                              (point, path, run_id))
+            self._event(run_id, "resume", None, message)
 
     def request_stop(self, run_id: int, reason: str) -> None:
         """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""

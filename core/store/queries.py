@@ -59,6 +59,7 @@ RUN_JSON_SQL = """json_object(
     'cause', cause,
     'checkpoints', checkpoints,
     'resume_from', resume_from,
+    'resume_point', resume_point,
     'outputs', json(outputs),
     'spec_key', spec_key
 )"""
@@ -213,7 +214,8 @@ def row_to_run(row: sqlite3.Row):
                group_id=r["group_id"], attempt=r["attempt"], retry_of=r["retry_of"],
                retried_as=r["retried_as"], not_before=r["not_before"],
                avoid_gpus=_loads(r["avoid_gpus"]), cause=r["cause"],
-               resume_from=r["resume_from"], spec_key=r["spec_key"],
+               resume_from=r["resume_from"], resume_point=r["resume_point"],
+               spec_key=r["spec_key"],
                detail=r["detail"] if r["state"] == "running" else None)
 
 

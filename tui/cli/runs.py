@@ -188,9 +188,15 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
         lines.append(line)
     if data["stop_if"]:
         lines.append(f"stop if    {'; '.join(data['stop_if'])}")
-    if data["checkpoints"] or data["resume_from"]:
+    point = data.get("resume_point")
+    if data["checkpoints"] or data["resume_from"] or point:
+        source, _, path = (point or "").partition(":")
+        said = f"run {source}'s {path}" if source.isdigit() else None
+        where = data["resume_from"]
         lines.append(f"checkpts   {data['checkpoints'] or '-'}"
-                     + (f"  resumed from {data['resume_from']}" if data["resume_from"] else ""))
+                     + (f"  resumes from {said}" if said else "")
+                     + (f" ({where})" if said and where else
+                        f"  resumed from {where}" if where else ""))
     return lines
 
 

@@ -71,3 +71,32 @@ def test_a_remote_engines_run_keeps_its_files_in_a_volume_and_pull_brings_them(
     wait_for(lambda: not dockerd.docker("volume", "ls", "-q", "--filter",
                                         f"label=runyard.run={run_id}").stdout.strip(),
              timeout=60, what="tui rm to remove the run's volume")
+
+
+TRAIN = ("python3", "train.py", "--epochs", "3", "--delay", "0")
+
+
+def test_resuming_on_a_docker_engine_reads_a_checkpoint_there_or_gets_it_copied_in(
+        cli, dockerd, python_image, project):
+    _remote(cli, python_image, dockerd.tcp_url)
+    first = cli.launch(*TRAIN, "--fail-at-epoch", "3",
+                       opts=("--target", "remote", "--checkpoints", "checkpoints",
+                             "--retries", "1", "--retry-delay", "0"))
+    cli.wait_state(first, "failed", timeout=120)
+    second = cli.run(first)["retried_as"]
+    retried = cli.wait_state(second, "failed", timeout=120)
+    volume = dockerd.docker("volume", "ls", "-q", "--filter",
+                            f"label=runyard.run={first}").stdout.decode().strip()
+    assert retried["resume_from"] == f"/runyard/resume/{volume}/code/checkpoints/epoch2.json", \
+        "the failed attempt's volume, mounted read-only: nothing copied"
+    assert "at epoch 2" in cli("logs", str(second)).stdout
+
+    local = cli.launch(*TRAIN, opts=("--checkpoints", "checkpoints"))
+    cli.wait_state(local, "succeeded", timeout=60)
+    moved = int(cli("clone", str(local), "--resume", "--target", "remote",
+                    "--set", "epochs=4").stdout)
+    done = cli.wait_state(moved, "succeeded", timeout=120)
+    assert done["resume_from"] == "/runyard/resume/checkpoints/epoch3.json", "copied in"
+    log = cli("logs", str(moved)).stdout
+    assert "resumed from /runyard/resume/checkpoints/epoch3.json at epoch 3" in log
+    assert "epoch 4 done" in log and "epoch 1 done" not in log
