@@ -132,6 +132,7 @@ class FilesRequest(Request):
     TITLE = "files request"
     id: int
     all: bool = False                   # unchanged files of the snapshot too
+    hashes: bool = False                # every file's sha256 (hashed where it is)
 
 
 class PullRequest(Request):

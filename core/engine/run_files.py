@@ -49,17 +49,17 @@ class RunFiles:
                                 hint="launch something with the config that defines it")
         return runtime.executor
 
-    async def find(self, run: Run, allow_stale: bool = True) -> Found:
+    async def find(self, run: Run, allow_stale: bool = True, hash_all: bool = False) -> Found:
         found = await filelist.find(self._executor(run), run, self.blobs,
-                                    self.paths.run_dir(run.id))
+                                    self.paths.run_dir(run.id), hash_all=hash_all)
         if found.stale and not allow_stale:
             raise ExecutorError(found.stale, target=run.spec.target, transient=True)
         return found
 
     # ------------------------------------------------------------ tui files
 
-    async def listing(self, run: Run, include_unchanged: bool) -> dict:
-        found = await self.find(run)
+    async def listing(self, run: Run, include_unchanged: bool, hashes: bool = False) -> dict:
+        found = await self.find(run, hash_all=hashes)
         shown = [f for f in found.files if include_unchanged or f.status != "unchanged"]
         return {"run": run.id, "target": run.spec.target, "state": run.state.value,
                 "listed_at": iso_from_epoch(found.listed_at) if found.listed_at else None,

@@ -370,7 +370,7 @@ class Engine:
 
     async def op_files(self, request: requests.FilesRequest, writer) -> dict:
         run = run_queries.get_run(self.ledger.conn, request.id)
-        return await self.files.listing(run, request.all)
+        return await self.files.listing(run, request.all, request.hashes)
 
     async def op_pull(self, request: requests.PullRequest, writer) -> dict:
         run = run_queries.get_run(self.ledger.conn, request.id)

@@ -12,7 +12,8 @@ from textual.widgets import Static
 from tui.app import keys
 
 SCOPES = {"app": "everywhere", "main": "runs screen", "runs": "run list", "log": "log pane",
-          "chart": "metrics pane", "dialog": "dialogs"}
+          "chart": "metrics pane", "files": "files of a run", "viewer": "a file's content",
+          "dialog": "dialogs"}
 
 
 class HelpScreen(ModalScreen[None]):
