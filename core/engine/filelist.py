@@ -132,11 +132,11 @@ async def find(executor: Executor, run: Run, blobs: BlobStore, run_dir: Path,
     return found
 
 
-async def with_hashes(executor: Executor, run: Run, run_dir: Path,
-                      files: list[RunFile]) -> list[RunFile]:
-    """These files with their sha256 (hashed where they are when not known yet); a file
-    that is gone meanwhile keeps None."""
-    ask = [f for f in files if f.sha256 is None]
+async def with_hashes(executor: Executor, run: Run, run_dir: Path, files: list[RunFile],
+                      only: set[str] | None = None) -> list[RunFile]:
+    """These files with their sha256 (hashed where they are when not known yet; with
+    `only`, just those paths); a file that is gone meanwhile keeps None."""
+    ask = [f for f in files if f.sha256 is None and (only is None or f.path in only)]
     if not ask:
         return files
     index = FileIndex(run_dir / INDEX)
@@ -153,6 +153,24 @@ async def with_hashes(executor: Executor, run: Run, run_dir: Path,
         index.last = replace(index.last, files=[known.get(f.path, f) for f in index.last.files])
         index.save(index.last)
     return out
+
+
+def learn_hashes(run_dir: Path, files: list[RunFile], learned: dict[str, str]) -> None:
+    """Keep the sha256 of files fetched without one (hashed here as they arrived, and
+    unchanged on the target meanwhile), so the next pull compares them without asking."""
+    if not learned:
+        return
+    index = FileIndex(run_dir / INDEX)
+    if index.last is None:
+        return
+    for item in files:
+        if item.path in learned and item.stamp:
+            index.hashes[item.path] = (item.stamp, learned[item.path], index.last.listed_at)
+    known = {f.path: f for f in files}
+    index.last = replace(index.last, files=[
+        replace(f, sha256=learned[f.path]) if f.path in learned and known.get(f.path) else f
+        for f in index.last.files])
+    index.save(index.last)
 
 
 def _snapshot_files(run: Run, blobs: BlobStore) -> dict[str, tuple[int, str]]:

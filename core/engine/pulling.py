@@ -1,13 +1,20 @@
 """Pulling a run's files to this machine: only what is missing travels, and a cut resumes.
 
-For each file (its sha256 known from the listing, hashed where it is):
-1. a file at the destination with that content is left alone (known from the record of
-   the last pull, or hashed here): a second pull of unchanged files sends 0 bytes;
-2. else content this machine already has (the store's blobs: the snapshot's files; a file
-   of the same pull with the same content) is copied here, nothing travels;
-3. else its bytes are fetched from the target into `DEST/.runyard-partial/<sha256>`,
-   starting at what an earlier, interrupted pull left there, checked against the sha256
-   and renamed into place with the file's own mtime.
+For each file:
+1. a file at the destination with the same content is left alone (known from the record
+   of the last pull there, or hashed here): a second pull of unchanged files sends 0 bytes;
+2. else content this machine already has (the store's blobs: the snapshot's files; a copy
+   an earlier pull wrote elsewhere; a file of this pull with the same content) is copied
+   here, and nothing travels;
+3. else its bytes are fetched from the target into `DEST/.runyard-partial/`, starting at
+   what an earlier, interrupted pull left there, hashed as they arrive, and renamed into
+   place with the file's own mtime once checked: against its sha256 when the target
+   hashed it (it had to, to tell whether 1 or 2 applied), else by looking at the file on
+   the target again (the same size, mtime, inode and ctime as when it was listed: it did
+   not change while it was sent). A file that changed is named, not kept.
+The target hashes only the files for which this machine has a candidate of the same size,
+so a first pull reads each file on the target once.
+
 A target that stops answering raises its ExecutorError (exit 5): the files already in
 place stay, and so does the partial file, for the next pull to go on from.
 
@@ -18,6 +25,7 @@ absolute path) and no folder on the way may be a symlink.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import stat
@@ -27,7 +35,7 @@ from pathlib import Path
 from core.engine.filelist import RunFile
 from core.errors import StoreError, UsageError
 from core.executors.base import Executor
-from core.executors.folder_files import hash_file
+from core.executors.folder_files import CHUNK, hash_file
 from core.models import Run
 from core.store.blobs import BlobStore
 
@@ -72,6 +80,13 @@ def _make_parents(dest: Path, target: Path) -> None:
                              "(a symlink or a file is in the way)")
 
 
+def _size_of(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
 class Puller:
     """One pull of one run's files into `dest`."""
 
@@ -84,22 +99,29 @@ class Puller:
         self.recorded = recorded        # path -> (size, mtime_ns, sha) of the last pull here
         self.result = PullResult(dest)
         self.partials = dest / PARTIAL
-        self.copies: dict[str, list[tuple[Path, int, int]]] = {}   # sha -> earlier pulled copies
+        self.copies: dict[str, list[tuple[Path, int, int]]] = {}   # sha -> earlier copies
+        self.copy_sizes: set[tuple[str, int]] = set()              # (path, size) of those
+        self.learned: dict[str, str] = {}       # sha256 of files fetched without one, by path
 
-    def know_copies(self, copies: list[tuple[Path, int, int, str]]) -> None:
-        """Files earlier pulls wrote elsewhere: a source when they are still as written."""
-        for path, size, mtime_ns, sha in copies:
-            self.copies.setdefault(sha, []).append((path, size, mtime_ns))
+    def know_copies(self, copies: list[tuple[str, Path, int, int, str]]) -> None:
+        """Files earlier pulls wrote elsewhere (path in the run, where, size, mtime_ns,
+        sha256): a source when they are still as written."""
+        for path, local, size, mtime_ns, sha in copies:
+            self.copies.setdefault(sha, []).append((local, size, mtime_ns))
+            self.copy_sizes.add((path, size))
 
-    def _earlier_copy(self, sha: str) -> Path | None:
-        for path, size, mtime_ns in self.copies.get(sha, []):
-            try:
-                info = os.lstat(path)
-            except OSError:
+    def worth_hashing(self, files: list[RunFile]) -> list[RunFile]:
+        """The files whose sha256 the target should compute first: those this machine may
+        already have (something of the same size at their place, or an earlier copy)."""
+        out = []
+        for item in files:
+            if item.sha256 is not None:
                 continue
-            if stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == (size, mtime_ns):
-                return path
-        return None
+            if (item.path, item.size) in self.copy_sizes or \
+                    _size_of(target_path(self.dest, item.path)) == item.size or \
+                    item.status == "unchanged":
+                out.append(item)
+        return out
 
     async def pull(self, files: list[RunFile]) -> PullResult:
         try:
@@ -109,22 +131,21 @@ class Puller:
         fetch: list[RunFile] = []
         have: dict[str, Path] = {}                     # sha -> a local file with it
         for item in files:
-            if item.sha256 is None:
-                self.result.problems.append(f"{item.path}: gone before it could be hashed")
-                continue
             target = target_path(self.dest, item.path)
-            how = await asyncio.to_thread(self._local, item, target, have)
+            how = None
+            if item.sha256 is not None:
+                how = await asyncio.to_thread(self._local, item, target, have)
             if how is None:
                 fetch.append(item)
             else:
-                self._done(item, how)
+                self._done(item, how, item.sha256)
         if fetch:
-            await self._fetch(fetch, have)
+            await self._fetch(fetch)
         await asyncio.to_thread(_remove_if_empty, self.partials)
         return self.result
 
-    def _done(self, item: RunFile, how: str) -> None:
-        self.result.files.append({"path": item.path, "size": item.size, "sha256": item.sha256,
+    def _done(self, item: RunFile, how: str, sha: str | None) -> None:
+        self.result.files.append({"path": item.path, "size": item.size, "sha256": sha,
                                   "how": how})
 
     def _local(self, item: RunFile, target: Path, have: dict[str, Path]) -> str | None:
@@ -137,14 +158,24 @@ class Puller:
             source = self.blobs.path(item.sha256)
         if source is None:
             return None
-        partial = self._partial(item)
+        partial = self.partial(item)
         try:
             shutil.copyfile(source, partial)
         except OSError as exc:
             raise StoreError(f"cannot write {partial}: {exc.strerror or exc}") from None
-        self._place(item, partial, target)
+        self.place(item, partial, target)
         have.setdefault(item.sha256, target)
         return "copied"
+
+    def _earlier_copy(self, sha: str) -> Path | None:
+        for path, size, mtime_ns in self.copies.get(sha, []):
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == (size, mtime_ns):
+                return path
+        return None
 
     def _up_to_date(self, item: RunFile, target: Path) -> bool:
         try:
@@ -161,11 +192,15 @@ class Puller:
         except OSError:
             return False
 
-    def _partial(self, item: RunFile) -> Path:
+    def partial(self, item: RunFile) -> Path:
+        """Where the file's bytes gather: named by its content when known, else by its path
+        and stamp (a file that changed on the target starts a new one)."""
         self.partials.mkdir(exist_ok=True)
-        return self.partials / item.sha256
+        name = item.sha256 or "p-" + hashlib.sha256(
+            f"{item.path}\0{item.stamp}".encode()).hexdigest()[:40]
+        return self.partials / name
 
-    def _place(self, item: RunFile, partial: Path, target: Path) -> None:
+    def place(self, item: RunFile, partial: Path, target: Path) -> None:
         try:
             _make_parents(self.dest, target)
             if target.is_dir() and not target.is_symlink():
@@ -177,74 +212,119 @@ class Puller:
         except OSError as exc:
             raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
 
-    async def _fetch(self, files: list[RunFile], have: dict[str, Path]) -> None:
-        await asyncio.to_thread(self.partials.mkdir, exist_ok=True)
-        offsets = [await asyncio.to_thread(_size_of, self._partial(f)) for f in files]
-        for i, item in enumerate(files):
-            if offsets[i] > item.size:                  # not a start of this content
-                await asyncio.to_thread(self._partial(item).unlink)
-                offsets[i] = 0
-        wanted = [(f.path, offset) for f, offset in zip(files, offsets)]
+    async def _fetch(self, files: list[RunFile]) -> None:
         writer = _Writer(self)
+        wanted: list[tuple[RunFile, int]] = []
+        for item in files:
+            partial = await asyncio.to_thread(self.partial, item)
+            offset = await asyncio.to_thread(_size_of, partial)
+            if offset > item.size:                     # not a start of this content
+                await asyncio.to_thread(partial.unlink)
+                offset = 0
+            if offset == item.size:                    # all here already (or empty)
+                await asyncio.to_thread(partial.touch)
+                await writer.whole(item)
+            else:
+                wanted.append((item, offset))
         try:
-            async for index, chunk in self.executor.fetch_files(self.run, self.run.handle,
-                                                                wanted):
-                await writer.feed(files[index], index, chunk)
+            async for index, chunk in self.executor.fetch_files(
+                    self.run, self.run.handle, [(f.path, o) for f, o in wanted]):
+                await writer.feed(wanted[index][0], chunk)
                 self.result.content_bytes += len(chunk)
             await writer.finish()
         finally:
             await writer.close()
+        if writer.unverified:
+            await self._check_unchanged(writer.unverified)
+        done = {item["path"] for item in self.result.files}
         for item in files:
-            if item.path in writer.finished:
-                have.setdefault(item.sha256, target_path(self.dest, item.path))
-            elif item.path not in writer.failed:
+            if item.path not in done and item.path not in writer.failed:
                 self.result.problems.append(f"{item.path}: gone or cut short on the target "
                                             "before it could be pulled")
 
+    async def _check_unchanged(self, unverified: dict[str, tuple[RunFile, str]]) -> None:
+        """Files fetched without a sha256 from the target: put in place if the target still
+        shows them as listed (they did not change while they were sent)."""
+        listing = await self.executor.list_files(self.run, self.run.handle)
+        now = {f.path: f.stamp for f in listing.files}
+        for path, (item, digest) in unverified.items():
+            partial = self.partial(item)
+            if now.get(path) != item.stamp:
+                await asyncio.to_thread(partial.unlink, missing_ok=True)
+                self.result.problems.append(
+                    f"{path}: changed while it was pulled (pull again for the new content)")
+                continue
+            await asyncio.to_thread(self.place, item, partial, target_path(self.dest, path))
+            self._done(item, "fetched", digest)
+            self.learned[path] = digest
+
 
 class _Writer:
-    """Appends fetched chunks to partial files, one file at a time; a file whose last
-    chunk came is checked and put in place."""
+    """Appends fetched chunks to partial files, one file at a time, hashing as they come; a
+    file whose last chunk came is checked and put in place (or left for the stamp check)."""
 
     def __init__(self, puller: Puller):
         self.puller = puller
         self.item: RunFile | None = None
         self.handle = None
-        self.finished: set[str] = set()
+        self.hasher = None
+        self.unverified: dict[str, tuple[RunFile, str]] = {}   # path -> (item, sha256)
         self.failed: set[str] = set()
 
-    async def feed(self, item: RunFile, index: int, chunk: bytes) -> None:
+    async def feed(self, item: RunFile, chunk: bytes) -> None:
         if self.item is not item:
             await self._finish()
             self.item = item
-            self.handle = await asyncio.to_thread(open, self.puller._partial(item), "ab")
-        await asyncio.to_thread(self.handle.write, chunk)
+            self.handle, self.hasher = await asyncio.to_thread(self._open, item)
+        await asyncio.to_thread(self._write, chunk)
+
+    def _open(self, item: RunFile):
+        partial = self.puller.partial(item)
+        hasher = hashlib.sha256()
+        try:
+            with open(partial, "rb") as earlier:            # what an interrupted pull left
+                while block := earlier.read(CHUNK):
+                    hasher.update(block)
+        except FileNotFoundError:
+            pass                                            # nothing yet: a fresh start
+        return open(partial, "ab"), hasher
+
+    def _write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+        self.hasher.update(chunk)
 
     async def finish(self) -> None:
-        """The stream ended: check the last file and put it in place."""
+        """The stream ended: the last file is complete (or cut short)."""
+        await self._finish()
+
+    async def whole(self, item: RunFile) -> None:
+        """A file whose partial already holds all of it: checked as if it just arrived."""
+        self.item = item
+        self.handle, self.hasher = await asyncio.to_thread(self._open, item)
         await self._finish()
 
     async def _finish(self) -> None:
-        item, handle = self.item, self.handle
-        self.item = self.handle = None
+        item, handle, hasher = self.item, self.handle, self.hasher
+        self.item = self.handle = self.hasher = None
         if item is None or handle is None:
             return
-        await asyncio.to_thread(handle.close)
-        partial = self.puller._partial(item)
-        size = await asyncio.to_thread(_size_of, partial)
+        size = await asyncio.to_thread(_close_and_tell, handle)
         if size < item.size:
             return                                  # cut off: the next pull goes on from here
-        digest = await asyncio.to_thread(hash_file, partial)
-        if size != item.size or digest != item.sha256:
+        digest = hasher.hexdigest()
+        partial = self.puller.partial(item)
+        if size != item.size or (item.sha256 is not None and digest != item.sha256):
             await asyncio.to_thread(partial.unlink)
             self.failed.add(item.path)
             self.puller.result.problems.append(
                 f"{item.path}: changed while it was pulled (pull again for the new content)")
             return
+        if item.sha256 is None:
+            self.unverified[item.path] = (item, digest)
+            return
         target = target_path(self.puller.dest, item.path)
-        await asyncio.to_thread(self.puller._place, item, partial, target)
-        self.finished.add(item.path)
-        self.puller._done(item, "fetched")
+        await asyncio.to_thread(self.puller.place, item, partial, target)
+        self.puller._done(item, "fetched", digest)
 
     async def close(self) -> None:
         if self.handle is not None:
@@ -253,11 +333,10 @@ class _Writer:
         self.item = None
 
 
-def _size_of(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
+def _close_and_tell(handle) -> int:
+    size = handle.tell()
+    handle.close()
+    return size
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -265,10 +344,3 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         return          # not empty (a partial file for the next pull), or not there
-
-
-def missing_after(files: list[RunFile], result: PullResult) -> list[str]:
-    """Paths asked for that did not arrive (gone, changed, or cut off)."""
-    arrived = {item["path"] for item in result.files}
-    return [f.path for f in files if f.path not in arrived]
-

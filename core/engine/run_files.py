@@ -87,17 +87,20 @@ class RunFiles:
         lock = self._locks.setdefault((run.id, str(dest)), asyncio.Lock())
         async with lock:
             executor = self._executor(run)
-            chosen = await filelist.with_hashes(executor, run, self.paths.run_dir(run.id),
-                                                chosen)
+            run_dir = self.paths.run_dir(run.id)
             recorded = run_queries.pulled_files(self.ledger.conn, run.id, str(dest))
             copies = run_queries.pulled_rows(self.ledger.conn, [run.id])
             puller = Puller(executor, run, self.blobs, dest, recorded)
-            puller.know_copies([(Path(d) / p, size, mtime, sha) for d, p, size, mtime, sha in copies
-                                if Path(d) != dest])
+            puller.know_copies([(p, Path(d) / p, size, mtime, sha)
+                                for d, p, size, mtime, sha in copies if Path(d) != dest])
+            worth = await asyncio.to_thread(puller.worth_hashing, chosen)
+            chosen = await filelist.with_hashes(executor, run, run_dir, chosen,
+                                                only={f.path for f in worth})
             try:
                 await puller.pull(chosen)
             finally:                        # what arrived before a failure is recorded too
                 self._record(run, dest, puller.result, why)
+                filelist.learn_hashes(run_dir, chosen, puller.learned)
         return puller.result
 
     def _record(self, run: Run, dest: Path, result: PullResult, why: str) -> None:

@@ -357,7 +357,7 @@ class Box:
         return Completed(result.returncode, result.stdout or b"", result.stderr or b"")
 
     async def receive(self, script: str, *, what: str,
-                      chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
+                      chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
         """Run a POSIX sh script and yield its stdout as it arrives (no more than `chunk` at a
         time, so a large download never sits in memory); no progress for command_timeout =
         lost. A non-zero exit after the last chunk raises BoxError with its stderr."""

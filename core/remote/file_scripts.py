@@ -62,3 +62,21 @@ def send_files(work: str, run_dir: str, wanted: list[tuple[str, int]], token: st
 {calls}
 printf 'END %s\\n' {token}
 """
+
+
+def send_tar(work: str, run_dir: str, paths: list[str], token: str) -> str:
+    """These files (from their start) as one tar on stdout: one process for all of them.
+    Each name is given as ./NAME, so a run's file named `-C/etc` stays a file name. A file
+    that vanished is left out and one that shrank is padded (tar says so on stderr); the
+    sha256 check on the other side catches both, so tar's exit code does not end the reply."""
+    names = "\n".join("./" + p for p in paths)
+    marker = f"RUNYARD_NAMES_{token}"
+    enter = _enter(work, run_dir).replace("echo GONE; exit 0", "echo GONE >&2; exit 3")
+    return enter + f"""list="${{TMPDIR:-/tmp}}/runyard-send-$$-{token}"
+cat > "$list" <<'{marker}'
+{names}
+{marker}
+tar -c -f - -T "$list"
+rm -f "$list"
+exit 0
+"""

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import tarfile
 from pathlib import Path
 from typing import AsyncIterator
 
 from core.models import FileStat, Listing
-from core.remote import file_scripts
+from core.remote import file_scripts, tar_stream
 from core.remote.box import Box
 from core.remote.failures import BoxError
 from core.remote.transfer import send_snapshot
@@ -94,15 +95,33 @@ async def hash_files(box: Box, run_dir: str, paths: list[str]) -> dict[str, str]
 
 async def fetch_files(box: Box, run_dir: str,
                       wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
-    """(index, chunk) of each wanted file from its offset, as the box sends them."""
+    """(index, chunk) of each wanted file from its offset, as the box sends them: whole
+    files as one tar when the box has tar (one process for them all), files from an offset
+    (a pull that was cut off) with tail, framed."""
     facts = await box.ready()
     token = secrets.token_hex(8)
+    whole = {path: i for i, (path, offset) in enumerate(wanted) if offset == 0 and facts.has_tar}
+    if whole:
+        stream = box.receive(file_scripts.send_tar(facts.work, run_dir, list(whole), token),
+                             what="sending a run's files")
+        try:
+            async for name, _mtime, block in tar_stream.files_in(stream):
+                index = whole.get(name[2:] if name.startswith("./") else name)
+                if index is not None:
+                    yield index, block
+        except tarfile.TarError as exc:
+            raise BoxError(f"{box.label}: the tar of the run's files is unreadable: {exc}",
+                           target=box.label) from None
+    sent = set(whole.values())
+    rest = [(i, item) for i, item in enumerate(wanted) if i not in sent]
+    if not rest:
+        return
     reader = _Frames(token)
-    stream = box.receive(file_scripts.send_files(facts.work, run_dir, wanted, token),
-                         what="sending a run's files")
+    stream = box.receive(file_scripts.send_files(facts.work, run_dir, [w for _, w in rest],
+                                                 token), what="sending a run's files")
     async for data in stream:
-        for item in reader.feed(data):
-            yield item
+        for index, chunk in reader.feed(data):
+            yield rest[index][0], chunk
     if not reader.ended:
         raise BoxError(f"{box.label}: the reply sending the run's files ended early",
                        target=box.label)
