@@ -130,3 +130,34 @@ def _bytes_under(folder: Path) -> int:
         return sum(p.stat().st_size for p in folder.iterdir())
     except OSError:
         return 0
+
+
+def test_hostile_names_on_a_box_are_listed_plain_counted_or_left_alone(lab, cli, project):
+    from tests.integration.local.test_files_local import HOSTILE
+    (project / "hostile.py").write_text(HOSTILE)
+    lab.configure(lab.target("box1"))
+    run_id = cli.launch("python3", "hostile.py", opts=("--target", "box1"))
+    cli.wait_state(run_id, "succeeded", timeout=60)
+    shown = cli("files", str(run_id))
+    assert "\x1b" not in shown.stdout and "out/title.txt" in shown.stdout
+    assert "2 file(s) not listed" in shown.stderr, shown.stderr
+    listed = {f["path"] for f in cli.json("files", str(run_id), "--json")["files"]}
+    assert listed == {"out/title\x1b]0;pwned\x07.txt", "out/red\x1b[31m.txt", "out/-C"}
+    pulled = cli.json("pull", str(run_id), "--json")
+    assert pulled["counts"] == {"fetched": 3} and not pulled["problems"], pulled
+    out = Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "out" / "out"
+    assert (out / "-C").read_text() == "dash\n", "tar took the name -C as a name"
+    assert (out / "red\x1b[31m.txt").read_text() == "y\n"
+
+
+def test_a_box_without_tar_sends_each_file_framed(lab, cli):
+    lab.configure(lab.target("box2"))
+    run_id = cli.launch("sh", "-c", "mkdir -p r && head -c 300000 /dev/urandom > r/m.bin && "
+                        "echo 1,2 > r/a.csv && : > r/empty", opts=("--target", "box2"))
+    cli.wait_state(run_id, "succeeded", timeout=60)
+    pulled = cli.json("pull", str(run_id), "--json")
+    assert pulled["counts"] == {"fetched": 3}, pulled
+    out = Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "out"
+    same_files(out, lab.remote_run_dir(lab.box2, run_id) / "code", ["r/m.bin", "r/a.csv",
+                                                                     "r/empty"])
+    assert cli.json("pull", str(run_id), "--json")["content_bytes"] == 0
