@@ -31,6 +31,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from core.engine.filelist import RunFile
 from core.errors import StoreError, UsageError
@@ -150,12 +151,15 @@ class Puller:
 
     def _local(self, item: RunFile, target: Path, have: dict[str, Path]) -> str | None:
         """Make the file right from what is here: "unchanged", "copied", or None (fetch)."""
+        sha = item.sha256
+        if sha is None:
+            return None
         if self._up_to_date(item, target):
-            have.setdefault(item.sha256, target)
+            have.setdefault(sha, target)
             return "unchanged"
-        source = have.get(item.sha256) or self._earlier_copy(item.sha256)
-        if source is None and self.blobs.has(item.sha256):
-            source = self.blobs.path(item.sha256)
+        source = have.get(sha) or self._earlier_copy(sha)
+        if source is None and self.blobs.has(sha):
+            source = self.blobs.path(sha)
         if source is None:
             return None
         partial = self.partial(item)
@@ -164,7 +168,7 @@ class Puller:
         except OSError as exc:
             raise StoreError(f"cannot write {partial}: {exc.strerror or exc}") from None
         self.place(item, partial, target)
-        have.setdefault(item.sha256, target)
+        have.setdefault(sha, target)
         return "copied"
 
     def _earlier_copy(self, sha: str) -> Path | None:
@@ -266,8 +270,8 @@ class _Writer:
     def __init__(self, puller: Puller):
         self.puller = puller
         self.item: RunFile | None = None
-        self.handle = None
-        self.hasher = None
+        self.handle: BinaryIO | None = None
+        self.hasher: hashlib._Hash | None = None
         self.unverified: dict[str, tuple[RunFile, str]] = {}   # path -> (item, sha256)
         self.failed: set[str] = set()
 
@@ -278,7 +282,7 @@ class _Writer:
             self.handle, self.hasher = await asyncio.to_thread(self._open, item)
         await asyncio.to_thread(self._write, chunk)
 
-    def _open(self, item: RunFile):
+    def _open(self, item: RunFile) -> tuple[BinaryIO, hashlib._Hash]:
         partial = self.puller.partial(item)
         hasher = hashlib.sha256()
         try:
@@ -290,6 +294,7 @@ class _Writer:
         return open(partial, "ab"), hasher
 
     def _write(self, chunk: bytes) -> None:
+        assert self.handle is not None and self.hasher is not None    # opened by feed()
         self.handle.write(chunk)
         self.hasher.update(chunk)
 
@@ -305,8 +310,8 @@ class _Writer:
 
     async def _finish(self) -> None:
         item, handle, hasher = self.item, self.handle, self.hasher
-        self.item = self.handle = self.hasher = None
-        if item is None or handle is None:
+        self.item, self.handle, self.hasher = None, None, None
+        if item is None or handle is None or hasher is None:
             return
         size = await asyncio.to_thread(_close_and_tell, handle)
         if size < item.size:
@@ -333,7 +338,7 @@ class _Writer:
         self.item = None
 
 
-def _close_and_tell(handle) -> int:
+def _close_and_tell(handle: BinaryIO) -> int:
     size = handle.tell()
     handle.close()
     return size

@@ -142,12 +142,14 @@ class Resumer:
             raise ExecutorError(f"cannot resume run {run.id}: {exc.message}") from None
 
     async def _prepare(self, run: Run, runtime: TargetRuntime, point: Point) -> str | None:
-        source, found, point = await self._resolve(run, point)
-        if point is None:
+        source, found, chosen = await self._resolve(run, point)
+        runtime_of_source = self.registry.get(source.spec.target)
+        if chosen is None or runtime_of_source is None:
             self.ledger.set_resume(run.id, None, None, "no checkpoint to resume from: "
                                                        "starting from the beginning")
             return None
-        executor = self.registry.get(source.spec.target).executor
+        point = chosen
+        executor = runtime_of_source.executor
         location = executor.files_location(source.handle)
         address = executor.file_address(source, source.handle, point.path)
         path = await runtime.executor.resume_path(run, location, address)
@@ -162,6 +164,7 @@ class Resumer:
     async def _resolve(self, run: Run, point: Point) -> tuple[Run, Found, Point | None]:
         """The source run, its files and the concrete checkpoint (a folder's newest, else
         the attempt's own point, looking back through attempts)."""
+        source, found = None, None
         for _step in range(MAX_FALLBACKS):
             try:
                 source = run_queries.get_run(self.ledger.conn, point.run)
@@ -183,6 +186,8 @@ class Resumer:
             if earlier is None:
                 return source, found, None
             point = earlier
+        if source is None or found is None:            # MAX_FALLBACKS is above 0
+            raise ExecutorError(f"cannot resume run {run.id}: no checkpoint found")
         return source, found, None
 
     async def _copy(self, run: Run, runtime: TargetRuntime, source: Run,

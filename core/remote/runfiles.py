@@ -31,8 +31,8 @@ from core.store.blobs import BlobStore
 log = logging.getLogger("runyard.remote")
 
 
-def _gone(box: Box, run_dir: str) -> BoxError:
-    return BoxError(f"{box.label}: the run's folder {box.facts.work}/{run_dir} is not there "
+def _gone(box: Box, work: str, run_dir: str) -> BoxError:
+    return BoxError(f"{box.label}: the run's folder {work}/{run_dir} is not there "
                     "(it was removed, or the box's work folder was reset)", target=box.label)
 
 
@@ -42,7 +42,7 @@ async def list_files(box: Box, run_dir: str) -> Listing:
                              what="listing a run's files", timeout=_slow(box))
     lines = reply.stdout.split(b"\n")
     if b"GONE" in lines:
-        raise _gone(box, run_dir)
+        raise _gone(box, facts.work, run_dir)
     if b"END" not in lines:
         raise BoxError(f"{box.label}: listing the run's files failed: {reply.error_text()}",
                        target=box.label)
@@ -77,7 +77,7 @@ async def hash_files(box: Box, run_dir: str, paths: list[str]) -> dict[str, str]
     text = reply.stdout.decode("utf-8", "replace")
     lines = text.split("\n")
     if "GONE" in lines:
-        raise _gone(box, run_dir)
+        raise _gone(box, facts.work, run_dir)
     if "NOSHA" in lines:          # files are then fetched and checked by their stamps
         log.warning("%s has no sha256sum: its files are compared by fetching them", box.label)
         return {}
@@ -181,15 +181,15 @@ class _Frames:
 async def stage_files(box: Box, folder: Path, files: dict[str, str], blobs: BlobStore) -> str:
     """Lay `files` (paths under `folder` here -> sha256) out on the box, sending the blobs
     it lacks; the folder's path there."""
-    sizes = {path: (folder / path).stat().st_size for path in files}
-    entries = [[path, "f", sizes[path], files[path]] for path in sorted(files)]
-    for entry in entries:
-        if not blobs.has(entry[3]):
-            await asyncio.to_thread(blobs.put_file, folder / entry[0])
+    facts = await box.ready()
+    for path, sha in files.items():
+        if not blobs.has(sha):
+            await asyncio.to_thread(blobs.put_file, folder / path)
+    entries = [[path, "f", (folder / path).stat().st_size, files[path]] for path in sorted(files)]
     manifest = json.dumps({"v": 1, "files": entries}, separators=(",", ":")).encode()
     layout = await asyncio.to_thread(blobs.put_bytes, manifest)
     await send_snapshot(box, layout, blobs)
-    return f"{box.facts.work}/snapshots/{layout}"
+    return f"{facts.work}/snapshots/{layout}"
 
 
 def location(handle: dict) -> str:

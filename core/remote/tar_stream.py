@@ -12,7 +12,7 @@ import asyncio
 import queue
 import tarfile
 import threading
-from typing import AsyncIterator
+from typing import IO, AsyncIterator, cast
 
 BLOCK = 1024 * 1024
 PIPE_LIMIT = 8 * BLOCK      # bytes read ahead of the tar reader
@@ -79,7 +79,7 @@ async def files_in(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, flo
 
     def read() -> None:
         try:
-            with tarfile.open(fileobj=pipe, mode="r|") as tar:
+            with tarfile.open(fileobj=cast(IO[bytes], pipe), mode="r|") as tar:
                 for info in tar:
                     if not info.isreg():
                         continue

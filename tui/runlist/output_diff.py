@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from core.client import EngineClient
 from core.errors import RunyardError
@@ -58,11 +57,11 @@ def small_text_pairs(changes: list[OutputChange]) -> list[OutputChange]:
             all(s is not None and s <= MAX_TEXT for s in c.sizes)][:MAX_DIFFS]
 
 
-def diff_texts(change: OutputChange, fetch: Callable[[int], Path]) -> None:
-    """Fill in `change.lines` from the two copies `fetch(0)` and `fetch(1)` give."""
+def diff_texts(change: OutputChange, copies: list[Path]) -> None:
+    """Fill in `change.lines` from the two local copies of the file."""
     texts = []
-    for side in (0, 1):
-        data = fetch(side).read_bytes()[:MAX_TEXT + 1]
+    for copy in copies:
+        data = copy.read_bytes()[:MAX_TEXT + 1]
         if b"\0" in data[:8192]:
             change.note = "binary files differ"
             return
@@ -85,8 +84,8 @@ def outputs_of(paths: StorePaths, left: int, right: int,
                     for run_id in (left, right)]
         changes = compare(listings[0]["files"], listings[1]["files"])
         for change in small_text_pairs(changes):
-            diff_texts(change, lambda side, c=change: _pulled(client, (left, right)[side],
-                                                             c.path))
+            copies = [_pulled(client, run_id, change.path) for run_id in (left, right)]
+            diff_texts(change, copies)
     except RunyardError as exc:
         return [], f"the outputs could not be compared: {exc.message}"
     stale = [item["stale"] for item in listings if item.get("stale")]

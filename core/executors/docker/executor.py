@@ -49,7 +49,7 @@ MAX_SERVER_ERRORS = 20      # an engine answering 5xx this many times in a row i
 _ENDED = ("exited", "dead")
 
 
-class DockerExecutor(DockerFiles, Executor):
+class DockerExecutor(DockerFiles):
     kind = "docker"
     may_be_unreachable = True           # the Docker engine may be stopped or restarting
     removes_remote_folders = True       # forget() removes a remote run's volume (its files)
@@ -152,17 +152,7 @@ class DockerExecutor(DockerFiles, Executor):
         labels = {spec.LABEL_STORE: self.store, spec.LABEL_RUN: str(run.id),
                   spec.LABEL_TARGET: self.target.name, spec.LABEL_LOG_BASE: str(log_base)}
         resume_mounts, resume_files = self.taken_resume(run)
-        volume = None
-        if mode == "copy":                  # the run's files stay in it after the container
-            volume = spec.volume_name(self.store, run.id)
-            try:
-                await docker.volumes.create({"Name": volume, "Labels": labels})
-            except DockerError as exc:
-                if exc.status == 900:
-                    raise
-                raise ExecutorError(f"the Docker engine at {self.url} could not create the "
-                                    f"volume {volume}: {exc.message.strip()}",
-                                    target=self.target.name) from None
+        volume = await self.make_volume(docker, run, labels) if mode == "copy" else None
         body = spec.container_body(
             options=self.options, command=run.spec.command, workdir=run.workdir,
             env=spec.container_env(env, self.options.get("env", {}), run.gpu_ids),

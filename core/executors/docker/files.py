@@ -13,26 +13,45 @@ cannot change its volume, so its listing is read once per engine.
 Resuming: a run on the same engine reads a checkpoint of another remote run in place (its
 volume mounted read-only at /runyard/resume/<volume>); a checkpoint from elsewhere is
 pulled to this machine first, then bind-mounted (local engine) or copied in with the code.
-Mixed into DockerExecutor (which provides `_connection`, `url`, `store`, `mode`, `options`).
+DockerExecutor is a DockerFiles, and provides `_connection`, `url`, `store`, `mode`, `options`.
 """
 
 from __future__ import annotations
 
+import abc
 import logging
 import time
 from pathlib import Path
 from typing import AsyncIterator
 
 from core.errors import ExecutorError
-from core.executors.base import HERE
+from core.executors.base import HERE, Executor
+from core.executors.docker.client import DockerConnection
 from core.executors.docker import archive, spec
 from core.models import FileStat, Listing, Run
 
 log = logging.getLogger("runyard.engine")
 
 
-class DockerFiles:
+class DockerFiles(Executor):
     """The file capabilities of the docker target (see the module docstring)."""
+
+    url: str
+    options: dict
+
+    @abc.abstractmethod
+    def _connection(self, url: str) -> DockerConnection:
+        """The connection to the Docker engine at `url`."""
+
+    @property
+    @abc.abstractmethod
+    def mode(self) -> str:
+        """"mount" or "copy": how this target's new runs get their code."""
+
+    @property
+    @abc.abstractmethod
+    def store(self) -> str:
+        """This store's id, which labels its containers and volumes."""
 
     def _init_files(self) -> None:
         self._scans: dict[str, list[archive.Member]] = {}     # volume -> files of an ended run
@@ -49,6 +68,20 @@ class DockerFiles:
             raise ExecutorError(f"run {run.id}'s files were not kept on the Docker engine "
                                 "(it ran before runyard kept a remote run's files in a volume)",
                                 target=self.target.name)
+        return volume
+
+    async def make_volume(self, docker, run: Run, labels: dict[str, str]) -> str:
+        """The volume a remote run's /runyard lives in (its files stay after the container)."""
+        from aiodocker.exceptions import DockerError
+        volume = spec.volume_name(self.store, run.id)
+        try:
+            await docker.volumes.create({"Name": volume, "Labels": labels})
+        except DockerError as exc:
+            if exc.status == 900:
+                raise
+            raise ExecutorError(f"the Docker engine at {self.url} could not create the "
+                                f"volume {volume}: {exc.message.strip()}",
+                                target=self.target.name) from None
         return volume
 
     # ------------------------------------------------------------ reading
@@ -105,7 +138,7 @@ class DockerFiles:
         except Exception as exc:
             raise self._docker_error(exc) from None
 
-    def _docker_error(self, exc: BaseException) -> BaseException:
+    def _docker_error(self, exc: BaseException) -> ExecutorError:
         from core.executors.docker.client import unreachable
         if isinstance(exc, ExecutorError):
             return exc
@@ -132,15 +165,15 @@ class DockerFiles:
         a local engine, a file of this machine bind-mounted read-only."""
         if self.mode == "copy" and location == f"docker {self.url}":
             volume, _, path = address.partition("/")
-            self._mounts.setdefault(run.id, []).append(
+            self._mounts[run.id] = [              # one checkpoint per start, however often
                 {"Type": "volume", "Source": volume, "Target": f"{spec.RESUME}/{volume}",
-                 "ReadOnly": True})
+                 "ReadOnly": True}]
             return f"{spec.RESUME}/{volume}/{path}"
         if self.mode == "mount" and location == HERE:
             name = Path(address).name
-            self._mounts.setdefault(run.id, []).append(
+            self._mounts[run.id] = [
                 {"Type": "bind", "Source": address, "Target": f"{spec.RESUME}/{name}",
-                 "ReadOnly": True})
+                 "ReadOnly": True}]
             return f"{spec.RESUME}/{name}"
         return None
 
@@ -148,12 +181,11 @@ class DockerFiles:
         """A checkpoint pulled to `folder` here: bind-mounted (local engine) or copied in
         with the code (remote engine), at /runyard/resume."""
         if self.mode == "mount":
-            self._mounts.setdefault(run.id, []).append(
-                {"Type": "bind", "Source": str(folder), "Target": spec.RESUME,
-                 "ReadOnly": True})
+            self._mounts[run.id] = [{"Type": "bind", "Source": str(folder),
+                                     "Target": spec.RESUME, "ReadOnly": True}]
         else:
-            self._staged.setdefault(run.id, []).extend(
-                (f"runyard/resume/{path}", folder / path) for path in sorted(files))
+            self._staged[run.id] = [(f"runyard/resume/{path}", folder / path)
+                                    for path in sorted(files)]
         return spec.RESUME
 
     def taken_resume(self, run: Run) -> tuple[list[dict], list[tuple[str, Path]]]:
@@ -210,13 +242,14 @@ class _Reader:
                 "HostConfig": {"Mounts": [{"Type": "volume", "Source": self.volume,
                                            "Target": spec.ROOT, "ReadOnly": True}]}}
         try:
-            self.helper = await docker.containers.create(body)
+            helper = await docker.containers.create(body)
         except DockerError as exc:
             raise ExecutorError(f"cannot read run {self.run.id}'s files: the Docker engine at "
                                 f"{files.url} could not create a container to read its volume "
                                 f"{self.volume}: {exc.message.strip()}", target=files.target.name,
                                 hint="the target's image must still be there") from None
-        return docker, self.helper.id
+        self.helper = helper
+        return docker, helper.id
 
     async def __aexit__(self, *exc_info) -> None:
         if self.helper is not None:

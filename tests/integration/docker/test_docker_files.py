@@ -100,3 +100,13 @@ def test_resuming_on_a_docker_engine_reads_a_checkpoint_there_or_gets_it_copied_
     log = cli("logs", str(moved)).stdout
     assert "resumed from /runyard/resume/checkpoints/epoch3.json at epoch 3" in log
     assert "epoch 4 done" in log and "epoch 1 done" not in log
+
+    write_targets(cli.cwd, f'[targets.near]\nkind = "docker"\nimage = "{python_image}"\n'
+                           f'host = "{dockerd.url}"\n')
+    mounted = int(cli("clone", str(local), "--resume", "--target", "near",     # another
+                      "--set", "epochs=4", "--force").stdout)    # engine, the same spec key
+    assert mounted != moved
+    near = cli.wait_state(mounted, "succeeded", timeout=120)
+    assert near["resume_from"] == "/runyard/resume/epoch3.json", \
+        "a local engine's container gets this machine's checkpoint bind-mounted, not copied"
+    assert "at epoch 3" in cli("logs", str(mounted)).stdout

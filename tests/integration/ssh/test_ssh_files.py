@@ -24,7 +24,10 @@ def _run(cli, target: str, size: int, *opts: str) -> int:
 def test_files_lists_what_the_run_wrote_on_the_box_and_pull_brings_it_here(lab, cli, project):
     add_writer(project)
     lab.configure(lab.target("box1"))
-    run_id = _run(cli, "box1", 3_000_000)
+    run_id = _run(cli, "box1", 3_000_000, "--outputs", "results/*.csv")
+    out = Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "out"
+    wait_for(lambda: (out / "results" / "metrics.csv").exists(), timeout=60,
+             what="the declared output, pulled when the run ended")
     listing = cli.json("files", str(run_id), "--json")
     files = by_path(listing)
     assert listing["schema"] == 1 and listing["stale"] is None
@@ -36,11 +39,11 @@ def test_files_lists_what_the_run_wrote_on_the_box_and_pull_brings_it_here(lab, 
     assert everything["train.py"]["status"] == "unchanged"
 
     pulled = cli.json("pull", str(run_id), "--json")
-    out = Path(cli.env["RUNYARD_HOME"]) / "runs" / str(run_id) / "out"
-    assert pulled["to"] == str(out) and pulled["counts"] == {"fetched": 5}
+    assert pulled["to"] == str(out) and pulled["counts"] == {"fetched": 4, "unchanged": 1}
     remote = lab.remote_run_dir(lab.box1, run_id) / "code"
     same_files(out, remote, WROTE)
-    assert pulled["content_bytes"] == sum((remote / n).stat().st_size for n in WROTE)
+    assert pulled["content_bytes"] == sum((remote / n).stat().st_size for n in WROTE
+                                          if n != "results/metrics.csv")
     assert (out / "model.bin").stat().st_mtime == int((remote / "model.bin").stat().st_mtime)
 
     again = cli.json("pull", str(run_id), "--json")
@@ -52,6 +55,9 @@ def test_files_lists_what_the_run_wrote_on_the_box_and_pull_brings_it_here(lab, 
     shown = cli.json("show", str(run_id), "--json")
     assert [(p["to"], p["files"]) for p in shown["pulls"]] == [(str(out), 5),
                                                                (str(project / "picked"), 1)]
+    assert "pull" in shown["pulls"][0]["why"].split(",")
+    text = cli("show", str(run_id)).stdout
+    assert "outputs    results/*.csv" in text and "pulled     5 files" in text
 
 
 def test_after_an_engine_restart_and_with_the_box_down_nothing_is_lost(lab, cli, project):
