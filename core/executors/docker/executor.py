@@ -31,7 +31,8 @@ from core.errors import ExecutorError
 from core.executors.docker import spec
 from core.executors.base import Context, Executor, Exit
 from core.executors.docker.client import DockerConnection, unreachable
-from core.executors.docker.options import DEFAULT_SOCKET, check_options, parse_host
+from core.executors.docker.options import (DEFAULT_SOCKET, check_options, is_local,
+                                           parse_host)
 from core.executors.docker.files import DockerFiles
 from core.executors.docker.outcome import exit_of, recorded_exit, start_failure, write_status
 from core.executors.docker.starting import ensure_image, prepare_folder
@@ -63,6 +64,9 @@ class DockerExecutor(DockerFiles):
         self._store: str | None = None
         self._pending_stops: dict[int, float] = {}   # run id -> grace, for an engine away
         self._init_files()
+        if self.options.get("code") == "mount" or (
+                "code" not in self.options and is_local(self.url)):
+            self.removes_remote_folders = False     # its runs' files are in the store
 
     # ------------------------------------------------------------ connections
 
@@ -374,9 +378,6 @@ class DockerExecutor(DockerFiles):
                 raise
             return (await connection.lost(exc)).message
         return None
-
-    async def forget(self, run: Run, handle: dict) -> None:
-        await self.forget_files(run, handle)
 
     async def close(self) -> None:
         for connection in self._connections.values():

@@ -194,7 +194,7 @@ class DockerFiles(Executor):
 
     # ------------------------------------------------------------ removing
 
-    async def forget_files(self, run: Run, handle: dict) -> None:
+    async def forget(self, run: Run, handle: dict) -> None:
         """`tui rm`: the run's volume goes (its container went when the run ended)."""
         if not self._copied(handle) or not handle.get("volume"):
             return
