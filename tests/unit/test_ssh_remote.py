@@ -12,6 +12,7 @@ from core.errors import ConfigError
 from core.remote import scripts
 from core.remote.mirror import Watch, _apply, parse
 from core.remote.settings import SshSettings, check_ssh_options, check_work_dir, split_host
+from tests.helpers import wait_for
 
 HOSTILE = ["plain", "with space", "it's", 'dq"', "$HOME", "`id`", "a\nb", "-n", "*", "\\", ""]
 
@@ -83,12 +84,29 @@ def test_signal_tree_finds_descendants_that_left_the_group(tmp_path):
     leader = subprocess.Popen(["sh", "-c", "setsid sleep 301 & sleep 302 & wait"],
                               start_new_session=True)
     try:
+        # Both sleeps must exist before the signal (on a loaded machine sh forks late).
+        wait_for(lambda: len(_sleeps_of(leader.pid)) == 2, timeout=10, what="the sleeps")
         script = scripts.signal_tree(str(tmp_path), "runs/s/1", leader.pid, "TERM")
         out = _sh(script).stdout.decode().split()
         assert out[0] == "SENT" and int(out[1]) >= 4, out   # group + sh + 2 sleeps
         assert leader.wait(timeout=10) != 0
     finally:
         subprocess.run(["sh", "-c", f"kill -9 -{leader.pid} 2>/dev/null"])
+
+
+def _sleeps_of(parent: int) -> list[int]:
+    """The children of `parent` that already run sleep (not sh between fork and exec)."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as stat_file:
+                fields = stat_file.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{name}/comm") as comm:
+                if int(fields[1]) == parent and comm.read().strip() == "sleep":
+                    found.append(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def test_hosts_in_full_and_aliases():
