@@ -269,14 +269,16 @@ class Box:
 
     # ------------------------------------------------------------ losing it
 
-    def drop(self, conn, reason: str) -> None:
-        """Give up on a connection that stopped answering; it is opened again when needed."""
+    def drop(self, conn, reason: str, failed: bool = False) -> None:
+        """Give up on a connection that stopped answering; it is opened again when needed.
+        `failed`: an operation just failed with it, so the box is unreachable (not idle)
+        even when nobody was waiting for it."""
         if conn is not self._conn:
             return
         self._conn = None
         self._up.clear()
         conn.abort()
-        if self._wanted():
+        if self._wanted() or failed:
             self._set("unreachable", f"{self.label}: {reason}")
             self._ensure_retry()
         else:
@@ -314,7 +316,7 @@ class Box:
                 result = await asyncio.wait_for(
                     conn.run(command, input=input, encoding=None), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no answer within {limit:.0f} s while {what}")
+                self.drop(conn, f"no answer within {limit:.0f} s while {what}", failed=True)
                 raise BoxUnreachable(f"{self.label}: no answer within {limit:.0f} s while "
                                      f"{what}", target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -346,7 +348,7 @@ class Box:
                     # The command stopped reading (it failed): its status and stderr say why.
                 result = await asyncio.wait_for(process.wait(), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}")
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}", failed=True)
                 raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
                                      target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -379,7 +381,7 @@ class Box:
                 finally:
                     process.close()
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}")
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}", failed=True)
                 raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
                                      target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -397,7 +399,7 @@ class Box:
             return BoxError(f"{self.label}: the box refused a session while {what}: "
                             f"{exc.reason}", target=self.label)
         detail = describe(exc) if exc else "the connection closed"
-        self.drop(conn, f"connection lost while {what} ({detail})")
+        self.drop(conn, f"connection lost while {what} ({detail})", failed=True)
         return BoxUnreachable(f"{self.label}: connection lost while {what} ({detail})",
                               target=self.label)
 
