@@ -274,6 +274,10 @@ class Box:
         `failed`: an operation just failed with it, so the box is unreachable (not idle)
         even when nobody was waiting for it."""
         if conn is not self._conn:
+            if failed and self._conn is None and self.state == "idle":
+                # Its loss was noticed first (and, nobody waiting, called idle); the
+                # operation that just failed on it says the box is out of reach.
+                self._set("unreachable", f"{self.label}: {reason}")
             return
         self._conn = None
         self._up.clear()

@@ -43,3 +43,18 @@ async def test_a_command_on_a_connection_that_stopped_answering_marks_the_box_un
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
         await box.close()
+
+
+async def test_a_command_on_a_connection_the_box_closed_marks_it_unreachable(server):
+    """The loss is noticed (nobody waiting: idle) while the command is still on its way."""
+    client, served = server
+    box = Box(SshSettings(host="box", ssh_config=str(client.config), command_timeout=5.0),
+              str(served.work))
+    await box.ready()
+    try:
+        with pytest.raises(BoxUnreachable):
+            await box.script(f"kill -9 $PPID {' '.join(map(str, served.connections()))}\n"
+                             "sleep 5\n", what="a test command")
+        assert box.state == "unreachable", box.state
+    finally:
+        await box.close()
