@@ -2,29 +2,52 @@
 
 No asyncio here: a CLI call is one short request, and importing asyncio costs more than
 the request itself.
+
+No request waits forever: the engine sends a heartbeat line (`{"event": "alive"}`) every
+second while it works on a request, so a client that hears nothing for ENGINE_TIMEOUT
+seconds (`RUNYARD_ENGINE_TIMEOUT`, default 10) knows the engine is stopped (SIGSTOP) or
+hung, and says so. A starting engine reports through a pipe (RUNYARD_ENGINE_READY_FD)
+that it serves, or why it cannot; an engine that dies at start is known at once.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
+import select
 import socket
 import sys
 import time
 from pathlib import Path
 
 from core import protocol
-from core.errors import EngineError, RunyardError
-from core.paths import StorePaths
+from core.errors import EngineError, RunyardError, StoreError
+from core.paths import StorePaths, open_private
 
 TYPE_CHECKING = False       # only a type here; `tui status` imports this module without it
 if TYPE_CHECKING:
     from core.requests import Request
 
 START_TIMEOUT = 30.0
+# Seconds without a line from the engine after which a request gives up on it.
+ENGINE_TIMEOUT = float(os.environ.get("RUNYARD_ENGINE_TIMEOUT") or 10.0)
+# How long a client that lost the engine mid-request waits for it to be gone before it
+# starts a new one and asks again.
+GONE_WAIT = 10.0
+# The pipe a starting engine reports on: its write end's number, in the engine's environment.
+READY_FD = "RUNYARD_ENGINE_READY_FD"
 _RETRYABLE = (ConnectionRefusedError, FileNotFoundError, ConnectionResetError,
               BrokenPipeError)
+
+
+class EngineSilent(EngineError):
+    """The engine took a request, or its connection, and then said nothing for ENGINE_TIMEOUT."""
+
+
+class EngineGone(EngineError):
+    """The engine's end of the connection closed before its reply (it died or stopped)."""
 
 
 def engine_alive(paths: StorePaths) -> bool:
@@ -49,35 +72,99 @@ class EngineClient:
     # ------------------------------------------------------------ requests
 
     def request(self, request: Request, *, start: bool = True) -> dict:
-        """Send one request and return the final reply; raise the engine's error as ours."""
+        """Send one request and return the final reply; raise the engine's error as ours.
+
+        A request with a resend id (launch, clone) whose engine died before replying is
+        sent once more to the engine started again: it answers from what it recorded under
+        that id (the runs the first one made), or carries it out if nothing was recorded.
+        """
+        try:
+            return self._one_reply(request, start)
+        except EngineGone:
+            if request.resend_id() is None or not start:
+                raise
+        deadline = time.monotonic() + GONE_WAIT       # a killed engine takes a moment to go
+        while engine_alive(self.paths) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.start()
+        return self._one_reply(request, start)
+
+    def _one_reply(self, request: Request, start: bool) -> dict:
         for reply in self.stream(request, start=start):
             if "event" not in reply:
                 return reply
-        raise EngineError("the engine closed the connection without a reply")
+        raise EngineGone("the engine closed the connection without a reply")
 
     def stream(self, request: Request, *, start: bool = True, timeout: float | None = None):
-        """Yield every line the engine sends for this request (events, then the reply).
+        """Yield every line the engine sends for this request (events, then the reply);
+        heartbeats are not passed on.
 
-        With `timeout`, a reply slower than that raises `socket.timeout`.
+        With `timeout`, a reply slower than that raises `socket.timeout`. An engine that
+        sends nothing, not even a heartbeat, for ENGINE_TIMEOUT seconds raises EngineError.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         sock = self._connect(start)
-        sock.settimeout(timeout)
         try:
-            sock.sendall(protocol.encode(request.message()))
+            sock.settimeout(ENGINE_TIMEOUT)
+            try:
+                sock.sendall(protocol.encode(request.message()))
+            except socket.timeout:
+                raise self._silent() from None
+            except (BrokenPipeError, ConnectionResetError):
+                raise self._gone() from None
             reader = sock.makefile("rb")
             while True:
-                line = reader.readline(protocol.MAX_LINE)
+                try:
+                    line = self._read_line(sock, reader, deadline)
+                except ConnectionResetError:
+                    raise self._gone() from None
                 if not line:
-                    raise EngineError("the engine closed the connection before replying",
-                                      hint=f"see {self.paths.engine_log}")
+                    raise self._gone()
+                if not line.endswith(b"\n"):
+                    raise EngineError(
+                        f"the engine's reply is longer than {protocol.MAX_LINE >> 20} MB",
+                        hint="ask about fewer runs at once")
                 reply = protocol.decode(line)
                 if reply.get("ok") is False:
                     raise RunyardError.from_dict(reply.get("error") or {})
+                if reply.get("event") == "alive":
+                    continue
                 yield reply
                 if "event" not in reply:
                     return
         finally:
             sock.close()
+
+    def _read_line(self, sock: socket.socket, reader, deadline: float | None) -> bytes:
+        """One line; socket.timeout past `deadline`, EngineError after ENGINE_TIMEOUT of silence."""
+        silence = ENGINE_TIMEOUT
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            if left < silence:
+                sock.settimeout(left)
+                try:
+                    return reader.readline(protocol.MAX_LINE)
+                finally:
+                    sock.settimeout(silence)
+        try:
+            return reader.readline(protocol.MAX_LINE)
+        except socket.timeout:
+            raise self._silent() from None
+
+    def _gone(self) -> EngineGone:
+        return EngineGone("the engine closed the connection before replying (it stopped or "
+                          "was killed)", hint=f"see {self.paths.engine_log}")
+
+    def _silent(self) -> EngineSilent:
+        pid = engine_pid(self.paths)
+        who = f"the engine (pid {pid})" if pid else "the engine"
+        check = (f"ps -o pid,stat,args -p {pid} shows T when it is stopped; kill -CONT {pid} "
+                 f"resumes it, kill {pid} ends it (runs keep running)") if pid else \
+            f"see {self.paths.engine_log}"
+        return EngineSilent(f"{who} has not answered for {ENGINE_TIMEOUT:.0f} s: it is stopped "
+                           "(SIGSTOP, Ctrl-Z) or hung", hint=check)
 
     def _connect(self, start: bool) -> socket.socket:
         try:
@@ -91,8 +178,12 @@ class EngineClient:
 
     def _open_socket(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(ENGINE_TIMEOUT)          # a stopped engine with a full backlog
         try:
             sock.connect(str(self.paths.socket))
+        except socket.timeout:
+            sock.close()
+            raise self._silent() from None
         except OSError:
             sock.close()
             raise
@@ -101,18 +192,48 @@ class EngineClient:
     # ------------------------------------------------------------ starting the engine
 
     def start(self) -> None:
-        """Start the engine detached from this terminal, unless one is up; wait until it answers."""
+        """Start the engine detached from this terminal, unless one is up; wait until it
+        answers. An engine that cannot start says why at once (its error is raised here)."""
         self.paths.ensure()
-        with open(self.paths.spawn_lock, "a") as lock:
+        try:
+            lock = open_private(self.paths.spawn_lock)
+        except OSError as exc:
+            raise StoreError(f"cannot start the engine in {self.paths.home}: "
+                             f"{exc.strerror or exc}", hint=_store_hint(exc)) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self._answers():
                 return
-            self._spawn()
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline:
-                if self._answers():
+            ready = self._spawn()
+            try:
+                self._until_serving(ready, time.monotonic() + START_TIMEOUT)
+            finally:
+                os.close(ready)
+
+    def _until_serving(self, ready: int, deadline: float) -> None:
+        """Wait for the new engine's word on the ready pipe: `ready`, `busy` (another engine
+        holds the store: wait for it to answer), an error, or nothing (it died at start)."""
+        said = b""
+        while time.monotonic() < deadline:
+            if ready >= 0 and select.select([ready], [], [], 0.02)[0]:
+                chunk = os.read(ready, 65536)
+                said += chunk
+                if chunk and not said.endswith(b"\n"):
+                    continue
+                word = said.strip()
+                if word == b"ready":
                     return
+                if word.startswith(b"{"):
+                    raise RunyardError.from_dict(json.loads(word))
+                if word != b"busy":
+                    raise EngineError("the engine exited as it started",
+                                      hint=f"see {self.paths.engine_log}"
+                                           f"{_log_tail(self.paths.engine_log)}")
+                ready = -1                       # another engine: it answers soon
+            elif ready < 0:
                 time.sleep(0.02)
+            if self._answers():
+                return
         raise EngineError(f"the engine did not start within {START_TIMEOUT:.0f} s",
                           hint=f"see {self.paths.engine_log}{_log_tail(self.paths.engine_log)}")
 
@@ -125,19 +246,47 @@ class EngineClient:
                 return False
             raise
 
-    def _spawn(self) -> None:
-        import subprocess
+    def _spawn(self) -> int:
+        """Start the engine; the read end of the pipe it reports on."""
+        import subprocess    # lazy: ~1.6 ms that `tui status` skips unless an engine starts
         source_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
         env["RUNYARD_HOME"] = str(self.paths.home)
-        with open(self.paths.engine_log, "ab") as log:
-            # `sh -c '"$@" &'` leaves the engine an orphan (adopted by init), so a
-            # long-lived client like the app never has to reap it.
-            subprocess.run(["/bin/sh", "-c", '"$@" &', "sh", sys.executable, "-m", "core.engine",
-                            "--home", str(self.paths.home)],
-                           stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                           cwd=str(self.paths.home), start_new_session=True, check=True)
+        ready, told = os.pipe()
+        env[READY_FD] = str(told)
+        try:
+            with open_private(self.paths.engine_log, "ab") as log:
+                # `sh -c '"$@" &'` leaves the engine an orphan (adopted by init), so a
+                # long-lived client like the app never has to reap it.
+                subprocess.run(["/bin/sh", "-c", '"$@" &', "sh", sys.executable, "-m",
+                                "core.engine", "--home", str(self.paths.home)],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                               cwd=str(self.paths.home), start_new_session=True, check=True,
+                               pass_fds=(told,))
+        except OSError as exc:
+            os.close(ready)
+            raise StoreError(f"cannot start the engine in {self.paths.home}: "
+                             f"{exc.strerror or exc}", hint=_store_hint(exc)) from None
+        finally:
+            os.close(told)
+        return ready
+
+
+def engine_pid(paths: StorePaths) -> int | None:
+    """The pid the live engine wrote into engine.json, if it can be read."""
+    try:
+        return int(json.loads(paths.engine_info.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store_hint(exc: OSError) -> str:
+    if exc.errno == errno.EROFS:
+        return "the store is on a read-only file system; point RUNYARD_HOME at a writable folder"
+    if exc.errno == errno.ENOSPC:
+        return "free some space, or move the store with RUNYARD_HOME"
+    return "check the store folder's owner and permissions, or point RUNYARD_HOME elsewhere"
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:

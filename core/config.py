@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import ConfigError, UnknownTarget
+from core.metrics.rules import MetricRules, check_pattern, check_reader
 from core.paths import user_config_path
 
 TARGET_KINDS = ("local", "ssh", "docker", "slurm")
@@ -73,12 +75,13 @@ class TargetConfig:
 class Config:
     files: tuple[Path, ...] = ()
     snapshot: SnapshotConfig = SnapshotConfig()
-    metric_patterns: tuple[str, ...] = ()
+    metrics: MetricRules = MetricRules()
     env: dict = field(default_factory=dict)
     cancel_grace: float = 10.0
     outputs: tuple[str, ...] = ()            # [run] outputs: globs every run pulls when it ends
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
+    better: dict[str, str] = field(default_factory=dict)     # [results] better: metric -> lower/higher
 
     def target(self, name: str) -> TargetConfig:
         if name not in self.targets:
@@ -128,9 +131,11 @@ def _config_in(folder: Path) -> Path | None:
 # ---------------------------------------------------------------- loading
 
 def load(project: Project | None = None, env: dict[str, str] | None = None,
-         sections: dict[str, SectionParser] | None = None) -> Config:
+         sections: dict[str, SectionParser] | None = None,
+         target_options: TargetOptions | None = None) -> Config:
     """Read and check the user config and the project config; raise ConfigError on a mistake.
-    `sections`: parsers of the sections the caller owns (see APP_SECTIONS)."""
+    `sections`: parsers of the sections the caller owns (see APP_SECTIONS); `target_options`:
+    the checker of each kind's own target keys (see TargetOptions)."""
     layers: list[tuple[Path, dict]] = []
     user_file = user_config_path(env)
     if user_file.is_file():
@@ -142,22 +147,21 @@ def load(project: Project | None = None, env: dict[str, str] | None = None,
             if not isinstance(data, dict):
                 raise ConfigError(f"{project.config_file}: tool.runyard: expected a table")
         layers.append((project.config_file, data))
-    return build(layers, sections)
+    return build(layers, sections, target_options)
 
 
 def load_text(text: str, name: str = "runyard.toml",
-              sections: dict[str, SectionParser] | None = None) -> Config:
+              sections: dict[str, SectionParser] | None = None,
+              target_options: TargetOptions | None = None) -> Config:
     """Check a config given as text (used by tests and `tui config check`)."""
-    import tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    return build([(Path(name), data)], sections)
+    return build([(Path(name), data)], sections, target_options)
 
 
 def _read_toml(path: Path) -> dict:
-    import tomllib
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
@@ -175,30 +179,40 @@ def _read_toml(path: Path) -> dict:
 # as they are, unchecked, and a launch never fails because of them.
 SectionParser = Callable[[Path, Any], Any]
 APP_SECTIONS = ("app", "keys")
+# A target's own keys (an ssh target's host, a docker target's image) are its kind's: the
+# executor module of the kind checks them (core.executors.option_checker). The config sits
+# below the executors and never imports them: the engine, which starts runs on targets,
+# passes that function to `load`. Without it (the app reading its settings) a target's own
+# keys are kept as written, unchecked; the engine still refuses a mistake in them.
+TargetOptions = Callable[[str], Callable[[Path, str, dict], dict]]   # kind -> its checker
 DEFAULT_NOTIFY_TIMEOUT = 30.0
 
 
 def build(layers: list[tuple[Path, dict]],
-          sections: dict[str, SectionParser] | None = None) -> Config:
+          sections: dict[str, SectionParser] | None = None,
+          target_options: TargetOptions | None = None) -> Config:
     snapshot = SnapshotConfig()
-    patterns: list[str] = []
+    metrics = MetricRules()
     env: dict[str, str] = {}
     grace = 10.0
     outputs: tuple[str, ...] = ()
     target_tables: dict[str, tuple[Path, dict]] = {}
     parsers = {"notify": _notify, **(sections or {})}
     others: dict[str, Any] = {}
+    better: dict[str, str] = {}
     for path, data in layers:
         for key, value in data.items():
             if key == "snapshot":
                 snapshot = _snapshot(path, value, snapshot)
             elif key == "metrics":
-                patterns = _metrics(path, value) or patterns
+                metrics = _metrics(path, value, metrics)
             elif key == "run":
                 run_env, run_grace, run_outputs = _run(path, value)
                 env.update(run_env)
                 grace = run_grace if run_grace is not None else grace
                 outputs = run_outputs if run_outputs is not None else outputs
+            elif key == "results":
+                better.update(_results(path, value))
             elif key == "targets":
                 _table(path, "targets", value)
                 for name, table in value.items():
@@ -207,19 +221,20 @@ def build(layers: list[tuple[Path, dict]],
                     target_tables[name] = (path, {**earlier, **table})
             elif key in parsers or key in APP_SECTIONS:
                 parsed = parsers[key](path, value) if key in parsers else value
-                earlier = others.get(key)
-                both_tables = isinstance(earlier, dict) and isinstance(parsed, dict)
-                others[key] = {**earlier, **parsed} if both_tables else parsed   # key by key
+                before = others.get(key)
+                if isinstance(before, dict) and isinstance(parsed, dict):
+                    parsed = {**before, **parsed}                      # key by key
+                others[key] = parsed
             else:
-                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets",
+                known = ", ".join(sorted({"snapshot", "metrics", "run", "targets", "results",
                                           *parsers, *APP_SECTIONS}))
                 raise ConfigError(f"{path}: {key}: unknown section", hint=f"known sections: {known}")
     targets = {"local": TargetConfig(name="local")}
     for name, (path, table) in target_tables.items():
-        targets[name] = _target(path, name, table)
+        targets[name] = _target(path, name, table, target_options)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
-                  metric_patterns=tuple(patterns), env=env, cancel_grace=grace,
-                  outputs=outputs, targets=targets, sections=others)
+                  metrics=metrics, env=env, cancel_grace=grace, outputs=outputs,
+                  targets=targets, sections=others, better=better)
 
 
 # ---------------------------------------------------------------- checks
@@ -253,9 +268,15 @@ def positive_int(path: Path, key: str, value: Any) -> int:
     return value
 
 
+# A duration longer than this (about 31 years) is a mistake, and too long for asyncio timers.
+MAX_SECONDS = 1e9
+
+
 def non_negative_number(path: Path, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise fail(path, key, "a number of seconds (0 or more)", value)
+    """Seconds: a finite number, 0 or more (TOML's inf and nan are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0 <= value < MAX_SECONDS:
+        raise fail(path, key, "a number of seconds (0 or more, finite)", value)
     return float(value)
 
 
@@ -302,21 +323,36 @@ def _snapshot(path: Path, value: Any, base: SnapshotConfig) -> SnapshotConfig:
         if "max_file_size" in table else base.max_file_size)
 
 
-def _metrics(path: Path, value: Any) -> list[str]:
+def _metrics(path: Path, value: Any, base: MetricRules) -> MetricRules:
+    """`[metrics]`: patterns, readers switched off, names left out; each key given replaces
+    the one of an earlier file."""
     table = _table(path, "metrics", value)
-    _unknown(path, "metrics", table, {"patterns"})
-    patterns = list(string_list(path, "metrics.patterns", table.get("patterns", [])))
-    for i, pattern in enumerate(patterns):
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise fail(path, f"metrics.patterns[{i}]", f"a regular expression ({exc})",
-                       pattern) from None
-        if not compiled.groupindex:
-            raise fail(path, f"metrics.patterns[{i}]",
-                       "a regular expression with named groups, (?P<key>..) and (?P<value>..) "
-                       "or (?P<metric_name>..)", pattern)
-    return patterns
+    _unknown(path, "metrics", table, {"patterns", "disable", "ignore"})
+    patterns = string_list(path, "metrics.patterns", table["patterns"]) \
+        if "patterns" in table else base.patterns
+    for i, pattern in enumerate(patterns if "patterns" in table else ()):
+        if (expected := check_pattern(pattern)) is not None:
+            raise fail(path, f"metrics.patterns[{i}]", expected, pattern)
+    disable = string_list(path, "metrics.disable", table["disable"]) \
+        if "disable" in table else base.disable
+    for i, name in enumerate(disable if "disable" in table else ()):
+        if (expected := check_reader(name)) is not None:
+            raise fail(path, f"metrics.disable[{i}]", expected, name)
+    ignore = string_list(path, "metrics.ignore", table["ignore"]) \
+        if "ignore" in table else base.ignore
+    return MetricRules(patterns=tuple(patterns), disable=tuple(disable), ignore=tuple(ignore))
+
+
+def _results(path: Path, value: Any) -> dict[str, str]:
+    """`[results] better = { val_wer = "lower", bleu = "higher" }`: which way a metric is
+    better where its name does not say (the default: lower for loss-like names)."""
+    table = _table(path, "results", value)
+    _unknown(path, "results", table, {"better"})
+    better = string_table(path, "results.better", table.get("better", {}))
+    for name, word in better.items():
+        if word not in ("lower", "higher"):
+            raise fail(path, f"results.better.{name}", '"lower" or "higher"', word)
+    return better
 
 
 def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None, tuple[str, ...] | None]:
@@ -375,7 +411,8 @@ def _hook_command(path: Path, key: str, item: Any) -> list[str]:
 _COMMON_TARGET_KEYS = {"kind", "max_parallel", "gpus", "gpu_share"}
 
 
-def _target(path: Path, name: str, table: dict) -> TargetConfig:
+def _target(path: Path, name: str, table: dict,
+            target_options: TargetOptions | None) -> TargetConfig:
     where = f"targets.{name}"
     kind = table.get("kind", "local" if name == "local" else None)
     if kind not in TARGET_KINDS:
@@ -388,8 +425,8 @@ def _target(path: Path, name: str, table: dict) -> TargetConfig:
     gpus = _gpus(path, f"{where}.gpus", table.get("gpus", "auto"), kind)
     share = positive_int(path, f"{where}.gpu_share", table.get("gpu_share", 1))
     options = {k: v for k, v in table.items() if k not in _COMMON_TARGET_KEYS}
-    from core.executors import option_checker
-    options = option_checker(kind)(path, where, options)
+    if target_options is not None:
+        options = target_options(kind)(path, where, options)
     return TargetConfig(name=name, kind=kind, max_parallel=max_parallel, gpus=gpus,
                         gpu_share=share, options=options, source=str(path))
 

@@ -74,6 +74,12 @@ class StoreError(RunyardError):
     title = "store error"
 
 
+class StoreBusy(StoreError):
+    """Another program holds the database's write lock (a sqlite3 shell, a backup tool)."""
+
+    title = "store busy"
+
+
 class SnapshotError(RunyardError):
     code = ExitCode.STORE
     title = "snapshot failed"
@@ -99,5 +105,6 @@ class ExecutorError(RunyardError):
 
 
 _KINDS = {k.__name__: k for k in (RunyardError, UsageError, UnknownRun, UnknownTarget,
-                                  ConfigError, EngineError, StoreError, SnapshotError,
+                                  ConfigError, EngineError, StoreError, StoreBusy,
+                                  SnapshotError,
                                   ExecutorError)}

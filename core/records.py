@@ -208,12 +208,11 @@ def _checked(spec: _Field, value: Any, where: str) -> Any:
 
 
 def _unknown_field(cls: type[Record], where: str, key: Any) -> UsageError:
-    # difflib costs ~5 ms to import: only a refused request pays for it.
-    import difflib
     names = {name: name for name in cls.FIELDS}
     for name, spec in cls.FIELDS.items():          # a field of a nested record, one level
         if isinstance(spec.kind, type):
             names.update((sub, f"{name}.{sub}") for sub in spec.kind.FIELDS if sub not in names)
+    import difflib           # lazy: ~0.8 ms every request pays; only a refused one needs it
     close = difflib.get_close_matches(str(key), list(names), n=1, cutoff=0.6)
     hint = f"did you mean {names[close[0]]}? " if close else ""
     return UsageError(f"{where}: {_shown_key(key)}: unknown field",

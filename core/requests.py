@@ -53,6 +53,12 @@ class Request(Record):
     def message(self) -> dict:
         return {"op": self.OP, **self.to_dict()}
 
+    def resend_id(self) -> str | None:
+        """An id under which the engine records what this request did, so the client may
+        send it again after losing the engine mid-request (killed) and learn the truth,
+        never doing it twice; None: not safe to send again."""
+        return None
+
 
 class LaunchRequest(Request):
     """`tui launch`: a command, a sweep or a workflow file. `env` is the launching shell's."""
@@ -78,6 +84,10 @@ class LaunchRequest(Request):
     force: bool = False                 # run even when cached
     watch: list[str] = []               # relaunch when these change
     debounce: float | None = None
+    request_id: str | None = None       # see Request.resend_id
+
+    def resend_id(self) -> str | None:
+        return None if self.watch else self.request_id
 
 
 class CloneRequest(Request):
@@ -104,6 +114,10 @@ class CloneRequest(Request):
     force: bool = False
     resume: bool = False                # hand the parent's newest checkpoint to the new run
     template: list[str] | None = None   # a new command (an edited spec); None: the parent's
+    request_id: str | None = None       # see Request.resend_id
+
+    def resend_id(self) -> str | None:
+        return self.request_id
 
 
 class PlanRequest(Request):
@@ -158,6 +172,16 @@ class RemoveRequest(Request):
     ids: list[int]
 
 
+class ReparseRequest(Request):
+    """Read ended runs' output anew with the `[metrics]` rules of their projects now; `env`
+    is the asking shell's environment (the config files it names)."""
+
+    OP = "reparse"
+    TITLE = "reparse request"
+    ids: list[int]
+    env: dict[str, str] = {}
+
+
 class WaitRequest(Request):
     """Wait until the runs end; with `stream`, an event line as each one ends."""
 
@@ -203,7 +227,8 @@ class StopRequest(Request):
 
 
 REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
-    LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, WaitRequest,
+    LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, ReparseRequest,
+    WaitRequest,
     TargetsRequest, UnwatchRequest, WatchesRequest, StatusRequest, PingRequest, StopRequest,
     FilesRequest, PullRequest)}
 
@@ -211,7 +236,13 @@ REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
 def here() -> dict[str, Any]:
     """The `cwd` and `env` of a launch or clone asked for by this process: the folder and
     the environment of the shell (or app) the user asks from."""
-    return {"cwd": os.getcwd(), "env": dict(os.environ)}
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was deleted or moved)",
+                         hint="cd into an existing folder (cd \"$PWD\" enters it again if it "
+                              "was made anew) and launch from there") from None
+    return {"cwd": cwd, "env": dict(os.environ)}
 
 
 def parse(message: Any) -> Request:

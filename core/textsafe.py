@@ -5,6 +5,13 @@ removes every other escape sequence (titles, clipboard, modes, cursor movement, 
 queries), C0 and C1 control characters, and plays carriage returns and backspaces the way
 a terminal would, so a progress bar is one line showing its last state. Invalid UTF-8
 becomes U+FFFD.
+
+Values a user or a run chose (run names, params, tags, reasons, commands, paths, error
+messages that quote them) go through `inline()`: one line, whatever they hold. Escape
+sequences are dropped; a line break, tab or other control character, a bidirectional
+override and a byte that is not UTF-8 (a surrogate from the file system's encoding) are
+shown as escapes (`\n`, `\x1b`, `\u202e`, `\xff`), so a name cannot forge a line of
+output nor reorder what the terminal shows.
 """
 
 from __future__ import annotations
@@ -80,3 +87,27 @@ def clean_text(text: str, keep_sgr: bool = True) -> str:
 
 def clean_bytes(data: bytes, keep_sgr: bool = True) -> str:
     return clean_text(data.decode("utf-8", "replace"), keep_sgr)
+
+
+# Line breaks and other controls, bidi embeddings/overrides/isolates and marks, and the
+# surrogates Python uses for bytes that are not UTF-8 (os.fsdecode, surrogateescape).
+_NOT_INLINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                         "\u2066-\u2069\ud800-\udfff]")
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group(0)
+    if char in _SHOWN:
+        return _SHOWN[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:                   # an undecodable byte, as Python keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inline(text: str) -> str:
+    """A value as one line that is safe to print (see the module docstring)."""
+    if "\x1b" in text:
+        text = _drop_escapes(text, keep_sgr=False)
+    return _NOT_INLINE.sub(_escape, text) if _NOT_INLINE.search(text) else text

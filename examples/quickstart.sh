@@ -13,7 +13,7 @@ export PATH
 cd examples/train
 echo "launching a sweep: 4 runs of examples/train/train.py with different learning rates..." >&2
 ids=$(tui launch --force --tag quickstart --sweep lr=0.3,0.1,0.03,0.01 -- \
-    python train.py --lr '{lr}' --epochs 4)
+    python3 train.py --lr '{lr}' --epochs 4)
 if [ -t 0 ] && [ -t 1 ]; then
     echo "opening the app: q quits (the runs keep going), ? lists the keys" >&2
     exec tui

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLES, Cli, kill_store_processes
-
-
-def require(condition: bool, why: str) -> None:
-    """Skip when a prerequisite is missing, except in CI, where it must be there."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"prerequisite missing in CI: {why}")
-    pytest.skip(why)
+from tests.helpers import EXAMPLES, Cli, isolated_env, stop_store
 
 
 @pytest.fixture(autouse=True)
@@ -29,26 +18,15 @@ def _never_the_real_store(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RUNYARD_HOME", str(root / "store"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(root / "state"))
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    home = tmp_path / "store"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    environ.update(
-        RUNYARD_HOME=str(home),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        RUNYARD_ENGINE_IDLE_EXIT="600",          # a leaked engine goes away by itself
-        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com",
-        GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"), GIT_CONFIG_NOSYSTEM="1",
-        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
-    )
+    """The environment of the test's CLI calls: a store of its own, stopped at the end."""
+    environ = isolated_env(tmp_path)
     yield environ
-    subprocess.run([sys.executable, "-m", "tui", "engine", "stop"], env=environ, capture_output=True,
-                   timeout=60, cwd=str(tmp_path), check=False)
-    kill_store_processes(home)
+    stop_store(environ, tmp_path)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """`python -m tui` is the `tui` command."""
 
-from tui.cli.main import entry
+from tui.entry import entry
 
 entry()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+
 
 # State glyphs for the CLI and the app: plain characters every terminal font has.
 STATE_GLYPHS = {"queued": "·", "running": "▶", "succeeded": "✓", "failed": "✗",
@@ -20,7 +22,7 @@ def duration(seconds: float | None) -> str:
 
 
 def elapsed(started_at: str | None, finished_at: str | None, now: float | None = None) -> float | None:
-    from core.models import epoch_from_iso
+    from core.models import epoch_from_iso     # lazy: ~11 ms `tui status --json` skips
     start = epoch_from_iso(started_at)
     if start is None:
         return None
@@ -60,10 +62,10 @@ def varying_params(param_sets: list[dict]) -> list[str]:
     return [k for k in keys if len({repr(p.get(k, missing)) for p in param_sets}) > 1]
 
 
-def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def table(headers: list[str], rows: list[list[str]], right: Collection[int] = ()) -> str:
     """Aligned columns; cells are made terminal-safe (a name or param may hold escapes)."""
-    from core.textsafe import clean_line
-    rows = [[clean_line(cell.replace("\n", " "), keep_sgr=False) for cell in row] for row in rows]
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    rows = [[inline(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -75,3 +77,42 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), *(line(r) for r in rows)])
+
+
+def decimal_parts(text: str) -> tuple[str, str]:
+    """`12.35` -> (`12`, `.35`), `1.2e+04` -> (`1`, `.2e+04`), `nan` -> (`nan`, ``)."""
+    point = text.find(".")
+    if point < 0:
+        exponent = text.find("e")
+        point = exponent if exponent > 0 else len(text)
+    return text[:point], text[point:]
+
+
+def decimal_widths(texts) -> tuple[int, int]:
+    """The widths left of the decimal point and from it on, over several numbers."""
+    left = right = 0
+    for text in texts:
+        whole, rest = decimal_parts(text)
+        left, right = max(left, len(whole)), max(right, len(rest))
+    return left, right
+
+
+def align_decimal(text: str, left: int, right: int) -> str:
+    """A number padded so that numbers with the same widths line up on the decimal point."""
+    whole, rest = decimal_parts(text)
+    return " " * max(0, left - len(whole)) + text + " " * max(0, right - len(rest))
+
+
+def compact(value: float) -> str:
+    """An axis label: integers as integers (`40`, `1.2k`, `3M`), others short (`0.25`)."""
+    if value != value:
+        return "nan"
+    if float(value).is_integer():
+        magnitude = abs(value)
+        for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if magnitude >= limit:
+                return f"{value / limit:.3g}{suffix}"
+        return str(int(value))
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}"
+    return f"{value:.2g}"

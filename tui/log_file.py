@@ -14,6 +14,10 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
 BLOCK = 64 * 1024
 CACHE_BLOCKS = 64                # at most 4 MiB cached per open log
 MAX_SPAN = 1024 * 1024           # a longer line is shown in pieces of this size
@@ -26,7 +30,7 @@ Span = tuple[int, int]           # [start, end) of one line's bytes, without its
 class LogFile:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._handle = None
+        self._handle: BinaryIO | None = None
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._size = 0
 
@@ -112,7 +116,36 @@ class LogFile:
             pos = index * BLOCK
         return -1
 
+    def read_through(self, start: int, limit: int) -> bytes:
+        """Up to `limit` bytes from `start`, up to the current end, read straight from the
+        file, not kept: for a reader that goes through a log once (`tui logs`)."""
+        length = min(limit, self.size() - start)
+        if length <= 0:
+            return b""
+        if self._handle is None:
+            try:
+                self._handle = open(self.path, "rb")
+            except OSError:
+                return b""
+        self._handle.seek(start)
+        return self._handle.read(length)
+
     # ------------------------------------------------------------ lines
+
+    def tail_start(self, lines: int) -> int:
+        """Where the last `lines` lines begin. A final newline ends the last line, and a
+        line counts once however long it is (`tui logs --tail 1` of a 10 MB line is all of
+        it: lines are not cut at MAX_SPAN here)."""
+        size = self.size()
+        if lines <= 0:
+            return size
+        pos = size - 1 if size and self.read(size - 1, 1) == b"\n" else size
+        for _ in range(lines):
+            newline = self._rfind(pos, 0)
+            if newline == -1:
+                return 0
+            pos = newline
+        return pos + 1
 
     def spans_after(self, start: int, count: int) -> list[Span]:
         """Up to `count` lines, the first beginning at `start`."""

@@ -1,7 +1,7 @@
-"""`python -m core.engine` runs the engine in the foreground (core.engine.server.main)."""
+"""`python -m core.engine` runs the engine in the foreground (core.engine.startup.main)."""
 
 import sys
 
-from core.engine.server import main
+from core.engine.startup import main
 
 sys.exit(main())

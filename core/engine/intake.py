@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.engine import planning
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
@@ -24,6 +25,7 @@ from core.engine.launching import Batch, prepare_clone, prepare_launch
 from core.store.ledger import Ledger
 from core.paths import StorePaths
 from core.requests import CloneRequest, LaunchRequest, PlanRequest
+from core.engine.resuming import Resumer
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
 
@@ -33,14 +35,14 @@ _KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss wi
 
 class Intake:
     def __init__(self, ledger: Ledger, registry: Registry, paths: StorePaths, blobs: BlobStore,
-                 hashes: dict, wake):
+                 hashes: dict, wake, resumer: Resumer):
         self.ledger = ledger
         self.registry = registry
         self.paths = paths
         self.blobs = blobs
         self.hashes = hashes
         self.wake = wake
-        self.resumer = None                 # core.engine.resuming.Resumer, set by the engine
+        self.resumer = resumer              # finds the checkpoint a clone --resume starts from
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
         self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
@@ -96,6 +98,8 @@ class Intake:
         config = batch.config.targets.get(name)
         if not learn and config is not None and (runtime is None or runtime.config != config):
             runtime = TargetRuntime(config, self.registry.context)      # not kept
+        if runtime is None:
+            runtime = self.registry.known(name)   # unknown to both: says so
         if not runtime.ready:
             runtime.retry_now()                   # a launch always tries the target afresh
         await runtime.prepare()
@@ -125,8 +129,11 @@ class Intake:
     # ------------------------------------------------------------ recording
 
     async def record(self, batch: Batch, *, force: bool, base_env: dict | None = None,
-                     parent_row: dict | None = None) -> tuple[list[int], list[int | None]]:
-        """Write the batch's new runs; returns every run's id and which were cache hits."""
+                     parent_row: dict | None = None,
+                     request_id: str | None = None) -> tuple[list[int], list[int | None]]:
+        """Write the batch's new runs; returns every run's id and which were cache hits.
+        With `request_id`, what the request did is recorded under it in the same
+        transaction (see `answered`)."""
         await self.runtimes(batch, learn=True)
         reuse = self.cached(batch, force)
         fresh = {}
@@ -152,7 +159,8 @@ class Intake:
             project=str(batch.project.root), workdir=batch.project.workdir,
             git_commit=batch.git.commit, git_diff=diff_id, git_dirty=dirty,
             base_env=base_env_id, snapshot_row=snapshot_row, hashes=fresh,
-            message="queued" if parent is None else f"queued, cloned from run {parent}")
+            message="queued" if parent is None else f"queued, cloned from run {parent}",
+            request=(request_id, {"warnings": batch.warnings}) if request_id else None)
         self.hashes.update(fresh)
         if any(r is None for r in reuse):
             self.wake()
@@ -168,21 +176,40 @@ class Intake:
 
     # ------------------------------------------------------------ ops
 
+    def answered(self, request_id: str | None) -> dict | None:
+        """The reply to a launch or clone already recorded under this id: its client lost
+        the engine before the reply (killed mid-launch) and asks again (core.client)."""
+        if not request_id:
+            return None
+        done = run_queries.request_outcome(self.ledger.conn, request_id)
+        if done is None:
+            return None
+        conn = self.ledger.conn
+        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(done["ids"])))
+        return {"run": runs[0] if runs else None, "runs": runs, "cached": done["cached"],
+                "groups": run_queries.groups_json(conn, [r["group"] for r in runs]),
+                "warnings": done.get("warnings", []), "again": True}
+
     async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch = await self.prepare_launch(req)
-        ids, reuse = await self.record(batch, force=req.force, base_env=req.env)
+        ids, reuse = await self.record(batch, force=req.force, base_env=req.env,
+                                       request_id=req.request_id)
         return self.reply(batch, ids, reuse)
 
     async def op_clone(self, req: CloneRequest) -> dict:
+        if (done := self.answered(req.request_id)) is not None:
+            return done
         batch, parent_row = await self.prepare_clone(req)
-        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row)
+        ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row,
+                                       request_id=req.request_id)
         return self.reply(batch, ids, reuse)
 
     async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
-        from core.engine import planning
         watch: list[str] = []
         if request.launch is not None:
             launch = request.launch

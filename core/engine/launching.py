@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from core import config as configuration
+from core import userregex
 from core.spec import params as param_rules
 from core.spec import stoprules
 from core.spec import sweeps
@@ -30,6 +30,7 @@ from core.models import Run, RunSpec, default_name
 from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
 from core.store.snapshot import GitState, Snapshot, git_state, take
 from core.spec.workflow_file import Step, steps_from_file, with_overrides
+from core.engine.targets import project_config
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
 
 
 def _base_options(config: Config, warnings) -> dict:
-    return {"metric_patterns": list(config.metric_patterns), "cancel_grace": config.cancel_grace,
+    return {**config.metrics.to_options(), "cancel_grace": config.cancel_grace,
             "warnings": list(warnings), "notify": config.sections.get("notify")}
 
 
@@ -150,8 +151,8 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
         raise UsageError(f"--retry-delay {delay}: expected 0 or more seconds")
     if policy.retry_on is not None:
         try:
-            re.compile(policy.retry_on)
-        except re.error as exc:
+            userregex.compile_pattern(policy.retry_on)
+        except ValueError as exc:
             raise UsageError(f"--retry-on {policy.retry_on!r}: not a regular expression "
                              f"({exc})") from None
     stoprules.parse_all(list(policy.stop_if))
@@ -230,7 +231,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
                          store: bool = True) -> Batch:
     steps = _launch_steps(req)
     project = configuration.find_project(req.cwd)
-    config = configuration.load(project, req.env)
+    config = project_config(project, req.env)
     for step in steps:
         config.target(step.target or "local")          # an unknown target fails first
     snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
@@ -253,7 +254,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
     if req.code == "current" and project is None:
         raise UsageError(f"the parent's project folder {parent.project} no longer exists",
                          hint="clone with --code parent to reuse the parent's snapshot")
-    config = configuration.load(project, req.env)
+    config = project_config(project, req.env)
     if req.template is not None and not req.template:
         raise UsageError("the edited spec has an empty command")
     step = Step(argv=list(req.template) if req.template else list(parent.spec.template),
@@ -265,12 +266,16 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                 tags=tuple(parent.spec.tags if req.tags is None else req.tags),
                 priority=parent.spec.priority,
                 sweep=_request_sweep(req), policy=_over_parent(req.policy, parent.spec.policy))
-    config.target(step.target)
+    config.target(step.target or "local")
     if req.code == "current":
+        assert project is not None, "checked above: --code current needs the project folder"
         snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
         snapshot_id, warnings = snapshot.id, list(snapshot.warnings)
         options = _base_options(config, warnings)
     else:
+        if parent.snapshot is None:
+            raise UsageError(f"run {parent.id} has no snapshot to reuse",
+                             hint="clone with --code current to snapshot the project now")
         snapshot, git, snapshot_id, warnings = None, GitState(parent.git_commit, None), \
             parent.snapshot, []
         options = {**parent_options, "warnings": []}

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from core.engine import dependencies
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.engine.launching import Batch
-from core.models import now_iso
+from core.models import default_name, now_iso
 from core.engine.scheduler import Busy, Waiting, place
 from core.engine.targets import TargetRuntime
 
@@ -28,8 +29,8 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
     waiting = _waiting_now(conn)
     busy = [Busy(target, gpus) for target, gpus in queue_queries.running_placements(conn)]
     first_id = queue_queries.next_run_id(conn)
-    deps = queue_queries.latest_attempts(
-        conn, {d for planned in batch.runs for d in planned.spec.policy.after})
+    deps = queue_queries.latest_attempts(                   # stored `after`: run ids only
+        conn, {int(d) for planned in batch.runs for d in planned.spec.policy.after})
     actions: list[tuple[str, str]] = []
     for index, planned in enumerate(batch.runs):
         actions.append(_before_placement(planned, reuse[index], deps, actions))
@@ -39,7 +40,7 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
     capacities = {name: runtime.capacity() for name, runtime in runtimes.items()
                   if runtime.ready and runtime.available()}
     placed = {p.run_id: p.gpu_ids for p in place(waiting, busy, capacities)}
-    runs = []
+    runs: list[dict[str, Any]] = []
     for index, planned in enumerate(batch.runs):
         action, detail = actions[index]
         spec = planned.spec
@@ -119,5 +120,4 @@ def _snapshot_info(conn: sqlite3.Connection, batch: Batch) -> dict:
 
 
 def _name(command: list[str]) -> str:
-    from core.models import default_name
     return default_name(command)

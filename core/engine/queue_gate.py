@@ -62,8 +62,11 @@ class QueueGate:
 
     def _wake_at(self, when: str) -> None:
         """Wake the scheduler at `when` (ISO time), unless a timer does so sooner."""
+        at = epoch_from_iso(when)
+        if at is None:
+            return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, epoch_from_iso(when) - time.time()) + 0.01
+        deadline = loop.time() + max(0.0, at - time.time()) + 0.01
         timer = self._timer
         if timer is not None and not timer.cancelled() and loop.time() < timer.when() <= deadline:
             return

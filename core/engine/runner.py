@@ -7,19 +7,22 @@ carried out by `Runner.recover()`; nothing else decides it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import time
+from collections.abc import Callable
+from functools import partial
 
 from core.engine import retries
 from core.store import queries as run_queries
 from core.store import queue_queries
-from core.spec import stoprules
+from core.store import runfile
 from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
-from core.engine.ingest import IngestState, Ingestor, latest_values
+from core.engine.ingest import RunMetrics
 from core.engine.resuming import Resumer
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
@@ -41,8 +44,10 @@ RESTART_RULES = {
     RunState.LOST: "unchanged",
 }
 
-INGEST_INTERVAL = 0.5
 RESUME_WAIT = (5.0, 60.0)   # seconds between tries to fetch a checkpoint from a target away
+# Retrying a write the store refused (busy, full): first after this many seconds, doubling.
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 30.0
 
 
 class Runner:
@@ -53,12 +58,13 @@ class Runner:
         self.paths = paths
         self.blobs = blobs
         self.on_change = on_change          # called after a run starts or ends
-        self.on_ended = None                # called with each run that ended for good
+        self.on_ended: Callable[[Run], None] | None = None   # each run that ended for good
         self.resumer: Resumer | None = None  # hands checkpoints over (set by the engine)
         self.tasks: dict[int, asyncio.Task] = {}
-        self.ingestors: dict[int, Ingestor] = {}
-        self.checkers: dict[int, stoprules.Checker] = {}
+        self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
+        # Runs whose end (or start) is known but not yet recorded: why (the store refuses).
+        self.unrecorded: dict[int, str] = {}
 
     # ------------------------------------------------------------ starting
 
@@ -66,6 +72,7 @@ class Runner:
         """Record the run as running (before acting), then start it in the background."""
         run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
                                      message=f"started on {runtime.config.name}")
+        self.keep_record(run.id)
         self._spawn_task(run.id, self._start(run, runtime))
 
     async def _start(self, run: Run, runtime: TargetRuntime) -> None:
@@ -78,14 +85,16 @@ class Runner:
             if isinstance(exc, ExecutorError) and exc.transient and \
                     not run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
                 # The target is unreachable for now: the run waits for it in the queue.
-                self.ledger.transition(run.id, RunState.QUEUED,
-                                       message=f"queued again: {exc.message}")
+                note = f"queued again: {exc.message}"
+                await self.until_recorded(run.id, lambda: self.ledger.transition(
+                    run.id, RunState.QUEUED, message=note))
                 self.on_change()
                 return
             self.note_in_log(run.id, exc.message)
-            self.finish(run.id, Exit(exit_code=None, reason=exc.message))
+            await self.record_end(run.id, Exit(exit_code=None, reason=exc.message))
             return
-        self.ledger.set_handle(run.id, handle)
+        await self.until_recorded(run.id, lambda: self.ledger.set_handle(run.id, handle))
+        self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
 
     async def _resume_path(self, run: Run, runtime: TargetRuntime) -> str | None:
@@ -105,6 +114,30 @@ class Runner:
                 self.note_detail(run.id, f"waiting for its checkpoint: {exc.message}", None)
                 await asyncio.sleep(pause)
                 pause = min(RESUME_WAIT[1], pause * 2)
+
+    async def until_recorded(self, run_id: int, write):
+        """`write()` until the store takes it: a busy or full store is waited out (with
+        backoff), never the reason a run's start or end is lost. Meanwhile the run is in
+        `unrecorded`, and its target shows why (`tui targets`)."""
+        delay = RECORD_RETRY_FIRST
+        try:
+            while True:
+                try:
+                    return write()
+                except StoreError as exc:
+                    self.unrecorded[run_id] = exc.message
+                    log.debug("run %s: not recorded yet: %s", run_id, exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+        finally:
+            self.unrecorded.pop(run_id, None)
+
+    async def record_end(self, run_id: int, outcome: Exit, cause: str | None = None):
+        """`finish()`, retried until recorded; the end time is when it ended, not when the
+        store took it."""
+        if outcome.ended_at is None:
+            outcome = dataclasses.replace(outcome, ended_at=time.time())
+        return await self.until_recorded(run_id, lambda: self.finish(run_id, outcome, cause))
 
     def run_env(self, run: Run, runtime: TargetRuntime) -> dict[str, str]:
         """The run's environment: the launching shell's (kinds that take it: local), config
@@ -127,10 +160,11 @@ class Runner:
 
     def _dependency_dirs(self, run: Run) -> str:
         """The working folders of the runs this one waited for (their last attempts)."""
-        latest = queue_queries.latest_attempts(self.ledger.conn, set(run.spec.policy.after))
+        after = [int(dep) for dep in run.spec.policy.after]     # stored: run ids only
+        latest = queue_queries.latest_attempts(self.ledger.conn, set(after))
         dirs = []
-        for dep in run.spec.policy.after:
-            last = run_queries.get_run(self.ledger.conn, latest.get(dep, (dep,))[0])
+        for dep in after:
+            last = run_queries.get_run(self.ledger.conn, latest[dep][0] if dep in latest else dep)
             code = self.paths.run_dir(last.id) / "code"
             dirs.append(str(code / last.workdir if last.workdir else code))
         return os.pathsep.join(dirs)
@@ -146,7 +180,7 @@ class Runner:
     def _spawn_task(self, run_id: int, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"run-{run_id}")
         self.tasks[run_id] = task
-        task.add_done_callback(lambda t, rid=run_id: self._task_done(rid, t))
+        task.add_done_callback(partial(self._task_done, run_id))
 
     def _task_done(self, run_id: int, task: asyncio.Task) -> None:
         if self.tasks.get(run_id) is task:
@@ -158,15 +192,19 @@ class Runner:
             log.error("supervising run %s failed", run_id, exc_info=exc)
             message = exc.message if isinstance(exc, RunyardError) else f"engine error: {exc!r}"
             self.note_in_log(run_id, message)
-            self.finish(run_id, Exit(exit_code=None, reason=message, lost=True))
+            self._spawn_task(run_id, self.record_end(run_id, Exit(exit_code=None, reason=message,
+                                                                  lost=True)))
 
     async def _supervise(self, run_id: int, runtime: TargetRuntime, handle: dict) -> None:
         run = run_queries.get_run(self.ledger.conn, run_id)
         if run.cancel_requested:
             asyncio.get_running_loop().create_task(self.cancel_running(run, runtime))
         outcome = await runtime.executor.wait(run, handle)
-        await self.ingest(run_id, check_rules=False)
-        self.finish(run_id, outcome)
+        if outcome.ended_at is None:
+            outcome = dataclasses.replace(outcome, ended_at=time.time())
+        if not await self.metrics.ingest_safely(run_id, final=True):
+            self.metrics.room.catch_up.add(run_id)    # its end first; the metrics catch up
+        await self.record_end(run_id, outcome)
 
     def finish(self, run_id: int, outcome: Exit, cause: str | None = None) -> Run | None:
         """Record how a run ended; queue its next attempt when retries say so."""
@@ -185,8 +223,9 @@ class Runner:
         else:
             state, reason = RunState.FAILED, outcome.reason or "failed"
         at = None
-        if outcome.ended_at is not None and run.started_at is not None:
-            at = iso_from_epoch(max(outcome.ended_at, epoch_from_iso(run.started_at)))
+        started = epoch_from_iso(run.started_at)
+        if outcome.ended_at is not None and started is not None:
+            at = iso_from_epoch(max(outcome.ended_at, started))
         retry, why_not = retries.decide(run, state, cause, self.paths.output_log(run_id))
         if retry is not None:
             run, _next = self.ledger.retry(
@@ -199,8 +238,10 @@ class Runner:
                                          exit_code=outcome.exit_code, at=at, cause=cause)
             if why_not:
                 self.ledger.event(run_id, "retry", why_not)
-        self.ingestors.pop(run_id, None)
-        self.checkers.pop(run_id, None)
+        if outcome.leftovers:
+            self._note_leftovers(run_id, outcome.leftovers)
+        self.keep_record(run_id)
+        self.metrics.forget(run_id)
         future = self.finished.pop(run_id, None)
         if future is not None and not future.done():
             future.set_result(run)
@@ -208,6 +249,26 @@ class Runner:
         if retry is None and self.on_ended is not None:
             self.on_ended(run)
         return run
+
+    def _note_leftovers(self, run_id: int, which: str) -> None:
+        """Processes the run left running were ended after it: said in its log and history."""
+        note = f"ended processes the run left running: {which}"
+        self.note_in_log(run_id, note)
+        try:
+            self.ledger.event(run_id, "leftovers", note)
+        except StoreError as exc:
+            log.warning("run %s: %s (not in its history: %s)", run_id, note, exc.message)
+
+    def keep_record(self, run_id: int) -> None:
+        """Copy the run's row into its folder (core.store.runfile), for `tui engine repair`;
+        a run that never started has no folder, and gets none for this."""
+        row = run_queries.run_record(self.ledger.conn, run_id)
+        if row is None or row["started_at"] is None:
+            return
+        try:
+            runfile.write(self.paths.run_dir(run_id), row)
+        except (OSError, ValueError) as exc:
+            log.warning("run %s: cannot keep its record in its folder: %s", run_id, exc)
 
     def note_detail(self, run_id: int, detail: str | None, message: str | None) -> None:
         """An executor's word on a running run (Context.on_detail): stored, and an event."""
@@ -222,7 +283,7 @@ class Runner:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "ab") as handle:
-                handle.write(f"runyard: {message}\n".encode())
+                handle.write(f"runyard: {message}\n".encode("utf-8", "surrogateescape"))
         except OSError as exc:
             log.warning("cannot write to %s: %s", path, exc)
 
@@ -279,47 +340,9 @@ class Runner:
 
     # ------------------------------------------------------------ metrics
 
-    async def ingest(self, run_id: int, check_rules: bool = True) -> None:
-        """Read new metric points; check the run's stop rules on them while it runs."""
-        ingestor = self.ingestors.get(run_id)
-        if ingestor is None:
-            ingestor = self._new_ingestor(run_id)
-        rows = await asyncio.to_thread(ingestor.poll)
-        if not rows:
-            return
-        current = run_queries.latest_metrics(self.ledger.conn, run_id)
-        self.ledger.add_metrics(run_id, rows, latest_values(current, rows),
-                                ingestor.state.to_dict())
-        checker = self.checkers.get(run_id)
-        if checker is not None and check_rules and (why := checker.feed(rows)):
-            del self.checkers[run_id]
-            self.stop(run_id, why)
-
-    def _new_ingestor(self, run_id: int) -> Ingestor:
-        ingest, options, rules = run_queries.ingest_setup(self.ledger.conn, run_id)
-        run_dir = self.paths.run_dir(run_id)
-        ingestor = self.ingestors[run_id] = Ingestor(
-            run_dir / "output.log", run_dir / "metrics.jsonl", options.get("metric_patterns", []),
-            IngestState.from_dict(ingest))
-        if rules:
-            checker = stoprules.Checker(stoprules.parse_all(rules))
-            # After an engine restart, the points seen before count (plateau needs them).
-            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
-            earlier = sorted((step, key, value) for key, points in seen.items()
-                             for step, value in points)
-            checker.feed([(key, step, None if value != value else value)
-                          for step, key, value in earlier])
-            self.checkers[run_id] = checker
-        return ingestor
-
     async def ingest_loop(self) -> None:
-        while True:
-            await asyncio.sleep(INGEST_INTERVAL)
-            for run_id in list(self.tasks):
-                try:
-                    await self.ingest(run_id)
-                except (OSError, StoreError) as exc:
-                    log.warning("metrics of run %s: %s", run_id, exc)
+        """Read the metrics of every supervised run (core.engine.ingest.RunMetrics)."""
+        await self.metrics.loop(lambda: list(self.tasks))
 
     # ------------------------------------------------------------ engine restart
 

@@ -64,10 +64,10 @@ def place(waiting: list[Waiting], busy: list[Busy],
     """The runs to start now, in queue order, with their GPU ids."""
     running: dict[str, int] = {}
     load: dict[str, dict[int, int]] = {}
-    for item in busy:
-        running[item.target] = running.get(item.target, 0) + 1
-        per_gpu = load.setdefault(item.target, {})
-        for gpu in item.gpu_ids:
+    for held in busy:
+        running[held.target] = running.get(held.target, 0) + 1
+        per_gpu = load.setdefault(held.target, {})
+        for gpu in held.gpu_ids:
             per_gpu[gpu] = per_gpu.get(gpu, 0) + 1
     full: set[str] = set()              # no free slot: nothing more starts there
     waiting_for_gpus: set[str] = set()  # a GPU run waits: later GPU runs wait behind it

@@ -2,51 +2,67 @@
 
 It listens on a unix socket for requests (one JSON line each way; see core.protocol),
 is the only writer of the database, and holds `engine.lock` while it lives. Started by
-`tui` on demand (core.client), or by hand with `python -m core.engine`.
+`tui` on demand (core.client), or by hand with `python -m core.engine` (core.engine.startup).
 Stopping it (SIGTERM, `tui engine stop`) or killing it never stops a run.
+
+The socket is bound with umask 077 in a folder only this user can enter, and a
+connection from another user (SO_PEERCRED) is refused before its request is read. While a
+request is worked on, a heartbeat line goes to the client every HEARTBEAT seconds, so a
+client can tell a busy engine from a stopped one.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import fcntl
 import json
 import logging
 import os
 import signal
-import sys
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 import core
 from core import protocol, requests
+from core.engine import connection
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
 from core.errors import EngineError, RunyardError, StoreError
-from core.executors.base import Context
+from core.executors.base import Context, Exit
 from core.engine.intake import Intake
 from core.store.ledger import Ledger
-from core.models import RunState, now_iso
+from core.models import RunState, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
 from core.engine.resuming import Resumer
-from core.engine.run_files import RunFiles, remove_pulled
+from core.engine.run_files import RunFiles
+from core.engine.removal import Removal
+from core.engine.reparse import reparse
 from core.engine.runner import Runner
+from core.engine.notify import Notifier
 from core.engine.scheduler import Busy, fits, place
+from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
+from core.engine.store_guard import DatabaseGuard
+from core.store import integrity
+from core.store.db import database_error
 from core.engine.targets import Registry
+from core.engine.watching import Watches
+from core.engine.target_service import TargetService
 
 log = logging.getLogger("runyard.engine")
 
 # How long `cancel` waits past the grace period for a run to be confirmed ended.
 CANCEL_SLACK = 30.0
-# How long `tui targets` waits for targets to answer (an unreachable box shows as such).
-TARGETS_PREPARE_WAIT = 5.0
 # How soon the scheduler looks again at a target that could not be prepared.
 PREPARE_RETRY_WAKE = 16.0
-# How often the live utilisation and memory of GPUs in use are read (for the app's list).
-GPU_POLL_INTERVAL = float(os.environ.get("RUNYARD_GPU_POLL", "5") or 5)
+# How soon the scheduler looks again when the store refused to record a start.
+SCHEDULE_RETRY = 2.0
+# How long the engine remembers what a launch request did, by its id (core.client resends).
+REQUEST_MEMORY = 7 * 24 * 3600.0
 
 
 class AlreadyRunning(Exception):
@@ -54,21 +70,26 @@ class AlreadyRunning(Exception):
 
 
 class Engine:
-    def __init__(self, paths: StorePaths, idle_exit: float = 0.0):
+    def __init__(self, paths: StorePaths, idle_exit: float = 0.0, on_serving=None,
+                 run_umask: int | None = None):
         self.paths = paths
         self.idle_exit = idle_exit
+        self.on_serving = on_serving        # called once requests are answered
+        self.run_umask = run_umask          # the umask runs get (the launching shell's)
         self.started_at = now_iso()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_activity = time.monotonic()
         self._preparing: dict[str, asyncio.Task] = {}
-        self._forgetting: set[asyncio.Task] = set()   # `tui rm`: remote folders going
-        self._lock_file = None
-        self._server = None
+        self._lock_file: TextIO | None = None
+        self._server: asyncio.Server | None = None
         # One handler per op of core.requests.REQUESTS; each gets the typed request.
-        self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
-                     "wait": self.op_wait, "status": self.op_status, "targets": self.op_targets,
+        self._ops: dict[str, Callable[[Any, Any], Awaitable[dict]]] = {
+                     "ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
+                     "wait": self.op_wait, "status": self.op_status,
                      "stop": self.op_stop, "remove": self.op_remove,
+                     "targets": lambda request, _: self.target_service.op_targets(request),
+                     "reparse": self.op_reparse,
                      # workflows (core.engine.intake, core.engine.watching): no writer needed
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
@@ -88,31 +109,47 @@ class Engine:
             self._release()
 
     async def _serve_locked(self) -> None:
+        integrity.check_missing_database(self.paths)
         self.ledger = Ledger.open(self.paths.db)
+        try:
+            integrity.check_matches(self.ledger.conn, self.paths)
+        except StoreError:
+            self.ledger.close()
+            raise
+        self.guard = DatabaseGuard(self.paths, self.ledger.conn)
+        try:
+            self.ledger.forget_requests(iso_from_epoch(time.time() - REQUEST_MEMORY))
+        except StoreError as exc:                   # busy or full: next start, then
+            log.warning("old request ids stay for now: %s", exc.message)
         self.blobs = BlobStore(self.paths.blobs)
         self.hashes = run_queries.file_hashes(self.ledger.conn)
         self.registry = Registry(self.ledger, Context(
             self.paths, self.blobs, on_health=self._target_health,
-            on_detail=lambda *args: self.runner.note_detail(*args)))
+            on_detail=lambda *args: self.runner.note_detail(*args), run_umask=self.run_umask))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
         self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
-        self.runner.resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
+        resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
+        self.runner.resumer = resumer
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
-                             self.wake)
-        self.intake.resumer = self.runner.resumer
-        from core.engine.notify import Notifier
-        from core.engine.watching import Watches
+                             self.wake, resumer)
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
-        socket_path = self.paths.socket
-        socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.removal = Removal(self.ledger, self.registry, self.paths)
+        self.target_service = TargetService(self.ledger, self.registry, self.runner)
+        socket_path = self.paths.prepare_socket()
         socket_path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path),
-                                                       limit=protocol.MAX_LINE)
+        umask = os.umask(0o077)           # private from the moment it exists
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(socket_path),
+                                                           limit=protocol.MAX_LINE)
+        finally:
+            os.umask(umask)
         os.chmod(socket_path, 0o600)
         self._write_info(socket_path)
+        if self.on_serving is not None:
+            self.on_serving()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -120,7 +157,8 @@ class Engine:
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest"),
-                      loop.create_task(self._gpu_loop(), name="gpu-poll")]
+                      loop.create_task(self.target_service.gpu_loop(), name="gpu-poll"),
+                      loop.create_task(self._guard_loop(), name="database-guard")]
         if self.idle_exit > 0:
             background.append(loop.create_task(self._idle_watch(), name="idle-exit"))
         for task in background:
@@ -133,7 +171,7 @@ class Engine:
         await self.watches.close()
         await self.notifier.close()
         await self.files.close()
-        pending = [*background, *self.runner.tasks.values(), *self._forgetting]
+        pending = [*background, *self.runner.tasks.values(), *self.removal.forgetting]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -178,30 +216,17 @@ class Engine:
                 self._stop.set()
                 return
 
+    async def _guard_loop(self) -> None:
+        """Stop when the database file is deleted or replaced under us (store_guard)."""
+        while self.guard.check() is None:
+            await asyncio.sleep(GUARD_INTERVAL)
+        self._stop.set()
+
     def _run_ended(self, run) -> None:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
         self.notifier.run_ended(run)
         self.files.run_ended(run)
-
-    async def _gpu_loop(self) -> None:
-        """Record live GPU figures (`targets.gpus`) of targets that have runs on GPUs."""
-        while True:
-            await asyncio.sleep(GPU_POLL_INTERVAL)
-            for name in queue_queries.targets_with_gpus_in_use(self.ledger.conn):
-                runtime = self.registry.get(name)
-                if runtime is None or runtime.config.gpus != "auto":
-                    continue
-                try:
-                    gpus, problem = await runtime.executor.gpus()
-                    if not queue_queries.target_recorded(self.ledger.conn, name):
-                        config = runtime.config
-                        self.ledger.upsert_target(name, config.kind, config.to_dict(),
-                                                  config.source)
-                    self.ledger.target_status(name, "error" if problem else "ok", problem,
-                                              [g.to_dict() for g in gpus])
-                except RunyardError as exc:
-                    log.warning("GPU figures of target %s: %s", name, exc.message)
 
     # ------------------------------------------------------------ scheduling
 
@@ -212,7 +237,11 @@ class Engine:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._schedule_once()
+            try:
+                await self._schedule_once()
+            except StoreError as exc:       # busy or full: nothing started; look again soon
+                log.debug("scheduling waits: %s", exc.message)
+                asyncio.get_running_loop().call_later(SCHEDULE_RETRY, self.wake)
 
     async def _schedule_once(self) -> None:
         conn = self.ledger.conn
@@ -244,7 +273,7 @@ class Engine:
             run = run_queries.get_run(conn, placement.run_id)
             if run.state is not RunState.QUEUED:
                 continue
-            self.runner.launch(run, self.registry.get(placement.target), placement.gpu_ids)
+            self.runner.launch(run, self.registry.known(placement.target), placement.gpu_ids)
 
     def _prepare_in_background(self, runtime) -> None:
         name = runtime.config.name
@@ -278,17 +307,33 @@ class Engine:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
         try:
-            request = await _read_request(reader)
-            reply = await self._ops[request.OP](request, writer)
-            await _write_message(writer, {"ok": True, **reply})
+            uid = connection.peer_uid(writer)
+            if uid != os.getuid():
+                log.warning("refused a connection from uid %s", uid)
+                raise EngineError(f"this engine serves uid {os.getuid()} only",
+                                  hint="use a store of your own (RUNYARD_HOME)")
+            if (lost := self.guard.check()) is not None:
+                self._stop.set()
+                raise lost
+            request = await connection.read_request(reader)
+            if connection.hung_up(writer):
+                log.warning("not carrying out a %s request: its client hung up before the "
+                            "engine read it (it gave up waiting)", request.OP)
+                return
+            reply = await connection.with_heartbeats(self._ops[request.OP](request, writer), writer)
+            await connection.write_message(writer, {"ok": True, **reply})
         except RunyardError as exc:
-            await _reply_error(writer, exc)
+            await connection.reply_error(writer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("client went away")
+        except sqlite3.DatabaseError as exc:       # damaged under us: say so, as readers do
+            log.error("the store's database failed a request: %s", exc)
+            await connection.reply_error(writer, database_error(self.paths.db, exc))
         except Exception as exc:  # report to the client, keep serving others
             log.exception("request failed")
-            await _reply_error(writer, EngineError(f"the engine failed on this request: {exc!r}",
-                                                   hint=f"see {self.paths.engine_log}"))
+            failed = EngineError(f"the engine failed on this request: {exc!r}",
+                                 hint=f"see {self.paths.engine_log}")
+            await connection.reply_error(writer, failed)
         finally:
             writer.close()
 
@@ -317,7 +362,9 @@ class Engine:
         latest = queue_queries.latest_attempts(conn, set(ids))
         runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
         results = []
+        breathe = connection.Breather()
         for run in runs:
+            await breathe()                   # heartbeats and other clients, on long lists
             if run.state.terminal:
                 results.append({"id": run.id, "state": run.state.value, "changed": False})
                 continue
@@ -336,37 +383,12 @@ class Engine:
         return {"runs": sorted(results, key=lambda r: r["id"])}
 
     async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
-        """Remove ended runs (core.store.ledger.Ledger.remove), then their run folders. The
-        blobs of their snapshots stay: other runs may share them."""
-        conn = self.ledger.conn
-        runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
-        pulled = run_queries.pulled_rows(conn, [run.id for run in runs])
-        removed = self.ledger.remove([run.id for run in runs])
-        folders = [self.paths.run_dir(run["id"]) for run in removed]
-        freed, problems = await asyncio.to_thread(_remove_folders, folders)
-        copies, kept = await asyncio.to_thread(remove_pulled, pulled, self.paths.runs)
-        freed += copies
-        problems += kept
-        log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
-        remote = [run for run in runs if run.handle and
-                  (runtime := self.registry.get(run.spec.target)) is not None and
-                  runtime.executor.removes_remote_folders]
-        if remote:          # a box may be slow or down: its folders go in the background
-            task = asyncio.get_running_loop().create_task(self._forget_remote(remote))
-            self._forgetting.add(task)
-            task.add_done_callback(self._forgetting.discard)
-        notes = [f"the folder of run {run.id} on {run.spec.target} is being removed in the "
-                 "background" for run in remote]
-        return {"removed": removed, "freed_bytes": freed, "warnings": problems, "notes": notes}
+        return await self.removal.op_remove(request)
 
-    async def _forget_remote(self, runs) -> None:
-        for run in runs:
-            runtime = self.registry.get(run.spec.target)
-            try:
-                await asyncio.wait_for(runtime.executor.forget(run, run.handle), 120)
-            except (RunyardError, OSError, asyncio.TimeoutError) as exc:
-                why = exc.message if isinstance(exc, RunyardError) else repr(exc)
-                log.warning("run %s: its folder on %s stays: %s", run.id, run.spec.target, why)
+    async def op_reparse(self, request: requests.ReparseRequest, writer) -> dict:
+        """Read ended runs' metrics anew with their projects' rules now (core.engine.reparse)."""
+        return {"runs": await reparse(self.ledger, self.paths, list(request.ids),
+                                      dict(request.env))}
 
     async def op_files(self, request: requests.FilesRequest, writer) -> dict:
         run = run_queries.get_run(self.ledger.conn, request.id)
@@ -385,113 +407,11 @@ class Engine:
             if request.stream:
                 for task in done:
                     run = task.result()
-                    await _write_message(
+                    await connection.write_message(
                         writer, {"event": "finished",
                                  "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
 
-    async def op_targets(self, request: requests.TargetsRequest, writer) -> dict:
-        from core import config as configuration
-        if request.cwd:
-            project = configuration.find_project(request.cwd)
-            config = configuration.load(project, request.env)
-            self.registry.learn(config.targets)
-        counts = queue_queries.active_by_target(self.ledger.conn)
-        runtimes = [self.registry.get(name) for name in sorted(self.registry.configs)]
-        preparing = [asyncio.ensure_future(runtime.prepare()) for runtime in runtimes]
-        await asyncio.wait(preparing, timeout=TARGETS_PREPARE_WAIT)   # the rest go on meanwhile
-        probing = [asyncio.ensure_future(runtime.check()) for runtime in runtimes]
-        await asyncio.wait(probing, timeout=TARGETS_PREPARE_WAIT)
-        targets = []
-        for runtime in runtimes:
-            name = runtime.config.name
-            info = runtime.describe()
-            self.ledger.target_status(name, info["status"], info["message"], info["gpu_ids"])
-            info["running"] = counts.get(name, {}).get("running", 0)
-            info["queued"] = counts.get(name, {}).get("queued", 0)
-            targets.append(info)
-        return {"targets": targets}
-
-
-def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
-    """Delete run folders (also what a run made read-only); the bytes freed and, for a
-    folder that could not go, why."""
-    import shutil
-    import stat
-
-    def writable_then_retry(function, path, _exc) -> None:
-        parent = os.path.dirname(path)
-        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        function(path)
-
-    freed, problems = 0, []
-    for folder in folders:
-        if not folder.exists():                  # the run never started: it has no folder
-            continue
-        freed += _bytes_under(folder)
-        try:
-            shutil.rmtree(folder, onerror=writable_then_retry)   # onexc: 3.12+
-        except OSError as exc:
-            problems.append(f"could not delete {folder}: {exc.strerror or exc}")
-    return freed, problems
-
-
-def _bytes_under(folder: Path) -> int:
-    """The size of the files under `folder`. A file that cannot be looked at (in a folder
-    its run made unreadable) is not counted; it is deleted all the same."""
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError as exc:
-                log.debug("not counted in the space freed: %s", exc)
-    return total
-
-
-async def _read_request(reader: asyncio.StreamReader) -> requests.Request:
-    line = await reader.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    return requests.parse(protocol.decode_request(line))
-
-
-async def _write_message(writer: asyncio.StreamWriter, message: dict) -> None:
-    writer.write(protocol.encode(message))
-    await writer.drain()
-
 
 def _failed(reason: str):
-    from core.executors.base import Exit
     return Exit(exit_code=None, reason=reason)
-
-
-async def _reply_error(writer: asyncio.StreamWriter, exc: RunyardError) -> None:
-    try:
-        await _write_message(writer, {"ok": False, "error": exc.to_dict()})
-    except (ConnectionError, RuntimeError):
-        log.info("client went away before the error reply")
-
-
-# ---------------------------------------------------------------- entry point
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.engine",
-                                     description="Run runyard's engine in the foreground.")
-    parser.add_argument("--home", help="the store (default: $RUNYARD_HOME)")
-    parser.add_argument("--idle-exit", type=float,
-                        default=float(os.environ.get("RUNYARD_ENGINE_IDLE_EXIT", "0") or 0),
-                        help="exit after this many idle seconds, 0 = never "
-                             "(env: RUNYARD_ENGINE_IDLE_EXIT)")
-    args = parser.parse_args(argv)
-    paths = StorePaths(Path(args.home).absolute()) if args.home else StorePaths.from_env()
-    paths.ensure()
-    logging.basicConfig(filename=paths.engine_log, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        asyncio.run(Engine(paths, idle_exit=args.idle_exit).serve())
-    except AlreadyRunning:
-        print(f"an engine is already running for {paths.home}", file=sys.stderr)
-        return 0
-    return 0
-

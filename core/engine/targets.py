@@ -13,9 +13,10 @@ import json
 import logging
 import time
 
-from core.config import TargetConfig
-from core.errors import ExecutorError
-from core.executors import executor_class
+from core import config as configuration
+from core.config import Config, Project, TargetConfig
+from core.errors import ExecutorError, UnknownTarget
+from core.executors import executor_class, option_checker
 from core.executors.base import Context, Executor
 from core.gpus import Gpu
 from core.store import queries as run_queries
@@ -25,6 +26,11 @@ from core.engine.scheduler import Capacity
 log = logging.getLogger("runyard.engine")
 
 PREPARE_RETRY = 15.0
+
+
+def project_config(project: Project | None, env: dict[str, str] | None) -> Config:
+    """A project's config as the engine reads it: each target's own keys checked by its kind."""
+    return configuration.load(project, env, target_options=option_checker)
 
 
 class TargetRuntime:
@@ -142,6 +148,15 @@ class Registry:
         runtime = self.runtimes.get(name)
         if runtime is None and name in self.configs:
             runtime = self.runtimes[name] = TargetRuntime(self.configs[name], self.context)
+        return runtime
+
+    def known(self, name: str) -> TargetRuntime:
+        """The runtime of a target the registry knows (a name from its own configs, or one
+        the scheduler placed a run on); an unknown name is an UnknownTarget error."""
+        runtime = self.get(name)
+        if runtime is None:
+            raise UnknownTarget(f"no target named {name!r}",
+                                hint="define it under [targets.NAME] in the project's config")
         return runtime
 
     def describe(self) -> list[dict]:

@@ -22,8 +22,11 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import watchfiles
 
 from core.store import queries as run_queries
 from core.errors import RunyardError, UnknownRun, UsageError
@@ -97,15 +100,20 @@ class Watches:
         return {"watches": [await self.stop(watch_id) for watch_id in request.ids]}
 
     async def stop(self, watch_id: int) -> dict:
-        row = run_queries.watch(self.ledger.conn, watch_id)
-        if row is None:
-            raise UnknownRun(f"no watch with id {watch_id}", hint="list them: tui watch list")
+        row = self._row(watch_id)
         live = self.live.pop(watch_id, None)
         if live is not None:
             await _end(live)
         if row["state"] == "active":
             self.ledger.stop_watch(watch_id)
         return self.describe(watch_id)[0]
+
+    def _row(self, watch_id: int) -> sqlite3.Row:
+        """The watch's row (a stopped watch keeps its row, so only a wrong id has none)."""
+        row = run_queries.watch(self.ledger.conn, watch_id)
+        if row is None:
+            raise UnknownRun(f"no watch with id {watch_id}", hint="list them: tui watch list")
+        return row
 
     def describe(self, watch_id: int | None = None) -> list[dict]:
         out = []
@@ -142,7 +150,7 @@ class Watches:
         live.task.add_done_callback(_report)
 
     async def _run(self, watch_id: int, live: _Live, fingerprint: str | None) -> None:
-        row = run_queries.watch(self.ledger.conn, watch_id)
+        row = self._row(watch_id)
         paths = json.loads(row["paths"])
         skip = str(self.paths.home)
         if fingerprint is not None and \
@@ -168,7 +176,6 @@ class Watches:
             await asyncio.gather(relauncher, return_exceptions=True)
 
     async def _watch(self, paths: list[str], live: _Live) -> None:
-        import watchfiles
         existing = [p for p in paths if os.path.exists(p)]
         if not existing:
             raise OSError(f"none of {', '.join(paths)} exists")
@@ -196,7 +203,7 @@ class Watches:
     # ------------------------------------------------------------ relaunching
 
     async def relaunch(self, watch_id: int, live: _Live) -> None:
-        row = run_queries.watch(self.ledger.conn, watch_id)
+        row = self._row(watch_id)
         try:
             stored = stored_request(row["request"])
             batch = await self.intake.prepare_launch(stored)
@@ -212,7 +219,7 @@ class Watches:
         batch.runs = [replace(planned, group=len(batch.groups) - 1) for planned in batch.runs]
         ids, _reuse = await self.intake.record(batch, force=True, base_env=stored.env)
         run_id = ids[0]
-        row = run_queries.watch(self.ledger.conn, watch_id)
+        row = self._row(watch_id)
         previous = row["last_run"]
         if previous is not None:
             try:
@@ -261,7 +268,7 @@ def _fingerprint(paths: list[str], skip: str) -> str:
     for root in sorted(paths):
         if os.path.isfile(root):
             info = os.stat(root)
-            digest.update(f"{root}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            digest.update(os.fsencode(f"{root}\0{info.st_size}\0{info.st_mtime_ns}\n"))
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS
@@ -272,5 +279,5 @@ def _fingerprint(paths: list[str], skip: str) -> str:
                     info = os.stat(path)
                 except OSError:
                     continue
-                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+                digest.update(os.fsencode(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n"))
     return digest.hexdigest()

@@ -102,6 +102,7 @@ class Exit:
     lost: bool = False
     ended_at: float | None = None      # epoch seconds, when known (e.g. while the engine was down)
     cancelled: bool = False            # ended by a cancel from outside runyard (Slurm's scancel)
+    leftovers: str | None = None       # processes the run left running, ended after it (which)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class Context:
     # What the target says about a running run: (run id, detail or None, event message or
     # None); the detail is shown with the run, the message (a state change) joins its history.
     on_detail: Callable[[int, str | None, str | None], None] | None = None
+    # The umask a run's processes get (the launching shell's; the engine's own is 077).
+    run_umask: int | None = None
 
 
 class Executor(abc.ABC):

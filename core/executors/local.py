@@ -4,26 +4,39 @@ A run is `sh runwrap.sh RUN_DIR WORKDIR -- COMMAND...` started with setsid, its 
 appended straight to RUN_DIR/output.log (no pipe through the engine, so the engine can
 die without touching the run). The engine knows the run by pid plus process start time,
 waits on it with a pidfd, and reads the wrapper's exit_status file when it ends.
-Cancel: SIGTERM to the process group and every process of its tree, `grace` seconds,
-then SIGKILL to whatever is left; the wrapper is reaped when this engine started it.
+
+A run's processes are those of its own cgroup where the engine can make one, else its
+process tree, session and group plus the processes that carry its folder in their
+environment (core.executors.cgroup): a daemon it double-forked is one of them.
+Cancel: SIGTERM to all of them, `grace` seconds for them to end, then SIGKILL to whatever
+is left; the wrapper is reaped when this engine started it. A run that ends while
+processes it started still run (a daemon, `cmd &`) has them ended the same way, with
+LEFTOVER_GRACE, and says which in its history.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from core import gpus as gpu_detection
-from core.executors import procs
+from core.executors import cgroup, procs
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
 from core.executors.base import Context, Executor, Exit, describe_code, parse_status
+from core.executors.cgroup import RunGroups
 from core.models import Run
 from core.paths import WRAPPER
 from core.store.snapshot import private_copy
+
+
+# Seconds the processes a run left running get between SIGTERM and SIGKILL after it ended.
+LEFTOVER_GRACE = 5.0
 
 
 def check_options(path: Path, where: str, options: dict) -> dict:
@@ -41,6 +54,7 @@ class LocalExecutor(Executor):
     def __init__(self, target: TargetConfig, context: Context):
         super().__init__(target, context)
         self._children: dict[int, subprocess.Popen] = {}
+        self.groups = RunGroups(context.paths.home)
 
     async def start(self, run: Run, env: dict[str, str]) -> dict:
         run_dir = self.context.paths.run_dir(run.id)
@@ -57,7 +71,8 @@ class LocalExecutor(Executor):
                     ["/bin/sh", str(WRAPPER), str(run_dir), str(workdir), "--",
                      *run.spec.command],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=run_dir,
-                    start_new_session=True, close_fds=True)
+                    start_new_session=True, close_fds=True,
+                    umask=-1 if self.context.run_umask is None else self.context.run_umask)
         except OSError as exc:
             raise ExecutorError(f"cannot start /bin/sh: {exc.strerror or exc}",
                                 target=self.target.name) from None
@@ -68,12 +83,29 @@ class LocalExecutor(Executor):
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
+        prepare_wrapper_files(run_dir)
+        procs_file = self.groups.create(run.id)
+        cgroup_note = run_dir / "cgroup"
+        if procs_file is None:
+            cgroup_note.unlink(missing_ok=True)
+        else:
+            cgroup_note.write_text(f"{procs_file}\n")
         private_copy(run.snapshot, self.context.blobs, code_dir)
 
     async def wait(self, run: Run, handle: dict) -> Exit:
         pid, started = handle["pid"], handle.get("start_time")
         await procs.wait_exit(pid, started)
-        return self._outcome(run, pid)
+        outcome = self._outcome(run, pid)
+        run_dir = self.context.paths.run_dir(run.id)
+        procs_file = _procs_file(run_dir)
+        # The wrapper's pid may be someone else's by now: its cgroup and its mark only.
+        left = cgroup.run_processes(None, run_dir, procs_file)
+        if left:
+            described = cgroup.describe(left)
+            await _end(left, None, run_dir, procs_file, LEFTOVER_GRACE)
+            outcome = dataclasses.replace(outcome, leftovers=described)
+        cgroup.remove(procs_file)
+        return outcome
 
     def _outcome(self, run: Run, pid: int) -> Exit:
         child = self._children.pop(pid, None)
@@ -111,20 +143,54 @@ class LocalExecutor(Executor):
 
     async def cancel(self, run: Run, handle: dict, grace: float) -> None:
         pid, started = handle["pid"], handle.get("start_time")
-        if not procs.is_same(pid, started):
-            return
-        procs.signal_tree(pid, signal.SIGTERM)
-        if await procs.wait_exit(pid, started, timeout=grace):
-            leftovers = procs.tree(pid) - {pid}
-            if not leftovers:
-                return
-        procs.signal_tree(pid, signal.SIGKILL)
+        run_dir = self.context.paths.run_dir(run.id)
+        procs_file = _procs_file(run_dir)
+        root = pid if procs.is_same(pid, started) else None
+        members = cgroup.run_processes(root, run_dir, procs_file)
+        if members:
+            await _end(members, root, run_dir, procs_file, grace)
 
     async def gpus(self):
         return await asyncio.to_thread(gpu_detection.detect)
 
     async def close(self) -> None:
         self._children.clear()
+        self.groups.close()
+
+
+async def _end(members: set[int], root: int | None, run_dir: Path, procs_file: Path | None,
+               grace: float) -> None:
+    """SIGTERM to every process of the run, up to `grace` seconds for them all to end, then
+    SIGKILL to what is left (its whole cgroup at once where there is one)."""
+    if root is not None:
+        procs.signal_tree(root, signal.SIGTERM)
+    cgroup.signal_all(members, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        left = cgroup.run_processes(root, run_dir, procs_file)
+        if not left:
+            return
+        await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    left = cgroup.run_processes(root, run_dir, procs_file)
+    if root is not None:
+        procs.signal_tree(root, signal.SIGKILL)
+    cgroup.kill_all(procs_file, left)
+
+
+def _procs_file(run_dir: Path) -> Path | None:
+    """The run's cgroup.procs, as the engine wrote it for the wrapper (None: no cgroup)."""
+    try:
+        text = (run_dir / "cgroup").read_text().strip()
+    except OSError:
+        return None
+    return Path(text) if text else None
+
+
+def prepare_wrapper_files(run_dir: Path) -> None:
+    """The files the wrapper writes, made empty and private (0600) before it starts: it
+    runs with the user's umask, and writes into them without changing their mode."""
+    for name in ("pid", "exit_status.tmp"):
+        os.close(os.open(run_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
 
 
 def _is_wrapper_of(pid: int, run_dir: Path) -> bool:

@@ -82,7 +82,7 @@ async def wait_exit(pid: int, started: int | None, timeout: float | None = None)
             return True
         loop = asyncio.get_running_loop()
         ended = loop.create_future()
-        loop.add_reader(fd, lambda: ended.done() or ended.set_result(True))
+        loop.add_reader(fd, _settle, ended)
         try:
             await asyncio.wait_for(ended, timeout)
             return True
@@ -92,3 +92,9 @@ async def wait_exit(pid: int, started: int | None, timeout: float | None = None)
             loop.remove_reader(fd)
     finally:
         os.close(fd)
+
+
+def _settle(future: asyncio.Future) -> None:
+    """Mark `future` done (a pidfd became readable: the process ended), once."""
+    if not future.done():
+        future.set_result(True)

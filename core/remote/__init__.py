@@ -12,6 +12,11 @@ machine over SSH (a Slurm login node, say):
 - `mirror`: remote run files copied into local files by byte offset, for every run at once;
 - `scripts`: the sh the box runs (it needs POSIX sh and coreutils, nothing else).
 
+asyncssh itself (~130 ms to import, tests/bench/bench_imports.py) is imported lazily, where
+a connection is made or its errors are read: these modules are imported whenever an ssh
+target's keys are checked or a Slurm target exists (local Slurm shares `Completed`), and
+only a connection needs the library.
+
 The ssh target starts a run with `runfolder.prepare_run(..., start=Start(...))`; a Slurm
 target that submits over SSH to a login node prepares the folder the same way, then:
     await box.script("sbatch ...", what="submitting")

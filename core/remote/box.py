@@ -17,12 +17,15 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from core.errors import ExecutorError
 from core.remote import scripts
 from core.remote.failures import BoxError, BoxUnreachable, classify, describe
 from core.remote.settings import SshSettings
+
+if TYPE_CHECKING:
+    import asyncssh  # lazy: see core/remote/__init__.py
 
 log = logging.getLogger("runyard.remote")
 
@@ -80,7 +83,7 @@ class Box:
         # What this engine saw on the box (sent or confirmed); checked again when wrong.
         self.known_blobs: set[str] = set()
         self.known_snapshots: set[str] = set()
-        self._conn = None
+        self._conn: asyncssh.SSHClientConnection | None = None
         self._attempt: asyncio.Task | None = None
         self._retry: asyncio.Task | None = None
         self._up = asyncio.Event()
@@ -176,10 +179,18 @@ class Box:
 
     async def ready(self) -> Facts:
         await self.connect()
+        return self.reached
+
+    @property
+    def reached(self) -> Facts:
+        """What the box said of itself when it was last reached (work folder, helper, tools);
+        asked for only once it has been (a run or job on it exists)."""
+        if self.facts is None:
+            raise BoxError(f"{self.label}: not reached yet", target=self.label, transient=True)
         return self.facts
 
     async def _open(self):
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         try:
             options = await asyncio.to_thread(self._options)
         except (ValueError, OSError, asyncssh.Error) as exc:
@@ -213,7 +224,7 @@ class Box:
         return conn
 
     def _options(self):
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         s = self.settings
         kwargs: dict = {"host": s.host, "connect_timeout": s.connect_timeout,
                         "login_timeout": s.connect_timeout, "keepalive_interval": s.keepalive,
@@ -239,7 +250,7 @@ class Box:
         return error
 
     async def _probe(self, conn) -> Facts:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         try:
             result = await asyncio.wait_for(
                 conn.run("sh -s", input=scripts.probe(self.work_dir).encode(), encoding=None),
@@ -269,20 +280,21 @@ class Box:
 
     # ------------------------------------------------------------ losing it
 
-    def drop(self, conn, reason: str, failed: bool = False) -> None:
+    def drop(self, conn, reason: str, in_use: bool = False) -> None:
         """Give up on a connection that stopped answering; it is opened again when needed.
-        `failed`: an operation just failed with it, so the box is unreachable (not idle)
-        even when nobody was waiting for it."""
+        `in_use`: a command was waiting on it (and just failed), so the box is unreachable
+        (not idle) even when no run is watched there."""
         if conn is not self._conn:
-            if failed and self._conn is None and self.state == "idle":
+            if in_use and self._conn is None and self.state == "idle":
                 # Its loss was noticed first (and, nobody waiting, called idle); the
                 # operation that just failed on it says the box is out of reach.
                 self._set("unreachable", f"{self.label}: {reason}")
             return
         self._conn = None
         self._up.clear()
-        conn.abort()
-        if self._wanted() or failed:
+        if conn is not None:
+            conn.abort()
+        if in_use or self._wanted():
             self._set("unreachable", f"{self.label}: {reason}")
             self._ensure_retry()
         else:
@@ -312,7 +324,7 @@ class Box:
 
     async def run(self, command: str, *, what: str, input: bytes | None = None,
                   timeout: float | None = None) -> Completed:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         conn = await self.connect()
         limit = timeout or self.settings.command_timeout
         async with self._sessions:
@@ -320,7 +332,7 @@ class Box:
                 result = await asyncio.wait_for(
                     conn.run(command, input=input, encoding=None), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no answer within {limit:.0f} s while {what}", failed=True)
+                self.drop(conn, f"no answer within {limit:.0f} s while {what}", in_use=True)
                 raise BoxUnreachable(f"{self.label}: no answer within {limit:.0f} s while "
                                      f"{what}", target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -333,7 +345,7 @@ class Box:
 
     async def send(self, command: str, chunks: AsyncIterator[bytes], *, what: str) -> Completed:
         """Run a command with a stream on its stdin; no progress for command_timeout = lost."""
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         conn = await self.connect()
         limit = self.settings.command_timeout
         async with self._sessions:
@@ -352,7 +364,7 @@ class Box:
                     # The command stopped reading (it failed): its status and stderr say why.
                 result = await asyncio.wait_for(process.wait(), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}", failed=True)
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
                 raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
                                      target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -367,7 +379,7 @@ class Box:
         """Run a POSIX sh script and yield its stdout as it arrives (no more than `chunk` at a
         time, so a large download never sits in memory); no progress for command_timeout =
         lost. A non-zero exit after the last chunk raises BoxError with its stderr."""
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         conn = await self.connect()
         limit = self.settings.command_timeout
         async with self._sessions:
@@ -385,7 +397,7 @@ class Box:
                 finally:
                     process.close()
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}", failed=True)
+                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
                 raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
                                      target=self.label) from None
             except (asyncssh.Error, OSError) as exc:
@@ -398,19 +410,19 @@ class Box:
                            f"{error or 'no message'}", target=self.label)
 
     def _broken(self, conn, exc: BaseException | None, what: str) -> ExecutorError:
-        import asyncssh
+        import asyncssh  # lazy: see core/remote/__init__.py
         if isinstance(exc, asyncssh.ChannelOpenError) and not conn.is_closed():
             return BoxError(f"{self.label}: the box refused a session while {what}: "
                             f"{exc.reason}", target=self.label)
         detail = describe(exc) if exc else "the connection closed"
-        self.drop(conn, f"connection lost while {what} ({detail})", failed=True)
+        self.drop(conn, f"connection lost while {what} ({detail})", in_use=True)
         return BoxUnreachable(f"{self.label}: connection lost while {what} ({detail})",
                               target=self.label)
 
 
 def _client(box: Box):
     """An asyncssh client object that tells the box when its connection is lost."""
-    import asyncssh
+    import asyncssh  # lazy: see core/remote/__init__.py
 
     class Client(asyncssh.SSHClient):
         def connection_made(self, conn) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 from core.errors import ExecutorError
+from core.remote.hostkeys import host_key_error
 from core.remote.settings import SshSettings
 
 
@@ -24,8 +25,7 @@ class BoxUnreachable(ExecutorError):
 
 def classify(exc: BaseException, options, settings: SshSettings) -> ExecutorError:
     """The error for a failed connection attempt: transient (network) or not (keys, login)."""
-    import asyncssh
-    from core.remote.hostkeys import host_key_error
+    import asyncssh  # lazy: see core/remote/__init__.py
     label = settings.label
     where = f"{options.username}@{options.host}:{options.port or 22}"
     check = f"{settings.ssh_command} true"

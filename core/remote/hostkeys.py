@@ -16,7 +16,7 @@ def known_hosts_files(options) -> list[str]:
 
 def host_key_error(label: str, ssh_command: str, options, error_class):
     """An error saying whether the key is unknown or changed, with the command that fixes it."""
-    import asyncssh
+    import asyncssh  # lazy: see core/remote/__init__.py
     host = options.host_key_alias or options.host
     port = options.port or 22
     files = known_hosts_files(options)

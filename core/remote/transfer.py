@@ -106,7 +106,7 @@ def _check_space(box: Box, lines: list[str], need: int) -> None:
 
 def _no_space(box: Box, need: int, free: int | None) -> BoxError:
     have = f", {free / 1e6:.1f} MB free" if free is not None else ""
-    return BoxError(f"{box.label}: no space left in the work folder {box.facts.work} "
+    return BoxError(f"{box.label}: no space left in the work folder {box.reached.work} "
                     f"(the code needs {need / 1e6:.1f} MB{have})", target=box.label,
                     hint="free space on the box, or point work_dir at a bigger disk")
 
@@ -121,7 +121,7 @@ def _failed(box: Box, what: str, result, need: int) -> BoxError:
 
 async def _send_tar(box: Box, snapshot_id: str, nonce: str, entries: list, missing: list[str],
                     blobs: BlobStore) -> None:
-    facts = box.facts
+    facts = box.reached
     command = (f"sh {scripts.quote(facts.work + '/bin/' + facts.helper)} "
                f"{scripts.quote(facts.work)} receive-tar {nonce} {snapshot_id}"
                f"{' gz' if facts.has_gzip else ''}")
@@ -134,7 +134,7 @@ async def _send_tar(box: Box, snapshot_id: str, nonce: str, entries: list, missi
 
 async def _send_plain(box: Box, snapshot_id: str, nonce: str, entries: list,
                       missing: list[str], blobs: BlobStore) -> None:
-    facts = box.facts
+    facts = box.reached
 
     async def frames() -> AsyncIterator[bytes]:
         for name in missing:
@@ -250,15 +250,17 @@ class _Stopped(Exception):
     """The consumer went away (the box failed or the connection dropped)."""
 
 
-class _ChunkWriter:
-    """A file-like sink that hands out CHUNK-sized pieces, gzipped (level 1) if asked."""
+class _ChunkWriter(io.BufferedIOBase):
+    """A binary file (write only) that hands out CHUNK-sized pieces, gzipped (level 1) if
+    asked: what tarfile writes a stream to."""
 
     def __init__(self, put, gzip: bool = False):
+        super().__init__()
         self.put = put
         self.buffer = bytearray()
         self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
 
-    def write(self, data: bytes) -> int:
+    def write(self, data) -> int:                 # bytes, or any buffer tarfile hands over
         self.buffer += self.compressor.compress(data) if self.compressor else data
         while len(self.buffer) >= CHUNK:
             if not self.put(bytes(self.buffer[:CHUNK])):

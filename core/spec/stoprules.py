@@ -52,7 +52,7 @@ def parse(text: str) -> Rule:
         if patience < 1:
             raise UsageError(f"--stop-if {text!r}: plateau needs at least 1 report", hint=HINT)
         direction = (m.group(3) or "").lower()
-        minimize = direction == "min" if direction else _lower_is_better(m.group(1))
+        minimize = direction == "min" if direction else lower_is_better(m.group(1))
         return Rule(text.strip(), m.group(1), "plateau", patience=patience, minimize=minimize)
     raise UsageError(f"--stop-if {text!r}: not a rule", hint=HINT)
 
@@ -61,7 +61,9 @@ def parse_all(texts: list[str]) -> list[Rule]:
     return [parse(text) for text in texts]
 
 
-def _lower_is_better(key: str) -> bool:
+def lower_is_better(key: str) -> bool:
+    """Whether a smaller value of this metric is better, by its name (`val_loss`: yes;
+    `val_acc`: no). The app and `tui compare` rank runs by the same rule."""
     name = key.lower().rsplit("/", 1)[-1]
     return any(word in name for word in _LOWER_IS_BETTER)
 

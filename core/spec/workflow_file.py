@@ -189,13 +189,14 @@ def in_dependency_order(path: Path, steps: list[Step]) -> list[Step]:
         mark = state.get(id(step))
         if mark == "done":
             return
+        label = step.name or "?"           # a step in a cycle is named (others name it)
         if mark == "visiting":
-            cycle = trail[trail.index(step.name):] + [step.name]
+            cycle = trail[trail.index(label):] + [label]
             raise UsageError(f"{path}: the steps form a cycle: {' -> '.join(cycle)}",
                              hint="a step can only come after steps that do not need it")
         state[id(step)] = "visiting"
         for name in step.after_steps:
-            visit(by_name[name], trail + [step.name])
+            visit(by_name[name], trail + [label])
         state[id(step)] = "done"
         done.append(step)
 

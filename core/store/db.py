@@ -7,27 +7,86 @@ sqlite-utils, and `PRAGMA user_version` records the last one applied.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 from core.errors import StoreError
+from core.store.queries import RUN_JSON_SQL
+
+
+# What a damaged database (garbage, truncated, another program's file) is told to do.
+REPAIR_HINT = ("move it aside (mv runyard.db runyard.db.damaged) and rebuild the runs from "
+               "their folders: tui engine repair")
 
 
 def connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
-    """A connection with the pragmas runyard relies on. Readers never create the file."""
+    """A connection with the pragmas runyard relies on. Readers never create the file.
+    A file that is not a usable runyard database is a StoreError saying so."""
     if not write and not path.exists():
         raise FileNotFoundError(path)
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        if write:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
+        conn = _open(path, write)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store database {path}: {exc}") from None
+        if write or not read_only(path):
+            raise database_error(path, exc) from None
+        try:        # a store on a read-only file system: nobody can change it, read it as is
+            conn = _open(f"file:{urllib.parse.quote(os.fsdecode(path))}?immutable=1", False)
+        except sqlite3.Error as again:
+            raise database_error(path, again) from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _open(path, write: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False,
+                           uri=isinstance(path, str) and path.startswith("file:"))
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
+    if write:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def read_only(path: Path) -> bool:
+    """Whether the database's file system is mounted read-only."""
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def database_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A StoreError for what SQLite said about the store's database file."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and any(
+            word in text for word in ("not a database", "malformed", "corrupt")):
+        return StoreError(f"the store database {path} is damaged ({text})", hint=REPAIR_HINT)
+    if "readonly" in text or "read-only" in text or read_only(path):
+        return StoreError(f"the store database {path} cannot be written ({text})",
+                          hint="the store is on a read-only file system: it can be listed, "
+                               "not changed; point RUNYARD_HOME at a store you can write")
+    return StoreError(f"cannot open the store database {path}: {text}")
+
+
+def damage(path: Path) -> str | None:
+    """Why SQLite cannot use the database at `path` (its quick_check, or the error reading
+    it), or None when it can. Reads every page: for `tui engine repair`, not every start."""
+    try:
+        conn = connect(path)
+    except StoreError as exc:
+        return exc.message
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        conn.execute("SELECT count(*) FROM runs").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None if result == "ok" else f"quick_check: {result}"
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -50,7 +109,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     if version == len(MIGRATIONS):
         keep_run_json(conn)
         return version
-    import sqlite_utils
+    import sqlite_utils      # lazy: ~60 ms; only a migration needs it, never a reading command
     db = sqlite_utils.Database(conn)
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         conn.execute("BEGIN IMMEDIATE")
@@ -70,7 +129,6 @@ def keep_run_json(conn: sqlite3.Connection) -> None:
     every insert and update, whoever writes; a listing then reads stored text instead of
     building it (10,000 runs: a read of a few MB). When the definition changes (a field
     added), the triggers are made anew and every row is filled again."""
-    from core.store.queries import RUN_JSON_SQL
     conn.execute("PRAGMA recursive_triggers = OFF")    # sqlite-utils turns it on
     body = f"UPDATE runs SET json = {RUN_JSON_SQL} WHERE id = NEW.id;"
     # Fired by a change to any column but json itself, so its own update never fires it.
@@ -193,7 +251,26 @@ def _m5_removed_runs(db) -> None:
         at TEXT NOT NULL)""")
 
 
-def _m6_run_files(db) -> None:
+def _m6_hash_ctime(db) -> None:
+    """The snapshot hash cache also keys on ctime: a file rewritten in place with its size
+    and mtime put back (`cp -p`, `rsync -t`) is hashed again. Old rows never match."""
+    db.execute("ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER")
+
+
+def _m7_launch_requests(db) -> None:
+    """Launch and clone requests by their id, and the runs each recorded: a client that lost
+    its connection (the engine was killed mid-launch) asks again and learns the truth."""
+    db.execute("""CREATE TABLE requests (
+        id TEXT PRIMARY KEY, at TEXT NOT NULL, reply TEXT NOT NULL) WITHOUT ROWID""")
+
+
+def _m8_exact_paths(db) -> None:
+    """A project folder or launch subfolder whose name is not UTF-8: the exact path (JSON,
+    surrogate-escaped) beside the readable one in `project` and `workdir`."""
+    db.execute("ALTER TABLE runs ADD COLUMN exact_paths TEXT")
+
+
+def _m9_run_files(db) -> None:
     """Declared outputs (`--outputs`, pulled when the run ends), the checkpoint a run resumes
     from as RUN:PATH (`resume_point`; `resume_from` is then the path it read it by), and the
     files pulled to this machine (`tui pull`): where each went, with the size, mtime and
@@ -215,5 +292,8 @@ MIGRATIONS = [
     _m3_run_detail,
     _m4_run_json,
     _m5_removed_runs,
-    _m6_run_files,
+    _m6_hash_ctime,
+    _m7_launch_requests,
+    _m8_exact_paths,
+    _m9_run_files,
 ]

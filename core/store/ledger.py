@@ -3,63 +3,127 @@
 Only the engine holds a Ledger. Each method is one transaction; a state change is
 written before the engine acts on it, and every change appends to `events`, so a run's
 history can be replayed.
+
+A write that cannot happen raises StoreError and changes nothing: the disk is full, or
+another program holds the database's write lock (StoreBusy). The lock is waited for at
+most WRITE_WAIT seconds, so the engine's loop is never held long; after that, writes fail
+at once (StoreBusy) until the next try, BUSY_BACKOFF_MIN seconds later, doubling up to
+BUSY_BACKOFF_MAX. Each episode (busy, full) is logged when it starts, every minute while it
+lasts, and when it ends; callers retry what must be recorded (core.engine.runner).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from typing import overload
 
 from core.store import db
-from core.errors import StoreError
+from core.errors import StoreBusy, StoreError, UnknownRun, UsageError
 from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
 from core.store.queries import get_run
 from core.store.queue_queries import next_run_id
+
+
+log = logging.getLogger("runyard.engine")
+
+WRITE_WAIT = 1.0            # seconds a write waits for another program's lock
+BUSY_BACKOFF_MIN = 0.5
+BUSY_BACKOFF_MAX = 10.0
+_LOG_EVERY = 60.0
 
 
 def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT made (sqlite3 types it optional: other statements have none)."""
+    assert cursor.lastrowid is not None, "an INSERT sets lastrowid"
+    return cursor.lastrowid
+
+
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
+def _text(value: str | None) -> str | None:
+    """Text SQLite can hold: bytes that were not UTF-8 (a file name, an argument, kept by
+    Python as surrogates) become `\\xNN`. Exact values travel as JSON (`_dumps`) instead."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _exact_paths(project: str, workdir: str) -> str | None:
+    """The project and subfolder as JSON when their text had to be escaped, else None."""
+    if _text(project) == project and _text(workdir) == workdir:
+        return None
+    return _dumps({"project": project, "workdir": workdir})
+
+
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, path=None):
         self.conn = conn
+        self.path = path
+        self.trouble = _Trouble()
 
     @classmethod
     def open(cls, path) -> "Ledger":
         conn = db.connect(path, write=True)
-        db.migrate(conn)
-        return cls(conn)
+        try:
+            db.migrate(conn)
+            conn.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT * 1000)}")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise db.database_error(path, exc) from None
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()
 
     def _tx(self):
-        return _Transaction(self.conn)
+        return _Transaction(self)
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes fail right now (the store is busy or full), or None."""
+        return self.trouble.message
 
     # ------------------------------------------------------------ runs
 
     def insert_batch(self, runs: list, groups: list, *, snapshot: str | None, project: str,
                      workdir: str, git_commit: str | None, git_diff: str | None,
                      git_dirty: bool, base_env: str | None, snapshot_row: tuple | None = None,
-                     hashes: dict | None = None, message: str = "queued") -> list[int]:
+                     hashes: dict | None = None, message: str = "queued",
+                     request: tuple[str, dict] | None = None) -> list[int]:
         """Record the new runs of one request (and their groups) in one transaction.
 
         `runs` are pairs of a `core.engine.launching.PlannedRun` and `reuse`: a run id standing in
         for that run (a cache hit: nothing inserted), or None. Returns the id of each run,
-        reused or new, in order; `after_local` indices become run ids.
+        reused or new, in order; `after_local` indices become run ids. `request`: the
+        request's id and what to remember of its reply, recorded with the runs.
         """
         at = now_iso()
         with self._tx():
             if snapshot_row is not None:
+                snapshot_id, root, file_count, total_bytes = snapshot_row
                 self.conn.execute(
                     "INSERT OR IGNORE INTO snapshots (id, root, file_count, total_bytes, "
-                    "created_at) VALUES (?,?,?,?,?)", (*snapshot_row, at))
+                    "created_at) VALUES (?,?,?,?,?)",
+                    (snapshot_id, _text(root), file_count, total_bytes, at))
             if hashes:
                 self._save_hashes(hashes)
             group_ids = self._insert_groups(runs, groups, at)
             next_id = next_run_id(self.conn)
+            exact = _exact_paths(project, workdir)
+            project, workdir = _text(project), _text(workdir)
             ids: list[int] = []
             rows, events = [], []
             options_text: dict[int, str] = {}         # runs of one step share their options
@@ -76,28 +140,35 @@ class Ledger:
                 next_id += 1
                 ids.append(run_id)
                 rows.append((
-                    run_id, spec.name or default_name(spec.command), RunState.QUEUED.value,
+                    run_id, _text(spec.name or default_name(spec.command)), RunState.QUEUED.value,
                     spec.target, spec.gpus, _dumps(spec.command), _dumps(spec.template),
                     _dumps(spec.params), _dumps(spec.overrides), _dumps(spec.env),
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    planned.resume_point, policy.retries, policy.retry_on, policy.retry_delay,
-                    _dumps(policy.stop_if), policy.checkpoints, _dumps(policy.outputs)))
+                    _text(planned.resume_point), policy.retries, _text(policy.retry_on),
+                    policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
+                    _dumps(policy.outputs), exact))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
-                events.append((run_id, at, "state", RunState.QUEUED.value, note, None))
+                events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
             self.conn.executemany(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, resume_point, retries, retry_on,
-                       retry_delay, stop_if, checkpoints, outputs)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       retry_delay, stop_if, checkpoints, outputs, exact_paths)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
                 events)
+            if request is not None:
+                request_id, extra = request
+                cached = sorted({r for _planned, r in runs if r is not None})
+                self.conn.execute("INSERT INTO requests (id, at, reply) VALUES (?,?,?)",
+                                  (request_id, at, _dumps({**extra, "ids": ids,
+                                                           "cached": cached})))
         return ids
 
     def _insert_groups(self, runs: list, groups: list, at: str) -> dict[int, int]:
@@ -116,15 +187,21 @@ class Ledger:
                 continue
             cur = self.conn.execute(
                 "INSERT INTO groups (kind, name, parent, spec, created_at) VALUES (?,?,?,?,?)",
-                (group.kind, group.name, out.get(group.parent), _dumps(group.spec), at))
-            out[index] = cur.lastrowid
+                (group.kind, _text(group.name), out.get(group.parent), _dumps(group.spec), at))
+            out[index] = _row_id(cur)
         return out
+
+    def forget_requests(self, before: str) -> None:
+        """Drop the request ids recorded before `before` (ISO time): a client asks again
+        within seconds of losing the engine, never days later."""
+        with self._tx():
+            self.conn.execute("DELETE FROM requests WHERE at < ?", (before,))
 
     def insert_group(self, kind: str, name: str, spec: dict) -> int:
         with self._tx():
-            return self.conn.execute(
+            return _row_id(self.conn.execute(
                 "INSERT INTO groups (kind, name, spec, created_at) VALUES (?,?,?,?)",
-                (kind, name, _dumps(spec), now_iso())).lastrowid
+                (kind, _text(name), _dumps(spec), now_iso())))
 
     def transition(self, run_id: int, state: RunState, *, reason: str | None = None,
                    exit_code: int | None = None, gpu_ids: list[int] | None = None,
@@ -146,7 +223,7 @@ class Ledger:
         current = RunState(row[0])
         if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
             raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
-        sets = {"state": state.value, "reason": reason}
+        sets = {"state": state.value, "reason": _text(reason)}
         if state is RunState.RUNNING:
             sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
                         finished_at=None)
@@ -173,15 +250,15 @@ class Ledger:
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
                        avoid_gpus, resume_point, retries, retry_on, retry_delay, stop_if,
-                       checkpoints, outputs)
+                       checkpoints, outputs, exact_paths)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
                        coalesce(?, resume_point), retries, retry_on, retry_delay, stop_if,
-                       checkpoints, outputs
+                       checkpoints, outputs, exact_paths
                    FROM runs WHERE id = ?""",
-                (new_id, at, not_before, _dumps(avoid_gpus), resume_point, run_id))
+                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_point), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
                              message=state.value + (f" ({reason})" if reason else "")
                              + f"; retrying as run {new_id}: {note}", at=at, cause=None,
@@ -204,7 +281,7 @@ class Ledger:
         at = now_iso()
         with self._tx():
             self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
-                              "reason = ? WHERE id = ?", (at, reason, run_id))
+                              "reason = ? WHERE id = ?", (at, _text(reason), run_id))
             self._event(run_id, "stop", None, reason, at=at)
 
     def set_handle(self, run_id: int, handle: dict) -> None:
@@ -215,7 +292,7 @@ class Ledger:
         """What the target says about a running run now; `message` also goes into its history."""
         with self._tx():
             cur = self.conn.execute("UPDATE runs SET detail = ? WHERE id = ? AND state = "
-                                    "'running'", (detail, run_id))
+                                    "'running'", (_text(detail), run_id))
             if message and cur.rowcount:
                 self._event(run_id, "target", None, message)
 
@@ -234,9 +311,8 @@ class Ledger:
             self.conn.execute("PRAGMA foreign_keys = ON")
 
     def _remove(self, wanted: list[int]) -> list[dict]:
-        from core.errors import UnknownRun, UsageError
         with self._tx():
-            found = {}
+            found: dict[int, sqlite3.Row] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -289,6 +365,39 @@ class Ledger:
             if note:
                 self._event(run_id, "pull", None, note, at=at)
 
+    def restore_runs(self, rows: list[dict], note: str) -> None:
+        """Put back runs rebuilt from their folders (`tui engine repair`), with their ids,
+        each with an event saying so. References to runs or groups the store does not have
+        (they were lost with the database) are cleared."""
+        columns = [row[1] for row in self.conn.execute("PRAGMA table_info(runs)")
+                   if row[1] != "json"]
+        at = now_iso()
+        self.conn.execute("PRAGMA foreign_keys = OFF")       # a run may name a later attempt
+        try:
+            with self._tx():
+                for row in rows:
+                    names = [c for c in columns if c in row]
+                    self.conn.execute(
+                        f"INSERT INTO runs ({', '.join(names)}) VALUES "
+                        f"({', '.join('?' * len(names))})", [row[c] for c in names])
+                    self._event(row["id"], "state", RunState(row["state"]), note, at=at)
+                ids = [(row["id"],) for row in rows]
+                for column in ("parent", "retry_of", "retried_as"):      # not removed runs'
+                    self.conn.executemany(
+                        f"UPDATE runs SET {column} = NULL WHERE id = ? AND {column} NOT IN "
+                        "(SELECT id FROM runs UNION SELECT run_id FROM removed)", ids)
+                self.conn.executemany("UPDATE runs SET group_id = NULL WHERE id = ? AND "
+                                      "group_id NOT IN (SELECT id FROM groups)", ids)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def add_snapshot(self, snapshot_id: str, root: str, file_count: int, total_bytes: int) -> None:
+        """Record a snapshot found again in the blob store (`tui engine repair`)."""
+        with self._tx():
+            self.conn.execute("INSERT OR IGNORE INTO snapshots (id, root, file_count, "
+                              "total_bytes, created_at) VALUES (?,?,?,?,?)",
+                              (snapshot_id, root, file_count, total_bytes, now_iso()))
+
     def request_cancel(self, run_id: int) -> None:
         at = now_iso()
         with self._tx():
@@ -302,38 +411,73 @@ class Ledger:
     def _event(self, run_id, kind, state, message, *, at=None, data=None) -> None:
         self.conn.execute(
             "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
-            (run_id, at or now_iso(), kind, state.value if state else None, message,
+            (run_id, at or now_iso(), kind, state.value if state else None, _text(message),
              _dumps(data) if data is not None else None))
 
     # ------------------------------------------------------------ metrics
 
     def add_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
-                    latest: dict, ingest: dict) -> None:
-        """Store metric points with the ingest position they came from, in one transaction."""
+                    latest: dict | None = None, ingest: dict | None = None) -> None:
+        """Store metric points, with the run's latest values and the ingest position they
+        came from when given, in one transaction."""
         at = time.time()
-        with self._tx():
+        with self._points_tx(run_id):
             self.conn.executemany(
                 "INSERT OR REPLACE INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
                 [(run_id, key, step, value, at) for key, step, value in rows])
-            self.conn.execute("UPDATE runs SET metrics = ?, ingest = ? WHERE id = ?",
-                              (_dumps(latest), _dumps(ingest), run_id))
+            if latest is not None:
+                self.conn.execute("UPDATE runs SET metrics = ?, ingest = ? WHERE id = ?",
+                                  (_dumps(latest), _dumps(ingest), run_id))
+
+    def _points_tx(self, run_id: int):
+        """A transaction for many points of one run. The run's row is checked once, and
+        foreign keys are not checked per point: that check halved the points stored per
+        second (1M points: 368k/s with it, 708k/s without)."""
+        return _PointsTransaction(self, run_id)
+
+    def replace_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
+                        latest: dict, ingest: dict, options: dict, message: str) -> None:
+        """A run's metrics read anew (`tui metrics --reparse`): every old point goes, the new
+        ones and the rules they were read with come in, in one transaction, with an event."""
+        at = time.time()
+        with self._points_tx(run_id):
+            self.conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, key, step, value, at) VALUES (?,?,?,?,?)",
+                [(run_id, key, step, value, at) for key, step, value in rows])
+            self.conn.execute("UPDATE runs SET metrics = ?, ingest = ?, options = ? WHERE id = ?",
+                              (_dumps(latest), _dumps(ingest), _dumps(options), run_id))
+            self._event(run_id, "metrics", None, message)
+
+    def mark_metrics_pending(self, run_id: int) -> None:
+        """Reading the run's metrics waits for room (core.engine.metric_room): noted in its
+        ingest position, so a restarted engine catches it up."""
+        with self._tx():
+            self.conn.execute("UPDATE runs SET ingest = json_set(ingest, '$.pending', json('true'))"
+                              " WHERE id = ?", (run_id,))
+
+    def metrics_caught_up(self, run_id: int) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE runs SET ingest = json_remove(ingest, '$.pending') "
+                              "WHERE id = ?", (run_id,))
+            self._event(run_id, "metrics", None, "metrics caught up")
 
     # ------------------------------------------------------------ snapshots and caches
 
     def _save_hashes(self, entries: dict) -> None:
         self.conn.executemany(
-            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, digest)"
-            " VALUES (?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, ctime_ns, digest)"
+            " VALUES (?,?,?,?,?,?)", [(path, *entry) for path, entry in entries.items()])
 
     # ------------------------------------------------------------ watches
 
     def insert_watch(self, group_id: int, paths: list[str], request: dict,
                      debounce: float) -> int:
         with self._tx():
-            return self.conn.execute(
+            return _row_id(self.conn.execute(
                 "INSERT INTO watches (group_id, paths, request, debounce, state, created_at) "
                 "VALUES (?,?,?,?,'active',?)",
-                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())).lastrowid
+                (group_id, _dumps(paths), _dumps(request), debounce, now_iso())))
 
     def watch_triggered(self, watch_id: int, run_id: int, fingerprint: str,
                         changes: int) -> None:
@@ -346,7 +490,7 @@ class Ledger:
     def watch_error(self, watch_id: int, message: str) -> None:
         with self._tx():
             self.conn.execute("UPDATE watches SET last_error = ? WHERE id = ?",
-                              (message, watch_id))
+                              (_text(message), watch_id))
 
     def stop_watch(self, watch_id: int) -> None:
         with self._tx():
@@ -363,38 +507,119 @@ class Ledger:
                    ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,
                        config = excluded.config, source = excluded.source,
                        updated_at = excluded.updated_at""",
-                (name, kind, _dumps(config), source, now_iso()))
+                (name, kind, _dumps(config), _text(source), now_iso()))
 
     def target_status(self, name: str, status: str, message: str | None,
                       gpus: list | None = None) -> None:
         with self._tx():
             self.conn.execute(
                 "UPDATE targets SET status = ?, message = ?, gpus = ? WHERE name = ?",
-                (status, message, _dumps(gpus) if gpus is not None else None, name))
+                (status, _text(message), _dumps(gpus) if gpus is not None else None, name))
+
+
+class _Trouble:
+    """The current episode of failing writes (busy or full): when it began, what it is, and
+    when a busy store is tried again."""
+
+    def __init__(self):
+        self.kind: str | None = None
+        self.message: str | None = None
+        self.since = 0.0
+        self.logged = 0.0
+        self.retry_at = 0.0
+        self.backoff = 0.0
+
+    def busy_error(self, path) -> StoreBusy:
+        held = max(time.monotonic() - self.since, WRITE_WAIT)
+        return StoreBusy(f"the store is busy: another program has held the write lock on {path} "
+                         f"for at least {held:.0f} s (a sqlite3 shell, a backup tool?); nothing "
+                         "was changed",
+                         hint="end that program's transaction; the engine keeps retrying its "
+                              "own writes and records everything once the store is free")
+
+    def failed(self, kind: str, message: str) -> None:
+        now = time.monotonic()
+        if self.kind != kind:
+            self.kind, self.since, self.logged = kind, now, now
+            log.warning("store writes fail: %s; retrying", message)
+        elif now - self.logged >= _LOG_EVERY:
+            self.logged = now
+            log.warning("store writes still fail after %.0f s: %s", now - self.since, message)
+        self.message = message
+        if kind == "busy":
+            self.backoff = min(max(self.backoff * 2, BUSY_BACKOFF_MIN), BUSY_BACKOFF_MAX)
+            self.retry_at = now + self.backoff
+
+    def succeeded(self) -> None:
+        if self.kind is not None:
+            log.info("store writes work again after %.0f s (%s)", time.monotonic() - self.since,
+                     self.kind)
+        self.kind = self.message = None
+        self.backoff = 0.0
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, turning a full disk into a StoreError."""
+    """BEGIN IMMEDIATE ... COMMIT, turning a full disk or a held lock into a StoreError."""
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.conn = ledger.conn
 
     def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        trouble = self.ledger.trouble
+        if trouble.kind == "busy" and time.monotonic() < trouble.retry_at:
+            raise trouble.busy_error(self.ledger.path)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise db.database_error(self.ledger.path, exc) from None
+            trouble.failed("busy", f"another program holds the write lock on {self.ledger.path}")
+            raise trouble.busy_error(self.ledger.path) from None
         return self.conn
 
     def __exit__(self, kind, exc, tb):
         if exc is None:
             try:
                 self.conn.execute("COMMIT")
+                self.ledger.trouble.succeeded()
                 return False
             except sqlite3.Error as commit_exc:
                 exc = commit_exc
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            self.ledger.trouble.failed("full", "the store's disk is full")
             raise StoreError("the store's disk is full; nothing was changed",
                              hint="free some space, or move the store with RUNYARD_HOME") from exc
         if isinstance(exc, sqlite3.Error) and kind is None:
             raise StoreError(f"database error: {exc}") from exc
         return False
+
+
+class _PointsTransaction(_Transaction):
+    """`_Transaction` with foreign keys off for its span, after checking the run exists."""
+
+    def __init__(self, ledger: Ledger, run_id: int):
+        super().__init__(ledger)
+        self.run_id = run_id
+
+    def __enter__(self):
+        self.conn.execute("PRAGMA foreign_keys = OFF")     # only outside a transaction
+        try:
+            super().__enter__()
+            if self.conn.execute("SELECT 1 FROM runs WHERE id = ?",
+                                 (self.run_id,)).fetchone() is None:
+                raise StoreError(f"run {self.run_id} is not in the store")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            raise
+        return self.conn
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            return super().__exit__(kind, exc, tb)
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")

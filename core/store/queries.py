@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from typing import NamedTuple
 
 from core.errors import UnknownRun
 
@@ -172,6 +173,8 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
         run_id = int(text)
     except ValueError:
         raise UnknownRun(f"{text!r} is not a run id", hint="run ids are numbers, or `last`") from None
+    if not 0 < run_id < 2 ** 63:                       # what SQLite's integers can hold
+        raise UnknownRun(f"no run with id {text}", hint="list runs with: tui status --all")
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
         gone = _removed(conn, run_id)
         if gone is not None:
@@ -179,6 +182,33 @@ def resolve_id(conn: sqlite3.Connection, text: str) -> int:
                              "runs are not used again; list runs with: tui status --all")
         raise UnknownRun(f"no run with id {run_id}", hint="list runs with: tui status --all")
     return run_id
+
+
+def request_outcome(conn: sqlite3.Connection, request_id: str) -> dict | None:
+    """What a launch or clone recorded under its request id ({"ids", "cached", "warnings"})."""
+    row = conn.execute("SELECT reply FROM requests WHERE id = ?", (request_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def runs_with_pending_metrics(conn: sqlite3.Connection) -> set[int]:
+    """Ended runs whose metrics still wait to be read (core.engine.metric_room)."""
+    return {row[0] for row in conn.execute(
+        "SELECT id FROM runs WHERE ingest LIKE '%\"pending\":true%' "
+        "AND state NOT IN ('queued', 'running')")}
+
+
+def known_run_ids(conn: sqlite3.Connection) -> set[int]:
+    """Every run id the store has given out: its runs, and the runs removed with `tui rm`
+    (a migrated store: the engine and repair read it after migrating)."""
+    return {row[0] for row in conn.execute("SELECT id FROM runs UNION SELECT run_id FROM removed")}
+
+
+def run_record(conn: sqlite3.Connection, run_id: int) -> dict | None:
+    """The run's row as a plain dict (every column but its derived JSON), for its folder."""
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    return {key: row[key] for key in row.keys() if key != "json"}
 
 
 def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
@@ -191,6 +221,8 @@ def _removed(conn: sqlite3.Connection, run_id: int) -> str | None:
 
 
 def row_to_run(row: sqlite3.Row):
+    # lazy: core.models and core.requests (~11 ms) build Run objects; `tui status --json`
+    # copies stored JSON text and never needs them (tests/bench/bench_imports.py)
     from core.models import Run, RunSpec, RunState
     from core.requests import RunPolicy
     r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
@@ -203,8 +235,10 @@ def row_to_run(row: sqlite3.Row):
                    target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
                    name=r["name"], tags=_loads(r["tags"]), parent=r["parent"],
                    priority=r["priority"], policy=policy)
+    exact = json.loads(r["exact_paths"]) if r.get("exact_paths") else {}
     return Run(id=r["id"], spec=spec, state=RunState(r["state"]), snapshot=r["snapshot"],
-               project=r["project"], workdir=r["workdir"], reason=r["reason"],
+               project=exact.get("project", r["project"]),
+               workdir=exact.get("workdir", r["workdir"]), reason=r["reason"],
                exit_code=r["exit_code"], gpu_ids=_loads(r["gpu_ids"]),
                created_at=r["created_at"], started_at=r["started_at"],
                finished_at=r["finished_at"], metrics=_loads(r["metrics"]),
@@ -303,9 +337,10 @@ def targets(conn: sqlite3.Connection) -> list[dict]:
 
 
 def file_hashes(conn: sqlite3.Connection) -> dict:
-    """The snapshot hash cache: path -> (size, mtime_ns, inode, digest)."""
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in
-            conn.execute("SELECT path, size, mtime_ns, inode, digest FROM file_hashes")}
+    """The snapshot hash cache: path -> (size, mtime_ns, inode, ctime_ns, digest)."""
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(
+        "SELECT path, size, mtime_ns, inode, ctime_ns, digest FROM file_hashes "
+        "WHERE ctime_ns IS NOT NULL")}
 
 
 def watch(conn: sqlite3.Connection, watch_id: int) -> sqlite3.Row | None:
@@ -372,8 +407,73 @@ def pulls(conn: sqlite3.Connection, run_id: int) -> list[dict]:
                 "FROM pulled WHERE run_id = ? GROUP BY dest ORDER BY max(at)", (run_id,))]
 
 
+def metric_extremes(conn: sqlite3.Connection, run_ids, keys) -> dict[int, dict[str, tuple]]:
+    """{run id: {key: (min, max)}} of these metrics over every step (NaN left out), for
+    results shown as best, min or max; one query per 500 runs, on the primary key."""
+    ids, keys = list(run_ids), list(keys)
+    out: dict[int, dict[str, tuple]] = {}
+    if not ids or not keys:
+        return out
+    key_marks = ",".join("?" * len(keys))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for run_id, key, low, high in conn.execute(
+                f"SELECT run_id, key, min(value), max(value) FROM metrics WHERE run_id IN "
+                f"({','.join('?' * len(chunk))}) AND key IN ({key_marks}) GROUP BY run_id, key",
+                [*chunk, *keys]):
+            out.setdefault(run_id, {})[key] = (low, high)
+    return out
+
+
+def metric_series_of_runs(conn: sqlite3.Connection, run_ids, key: str, *,
+                          drawable: bool = False, positive: bool = False) -> dict[int, list]:
+    """{run id: [(step, value), ...]} of one metric for several runs (the compare view's
+    curves), in step order; NaN values come back as float('nan'). `drawable` leaves out
+    NaN and infinities, `positive` values <= 0 too (a log scale): SQLite filters them,
+    which saves a Python pass over half a million points."""
+    out: dict[int, list] = {run_id: [] for run_id in run_ids}
+    ids = list(out)
+    where = ""
+    if drawable:
+        where = " AND value IS NOT NULL AND value BETWEEN -1.7e308 AND 1.7e308"
+    if positive:
+        where += " AND value > 0"
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(
+            f"SELECT run_id, step, value FROM metrics WHERE run_id IN "
+            f"({','.join('?' * len(chunk))}) AND key = ?{where} ORDER BY run_id, step",
+            [*chunk, key])
+        for run_id, step, value in rows:
+            out[run_id].append((step, math.nan if value is None else value))
+    return out
+
+
 def json_number(value: float):
     """JSON has no NaN or infinity: those become the strings "NaN", "Infinity", "-Infinity"."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
+
+
+# ---------------------------------------------------------------- metric ingest
+
+class IngestRecord(NamedTuple):
+    """What the engine needs to go on reading a run's metrics."""
+    options: dict
+    ingest: dict            # core.engine.ingest.IngestState, as stored
+    latest: dict            # the run's latest value per metric
+    stop_if: list
+
+
+def ingest_record(conn: sqlite3.Connection, run_id: int) -> IngestRecord:
+    row = conn.execute("SELECT options, ingest, metrics, stop_if FROM runs WHERE id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        raise UnknownRun(f"no run {run_id}")
+    return IngestRecord(json.loads(row[0] or "{}"), json.loads(row[1] or "{}"),
+                        json.loads(row[2] or "{}"), json.loads(row[3] or "[]"))
+
+
+def metric_point_count(conn: sqlite3.Connection, run_id: int) -> int:
+    return conn.execute("SELECT count(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()[0]

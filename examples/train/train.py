@@ -4,7 +4,7 @@ It prints `epoch=.. step=.. loss=.. acc=..` lines (runyard reads them as metrics
 JSON lines to $RUNYARD_METRICS when set, and saves a checkpoint file per epoch. Started
 with $RUNYARD_RESUME_FROM (`tui clone ID --resume`), it goes on from that checkpoint.
 
-    python train.py --lr 0.1 --epochs 5 --batch-size 32
+    python3 train.py --lr 0.1 --epochs 5 --batch-size 32
 """
 
 import argparse

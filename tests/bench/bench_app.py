@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))
 
 from core.paths import StorePaths  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
 from tests.tui.fixture_store import bulk_store, demo_store  # noqa: E402
 
 WRITER = """
@@ -234,16 +236,12 @@ def _log_size(home: Path, run_id: int) -> int:
 
 
 def _wait_running(env, project, ids) -> None:
-    import json
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def all_running() -> bool:
         out = subprocess.run([sys.executable, "-m", "tui", "status", "--json"], env=env,
                              cwd=project, capture_output=True, text=True).stdout
         states = {r["id"]: r["state"] for r in json.loads(out)["runs"]}
-        if all(states.get(i) == "running" for i in ids):
-            return
-        time.sleep(0.2)
-    raise TimeoutError("the 20 runs did not all start")
+        return all(states.get(i) == "running" for i in ids)
+    wait_for(all_running, timeout=60, interval=0.2, what=f"the {len(ids)} runs to start")
 
 
 # ---------------------------------------------------------------- 3. a 1 GB log

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/bench/bench_docker.py [--runs N]
 
-Starts its own dockerd (tests/integration/dockerd.py) under a temporary folder, as root.
+Starts its own dockerd (tests/daemons/dockerd.py) under a temporary folder, as root.
 Each figure is a median; `docker run` through the docker CLI on the same engine is the
 peer for the start overhead.
 """
@@ -13,7 +13,6 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,16 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.helpers import EXAMPLES, Cli, kill_store_processes, process_alive, wait_for  # noqa: E402
-from tests.integration.dockerd import BUSYBOX_IMAGE, Dockerd, busybox_tree  # noqa: E402
-
-
-def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(root / "store"), XDG_CONFIG_HOME=str(root / "config"),
-               XDG_DATA_HOME=str(root / "data"), RUNYARD_ENGINE_IDLE_EXIT="600",
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    return env
+from tests.daemons.dockerd import BUSYBOX_IMAGE, Dockerd, busybox_tree  # noqa: E402
+from tests.helpers import (EXAMPLES, Cli, isolated_env, process_alive, stop_store,  # noqa: E402
+                           wait_for)
 
 
 def _project(root: Path, dockerd: Dockerd) -> Path:
@@ -122,7 +114,7 @@ def main() -> int:
         root = Path(tmp)
         dockerd = Dockerd(root / "dockerd")
         dockerd.start()
-        env = _env(root)
+        env = isolated_env(root)
         try:
             dockerd.import_tree(busybox_tree(root / "busybox"), BUSYBOX_IMAGE)
             cli = Cli(env, _project(root, dockerd))
@@ -131,9 +123,7 @@ def main() -> int:
             reattach(cli, dockerd, max(3, args.runs // 3))
             log_copy(cli, dockerd, args.megabytes)
         finally:
-            subprocess.run([sys.executable, "-m", "tui", "engine", "stop"], env=env,
-                           capture_output=True, timeout=60, cwd=tmp, check=False)
-            kill_store_processes(root / "store")
+            stop_store(env, Path(tmp))
             dockerd.close()
     return 0
 

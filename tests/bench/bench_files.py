@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests import sshbox  # noqa: E402
+from tests.daemons import sshd  # noqa: E402
 from tests.helpers import Cli, kill_store_processes  # noqa: E402
 
 WRITER = '''import os, random, sys
@@ -92,16 +92,16 @@ def timed(action) -> tuple[float, object]:
 
 
 def setup(root: Path):
-    client = sshbox.Client(root / "client")
+    client = sshd.Client(root / "client")
     namespace = None
-    if sshbox.Namespace.possible():
-        namespace = sshbox.Namespace().create()
-        server = sshbox.SshBox(root, "box", client.public_key, address=namespace.box_address,
+    if sshd.Namespace.possible():
+        namespace = sshd.Namespace().create()
+        server = sshd.SshBox(root, "box", client.public_key, address=namespace.box_address,
                                netns=namespace.name).start()
         wire = Wire(namespace.host_if)
         print(f"box: sshd in network namespace {namespace.name} ({namespace.box_address})")
     else:
-        server = sshbox.SshBox(root, "box", client.public_key).start()
+        server = sshd.SshBox(root, "box", client.public_key).start()
         wire = Wire(None)
         print("box: sshd on loopback (no namespace: wire bytes not counted)")
     client.trust(server)
@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100)
     parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args()
-    if os.geteuid() != 0 or not sshbox.available():
+    if os.geteuid() != 0 or not sshd.available():
         sys.exit("needs root and OpenSSH's sshd")
     root = Path(tempfile.mkdtemp(prefix="runyard-bench-files-"))
     client, server, namespace, wire = setup(root)

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/bench/bench_slurm.py [--runs N] [--array N]
 
-Starts its own single-node cluster (tests/slurmcluster.py) under a temporary folder, as
+Starts its own single-node cluster (tests/slurm_daemons.py) under a temporary folder, as
 root. Figures are medians. Peers in the same run: a bare `sbatch --wrap true` (what
 submitting costs without runyard) and N separate sbatch calls against one array.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -27,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.helpers import EXAMPLES, Cli, kill_store_processes  # noqa: E402
-from tests.slurmcluster import SlurmCluster  # noqa: E402
+from tests.daemons.slurm import SlurmCluster  # noqa: E402
+from tests.helpers import EXAMPLES, Cli, isolated_env, stop_store, wait_for  # noqa: E402
 
 
 def _row(db: Path, run_id: int) -> tuple[str, dict]:
@@ -38,14 +37,9 @@ def _row(db: Path, run_id: int) -> tuple[str, dict]:
     return state, json.loads(handle)
 
 
-def _poll(predicate, timeout: float = 120.0, interval: float = 0.002):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("the benchmark waited too long")
+def _poll(predicate, what: str = "the benchmark's condition"):
+    """tests.helpers.wait_for, polling often (a poll is a few ms of the figures measured)."""
+    return wait_for(predicate, timeout=120.0, interval=0.002, what=what)
 
 
 def _median_ms(samples: list[float]) -> str:
@@ -59,10 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="runyard-bench-slurm-"))
     cluster = SlurmCluster(root / "cluster").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env.update(RUNYARD_HOME=str(root / "store"), XDG_CONFIG_HOME=str(root / "config"),
-               RUNYARD_ENGINE_IDLE_EXIT="600", PYTHONPATH=str(Path(__file__).parents[2]),
-               **cluster.env)
+    env = {**isolated_env(root), **cluster.env}
     project = root / "project"
     project.mkdir()
     (project / "train.py").write_text((EXAMPLES / "train" / "train.py").read_text())
@@ -131,8 +122,7 @@ def main() -> int:
               f"{took * 1000:7.0f} ms (includes the blocker's cancel), "
               f"{len(arrays)} array job(s)")
     finally:
-        cli("engine", "stop", check=False)
-        kill_store_processes(root / "store")
+        stop_store(env, root)
         cluster.cancel_all()
         cluster.stop()
     return 0

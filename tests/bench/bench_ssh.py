@@ -39,7 +39,7 @@ from core.remote.mirror import Mirror, Watch  # noqa: E402
 from core.remote.settings import SshSettings  # noqa: E402
 from core.remote.transfer import send_snapshot  # noqa: E402
 from core.store.snapshot import take  # noqa: E402
-from tests import sshbox  # noqa: E402
+from tests.daemons import sshd  # noqa: E402
 from tests.helpers import kill_store_processes  # noqa: E402
 
 WORDS = ("loss step epoch model layer tensor batch train eval grad optimizer learning rate "
@@ -82,7 +82,7 @@ def mb(value: int | None) -> str:
     return "-" if value is None else f"{value / 1e6:8.3f} MB"
 
 
-def rsync(client: sshbox.Client, source: Path, dest: str) -> tuple[int, float]:
+def rsync(client: sshd.Client, source: Path, dest: str) -> tuple[int, float]:
     started = time.monotonic()
     proc = subprocess.run(["rsync", "-a", "--stats", "-e", f"ssh -F {client.config}",
                            f"{source}/", f"box:{dest}/"], capture_output=True, text=True)
@@ -157,7 +157,7 @@ async def measure_transfer(box: Box, wire: Wire, client, root: Path, files: int)
           "bytes written into SSH before encryption; wire: both directions on the veth link.\n")
 
 
-async def measure_reconnects(box: Box, server: sshbox.SshBox, trials: int = 5) -> None:
+async def measure_reconnects(box: Box, server: sshd.SshBox, trials: int = 5) -> None:
     box.want()
     try:
         cuts = []
@@ -186,7 +186,7 @@ async def measure_reconnects(box: Box, server: sshbox.SshBox, trials: int = 5) -
         box.unwant()
 
 
-async def measure_many_runs(box: Box, server: sshbox.SshBox, root: Path, runs: int = 50) -> None:
+async def measure_many_runs(box: Box, server: sshd.SshBox, root: Path, runs: int = 50) -> None:
     facts = await box.ready()
     go = root / "go"
     mirror = Mirror(box)
@@ -216,16 +216,16 @@ async def measure_many_runs(box: Box, server: sshbox.SshBox, root: Path, runs: i
 
 async def main_async(args) -> None:
     root = Path(tempfile.mkdtemp(prefix="runyard-bench-ssh-"))
-    client = sshbox.Client(root / "client")
+    client = sshd.Client(root / "client")
     namespace = None
-    if sshbox.Namespace.possible():
-        namespace = sshbox.Namespace().create()
-        server = sshbox.SshBox(root, "box", client.public_key, address=namespace.box_address,
+    if sshd.Namespace.possible():
+        namespace = sshd.Namespace().create()
+        server = sshd.SshBox(root, "box", client.public_key, address=namespace.box_address,
                                netns=namespace.name).start()
         wire = Wire(namespace.host_if)
         print(f"box: sshd in network namespace {namespace.name} ({namespace.box_address})")
     else:
-        server = sshbox.SshBox(root, "box", client.public_key).start()
+        server = sshd.SshBox(root, "box", client.public_key).start()
         wire = Wire(None)
         print("box: sshd on loopback (no namespace: wire bytes not counted)")
     client.trust(server)
@@ -248,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=2000)
     args = parser.parse_args()
-    if os.geteuid() != 0 or not sshbox.available():
+    if os.geteuid() != 0 or not sshd.available():
         sys.exit("needs root and OpenSSH's sshd")
     asyncio.run(main_async(args))
 

@@ -11,8 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.helpers import wait_for
 
 PEERS_HOME = Path(os.environ.get("RUNYARD_BENCH_PEERS",
                                  Path.home() / ".cache" / "runyard-bench-peers"))
@@ -55,15 +56,12 @@ class Guild:
         """Start `workers` queues that run every staged run, and wait until none is left."""
         for _ in range(workers):
             self.run("run", "queue", "run-once=yes", "poll-interval=1", "-b", "-y", check=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = self.run("runs", "list", "-a", check=True).stdout
-            busy = [line for line in out.splitlines()
-                    if " staged" in line or " running" in line or " pending" in line]
-            if not busy:
-                return
-            time.sleep(0.2)
-        raise TimeoutError("guild queues did not finish")
+        wait_for(self._idle, timeout=timeout, interval=0.2, what="guild queues to finish")
+
+    def _idle(self) -> bool:
+        out = self.run("runs", "list", "-a", check=True).stdout
+        return not any(" staged" in line or " running" in line or " pending" in line
+                       for line in out.splitlines())
 
 
 class Dvc:
@@ -83,14 +81,12 @@ class Dvc:
 
     def drain(self, workers: int, timeout: float = 3600) -> None:
         self.run("queue", "start", "-j", str(workers), check=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = self.run("queue", "status", check=True).stdout
-            if not any(word in out for word in ("Queued", "Running")):
-                self.run("queue", "stop", check=False)
-                return
-            time.sleep(0.5)
-        raise TimeoutError("dvc queue did not finish")
+        wait_for(self._idle, timeout=timeout, interval=0.5, what="the dvc queue to finish")
+        self.run("queue", "stop", check=False)
+
+    def _idle(self) -> bool:
+        out = self.run("queue", "status", check=True).stdout
+        return not any(word in out for word in ("Queued", "Running"))
 
 
 def have(binary: str) -> bool:

@@ -54,3 +54,17 @@ def same_files(here: Path, there: Path, names: list[str]) -> None:
     """Each named file under `here` is byte-identical to the one under `there`."""
     for name in names:
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
+
+
+# A run that writes names meant to hurt: escapes, a newline, non-UTF-8 bytes, a symlink out,
+# a fifo, a name that looks like an option.
+HOSTILE = r'''import os
+os.makedirs("out", exist_ok=True)
+open("out/title\x1b]0;pwned\x07.txt", "w").write("x\n")
+open("out/red\x1b[31m.txt", "w").write("y\n")
+open("out/new\nline.txt", "w").write("z\n")
+open(b"out/latin\xe9.txt", "w").write("w\n")
+os.symlink("/etc/passwd", "out/passwd-link")
+os.mkfifo("out/a-fifo")
+open("out/-C", "w").write("dash\n")
+'''

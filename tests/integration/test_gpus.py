@@ -6,17 +6,9 @@ a binary that cannot exist here).
 """
 
 import os
-import stat
 
 from tests.helpers import wait_for
-
-STAND_IN = """#!/bin/sh
-# Stand-in for nvidia-smi (no GPU here): the documented CSV query format, recorded.
-cat <<'OUT'
-0, GPU-7f1d2a1e-0b43-9e1e-5c0a-1d6b8e1f2a3b, NVIDIA A100-SXM4-80GB, 81920, 1, 0
-1, GPU-9a8b7c6d-5e4f-3a2b-1c0d-9e8f7a6b5c4d, NVIDIA A100-SXM4-80GB, 81920, 1, 0
-OUT
-"""
+from tests.standins import nvidia_smi
 
 
 def _devices(cli, run_id):
@@ -42,11 +34,7 @@ def test_declared_gpus_are_never_shared(cli, project):
 
 
 def test_detected_gpus_with_a_stand_in_nvidia_smi(cli, env, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(STAND_IN)
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    bin_dir = nvidia_smi(tmp_path / "bin")
     cli.env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
     targets = cli.json("targets", "--json")["targets"]
     local = next(t for t in targets if t["name"] == "local")

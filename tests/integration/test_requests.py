@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.paths import StorePaths
-from tests.integration.test_bad_input import _store_fingerprint
+from tests.helpers import store_fingerprint
 
 
 def _raw_request(env, line: bytes) -> dict:
@@ -23,7 +23,7 @@ def _raw_request(env, line: bytes) -> dict:
 @pytest.fixture
 def engine(cli, env):
     cli("wait", str(cli.launch("true")))
-    return _store_fingerprint(env)
+    return store_fingerprint(env)
 
 
 def _launch(project, **extra) -> bytes:
@@ -49,7 +49,7 @@ def test_the_engine_refuses_a_raw_launch_line_with_a_typo_or_a_wrong_type(
     assert error["message"].startswith(message)
     assert hint in error["hint"]
     assert _raw_request(env, b'{"op": "ping"}')["ok"] is True, "the engine keeps serving"
-    assert _store_fingerprint(env) == engine, "nothing recorded"
+    assert store_fingerprint(env) == engine, "nothing recorded"
 
 
 @pytest.mark.parametrize("line, message", [
@@ -70,7 +70,7 @@ def test_the_engine_refuses_unknown_fields_of_every_kind_of_request(engine, env,
     assert reply["ok"] is False and reply["error"]["message"].startswith(message)
     assert reply["error"]["hint"]
     assert _raw_request(env, b'{"op": "status"}')["ok"] is True
-    assert _store_fingerprint(env) == engine
+    assert store_fingerprint(env) == engine
 
 
 def test_a_typo_in_a_workflow_file_is_refused_naming_file_step_and_key(cli, env, project,
@@ -83,7 +83,7 @@ def test_a_typo_in_a_workflow_file_is_refused_naming_file_step_and_key(cli, env,
     assert proc.returncode == 2 and proc.stdout == ""
     assert f"{flow}: step[1] (train): retry_dealy: unknown key" in proc.stderr
     assert "hint: did you mean retry_delay?" in proc.stderr
-    assert _store_fingerprint(env) == engine
+    assert store_fingerprint(env) == engine
     flow.write_text(flow.read_text().replace("retry_dealy", "retry_delay"))
     ids = [int(i) for i in cli("launch", "--file", "flow.toml").stdout.split()]
     train = cli.run(ids[1])

@@ -1,7 +1,14 @@
 """What a run sees is frozen at launch, also while it waits in the queue."""
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
 
 
 def test_edits_after_launch_do_not_reach_a_queued_run(cli, project):
@@ -74,3 +81,71 @@ def test_a_hundred_launches_store_the_project_once(cli, env, project):
     assert after == count
     snapshots = {r["snapshot"] for r in cli.json("status", "--json", "--all")["runs"]}
     assert snapshots == {cli.run(first)["snapshot"]}
+
+
+def _older_than_the_cache_window(path: Path) -> None:
+    """The hash cache keeps only files untouched for 2 s (a newer one could still change
+    within its timestamps' granularity): wait until this one is that old."""
+    import time
+    from tests.helpers import wait_for
+    wait_for(lambda: time.time() - path.stat().st_ctime > 2.2, timeout=10,
+             what=f"{path.name} to be older than the cache window")
+
+
+@pytest.mark.parametrize("rewrite", ["cp -p", "rsync -t"])
+def test_a_file_rewritten_with_its_old_size_and_mtime_is_what_the_next_run_sees(
+        cli, project, rewrite):
+    """`cp -p` and `rsync -t --inplace --checksum` rewrite a file keeping inode, size, mtime: the
+    snapshot hash cache must not serve the old content (it keys on ctime too)."""
+    require(shutil.which(rewrite.split()[0]) is not None, f"{rewrite.split()[0]} is not installed")
+    data, staged = project / "config.txt", project.parent / "staged.txt"
+    data.write_text("lr=0.1\n")
+    staged.write_text("lr=0.9\n")
+    for path in (data, staged):
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    _older_than_the_cache_window(data)
+    first = cli.launch("cat", "config.txt")
+    cli("wait", str(first))
+    inode = data.stat().st_ino
+    command = ["cp", "-p"] if rewrite == "cp -p" else ["rsync", "-t", "--inplace", "--checksum"]
+    subprocess.run([*command, str(staged), str(data)], check=True)
+    assert (data.stat().st_ino, data.stat().st_size, data.stat().st_mtime) == \
+        (inode, 7, 1_600_000_000)
+    second = cli.launch("cat", "config.txt")
+    cli("wait", str(second))
+    assert cli("logs", str(first)).stdout == "lr=0.1\n"
+    assert cli("logs", str(second)).stdout == "lr=0.9\n"
+
+
+def test_an_unreadable_project_file_is_named_with_how_to_leave_it_out(cli, env, project):
+    """Root reads everything, so the engine runs without the capabilities that let it
+    (setpriv drops them from the bounding set, for the engine the CLI starts too)."""
+    require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root and setpriv")
+    secret = project / "secret.key"
+    secret.write_text("k")
+    secret.chmod(0)
+    proc = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                           sys.executable, "-m", "tui", "launch", "--", "true"], cwd=project,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot read the project file {secret}: Permission denied" in proc.stderr
+    assert 'hint: leave it out of snapshots: [snapshot] exclude = ["secret.key"]' in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    (project / "runyard.toml").write_text('[snapshot]\nexclude = ["secret.key"]\n')
+    again = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                            sys.executable, "-m", "tui", "launch", "--", "true"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_snapshot_glob_that_backtracks_does_not_freeze_the_engine(cli, project):
+    """`*_*_..._*.tmp` against a name with 80 underscores backtracks for hours in `re`, and
+    held the engine's GIL meanwhile, so every command timed out on it. Globs are matched with
+    the `regex` package, which settles this one at once, under a time limit for any other."""
+    (project / "runyard.toml").write_text("[snapshot]\nexclude = ['*_*_*_*_*_*_*_*_*.tmp']\n")
+    (project / ("_".join(["a"] * 80) + ".txt")).write_text("x")
+    (project / "a_b_c_d_e_f_g_h_i.tmp").write_text("x")            # excluded
+    run_id = int(cli("launch", "--", "ls", timeout=60).stdout)
+    cli("wait", str(run_id))
+    listed = cli("logs", str(run_id)).stdout.split()
+    assert "_".join(["a"] * 80) + ".txt" in listed and "a_b_c_d_e_f_g_h_i.tmp" not in listed

@@ -6,16 +6,18 @@ its parent, and really start while the other runs keep going.
 
 import asyncio
 import stat
+import sys
 
 from core.models import RunState
 from tests.helpers import process_alive
-from tests.tui.conftest import make_app, row_text, until, widget_text
+from tests.tui.apps import make_app, row_text, until, widget_text
 from tui.app.dialogs.clone import CloneDialog
 from tui.app.dialogs.confirm import ConfirmDialog
 from tui.app.dialogs.new_run import NewRunDialog
 from tui.app.screens.diff import DiffScreen
 
-LONG = ("python", "train.py", "--lr", "0.1", "--epochs", "200", "--delay", "0.05")
+# sys.executable, never a bare `python` (stock Debian has python3 only)
+LONG = (sys.executable, "train.py", "--lr", "0.1", "--epochs", "200", "--delay", "0.05")
 
 
 def _state(cli, run_id):
@@ -47,11 +49,11 @@ async def test_clone_and_tweak_one_param_takes_the_key_the_value_and_enter(app_e
         assert table.rows[parent].state is RunState.RUNNING, "the parent keeps running"
     assert _state(cli, parent) == "running" and _state(cli, child.id) == "running"
     shown = cli.run(child.id)
-    assert shown["command"][:4] == ["python", "train.py", "--lr", "0.03"]
+    assert shown["command"][:4] == [sys.executable, "train.py", "--lr", "0.03"]
 
 
 async def test_clone_dialog_changes_a_later_field_target_gpus_and_code(app_env, cli, project):
-    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0")
+    parent = cli.launch(sys.executable, "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0")
     cli("wait", str(parent))
     (project / "train.py").write_text((project / "train.py").read_text() + "\n# edited\n")
     app = make_app(app_env)
@@ -99,7 +101,7 @@ async def test_rerun_edit_and_new_run(app_env, cli, tmp_path, monkeypatch):
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
-    parent = cli.launch("python", "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0",
+    parent = cli.launch(sys.executable, "train.py", "--lr", "0.1", "--epochs", "1", "--delay", "0",
                         opts=("--env", "KEEP=1", "--env", "DROP=2", "--tag", "keep",
                               "--tag", "drop"))
     cli("wait", str(parent))
@@ -188,7 +190,7 @@ async def test_a_toast_when_a_run_finishes_or_fails(app_env, cli, project):
 
 async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
     from tui.app.dialogs.plan import PlanDialog
-    out = cli("launch", "--sweep", "lr=0.3,0.1,0.03", "--", "python", "train.py", "--lr", "{lr}",
+    out = cli("launch", "--sweep", "lr=0.3,0.1,0.03", "--", sys.executable, "train.py", "--lr", "{lr}",
               "--epochs", "1", "--delay", "0").stdout.split()
     sweep = [int(i) for i in out]
     alone = cli.launch("true")
@@ -200,12 +202,12 @@ async def test_a_sweep_folds_and_a_new_one_shows_its_plan_first(app_env, cli):
         head = max(sweep)
         assert "▾ train" in row_text(table, head)
         assert [r.id for r, _ in table.shown] == [alone, *sorted(sweep, reverse=True)]
-        assert "lr" in table.params, "the sweep's param is a column"
+        assert "lr" in [c.name for c in table.result_columns], "the sweep's param is a column"
         table.select_run(min(sweep))
         await pilot.press("z")                                   # fold the run's sweep
         await until(pilot, lambda: [r.id for r, _ in table.shown] == [alone, head],
                     what="the sweep folded to one row")
-        assert "▸ train +2" in row_text(table, head)
+        assert "▸ train +2 " in row_text(table, head)
         await pilot.press("Z")                                   # unfold every sweep
         await until(pilot, lambda: len(table.shown) == 4, what="every sweep unfolded")
         await pilot.press("Z")                                   # fold every sweep
@@ -250,7 +252,7 @@ async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
         table.select_run(long)
         await pilot.press("space", "D")                             # one ended, one running
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
-        assert "Remove run {} true (1 not ended: kept)?".format(first) in \
+        assert "Remove 2 marked runs: run {} true (1 not ended: kept)?".format(first) in \
             str(app.screen.query_one(".question").render())
         assert app.focused.id == "no"
         await pilot.press("enter")                                      # the default: No
@@ -260,6 +262,7 @@ async def test_runs_removed_with_tui_rm_or_the_key_leave_the_list(app_env, cli):
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
         await pilot.press("y")
         await until(pilot, lambda: first not in table.rows, what="the removed run to go")
+        assert not table.marked, "the action used up its marks"
         assert long in table.rows and _state(cli, long) == "running"
         assert cli("show", str(first), check=False).returncode == 3
         assert second in table.rows and kept in table.rows

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from tests.tui.conftest import make_app, until, widget_text
+from tests.tui.apps import make_app, until, widget_text
 from tui.app.screens.file_view import FileViewScreen
 from tui.app.screens.files import FilesScreen
 

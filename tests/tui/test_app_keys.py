@@ -4,8 +4,9 @@ BINDING_TESTS says which test drives each binding id; a test checks it covers th
 """
 
 from core.models import RunState
-from tests.tui.conftest import demo_app, line_text, until, widget_text
+from tests.tui.apps import demo_app, line_text, until, widget_text
 from tui.app import keys
+from tui.app.dialogs.sort_pick import HOTKEYS, SortDialog
 from tui.app.screens.diff import DiffScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.log_view import LogView
@@ -36,6 +37,11 @@ BINDING_TESTS = {
     "test_app_files.py::test_files_of_a_run_are_listed_viewed_safely_and_pulled": {
         "files", "files_view", "files_pull", "files_all", "files_refresh", "files_back",
         "viewer_down", "viewer_up", "viewer_page_down", "viewer_page_up", "viewer_back"},
+    "test_app_results.py::test_compare_any_number_of_runs_table_and_curves":
+        {"compare", "chart_log", "chart_smooth"},
+    "test_app_results.py::test_columns_any_param_or_metric_as_last_best_min_or_max":
+        {"columns"},
+    "test_app_results.py::test_marks_say_how_many_and_how_many_the_filter_hides": {"mark_all"},
 }
 
 
@@ -73,7 +79,11 @@ async def test_moving_marking_and_sorting(demo):
         assert "2 marked" in widget_text(app.screen.query_one("#summary"))
         await pilot.press("U")
         assert not table.marked
-        await pilot.press("s")                              # sort by state
+        await pilot.press("s")                              # pick a column: state
+        await until(pilot, lambda: isinstance(app.screen, SortDialog), what="the sort list")
+        names = [name for name, _ in app.screen.choices]
+        await pilot.press(HOTKEYS[names.index("state")])
+        await until(pilot, lambda: app.screen.id == "main", what="back from the list")
         assert table.sort_column == "state"
         assert [r.state for r, _ in table.shown][:2] == [RunState.RUNNING] * 2
         await pilot.press("S")

@@ -1,12 +1,11 @@
 """The run list: virtual, updated in place, narrow panes, GPU figures, themes and keymaps."""
 
 import os
-import stat
 
 from core.store.ledger import Ledger
 from core.models import RunState
-from tests.integration.test_gpus import STAND_IN
-from tests.tui.conftest import demo_app, make_app, row_text, until, widget_text
+from tests.standins import nvidia_smi
+from tests.tui.apps import demo_app, make_app, row_text, until, widget_text
 from tests.tui.fixture_store import bulk_store
 from tui.app.dialogs.clone import CloneDialog
 from tui.app.widgets.metric_chart import MetricChart
@@ -62,7 +61,7 @@ async def test_a_forty_column_pane_still_lists_runs(demo):
         table = app.screen.query_one(RunTable)
         await pilot.pause()
         text = widget_text(table)
-        assert "ID" in text and "NAME" in text and "LOSS" in text
+        assert "ID" in text and "NAME" in text and "loss" in text
         line = row_text(table, 5)
         assert "5" in line and "train" in line and "0.3954" in line and len(line) <= 40
 
@@ -114,11 +113,7 @@ async def test_keys_remapped_in_the_config(demo, tmp_path, monkeypatch):
 
 async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkeypatch):
     """No GPU exists here: a stand-in nvidia-smi prints the documented query format."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(STAND_IN.replace("81920, 1, 0", "81920, 12288, 87"))
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    bin_dir = nvidia_smi(tmp_path / "bin", memory_used_mb=12288, utilization_pct=87)
     path = f"{bin_dir}{os.pathsep}{env['PATH']}"
     monkeypatch.setenv("PATH", path)
     monkeypatch.setenv("RUNYARD_GPU_POLL", "0.2")
@@ -140,12 +135,13 @@ async def test_an_empty_store_and_keys_that_need_a_run(tmp_path):
     from core.paths import StorePaths
     app = demo_app(StorePaths(tmp_path / "no-store-yet"))
     async with app.run_test(size=(80, 24)) as pilot:
-        for key in ("c", "x", "d", "r", "e", "M", "tab", "enter", "escape", "s", "g", "j"):
+        for key in ("c", "x", "d", "r", "e", "M", "tab", "enter", "escape", "s", "escape", "g",
+                    "j", "C", "o", "escape", "A"):
             await pilot.press(key)
         assert app.is_running and app.screen.id == "main"
         notices = [n.message for n in app._notifications]
         assert notices.count("no run selected") == 4, notices
-        assert any("diff:" in n for n in notices)
+        assert any("diff:" in n for n in notices) and any("compare:" in n for n in notices)
 
 
 async def test_a_filtered_list_drops_a_run_that_stops_matching(demo):

@@ -13,6 +13,7 @@ from tui import log_file, spec_toml
 from tui.app import settings as app_settings
 from tui.runlist import columns as run_columns
 from tui.runlist import order as run_order
+from tui.runlist import results
 from tui.app import themes
 from tui.log_file import LogFile
 from tui.runlist.filters import parse
@@ -46,15 +47,19 @@ def test_filter_words(text, ids):
 
 
 def test_sort_by_every_column_and_group_by_lineage():
-    ctx = run_order.SortContext(now=100.0, params=("lr", "opt"), metric="loss",
-                                gpu=lambda r: None)
-    for column in run_order.SORTS:
-        key = run_order.sort_key(column, ctx)
-        shown, _ = run_order.arrange(ROWS, key, False, run_order.GROUPINGS["none"])
+    columns = results.parse_columns(["lr,opt,loss"], ROWS)
+    ctx = run_order.SortContext(now=100.0, gpu=lambda r: None,
+                                results={c.name: c for c in columns}, cells=results.Cells())
+    for column in (*run_order.SORTS, "lr", "opt", "loss"):
+        key, reverse = run_order.ordering(column, ctx, False)
+        shown, _ = run_order.arrange(ROWS, key, reverse, run_order.GROUPINGS["none"])
         assert sorted(r.id for r, _ in shown) == [1, 2, 3, 4], column
-    by_metric, _ = run_order.arrange(ROWS, run_order.sort_key("metric", ctx), False,
-                                     run_order.GROUPINGS["none"])
-    assert [r.id for r, _ in by_metric][:2] == [1, 2], "numbers first, missing values last"
+    key, reverse = run_order.ordering("loss", ctx, False)
+    by_metric, _ = run_order.arrange(ROWS, key, reverse, run_order.GROUPINGS["none"])
+    assert [r.id for r, _ in by_metric] == [1, 2, 3, 4], "lowest first, missing values last"
+    key, reverse = run_order.ordering("loss", ctx, True)
+    by_metric, _ = run_order.arrange(ROWS, key, reverse, run_order.GROUPINGS["none"])
+    assert [r.id for r, _ in by_metric] == [2, 1, 3, 4], "highest first, missing still last"
     tree, _ = run_order.arrange(ROWS, run_order.sort_key("id", ctx), True,
                                 run_order.GROUPINGS["lineage"])
     assert [(r.id, d) for r, d in tree] == [(2, 0), (1, 0), (3, 1), (4, 2)]
@@ -79,19 +84,31 @@ def test_a_long_lineage_needs_no_recursion():
 
 
 def test_a_forty_column_pane_keeps_state_id_name_and_metric():
-    widths = run_columns.Widths(id=5, name=12, parent=5, target=9, params=24, metric="loss",
+    lr, opt, loss, acc = (results.ResultColumn("param", "lr"), results.ResultColumn("param", "opt"),
+                          results.ResultColumn("metric", "loss"),
+                          results.ResultColumn("metric", "acc"))
+    widths = run_columns.Widths(id=5, name=12, parent=5, target=9,
+                                results=((lr, 6), (opt, 5), (loss, 8), (acc, 7)), main="loss",
                                 gpu=True)
     narrow = [c.name for c in run_columns.layout(40, widths)]
-    assert narrow[:3] == ["mark", "id", "name"] and "metric" in narrow
+    assert narrow == ["mark", "id", "name", "elapsed", "lr", "loss"], narrow
+    assert [c.name for c in run_columns.layout(34, widths)] == ["mark", "id", "name", "elapsed",
+                                                                "loss"]
     assert sum(c.width for c in run_columns.layout(40, widths)) + len(narrow) - 1 <= 40
     wide = [c.name for c in run_columns.layout(160, widths)]
-    assert wide == ["mark", "id", "name", "parent", "target", "elapsed", "params", "metric", "gpu"]
+    assert wide == ["mark", "id", "name", "parent", "target", "elapsed", "lr", "opt", "loss",
+                    "spark", "acc", "gpu"]
+    middle = [c.name for c in run_columns.layout(64, widths)]
+    assert middle == ["mark", "id", "name", "elapsed", "lr", "opt", "loss", "spark", "acc"], \
+        "GPU, parent and target give way before any results column"
 
 
 def test_cells_never_carry_control_characters():
     hostile = row(9, name="x\x1b]0;TITLE\x07y\tz", params={"k": "a\x1b[2Jb"})
     assert run_columns.name_text(hostile, 0) == "xy z"
     assert run_columns.params_text(hostile, ["k"]) == "k=ab"
+    assert run_columns.name_text(hostile, 0, run_order.Head(1, 3, True), "▶1 ✓2") == \
+        "▸ xy z +2 ▶1 ✓2"
     assert run_columns.sparkline([3, 2, 1, float("nan"), 0]) == "█▆▃▁"
     assert run_columns.gpu_text([{"utilization_pct": 80, "memory_used_mb": 2048},
                                  {"utilization_pct": 60, "memory_used_mb": 1024}]) == "70% 3.0G"
@@ -237,3 +254,22 @@ def test_the_readme_lists_every_binding_and_app_setting():
     for key in ("app.theme", "app.toasts", "app.bell", "app.main_metric", "keys.ID",
                 "RUNYARD_THEME", "RUNYARD_GPU_POLL", "NO_COLOR", "--theme"):
         assert key in readme, key
+
+
+def test_the_log_reader_finds_the_last_lines_whole_and_reads_through(tmp_path):
+    """What `tui logs` uses: --tail N counts newlines (a 3 MB line is one line, not three
+    MAX_SPAN pieces; a final newline ends the last line, a missing one does not hide it),
+    and read_through sees bytes appended after the reader opened the file."""
+    path = tmp_path / "output.log"
+    long_line = b"x" * (3 * log_file.MAX_SPAN)
+    path.write_bytes(b"first\n" + long_line + b"\nlast\n")
+    log = LogFile(path)
+    size = log.size()
+    assert log.tail_start(1) == size - len(b"last\n")
+    assert log.tail_start(2) == len(b"first\n")
+    assert log.tail_start(3) == 0 and log.tail_start(10) == 0 and log.tail_start(0) == size
+    assert log.read_through(log.tail_start(2), size) == long_line + b"\nlast\n"
+    with open(path, "ab") as handle:
+        handle.write(b"partial")
+    assert log.tail_start(1) == size and log.read_through(size, 100) == b"partial"
+    assert LogFile(tmp_path / "not-yet").read_through(0, 10) == b""

@@ -6,34 +6,15 @@ tmux paste buffer may appear, and the screen must stay the app's own. `q` quits 
 and the run goes on.
 """
 
-import shutil
-import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import require
 from tests.helpers import wait_for
 
 HOSTILE = (r"printf '\033[32mgreen\033[0m plain \033]0;PWNED-TITLE\007\033]52;c;ZXZpbA==\007"
            r"\033[?1049h\033[2J\033[?25l\033[10;10HMOVED\033[?1000h\n 10%%\r 50%%\r100%% done\n';"
            r" printf '\377\376 bad utf8\n'; printf 'loss=0.5\n'; sleep 300")
-
-
-@pytest.fixture
-def tmux(tmp_path, env):
-    require(shutil.which("tmux") is not None, "tmux is not installed (apt-get install tmux)")
-    socket = tmp_path / "tmux.sock"
-
-    def call(*args, check=True):
-        proc = subprocess.run(["tmux", "-S", str(socket), *args], env=env, capture_output=True,
-                              text=True, errors="replace", timeout=30)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"tmux {args}: {proc.stderr}")
-        return proc.stdout
-
-    yield call
-    call("kill-server", check=False)
 
 
 def _screen(tmux) -> str:

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.tui.conftest import demo_app, until, widget_text
+from tests.tui.apps import demo_app, until, widget_text
 from tests.tui.fixture_store import write_log
 from tui.app.widgets.log_view import LogView
 from tui.app.widgets.run_table import RunTable

@@ -1,12 +1,15 @@
 """A config mistake names the file, the key and what was expected."""
 
+import json
 import subprocess
 import sys
 
 import pytest
 
 from core import config
+from core.engine.targets import project_config
 from core.errors import ConfigError, UnknownTarget
+from core.executors import option_checker
 from tests.helpers import REPO
 
 
@@ -40,7 +43,7 @@ def test_defaults_have_a_local_target():
 ])
 def test_mistakes_name_file_key_and_expectation(text, needle):
     with pytest.raises(ConfigError) as info:
-        config.load_text(text, name="/p/runyard.toml")
+        config.load_text(text, name="/p/runyard.toml", target_options=option_checker)
     assert info.value.message.startswith("/p/runyard.toml: ")
     assert needle in info.value.message
 
@@ -90,10 +93,31 @@ def test_notify_settings_are_parsed_with_their_defaults():
 def test_checking_a_config_loads_neither_the_engine_nor_the_app():
     """No import circle (config -> notify -> config) and no registration at import: config
     checks [notify] itself, and the app hands over its parsers when it loads settings."""
-    code = ("import sys\nfrom core import config\n"
-            "cfg = config.load_text('[notify]\\non_finish = \"true\"\\n[app]\\ntheme = 3\\n')\n"
-            "assert cfg.sections['app'] == {'theme': 3}, cfg.sections\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('core.engine', 'tui'))))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    code = ("cfg = config.load_text('[notify]\\non_finish = \"true\"\\n[app]\\ntheme = 3\\n')\n"
+            "assert cfg.sections['app'] == {'theme': 3}, cfg.sections\n")
+    assert _loaded_after(code, ("core.engine", "tui")) == []
+
+
+def _loaded_after(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with `prefixes` that a fresh interpreter has loaded after
+    `from core import config` and `code`."""
+    script = (f"import json, sys\nfrom core import config\n{code}\n"
+              f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=REPO, check=True)
-    assert proc.stdout.strip() == "[]"
+    return json.loads(proc.stdout)
+
+
+def test_the_config_sits_below_the_executors_and_the_engine_checks_each_kinds_keys(tmp_path):
+    """Reading a config with targets of every kind loads no executor (the app reads it for
+    its settings); the engine's reading refuses a mistake in a kind's own keys."""
+    text = ('[targets.box]\nkind = "ssh"\nhost = "h"\nhots = 1\n'
+            '[targets.dock]\nkind = "docker"\nimage = "i"\n'
+            '[targets.hpc]\nkind = "slurm"\npartition = "debug"\n')
+    code = (f"cfg = config.load_text({text!r})\n"
+            "assert cfg.targets['box'].options['hots'] == 1, 'kept as written'\n")
+    assert _loaded_after(code, ("core.executors", "core.remote", "asyncssh", "aiodocker")) == []
+    (tmp_path / "runyard.toml").write_text(text)
+    project = config.find_project(tmp_path)
+    with pytest.raises(ConfigError, match="targets.box.hots: unknown key"):
+        project_config(project, {"XDG_CONFIG_HOME": str(tmp_path / "none")})

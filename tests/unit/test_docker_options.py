@@ -10,12 +10,14 @@ import pytest
 from core import config
 from core.store.blobs import BlobStore
 from core.errors import ConfigError
+from core.executors import option_checker
 from core.executors.docker import spec
 from core.executors.docker.options import parse_host
 
 
 def _target(body: str):
-    return config.load_text('[targets.box]\nkind = "docker"\n' + body).targets["box"]
+    text = '[targets.box]\nkind = "docker"\n' + body
+    return config.load_text(text, target_options=option_checker).targets["box"]
 
 
 def test_defaults_and_normalised_values():

@@ -17,7 +17,8 @@ CLONE = {"parent": 3, "cwd": "/p", "env": {}}
 
 # The smallest valid message of every op.
 VALID = {"launch": LAUNCH, "clone": CLONE, "plan": {"launch": LAUNCH},
-         "cancel": {"ids": [1]}, "remove": {"ids": [1]}, "wait": {"ids": [1, 2]},
+         "cancel": {"ids": [1]}, "remove": {"ids": [1]}, "reparse": {"ids": [1]},
+         "wait": {"ids": [1, 2]},
          "unwatch": {"ids": [1]}, "targets": {}, "watches": {}, "status": {}, "ping": {},
          "stop": {}, "files": {"id": 1}, "pull": {"id": 1}}
 

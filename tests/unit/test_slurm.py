@@ -8,6 +8,7 @@ import pytest
 
 from core import config
 from core.errors import ConfigError
+from core.executors import option_checker
 from core.executors.base import Exit
 from core.executors.slurm.batch import Batcher
 from core.executors.slurm.options import sbatch_flags
@@ -17,7 +18,8 @@ from core.engine.scheduler import Capacity, Waiting, fits, place
 
 
 def _target(body: str):
-    return config.load_text('[targets.hpc]\nkind = "slurm"\n' + body).targets["hpc"]
+    text = '[targets.hpc]\nkind = "slurm"\n' + body
+    return config.load_text(text, target_options=option_checker).targets["hpc"]
 
 
 def test_keys_are_normalised_and_make_sbatch_flags():

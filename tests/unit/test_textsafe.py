@@ -26,3 +26,15 @@ def test_invalid_utf8_and_unterminated_sequences():
 def test_long_line_is_fast_enough_to_be_usable():
     line = ("x" * 1000 + "\x1b[32m") * 10_000           # 10 MB with colour changes
     assert len(clean_line(line)) == len(line)
+
+
+def test_inline_makes_any_value_one_safe_line():
+    from core.textsafe import inline
+    assert inline("train lr=0.1") == "train lr=0.1"
+    assert inline("a\nb\rc\td") == "a\\nb\\rc\\td"
+    assert inline("x\x1b[2J\x1b]0;title\x07y") == "xy"
+    assert inline("\x07\x7f\x9b") == "\\x07\\x7f\\x9b"
+    assert inline("abc\u202edef\u2066") == "abc\\u202edef\\u2066"
+    assert inline("caf\udce9") == "caf\\xe9"                 # a byte that is not UTF-8
+    assert inline("ünïcödé 日本") == "ünïcödé 日本"
+    assert "\n" not in inline("\n" * 1000)

@@ -13,6 +13,7 @@ from contextlib import closing
 from typing import Callable
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from core.store import db
@@ -27,6 +28,7 @@ from tui.app import keys
 from tui.app import themes
 from tui.app.settings import AppSettings
 from tui.app.palette import RunyardCommands
+from tui.app.screens.main import MainScreen
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 from tui.runlist.store_watch import StoreWatch
@@ -43,9 +45,10 @@ class RunyardApp(App):
 
     def __init__(self, paths: StorePaths, settings: AppSettings | None = None,
                  problems: list[str] | None = None, *, clock: Callable[[], float] = time.time,
-                 revive_engine: bool = True) -> None:
+                 revive_engine: bool = True, reset_view: bool = False) -> None:
         super().__init__()
         self.paths = paths
+        self.reset_view = reset_view          # start from the default view (tui --reset-view)
         self.settings = settings or AppSettings()
         self.problems = list(problems or [])
         self.clock = clock
@@ -67,8 +70,13 @@ class RunyardApp(App):
                              f"using {default if default in loaded else themes.FALLBACK}")
         return default if default in loaded else themes.FALLBACK
 
+    def get_line_filters(self):
+        """Under NO_COLOR, no colour at all (see themes.WithoutColour)."""
+        if self.no_color:
+            return [themes.WithoutColour()]
+        return super().get_line_filters()
+
     def get_default_screen(self):
-        from tui.app.screens.main import MainScreen
         return MainScreen()
 
     def on_mount(self) -> None:
@@ -139,7 +147,9 @@ class RunyardApp(App):
         rows = sorted(rows, key=lambda r: r.id)
         bad = [r for r in rows if r.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)]
         good = [r for r in rows if r.state is RunState.SUCCEEDED] if mode != "failures" else []
-        for group, severity in ((bad, "error"), (good, "information")):
+        kinds: tuple[tuple[list[RunRow], SeverityLevel], ...] = ((bad, "error"),
+                                                                  (good, "information"))
+        for group, severity in kinds:
             if len(group) <= TOAST_EACH:
                 messages = [_ended_text(r) for r in group]
             else:
@@ -161,7 +171,7 @@ class RunyardApp(App):
         return self._keymap.get(key.id, key.keys)
 
     def action_help(self) -> None:
-        from tui.app.screens.help import HelpScreen
+        from tui.app.screens.help import HelpScreen    # lazy: see tui.app.run_actions
         self.push_screen(HelpScreen(dict(self._keymap)))
 
 
@@ -171,9 +181,9 @@ def _ended_text(row: RunRow) -> str:
     return f"run {row.id} {plain(row.name)} {row.state.value}{detail}"
 
 
-def run_app(paths: StorePaths, theme: str | None = None) -> int:
+def run_app(paths: StorePaths, theme: str | None = None, reset_view: bool = False) -> int:
     settings, problems = app_settings.load(os.getcwd(), theme)
-    app = RunyardApp(paths, settings, problems)
+    app = RunyardApp(paths, settings, problems, reset_view=reset_view)
     app.run()
     active = 0
     if app.store.conn is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,14 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("new", "n", "new_run", "new run"),
         Key("diff", "d", "diff", "diff with its parent, or 2 marked"),
         Key("files", "f", "files", "the files the run wrote (view, pull)"),
+        Key("compare", "C", "compare", "compare the marked runs (or the run's sweep)"),
         Key("filter", "slash", "filter", "filter", show=True),
         Key("next_pane", "tab", "next_pane", "next pane"),
         Key("previous_pane", "shift+tab", "previous_pane", "previous pane"),
         Key("show_metrics", "M", "show_metrics", "metrics pane"),
-        Key("sort", "s", "sort_next", "sort by the next column"),
+        Key("sort", "s", "sort_pick", "sort by a column (pick it by its number)"),
         Key("sort_reverse", "S", "sort_reverse", "reverse the sort"),
+        Key("columns", "o", "choose_columns", "choose columns: params, metrics, best/min/max"),
         Key("group", "g", "group_next", "group runs (sweep / lineage / none)"),
     ),
     "runs": (
@@ -56,6 +58,7 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("first", "home", "first", "first run"),
         Key("last", "end,G", "last", "last run"),
         Key("mark", "space", "mark", "mark / unmark", show=True, short="mark"),
+        Key("mark_all", "A", "mark_all", "mark / unmark every run shown"),
         Key("unmark_all", "U", "unmark_all", "unmark all"),
         Key("fold", "z", "fold", "fold / unfold the run's sweep"),
         Key("fold_all", "Z", "fold_all", "fold / unfold every sweep"),
@@ -78,6 +81,8 @@ TABLE: dict[str, tuple[Key, ...]] = {
     "chart": (
         Key("metric_next", "down,j,right,l", "metric(1)", "next metric"),
         Key("metric_previous", "up,k,left,h", "metric(-1)", "previous metric"),
+        Key("chart_log", "L", "toggle_log", "log scale on / off"),
+        Key("chart_smooth", "W", "toggle_smooth", "smoothing on / off"),
         Key("chart_back", "escape", "back", "back to the run list"),
     ),
     "files": (
@@ -103,8 +108,30 @@ TABLE: dict[str, tuple[Key, ...]] = {
 
 ALL_IDS = frozenset(key.id for keys in TABLE.values() for key in keys)
 
+# What the footer shows for the pane that has the focus, most useful first, as
+# (binding ids, word); it drops words from the end to fit, always ending with FOOTER_TAIL.
+FOOTER: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "runs": ((("clone",), "clone"), (("rerun",), "rerun"), (("cancel",), "cancel"),
+             (("remove",), "rm"), (("diff",), "diff"), (("compare",), "compare"),
+             (("mark",), "mark"), (("mark_all",), "all"), (("sort",), "sort"),
+             (("columns",), "columns"), (("fold",), "fold"), (("filter",), "filter"),
+             (("show_metrics",), "chart"), (("next_pane",), "pane"), (("edit",), "edit"),
+             (("new",), "new"), (("group",), "group"), (("palette",), "commands")),
+    "log": ((("log_down", "log_up"), "scroll"), (("log_page_down", "log_page_up"), "page"),
+            (("log_search",), "search"), (("log_older", "log_newer"), "match"),
+            (("log_follow",), "follow"), (("log_top",), "top"), (("log_back",), "list"),
+            (("next_pane",), "pane"), (("clone",), "clone"), (("cancel",), "cancel")),
+    "chart": ((("metric_next", "metric_previous"), "metric"), (("chart_log",), "log"),
+              (("chart_smooth",), "smooth"), (("chart_back",), "list"),
+              (("next_pane",), "pane"), (("compare",), "compare")),
+    "compare": ((("metric_next", "metric_previous"), "metric"), (("chart_log",), "log"),
+                (("chart_smooth",), "smooth"), (("next_pane",), "table/chart"),
+                (("dialog_cancel",), "close")),
+}
+FOOTER_TAIL = ((("help",), "keys"), (("quit",), "quit"))
 
-def bindings(scope: str) -> list[Binding]:
+
+def bindings(scope: str) -> list[BindingType]:
     """The Textual bindings of one scope, each with its id so a keymap can remap it."""
     return [Binding(k.keys, k.action, k.short or k.description, show=k.show, id=k.id,
                     tooltip=k.description) for k in TABLE[scope]]
@@ -114,6 +141,13 @@ def effective(keymap: dict[str, str]) -> list[tuple[str, Key, str]]:
     """(scope, binding, keys in force) for every binding, with the user's keymap applied."""
     return [(scope, key, keymap.get(key.id, key.keys)) for scope, keys in TABLE.items()
             for key in keys]
+
+
+def footer_key(keys: str) -> str:
+    """The one key the footer names for a binding: a single character if it has one."""
+    names = [k.strip() for k in keys.split(",") if k.strip()]
+    short = [k for k in names if len(display(k)) == 1]
+    return display((short or names)[0]) if names else ""
 
 
 def display(keys: str) -> str:

@@ -7,6 +7,8 @@ before the next poll of the store.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import shlex
 import subprocess
@@ -18,15 +20,23 @@ from core.store import queries as run_queries
 from core.errors import RunyardError
 from core.models import Run
 from core.requests import (CancelRequest, CloneRequest, LaunchRequest, PlanRequest,
-                           RemoveRequest, here)
+                           RemoveRequest, Request, here)
+from tui import formatting
+from tui.app.dialogs import if_given
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
 
-# Dialogs, the diff screen and their helpers are imported when first opened: the app's
-# start-up stays as short as Textual's own.
+if TYPE_CHECKING:
+    from tui.app.screens.main_parts import MainScreenParts as _Screen
+else:
+    _Screen = object                 # MainScreen gives the rest (main_parts)
+
+# lazy: dialogs, the diff and help screens and their helpers are imported when first
+# opened, which keeps ~17 ms off the app's start (tests/bench/bench_imports.py); each such
+# import below says `lazy`.
 
 
-class RunActions:
+class RunActions(_Screen):
     """Mixed into MainScreen (which provides `table`, `app` and `notify`)."""
 
     def _full_run(self) -> Run | None:
@@ -46,11 +56,11 @@ class RunActions:
     # ------------------------------------------------------------ launching
 
     def action_clone(self) -> None:
-        from tui.app.dialogs.clone import CloneDialog
+        from tui.app.dialogs.clone import CloneDialog  # lazy
         run = self._full_run()
         if run is not None:
             self.app.push_screen(CloneDialog(run, self._targets()),
-                                 lambda request: request and self.clone(request))
+                                 if_given(self.clone))
 
     def action_rerun(self) -> None:
         run = self._full_run()
@@ -58,7 +68,7 @@ class RunActions:
             self.clone(CloneRequest(parent=run.id, **here(), force=True))
 
     def action_edit_spec(self) -> None:
-        from tui import spec_toml
+        from tui import spec_toml  # lazy
         run = self._full_run()
         if run is None:
             return
@@ -102,11 +112,11 @@ class RunActions:
         self.app.engine_request("clone", request, self._launched)
 
     def action_new_run(self) -> None:
-        from tui.app.dialogs.new_run import NewRunDialog
+        from tui.app.dialogs.new_run import NewRunDialog  # lazy
         row = self.table.current
         command = shlex.join(row.template) if row is not None else ""
         self.app.push_screen(NewRunDialog(os.getcwd(), self._targets(), command),
-                             lambda request: request and self.launch(request))
+                             if_given(self.launch))
 
     def launch(self, request: LaunchRequest) -> None:
         if request.sweep:                         # a sweep: show its plan, then launch
@@ -116,9 +126,9 @@ class RunActions:
         self.app.engine_request("launch", request, self._launched)
 
     def _confirm_plan(self, plan: dict, request: LaunchRequest) -> None:
-        from tui.app.dialogs.plan import PlanDialog
-        self.app.push_screen(PlanDialog(plan), lambda go: go and self.app.engine_request(
-            "launch", request, self._launched))
+        from tui.app.dialogs.plan import PlanDialog  # lazy
+        self.app.push_screen(PlanDialog(plan), if_given(lambda _go: self.app.engine_request(
+            "launch", request, self._launched)))
 
     def _launched(self, reply: dict) -> None:
         for warning in reply.get("warnings", []):
@@ -132,9 +142,22 @@ class RunActions:
 
     # ------------------------------------------------------------ cancelling
 
+    def _targets_of_action(self) -> tuple[list[RunRow], str, str]:
+        """The runs an action on marks applies to: the marked runs the filter shows, else
+        the selected run; with what to say about it in the dialog (marks the filter hides
+        are left alone, and said so)."""
+        table = self.table
+        marked, hidden = table.marked_rows, table.hidden_marks
+        note = f" ({hidden} marked run{'s' if hidden != 1 else ''} hidden by the filter: " \
+               f"left alone)" if hidden else ""
+        if marked:
+            return marked, f"{len(marked)} marked run{'s' if len(marked) != 1 else ''}: ", note
+        rows = [table.current] if table.current is not None else []
+        return rows, "", note
+
     def action_cancel(self) -> None:
-        from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        from tui.app.dialogs.confirm import ConfirmDialog  # lazy
+        rows, lead, note = self._targets_of_action()
         active = [r for r in rows if r.active]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -145,15 +168,24 @@ class RunActions:
             return
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in active[:5])
         more = f" and {len(active) - 5} more" if len(active) > 5 else ""
-        question = f"Cancel run {names}{more}? (SIGTERM, grace period, then SIGKILL)"
+        left = f" ({len(rows) - len(active)} ended: left alone)" if len(active) < len(rows) else ""
+        question = f"Cancel {lead}run {names}{more}{left}? (SIGTERM, grace period, then " \
+                   f"SIGKILL){note}"
         ids = [r.id for r in active]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Cancel runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "cancel", CancelRequest(ids=ids)))
+                             if_given(lambda _yes: self._send_consuming(
+                                 "cancel", CancelRequest(ids=ids), consumed)))
+
+    def _send_consuming(self, name: str, request: Request, marks: list[int],
+                        on_reply=None) -> None:
+        """Send a request that acts on marked runs; their marks are used up."""
+        self.table.unmark(marks)
+        self.app.engine_request(name, request, on_reply)
 
     def action_remove(self) -> None:
-        from tui.app.dialogs.confirm import ConfirmDialog
-        rows = [r for r in (self.table.marked_rows or [self.table.current]) if r is not None]
+        from tui.app.dialogs.confirm import ConfirmDialog  # lazy
+        rows, lead, note = self._targets_of_action()
         ended = [r for r in rows if r.state.terminal]
         if not rows:
             self.app.notify("no run selected", severity="warning")
@@ -165,15 +197,16 @@ class RunActions:
         names = ", ".join(f"{r.id} {plain(r.name)}" for r in ended[:5])
         more = f" and {len(ended) - 5} more" if len(ended) > 5 else ""
         left = f" ({len(rows) - len(ended)} not ended: kept)" if len(ended) < len(rows) else ""
-        question = (f"Remove run {names}{more}{left}? Its record, log, metrics and run folder "
-                    "are deleted.")
+        question = (f"Remove {lead}run {names}{more}{left}? Its record, log, metrics and run "
+                    f"folder are deleted.{note}")
         ids = [r.id for r in ended]
+        consumed = [r.id for r in rows] if lead else []
         self.app.push_screen(ConfirmDialog(question, yes="Remove runs"),
-                             lambda yes: yes and self.app.engine_request(
-                                 "remove", RemoveRequest(ids=ids), self._removed))
+                             if_given(lambda _yes: self._send_consuming(
+                                 "remove", RemoveRequest(ids=ids), consumed,
+                                 self._removed)))
 
     def _removed(self, reply: dict) -> None:
-        from tui import formatting
         removed = [run["id"] for run in reply["removed"]]
         self.table.remove_rows(removed)
         self.app.notify(f"removed {len(removed)} run{'s' if len(removed) != 1 else ''}, "
@@ -184,7 +217,7 @@ class RunActions:
     # ------------------------------------------------------------ files
 
     def action_files(self) -> None:
-        from tui.app.screens.files import FilesScreen
+        from tui.app.screens.files import FilesScreen  # lazy
         row = self.table.current
         if row is None:
             self.app.notify("no run selected", severity="warning")
@@ -195,9 +228,9 @@ class RunActions:
     # ------------------------------------------------------------ comparing
 
     def action_diff(self) -> None:
-        from core.store.blobs import BlobStore
-        from tui.runlist.diff import compare
-        from tui.app.screens.diff import DiffScreen
+        from core.store.blobs import BlobStore  # lazy
+        from tui.runlist.diff import compare  # lazy
+        from tui.app.screens.diff import DiffScreen  # lazy
         conn = self.app.store.conn
         marked = self.table.marked_rows
         if len(marked) == 2:
@@ -207,6 +240,8 @@ class RunActions:
         else:
             self.app.notify("diff: mark two runs (space), or select a run that has a parent",
                             severity="warning")
+            return
+        if conn is None:                       # rows are listed only from an open store
             return
         left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
         self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))

@@ -18,6 +18,7 @@ these sections unchecked.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class AppSettings:
     bell: bool = False
     main_metric: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    better: dict[str, str] = field(default_factory=dict)    # [results] better
+    project_root: str | None = None       # where the view is saved for (the project folder)
 
 
 def parse_app(path: Path, value: Any) -> dict:
@@ -82,20 +85,23 @@ SECTIONS: dict[str, configuration.SectionParser] = {"app": parse_app, "keys": pa
 
 
 def load(cwd: str | os.PathLike, theme: str | None = None,
-         environ: dict[str, str] | None = None) -> tuple[AppSettings, list[str]]:
+         environ: Mapping[str, str] | None = None) -> tuple[AppSettings, list[str]]:
     """The settings for an app started in `cwd`, and the problems found (shown as notices).
 
     A broken config never stops the app: it says so and uses the defaults.
     """
     environ = os.environ if environ is None else environ
     problems: list[str] = []
+    project = configuration.find_project(cwd)
     try:
-        loaded = configuration.load(configuration.find_project(cwd), dict(environ), SECTIONS)
+        loaded = configuration.load(project, dict(environ), SECTIONS)
         app, keys = loaded.sections.get("app", {}), loaded.sections.get("keys", {})
+        better = loaded.better
     except ConfigError as exc:
         problems.append(exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))
-        app, keys = {}, {}
+        app, keys, better = {}, {}, {}
     chosen = theme or environ.get("RUNYARD_THEME") or app.get("theme") or DEFAULT_THEME
     return AppSettings(theme=chosen, toasts=app.get("toasts", "all"),
                        bell=app.get("bell", False), main_metric=app.get("main_metric"),
-                       keys=dict(keys)), problems
+                       keys=dict(keys), better=dict(better),
+                       project_root=str(project.root)), problems

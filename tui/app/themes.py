@@ -12,7 +12,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+from rich.segment import Segment
 from textual.color import Color, ColorParseError
+from textual.filter import LineFilter
 from textual.theme import Theme
 
 from core.paths import user_config_path
@@ -111,3 +113,15 @@ def _colour(path: Path, key: str, value) -> str:
 def rich_colour(name: str) -> str:
     """A theme colour as Rich writes it (`ansi_bright_blue` -> `bright_blue`)."""
     return name.removeprefix("ansi_") if name.startswith("ansi_") else name
+
+
+class WithoutColour(LineFilter):
+    """NO_COLOR: every colour taken out of what is drawn, bold, reverse and underline kept.
+
+    Textual's own NO_COLOR filter turns colours into shades of grey (truecolor codes), and
+    its other one sets the terminal's default colours (codes 39/49); this one leaves no
+    colour code at all."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [Segment(text, None if style is None else style.without_color, control)
+                for text, style, control in segments]

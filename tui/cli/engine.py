@@ -13,8 +13,13 @@ import core
 from core.client import EngineClient, engine_alive
 from core.errors import ExitCode
 from core.paths import StorePaths
-from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest
+from core.requests import PingRequest, StatusRequest, StopRequest, TargetsRequest, here
+from core.textsafe import inline
 from tui import formatting
+
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 SCHEMA = 1
 
@@ -22,12 +27,12 @@ SCHEMA = 1
 def run(args, paths: StorePaths) -> int:
     if args.command == "targets":
         return targets(args, paths)
-    return {"status": status, "start": start, "stop": stop,
-            "run": foreground}[args.engine_command](args, paths)
+    return {"status": status, "start": start, "stop": stop, "run": foreground,
+            "repair": repair}[args.engine_command](args, paths)
 
 
 def status(args, paths: StorePaths) -> int:
-    info = {"running": False, "pid": None, "version": None, "started_at": None,
+    info: dict[str, Any] = {"running": False, "pid": None, "version": None, "started_at": None,
             "home": str(paths.home), "socket": str(paths.socket), "runs": {}}
     if engine_alive(paths):
         reply = EngineClient(paths).request(StatusRequest(), start=False)
@@ -38,9 +43,9 @@ def status(args, paths: StorePaths) -> int:
     elif info["running"]:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(info["runs"].items())) or "no runs"
         print(f"engine running, pid {info['pid']}, since {info['started_at']}\n"
-              f"store    {info['home']}\nruns     {counts}")
+              f"store    {inline(info['home'])}\nruns     {counts}")
     else:
-        print(f"engine not running\nstore    {info['home']}")
+        print(f"engine not running\nstore    {inline(info['home'])}")
     return ExitCode.OK
 
 
@@ -67,16 +72,27 @@ def stop(args, paths: StorePaths) -> int:
 def foreground(args, paths: StorePaths) -> int:
     """Become the engine (`python -m core.engine`, same pid, same signals): the CLI itself
     never imports the engine's modules."""
+    _become("core.engine", paths)
+
+
+def repair(args, paths: StorePaths) -> int:
+    """Rebuild lost run records from the run folders (core.engine.repair, in place of this
+    process: the CLI never imports the engine's modules)."""
+    _become("core.engine.repair", paths, ["--json"] if args.json else [])
+
+
+def _become(module: str, paths: StorePaths, extra: list[str] | None = None) -> NoReturn:
     source_root = str(Path(core.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "core.engine", "--home", str(paths.home)],
-              env)
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", module, "--home", str(paths.home),
+                               *(extra or [])], env)
 
 
 def targets(args, paths: StorePaths) -> int:
-    reply = EngineClient(paths).request(TargetsRequest(cwd=os.getcwd(), env=dict(os.environ)))
+    reply = EngineClient(paths).request(TargetsRequest(**here()))
     items = reply["targets"]
     if args.json:
         print(json.dumps({"schema": SCHEMA, "targets": items}))

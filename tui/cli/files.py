@@ -14,6 +14,7 @@ from core.client import EngineClient
 from core.errors import ExitCode
 from core.paths import StorePaths
 from core.requests import FilesRequest, PullRequest
+from core.store import queries as run_queries
 from core.textsafe import clean_line
 from tui import formatting
 from tui.cli.output import emit, say
@@ -27,7 +28,6 @@ def run(args, paths: StorePaths) -> int:
 
 
 def _run_id(args, paths: StorePaths) -> int:
-    from core.store import queries as run_queries
     return run_queries.resolve_id(need_reader(paths), args.id)
 
 

@@ -6,6 +6,7 @@ A sweep, a workflow file or a watch is still one request: the engine expands it.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 
 from core.client import EngineClient
@@ -31,7 +32,7 @@ def _after(values: list[str]) -> list:
 
 
 # The workflow options and their values when the parser did not build them (tui.cli.main).
-_WORKFLOW_DEFAULTS = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
+_WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
                       "outputs": [], "force": False, "dry_run": False, "file": None, "watch": [],
                       "debounce": None, "resume": False}
@@ -48,12 +49,16 @@ def _request_fields(args) -> dict:
     return {**here(), "name": args.name,
             "target": args.target, "gpus": args.gpus, "set": args.set,
             "env_vars": args.env_vars, "sweep": args.sweep, "samples": args.samples,
-            "seed": args.seed, "policy": policy, "force": args.force}
+            "seed": args.seed, "policy": policy, "force": args.force,
+            "request_id": secrets.token_hex(16)}
 
 
 def _report_new(reply: dict, as_json: bool) -> int:
     for warning in reply.get("warnings", []):
         say(f"warning: {warning}")
+    if reply.get("again"):
+        say("the engine stopped during this launch and was started again; the runs it had "
+            "recorded go on")
     runs = reply.get("runs") or [reply["run"]]
     cached = set(reply.get("cached", []))
     if as_json:
@@ -83,7 +88,7 @@ def _report_new(reply: dict, as_json: bool) -> int:
 def _send(paths: StorePaths, request: LaunchRequest | CloneRequest, args) -> int:
     client = EngineClient(paths)
     if args.dry_run:
-        from tui.cli.plan import show_plan
+        from tui.cli.plan import show_plan         # lazy: ~2 ms a plain launch skips
         asked = {"launch": request} if isinstance(request, LaunchRequest) else {"clone": request}
         reply = client.request(PlanRequest(**asked))
         return show_plan(reply["plan"], args.json)
@@ -108,8 +113,9 @@ def launch(args, paths: StorePaths) -> int:
 
 
 def clone(args, paths: StorePaths) -> int:
+    # lazy: sqlite3 and the store's reads (~5.5 ms) that `tui launch` skips
     from core.store import queries as run_queries
-    from tui.cli.runs import need_reader
+    from tui.cli.runs import need_reader  # lazy, as above
     conn = need_reader(paths)
     parent = run_queries.resolve_id(conn, args.id)
     fields = _request_fields(args)                 # also fills in the workflow defaults

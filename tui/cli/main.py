@@ -6,10 +6,21 @@ stdout carries data, stderr carries messages; exit codes are `core.errors.ExitCo
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+import core
 from core.errors import ExitCode, RunyardError
+
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read these names
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from core.paths import StorePaths
+
+    # What opens the full-screen app (with the parsed options: --theme, --reset-view): given
+    # by tui.entry (the `tui` command), which sits above both the CLI and the app, so this
+    # package never imports Textual.
+    OpenApp = Callable[[StorePaths, argparse.Namespace], int]
 
 EPILOG = """exit codes: 0 ok, 1 a waited-for run did not succeed, 2 usage error, 3 unknown run or
 target, 4 configuration error, 5 engine unavailable, 6 store not writable (disk full),
@@ -110,6 +121,33 @@ def _status_args(p) -> None:
                    help="only the runs of this group (a sweep, chain or watch)")
     p.add_argument("--format", choices=["table", "tmux"], default="table",
                    help="tmux: one short line for a tmux status bar")
+    _results_options(p)
+    p.add_argument("--best", action="store_true",
+                   help="mark the best value of each metric column with * (bold on a terminal)")
+
+
+def _results_options(p) -> None:
+    """The results-table choices `tui status` and `tui compare` share."""
+    p.add_argument("--columns", action="append", default=[], metavar="COLS",
+                   help="params and metrics as columns: lr,bs,val_acc,loss:min (a metric as "
+                        "last, best, min or max); +KEY adds to the default columns (the "
+                        "params that differ, the metrics all runs have), -KEY drops one")
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="order by a column: a metric best first (lower for loss-like names), "
+                        "a param ascending; or id, name, state")
+    p.add_argument("--reverse", action="store_true", help="the other way round")
+
+
+def _compare_args(p) -> None:
+    p.add_argument("ids", nargs="*", metavar="ID", help="runs to compare (or `last`)")
+    p.add_argument("--group", metavar="G",
+                   help="every run of a group (a sweep, chain or watch): its id or name")
+    _results_options(p)
+    formats = p.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    formats.add_argument("--csv", action="store_true", help="print CSV (raw values)")
+    formats.add_argument("--markdown", action="store_true",
+                         help="print a Markdown table, best values in bold")
 
 
 def _show_args(p) -> None:
@@ -126,9 +164,15 @@ def _logs_args(p) -> None:
 
 
 def _metrics_args(p) -> None:
-    p.add_argument("id")
+    p.add_argument("ids", nargs="*", metavar="ID",
+                   help="the run (several with --reparse)")
     p.add_argument("--json", action="store_true", help="every point, as JSON")
     p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
+    p.add_argument("--reparse", action="store_true",
+                   help="read the runs' output anew with the [metrics] rules of their "
+                        "projects now (the runs must have ended)")
+    p.add_argument("--group", type=int, metavar="G",
+                   help="with --reparse: every ended run of this sweep, chain or watch")
 
 
 def _files_args(p) -> None:
@@ -181,6 +225,13 @@ def _engine_args(p) -> None:
     engine_sub.add_parser("start", help="start the engine in the background")
     engine_sub.add_parser("stop", help="stop the engine (runs keep running)")
     engine_sub.add_parser("run", help="run the engine in the foreground")
+    q = engine_sub.add_parser("repair", help="rebuild lost run records from the run folders",
+                              description="Rebuild the runs a lost, replaced or damaged "
+                                          "database no longer knows from their run folders "
+                                          "(spec, state, log, metrics). A damaged database "
+                                          "is moved aside; nothing in a run folder changes. "
+                                          "Stop the engine first.")
+    q.add_argument("--json", action="store_true", help="print what was done as JSON")
 
 
 # name: (help, description, the function adding its arguments)
@@ -192,9 +243,15 @@ COMMANDS = {
               "Launch a new run from a run's spec, with --set changes.", _clone_args),
     "status": ("list runs", "List runs: every queued and running run plus the 20 most "
                "recently finished (all with --all).", _status_args),
+    "compare": ("runs side by side: params and metrics as a table, best values marked",
+                "Compare runs, or every run of a sweep, as a results table: the params that "
+                "differ and the metrics they share (or --columns), each metric's best value "
+                "marked with *; with a seed param that varies, also mean ± sd over seeds.",
+                _compare_args),
     "show": ("everything about one run", None, _show_args),
     "logs": ("print a run's output", None, _logs_args),
-    "metrics": ("a run's metrics", None, _metrics_args),
+    "metrics": ("a run's metrics; --reparse reads ended runs anew with the current rules",
+                None, _metrics_args),
     "files": ("the files a run wrote, wherever it ran", "List the files a run created or "
               "changed in its working folder, compared with its snapshot.", _files_args),
     "pull": ("copy a run's files to this machine", "Copy the files a run wrote (or those "
@@ -222,6 +279,9 @@ def build_parser(only: str | None = None, argv: list[str] | None = None) -> argp
                                        "$XDG_DATA_HOME/runyard)")
     parser.add_argument("--version", action="store_true", help="print the version")
     parser.add_argument("--theme", help="app theme (env: RUNYARD_THEME)")
+    parser.add_argument("--reset-view", action="store_true",
+                        help="open the app with the default view (sort, filter, columns, "
+                             "folds, chart metric), forgetting the one saved for this project")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, description, add_arguments) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=description)
@@ -240,61 +300,76 @@ def _split_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def entry() -> None:
-    """The `tui` console script: main(), then exit at once.
-
-    Everything is flushed first; skipping the interpreter's teardown (it frees every
-    module one by one) saves a CLI call about 5 ms, and nothing here registers atexit work.
-    """
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (BrokenPipeError, ValueError):      # reader gone, or stream closed
-            code = code or 0
-    os._exit(code)
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
+    """Run one `tui` command line; with no command, `open_app` (headless callers pass
+    none, and then get the usage text)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None, argv)
     args = parser.parse_args(_split_command(argv))
     if args.version:
-        import core
         print(core.__version__)
         return ExitCode.OK
     try:
-        return int(dispatch(args, parser))
+        return int(dispatch(args, parser, open_app))
     except RunyardError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return int(exc.code)
+        return _report(exc)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()          # `tui status | head`: the reader left; not an error
         return ExitCode.OK
+    except Exception as exc:
+        import sqlite3              # lazy: loaded by now whenever this is a store error
+        if not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        # lazy: only a store error gets this far
+        from core.store.db import database_error
+        from core.paths import StorePaths
+        paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
+        return _report(database_error(paths.db, exc))
 
 
-def dispatch(args, parser) -> int:
+def _report(error: RunyardError) -> int:
+    """An error as the user sees it: one line, a hint, the exit code."""
+    from core.textsafe import inline    # lazy: only an error pays for it (see tui.cli.output)
+    print(f"error: {inline(error.message)}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {inline(error.hint)}", file=sys.stderr)
+    return int(error.code)
+
+
+def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
+    # lazy: each command imports only its own module (`tui status --json` would pay ~11 ms
+    # for the others' requests) and core.paths waits until after parsing, so `tui --help`
+    # skips ~3 ms (tests/bench/bench_imports.py)
     from core.paths import StorePaths
     paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command is None:
-        from tui.app.app import run_app
-        return run_app(paths, theme=args.theme)
+        if open_app is None:
+            parser.print_usage(sys.stderr)
+            return ExitCode.USAGE
+        return open_app(paths, args)
     if args.command in ("launch", "clone"):
-        from tui.cli import launch as cli_launch
+        from tui.cli import launch as cli_launch  # lazy
         return cli_launch.run(args, paths)
     if args.command in ("targets", "engine"):
-        from tui.cli import engine as cli_engine
+        from tui.cli import engine as cli_engine  # lazy
         return cli_engine.run(args, paths)
     if args.command in ("files", "pull"):
-        from tui.cli import files as cli_files
+        from tui.cli import files as cli_files  # lazy
         return cli_files.run(args, paths)
+    if args.command == "compare":
+        from tui.cli import compare as cli_compare  # lazy
+        return cli_compare.run(args, paths)
     if args.command == "watch":
-        from tui.cli import watch as cli_watch
+        from tui.cli import watch as cli_watch  # lazy
         return cli_watch.run(args, paths)
-    from tui.cli import runs as cli_runs
+    if args.command == "metrics":
+        from tui.cli import metrics as cli_metrics  # lazy
+        return cli_metrics.metrics(args, paths)
+    if args.command == "logs":
+        from tui.cli import logs as cli_logs  # lazy
+        return cli_logs.logs(args, paths)
+    from tui.cli import runs as cli_runs  # lazy
     return cli_runs.run(args, paths)

@@ -1,4 +1,8 @@
-"""Where CLI output goes: data to stdout (JSON objects carry the schema), talk to stderr."""
+"""Where CLI output goes: data to stdout (JSON objects carry the schema), talk to stderr.
+
+Every message is one line made safe (core.textsafe.inline): the names, reasons and paths in
+it cannot forge lines or reach the terminal as control sequences.
+"""
 
 from __future__ import annotations
 
@@ -13,4 +17,8 @@ def emit(data: dict) -> None:
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr)
+    # lazy: core.textsafe compiles its patterns on import (~15 ms, measured with
+    # -X importtime), and the hot paths (`tui launch` to a pipe, `tui status --json`) say
+    # nothing.
+    from core.textsafe import inline
+    print(inline(message), file=sys.stderr)

@@ -1,29 +1,36 @@
-"""The run commands of the CLI: launch, clone, status, show, logs, metrics, wait, cancel."""
+"""The run commands of the CLI: status, show, wait, cancel, rm (logs and metrics: their own
+modules)."""
 
 from __future__ import annotations
 
 import json
-import os
+import socket
 import sqlite3
 import sys
 import time
 
+from core.store import db
 from core.store import queries as run_queries
-from core.client import engine_alive
+from core.client import EngineClient, EngineSilent, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
 
-# `tui status --json` is the scripted hot path: it needs neither core.models (whose
-# dataclasses import costs ~10 ms) nor the engine client unless an engine must be revived.
+TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read it
+if TYPE_CHECKING:
+    from typing import Any
+
+# `tui status --json` is the scripted hot path: it needs neither core.models nor
+# core.requests (~11 ms together, tests/bench/bench_imports.py), so the commands here that
+# send requests import them lazily.
 TERMINAL = ("succeeded", "failed", "cancelled", "stopped", "lost")
 
 
 def run(args, paths: StorePaths) -> int:
-    handler = {"status": status, "show": show, "logs": logs, "metrics": metrics, "wait": wait,
-               "cancel": cancel, "rm": remove}[args.command]
+    handler = {"status": status, "show": show, "wait": wait, "cancel": cancel,
+               "rm": remove}[args.command]
     return handler(args, paths)
 
 
@@ -37,17 +44,16 @@ def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | No
     is started again so it reattaches to them. A store written by an older runyard is
     migrated first (by the engine, its only writer), so readers see every column.
     """
-    from core.store import db
     try:
         conn = db.connect(paths.db)
     except FileNotFoundError:
+        from core.store import integrity     # lazy: only a store that lost its database
+        integrity.check_missing_database(paths)      # run folders, but no database: lost
         return None
     db.check_readable(conn)
     if db.schema_version(conn) < len(db.MIGRATIONS):
-        from core.client import EngineClient
         EngineClient(paths).start()            # opening the store migrates it
     if revive and not engine_alive(paths) and run_queries.active_count(conn):
-        from core.client import EngineClient
         EngineClient(paths).start()
     return conn
 
@@ -71,19 +77,24 @@ def status(args, paths: StorePaths) -> int:
     if args.format == "tmux":
         print(_tmux_line(conn))
         return ExitCode.OK
+    if (args.columns or args.sort or args.best) and conn is not None:
+        # lazy: only here; the results table needs core.config and core.models, which the
+        # plain `tui status --json` (the scripted hot path, see above) does without.
+        from tui.cli import compare as cli_compare
+        return cli_compare.status(conn, args)
     if args.json:
-        rows = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
+        texts = run_queries.runs_json(conn, args.state, args.all, args.group) if conn else []
         groups = run_queries.groups_of_runs(conn, args.state, args.all, args.group) \
             if conn else []
         sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
-                         % (SCHEMA, ",".join(rows), json.dumps(groups)))
+                         % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
     runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
     if not runs:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
     keys = formatting.varying_params([r.spec.params for r in runs])
-    rows = []
+    rows: list[list[str]] = []
     for r in runs:
         params = " ".join(f"{k}={r.spec.params[k]}" for k in keys if k in r.spec.params)
         shown = " ".join(f"{k}={formatting.number(v)}" for k, v in list(r.metrics.items())[:3])
@@ -112,7 +123,8 @@ def _tmux_line(conn: sqlite3.Connection | None) -> str:
     failed = run_queries.last_failure(conn)
     line = " ".join(parts) or "no runs"
     if failed:
-        line += f" | last failure: #{failed[0]} {failed[1][:20]}"
+        from core.textsafe import inline    # lazy: see say() in tui.cli.output
+        line += f" | last failure: #{failed[0]} {inline(failed[1])[:20]}"
     return line
 
 
@@ -125,7 +137,7 @@ def show(args, paths: StorePaths) -> int:
     diff = run_queries.git_diff_blob(conn, run_id)
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
-    extra = {
+    extra: dict[str, Any] = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
         "events": events,
         "snapshot_info": {"file_count": snapshot[0],
@@ -166,8 +178,8 @@ def show(args, paths: StorePaths) -> int:
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
-    from core.textsafe import clean_line
-    print("\n".join(clean_line(line, keep_sgr=False) for line in lines))
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    print("\n".join(inline(line) for line in lines))
     return ExitCode.OK
 
 
@@ -211,117 +223,8 @@ def _pull_lines(data: dict, pulls: list[dict]) -> list[str]:
 
 
 def _quote(arg: str) -> str:
-    import shlex
+    import shlex                            # lazy: as clean_line in show()
     return shlex.quote(arg)
-
-
-# ---------------------------------------------------------------- logs and metrics
-
-def logs(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    path = paths.output_log(run_id)
-    raw = args.raw or not sys.stdout.isatty()
-    out = sys.stdout.buffer
-    offset = _tail_offset(path, args.tail) if args.tail is not None else 0
-    pending = b""
-    while True:
-        chunk = _read_from(path, offset)
-        offset += len(chunk)
-        if raw:
-            out.write(chunk)
-        else:
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                _write_clean(out, pending[:cut])
-                pending = pending[cut:]
-        if chunk:
-            continue                                   # read on to the end of the file
-        out.flush()
-        if not args.follow:
-            break
-        row = run_queries.state_and_next_attempt(conn, run_id)
-        if row is None:                                # removed (`tui rm`) while followed
-            break
-        state, retry = row
-        if state in TERMINAL and not _read_from(path, offset, 1):
-            if retry is None:
-                break
-            if pending:                                # the attempt's unfinished last line
-                _write_clean(out, pending + b"\n")
-                pending = b""
-            elif raw and offset and _read_from(path, offset - 1, 1) != b"\n":
-                out.write(b"\n")                       # the next attempt starts a new line
-            out.flush()
-            say(f"run {run_id} {state}; following its retry, run {retry}")
-            run_id, path, offset = retry, paths.output_log(retry), 0
-            continue
-        time.sleep(0.1)
-    if pending:
-        _write_clean(out, pending)
-    out.flush()
-    return ExitCode.OK
-
-
-def _write_clean(out, data: bytes) -> None:
-    from core.textsafe import clean_bytes
-    out.write(clean_bytes(data).encode())
-
-
-def _read_from(path, offset: int, limit: int = 4 * 1024 * 1024) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(limit)
-    except FileNotFoundError:
-        return b""
-
-
-def _tail_offset(path, lines: int) -> int:
-    """The byte offset where the last `lines` lines of the file begin (reads from the end)."""
-    try:
-        with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            pos, found = end, 0
-            if end and handle.seek(end - 1) is not None and handle.read(1) == b"\n":
-                found = -1                              # the final newline ends the last line
-            while pos > 0:
-                step = min(64 * 1024, pos)
-                pos -= step
-                handle.seek(pos)
-                block = handle.read(step)
-                for i in range(len(block) - 1, -1, -1):
-                    if block[i] == 10:
-                        found += 1
-                        if found == lines:
-                            return pos + i + 1
-            return 0
-    except FileNotFoundError:
-        return 0
-
-
-def metrics(args, paths: StorePaths) -> int:
-    conn = need_reader(paths)
-    run_id = run_queries.resolve_id(conn, args.id)
-    series = run_queries.metric_series(conn, run_id, args.key or None)
-    if args.json:
-        emit({"run": run_id, "metrics": {
-            key: [[step, run_queries.json_number(value)] for step, value in points]
-            for key, points in series.items()}})
-        return ExitCode.OK
-    if not series:
-        say(f"run {run_id} has no metrics yet")
-        return ExitCode.OK
-    rows = []
-    for key, points in series.items():
-        values = [v for _, v in points if v == v]
-        rows.append([key, formatting.number(points[-1][1]), str(points[-1][0]),
-                     formatting.number(min(values)) if values else "nan",
-                     formatting.number(max(values)) if values else "nan", str(len(points))])
-    print(formatting.table(["METRIC", "LAST", "STEP", "MIN", "MAX", "POINTS"], rows,
-                           right={1, 2, 3, 4, 5}))
-    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- wait and cancel
@@ -366,6 +269,8 @@ def wait(args, paths: StorePaths) -> int:
         except TimeoutError:
             say(f"timed out waiting for run(s) {', '.join(map(str, pending))}")
             return ExitCode.TIMEOUT
+        except EngineSilent:
+            raise                              # stopped or hung: waiting longer is no answer
         except EngineError:
             time.sleep(0.2)                    # the engine restarted: look again, then rewait
     if len(ids) == 1:
@@ -378,9 +283,7 @@ def wait(args, paths: StorePaths) -> int:
 
 
 def _wait_engine(paths, pending, ended, deadline) -> None:
-    import socket
-    from core.client import EngineClient
-    from core.requests import WaitRequest
+    from core.requests import WaitRequest      # lazy: see the note on TERMINAL
     client = EngineClient(paths)
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     if timeout == 0.0:
@@ -406,8 +309,7 @@ def _report_finished(data: dict, quiet: bool) -> None:
 def remove(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import RemoveRequest
+    from core.requests import RemoveRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(RemoveRequest(ids=ids))
     removed = reply["removed"]
     if args.json:
@@ -426,8 +328,7 @@ def remove(args, paths: StorePaths) -> int:
 def cancel(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     ids = resolve_ids(conn, args.ids)
-    from core.client import EngineClient
-    from core.requests import CancelRequest
+    from core.requests import CancelRequest    # lazy: see the note on TERMINAL
     reply = EngineClient(paths).request(CancelRequest(ids=ids))
     if args.json:
         emit({"runs": reply["runs"]})

@@ -1,36 +1,40 @@
 """The run list's columns: which fit in the width at hand, and the text of each cell.
 
-Columns give way in a fixed order as the pane narrows (GPU figures first, then the parent,
-target, params and elapsed time); state, id, name and the main metric always stay, so a
-40-column tmux pane still shows a useful list.
+After the fixed columns (state, id, name, parent, target, elapsed) come the results
+columns (tui.runlist.results: the params that differ and the metrics the runs share, or
+the user's choice), the main metric's sparkline and live GPU figures. Columns give way
+in a fixed order as the pane narrows (GPU figures first, then the parent, target,
+sparkline, metrics but the main one, params, elapsed time); state, id, name and the main
+metric always stay, so a 40-column tmux pane still shows a useful list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.textsafe import clean_line
+from core.textsafe import inline
 from tui import formatting
 from tui.formatting import STATE_GLYPHS
+from tui.runlist.results import ResultColumn
 from tui.runlist.rows import RunRow
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 6
-METRIC_VALUE_WIDTH = 8
 GPU_WIDTH = 10
 ELAPSED_WIDTH = 7
 NAME_MAX = 28
-PARAMS_MAX = 48
-# First to go when the width is short.
-DROP_ORDER = ("gpu", "parent", "target", "params", "elapsed")
+NAME_MIN = 6
+RESULT_MAX = 24          # a long param value is cut with …
+BEST_MARK = "*"          # after the best value of a metric column (also bold: not colour only)
 
 
 @dataclass(frozen=True)
 class Column:
-    name: str           # also the sort name
+    name: str                       # the sort name: id, state... or a results column's name
     title: str
     width: int
     right: bool = False
+    result: ResultColumn | None = None
 
 
 @dataclass(frozen=True)
@@ -41,62 +45,73 @@ class Widths:
     name: int = 4
     parent: int = 0      # 0: no run shown has a parent
     target: int = 6
-    params: int = 0      # 0: no param differs
-    metric: str | None = None
+    results: tuple[tuple[ResultColumn, int], ...] = ()
+    main: str | None = None          # the results column with the sparkline (a metric)
     gpu: bool = False
 
 
-def measure(shown: list[tuple[RunRow, int]], params, metric: str | None,
-            gpu: bool, heads: dict | None = None) -> Widths:
-    """Natural widths over the rows shown (a sample of them past 3,000: cheap at 10,000)."""
-    rows = shown if len(shown) <= 3000 else shown[:1500] + shown[-1500:]
+def measure(shown: list[tuple[RunRow, int]], results: list[ResultColumn], result_widths,
+            main: str | None, gpu: bool, name_of=None) -> Widths:
+    """Natural widths over the rows shown (a sample of them past 3,000: cheap at 10,000).
+    `result_widths` gives each results column's width, already measured; `name_of(row,
+    depth)` the name cell's text (a folded group's says more)."""
+    rows = sample(shown)
     parents = [len(f"←{r.parent}") for r, _ in rows if r.parent is not None]
-    heads = heads or {}
+    name_of = name_of or (lambda row, depth: name_text(row, depth))
     return Widths(
         id=max([len(str(r.id)) for r, _ in rows] + [3]),
-        name=max([len(name_text(r, d, heads.get(r.id))) for r, d in rows] + [4]),
+        name=max([len(name_of(r, d)) for r, d in rows] + [4]),
         parent=max(parents + [4]) if parents else 0,
         target=max([len(target_text(r)) for r, _ in rows] + [6]),
-        params=max([len(params_text(r, params)) for r, _ in rows] + [0]) if params else 0,
-        metric=metric, gpu=gpu and any(r.gpu_ids for r, _ in rows))
+        results=tuple((c, min(RESULT_MAX, result_widths[c.name])) for c in results),
+        main=main, gpu=gpu and any(r.gpu_ids for r, _ in rows))
+
+
+def sample(shown: list) -> list:
+    """The rows measured for widths and decimal alignment."""
+    return shown if len(shown) <= 3000 else shown[:1500] + shown[-1500:]
 
 
 def layout(width: int, w: Widths) -> list[Column]:
     fixed = {"mark": 2, "id": w.id, "parent": w.parent, "target": w.target,
-             "elapsed": ELAPSED_WIDTH, "metric": METRIC_VALUE_WIDTH + 1 + SPARK_WIDTH,
-             "gpu": GPU_WIDTH}
-    wanted = ["mark", "id", "name", "parent", "target", "elapsed", "params", "metric", "gpu"]
+             "elapsed": ELAPSED_WIDTH, "spark": SPARK_WIDTH, "gpu": GPU_WIDTH}
+    fixed.update({c.name: size for c, size in w.results})
+    results = [c.name for c, _ in w.results]
+    metrics = [c.name for c, _ in w.results if c.is_metric]
+    wanted = ["mark", "id", "name", "parent", "target", "elapsed"]
+    for name in results:
+        wanted.append(name)
+        if name == w.main:
+            wanted.append("spark")
+    wanted.append("gpu")
     present = [c for c in wanted if not (
-        (c == "parent" and not w.parent) or (c == "params" and not w.params)
-        or (c == "metric" and not w.metric) or (c == "gpu" and not w.gpu))]
+        (c == "parent" and not w.parent) or (c == "gpu" and not w.gpu))]
+    others = [m for m in metrics if m != w.main]
+    params = [c for c in results if c not in metrics]
+    drop = ["gpu", "parent", "target", "spark", *others[::-1], *params[::-1], "elapsed"]
 
     def needed(cols):
-        mins = {"name": 6, "params": min(w.params, 10)}
-        return sum(fixed.get(c, mins.get(c, 0)) for c in cols) + len(cols) - 1
+        return sum(fixed.get(c, NAME_MIN) for c in cols) + len(cols) - 1
 
-    for victim in DROP_ORDER:
+    for victim in drop:
         if needed(present) <= width:
             break
         if victim in present:
             present.remove(victim)
-    # What is left is shared by name and params (the separator between them is counted).
     room = width - sum(fixed[c] for c in present if c in fixed) - (len(present) - 1)
-    name_width = min(max(w.name, 4), NAME_MAX)
-    params_width = 0
-    if "params" in present:
-        name_width = max(min(name_width, 8), min(name_width, room - min(w.params, 10)))
-        params_width = min(w.params, PARAMS_MAX, room - name_width)
-        if params_width < 6:
-            present.remove("params")
-            room += 1
-            params_width = 0
-    name_width = max(4, min(name_width, room - params_width))
+    name_width = max(4, min(max(w.name, 4), NAME_MAX, room))
     titles = {"mark": "", "id": "ID", "name": "NAME", "parent": "FROM", "target": "TARGET",
-              "elapsed": "ELAPSED", "params": "PARAMS", "metric": (w.metric or "").upper(),
-              "gpu": "GPU"}
-    widths = {**fixed, "name": name_width, "params": params_width}
-    right = {"id", "elapsed"}
-    return [Column(c, titles[c], widths[c], c in right) for c in present]
+              "elapsed": "ELAPSED", "spark": "", "gpu": "GPU"}
+    by_name = {c.name: c for c, _ in w.results}
+    out = []
+    for name in present:
+        result = by_name.get(name)
+        if result is not None:
+            out.append(Column(name, plain(result.name), fixed[name], True, result))
+        else:
+            out.append(Column(name, titles[name], name_width if name == "name" else fixed[name],
+                              name in ("id", "elapsed")))
+    return out
 
 
 def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
@@ -111,8 +126,10 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 
 def plain(text: str) -> str:
-    """User-given text (names, params, tags) with every control character removed."""
-    return clean_line(text, keep_sgr=False).replace("\t", " ")
+    """User-given text (names, params, tags) as one safe line (core.textsafe.inline): no
+    control sequence, a line break or other control character shown as an escape; a tab
+    is a space."""
+    return inline(text.replace("\t", " "))
 
 
 def params_text(row: RunRow, keys) -> str:
@@ -131,12 +148,6 @@ def target_text(row: RunRow) -> str:
     return plain(row.target) + (":" + ",".join(map(str, row.gpu_ids)) if row.gpu_ids else "")
 
 
-def metric_text(row: RunRow, metric: str | None) -> str:
-    if metric is None or metric not in row.metrics:
-        return ""
-    return formatting.number(row.metrics[metric])
-
-
 def gpu_text(figures: list[dict]) -> str:
     """`87% 12.3G`: mean utilisation and memory used over the run's GPUs."""
     utils = [g["utilization_pct"] for g in figures if g.get("utilization_pct") is not None]
@@ -148,13 +159,15 @@ def gpu_text(figures: list[dict]) -> str:
     return f"{util} {mem}"
 
 
-def mark_text(row: RunRow, marked: bool) -> str:
-    return ("●" if marked else " ") + STATE_GLYPHS[row.state]
+def mark_text(row: RunRow, marked: bool, state=None) -> str:
+    """The mark and the state glyph (a folded group's: its worst active member's)."""
+    return ("●" if marked else " ") + STATE_GLYPHS[(state or row.state).value]
 
 
-def name_text(row: RunRow, depth: int, head=None) -> str:
-    """The name, indented under its group; a group's first row says whether it is folded."""
+def name_text(row: RunRow, depth: int, head=None, counts: str = "") -> str:
+    """The name, indented under its group; a group's first row says whether it is folded,
+    and folded, how many more runs it holds and (`counts`) how many are in each state."""
     if head is not None:
         return ("▸ " if head.folded else "▾ ") + plain(row.name) + \
-            (f" +{head.size - 1}" if head.folded else "")
+            (f" +{head.size - 1}" + (f" {counts}" if counts else "") if head.folded else "")
     return ("  " * (depth - 1) + "└ " if depth else "") + plain(row.name)

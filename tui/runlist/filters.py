@@ -6,6 +6,9 @@
     tag:baseline            runs with that tag
     target:box1             runs on that target
     parent:7                runs cloned from run 7
+    group:12  group:lr-sweep  the runs of a sweep, chain or watch, by id or name (a
+                            chain's runs include those of its sweeps); a sweep's name
+                            alone also finds its runs, as text
     lr<0.01  epochs>=10     a param (or else a metric) compared with a value:
     opt=adam  lr!=0.1       <, <=, >, >=, = (or ==), !=
     anything else           text found in the id, name, command or tags (any case)
@@ -42,12 +45,15 @@ class RunFilter:
         return not self.tests
 
 
-def parse(text: str) -> RunFilter:
-    """A filter from what the user typed; never fails (odd words are searched as text)."""
-    return RunFilter(text=text.strip(), tests=tuple(_term(word) for word in text.split()))
+def parse(text: str, groups: dict[int, dict] | None = None) -> RunFilter:
+    """A filter from what the user typed; never fails (odd words are searched as text).
+    `groups` ({id: {"name", "parent", ...}}, as core.store.queries.groups_json gives)
+    lets `group:NAME` and a sweep's name find its runs."""
+    groups = groups or {}
+    return RunFilter(text=text.strip(), tests=tuple(_term(word, groups) for word in text.split()))
 
 
-def _term(word: str) -> Callable[[RunRow], bool]:
+def _term(word: str, groups: dict[int, dict]) -> Callable[[RunRow], bool]:
     lowered = word.lower()
     if lowered in _STATE_WORDS:
         return _state(_STATE_WORDS[lowered])
@@ -62,9 +68,26 @@ def _term(word: str) -> Callable[[RunRow], bool]:
             return lambda row: row.target == rest
         if field == "parent" and rest.isdigit():
             return lambda row: row.parent == int(rest)
+        if field in ("group", "g"):
+            return _in_groups(_groups_named(rest, groups))
     if m := _COMPARE.match(word):
         return _comparison(m.group(1), _OPS[m.group(2)], typed(m.group(3)))
-    return _text(lowered)
+    return _text(lowered, {gid for gid, g in groups.items()
+                           if lowered in str(g.get("name") or "").lower()})
+
+
+def _groups_named(text: str, groups: dict[int, dict]) -> frozenset:
+    """The groups a `group:` word names (by id or name), with the sweeps inside a chain."""
+    if text.isdigit():
+        found = {int(text)}
+    else:
+        found = {gid for gid, g in groups.items() if g.get("name") == text}
+    found |= {gid for gid, g in groups.items() if g.get("parent") in found}
+    return frozenset(found)
+
+
+def _in_groups(ids: frozenset) -> Callable[[RunRow], bool]:
+    return lambda row: row.group in ids
 
 
 def _state(states: frozenset) -> Callable[[RunRow], bool]:
@@ -83,9 +106,10 @@ def _comparison(key: str, op, wanted) -> Callable[[RunRow], bool]:
     return test
 
 
-def _text(needle: str) -> Callable[[RunRow], bool]:
+def _text(needle: str, named_groups: set) -> Callable[[RunRow], bool]:
     def test(row: RunRow) -> bool:
         return (needle in str(row.id) or needle in row.name.lower()
                 or needle in row.template_json.lower()
-                or any(needle in tag.lower() for tag in row.tags))
+                or any(needle in tag.lower() for tag in row.tags)
+                or (row.group is not None and row.group in named_groups))
     return test

@@ -1,5 +1,9 @@
 """Ordering the run list: sort by any column, and group runs that belong together.
 
+A sort is a column and a direction. The fixed columns (SORTS) sort as text or numbers; a
+results column (a param or a metric, tui.runlist.results) sorts its values with missing
+values and NaN last either way, so ranking by a metric best first is one choice.
+
 A grouping is a key function plus whether the group is a tree. `sweep` keeps the runs of
 one sweep or chain together (a run launched alone is a group of its own); `lineage`
 follows parent links (a clone sits under the run it came from). A group of several runs
@@ -9,23 +13,24 @@ can be folded to its first row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from core.models import RunState
+from tui.runlist.results import Cells, ResultColumn, rank_key
 from tui.runlist.rows import RunRow
 
 STATE_ORDER = {RunState.RUNNING: 0, RunState.QUEUED: 1, RunState.FAILED: 2, RunState.LOST: 3,
                RunState.STOPPED: 4, RunState.CANCELLED: 5, RunState.SUCCEEDED: 6}
-SORTS = ("id", "state", "name", "target", "elapsed", "params", "metric", "gpu")
+SORTS = ("id", "state", "name", "target", "elapsed", "gpu")     # the fixed columns
 
 
 @dataclass(frozen=True)
 class SortContext:
     now: float
-    params: tuple[str, ...]                 # the params shown (those that differ)
-    metric: str | None                      # the main metric
     gpu: Callable[[RunRow], float | None]   # live GPU utilisation of a run, if any
+    results: dict[str, ResultColumn] = field(default_factory=dict)   # by column name
+    cells: Cells = field(default_factory=Cells)
 
 
 def _value(value) -> tuple:
@@ -51,13 +56,18 @@ def sort_key(column: str, ctx: SortContext) -> Callable[[RunRow], tuple]:
         return lambda r: (r.target, r.gpu_ids, r.id)
     if column == "elapsed":
         return lambda r: (_value(r.elapsed(ctx.now)), r.id)
-    if column == "params":
-        return lambda r: (tuple(_value(r.params.get(k)) for k in ctx.params), r.id)
-    if column == "metric":
-        return lambda r: (_value(r.metrics.get(ctx.metric) if ctx.metric else None), r.id)
     if column == "gpu":
         return lambda r: (_value(ctx.gpu(r)), r.id)
-    return lambda r: r.id
+    return lambda r: (r.id,)
+
+
+def ordering(column: str, ctx: SortContext, descending: bool) -> tuple[Callable, bool]:
+    """(key, reverse) for sorted(): a results column's key carries its direction itself."""
+    result = ctx.results.get(column) if column not in SORTS else None
+    if result is not None:
+        cells = ctx.cells
+        return rank_key(lambda r: cells(r, result), descending), False
+    return sort_key(column, ctx), descending
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,13 @@ GROUPINGS: dict[str, Grouping] = {
 
 @dataclass(frozen=True)
 class Head:
-    """The first row of a group of several runs: the group's key, size and whether folded."""
+    """The first row of a group of several runs: the group's key, size, whether folded,
+    and its members (filtered, in order) for the group row's summary."""
 
     key: object
     size: int
     folded: bool
+    members: tuple = field(default=(), compare=False)
 
 
 def arrange(rows: list[RunRow], key, reverse: bool, grouping: Grouping,
@@ -112,7 +124,7 @@ def arrange(rows: list[RunRow], key, reverse: bool, grouping: Grouping,
     for group_key, members in groups.items():
         is_folded = group_key in folded
         if len(members) > 1:
-            heads[members[0].id] = Head(group_key, len(members), is_folded)
+            heads[members[0].id] = Head(group_key, len(members), is_folded, tuple(members))
         for i, row in enumerate(members[:1] if is_folded else members):
             shown.append((row, 0 if i == 0 else 1))
     return shown, heads

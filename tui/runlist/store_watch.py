@@ -14,6 +14,7 @@ import sqlite3
 
 from core.store import db
 from core.store import runlist_queries as reads
+from core.store import queries as run_queries
 from core.paths import StorePaths
 from tui.runlist.rows import RunRow
 
@@ -28,19 +29,19 @@ class StoreWatch:
         self._last_removal = 0
         self.removed: list[int] = []        # ids removed since the last look; the reader clears
 
-    def open(self) -> bool:
+    def open(self) -> sqlite3.Connection | None:
         """Connect when the store exists (it may appear later, with the first launch)."""
         if self.conn is None:
             try:
                 conn = db.connect(self.paths.db)
             except FileNotFoundError:
-                return False
+                return None
             if db.schema_version(conn) == 0:          # the engine is creating it right now
                 conn.close()
-                return False
+                return None
             db.check_readable(conn)
             self.conn = conn
-        return True
+        return self.conn
 
     def load_recent(self, limit: int | None) -> list[RunRow]:
         """The newest `limit` runs (all with None); later changes come from `changed()`.
@@ -48,41 +49,41 @@ class StoreWatch:
         The rest are read by `read_older()`, in a worker thread, so the first screen of a
         store with 100,000 runs costs what one with 500 does.
         """
-        if not self.open():
+        if (conn := self.open()) is None:
             return []
-        self._version = reads.data_version(self.conn)
-        self._last_event = reads.last_event_id(self.conn)
-        self._removals()
+        self._version = reads.data_version(conn)
+        self._last_event = reads.last_event_id(conn)
+        self._removals(conn)
         self.removed = []
         seen: dict = {}
-        rows = [RunRow.from_sql(r, seen) for r in reads.newest_rows(self.conn, limit)]
+        rows = [RunRow.from_sql(r, seen) for r in reads.newest_rows(conn, limit)]
         rows.reverse()
         self._max_id = rows[-1].id if rows else 0
         return rows
 
     def changed(self, active_ids) -> list[RunRow] | None:
         """Rows that may have changed since the last call; None when nothing was committed."""
-        if not self.open():
+        if (conn := self.open()) is None:
             return None
-        version = reads.data_version(self.conn)
+        version = reads.data_version(conn)
         if version == self._version:
             return None
         self._version = version
-        self.removed += self._removals()
+        self.removed += self._removals(conn)
         ids = set(active_ids)
-        for run_id, event_id in reads.events_since(self.conn, self._last_event):
+        for run_id, event_id in reads.events_since(conn, self._last_event):
             ids.add(run_id)
             self._last_event = max(self._last_event, event_id)
-        ids.update(reads.ids_above(self.conn, self._max_id))
+        ids.update(reads.ids_above(conn, self._max_id))
         if not ids:
             return []
-        rows = [RunRow.from_sql(r) for r in reads.rows_by_id(self.conn, sorted(ids))]
+        rows = [RunRow.from_sql(r) for r in reads.rows_by_id(conn, sorted(ids))]
         if rows:
             self._max_id = max(self._max_id, max(r.id for r in rows))
         return rows
 
-    def _removals(self) -> list[int]:
-        found = reads.removals_since(self.conn, self._last_removal)
+    def _removals(self, conn: sqlite3.Connection) -> list[int]:
+        found = reads.removals_since(conn, self._last_removal)
         if found:
             self._last_removal = found[-1][0]
         return [run_id for _, run_id in found]
@@ -98,10 +99,10 @@ class StoreWatch:
 
     def gpu_figures(self) -> dict[tuple[str, int], dict]:
         """{(target, gpu index): {"utilization_pct", "memory_used_mb", ...}} as last recorded."""
-        if not self.open():
+        if (conn := self.open()) is None:
             return {}
         out = {}
-        for name, gpus in reads.recorded_gpus(self.conn):
+        for name, gpus in reads.recorded_gpus(conn):
             try:
                 for gpu in json.loads(gpus) or []:
                     out[(name, int(gpu["index"]))] = gpu
@@ -111,9 +112,29 @@ class StoreWatch:
 
     def spark_values(self, run_id: int, key: str, count: int) -> list[float]:
         """The last `count` values of one metric, oldest first (NaN left out)."""
-        if not self.open():
+        if (conn := self.open()) is None:
             return []
-        return reads.last_values(self.conn, run_id, key, count)
+        return reads.last_values(conn, run_id, key, count)
+
+    def groups(self) -> dict[int, dict]:
+        """{id: GROUP} of every sweep, chain and watch (names for the filter and group rows)."""
+        if (conn := self.open()) is None:
+            return {}
+        return {g["id"]: g for g in run_queries.groups_json(conn)}
+
+    def extremes(self, run_ids, keys) -> dict:
+        """Each run's min and max of these metrics (results shown as best, min or max)."""
+        if (conn := self.open()) is None:
+            return {}
+        return run_queries.metric_extremes(conn, run_ids, keys)
+
+    def curves(self, run_ids, key: str, positive: bool = False) -> dict[int, list]:
+        """One metric's drawable points (no NaN or infinities; with `positive`, none <= 0)
+        for several runs (the charts)."""
+        if (conn := self.open()) is None:
+            return {}
+        return run_queries.metric_series_of_runs(conn, run_ids, key, drawable=True,
+                                                 positive=positive)
 
     def close(self) -> None:
         if self.conn is not None:

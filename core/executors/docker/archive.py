@@ -16,6 +16,9 @@ import tarfile
 from dataclasses import dataclass
 from typing import AsyncIterator
 
+import aiohttp
+from aiodocker.exceptions import DockerError
+
 from core.executors.docker.client import CONNECT_TIMEOUT
 from core.remote.tar_stream import files_in
 
@@ -31,7 +34,6 @@ class Member:
 
 
 async def _body(docker, container: str, path: str) -> AsyncIterator[bytes]:
-    import aiohttp
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None, connect=CONNECT_TIMEOUT,
                                     sock_connect=CONNECT_TIMEOUT)
     # `_query` is aiodocker's request primitive (its get_archive reads all at once).
@@ -61,7 +63,6 @@ async def scan(docker, container: str, folder: str) -> list[Member]:
 
 async def read(docker, container: str, path: str, offset: int) -> AsyncIterator[bytes]:
     """The bytes of one file in the container from `offset` (nothing if it is not there)."""
-    from aiodocker.exceptions import DockerError
     skip = offset
     try:
         async for _name, _mtime, block in files_in(_body(docker, container, path)):

@@ -25,11 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from aiodocker.exceptions import DockerError
+
 from core import gpus as gpu_detection
 from core.config import TargetConfig
 from core.errors import ExecutorError
 from core.executors.docker import spec
-from core.executors.base import Context, Executor, Exit
+from core.executors.base import Context, Exit
 from core.executors.docker.client import DockerConnection, unreachable
 from core.executors.docker.options import (DEFAULT_SOCKET, check_options, is_local,
                                            parse_host)
@@ -86,7 +88,6 @@ class DockerExecutor(DockerFiles):
 
     async def reach(self):
         """Open the connection to the Docker engine (transient ExecutorError if it is away)."""
-        from aiodocker.exceptions import DockerError
         try:
             return await self._connection(self.url).client()
         except DockerError as exc:                   # it answered, but not as an engine should
@@ -151,7 +152,6 @@ class DockerExecutor(DockerFiles):
 
     async def _create_and_start(self, docker, run: Run, env: dict[str, str], run_dir: Path,
                                 mode: str) -> dict:
-        from aiodocker.exceptions import DockerError
         log_base = file_size(run_dir / "output.log")
         labels = {spec.LABEL_STORE: self.store, spec.LABEL_RUN: str(run.id),
                   spec.LABEL_TARGET: self.target.name, spec.LABEL_LOG_BASE: str(log_base)}
@@ -226,7 +226,6 @@ class DockerExecutor(DockerFiles):
 
     async def _follow(self, connection, run: Run, handle: dict, run_dir: Path) -> Exit | None:
         """Mirror the output until the container ends; its Exit, or None if it still runs."""
-        from aiodocker.exceptions import DockerError
         docker = await connection.client()
         ident = handle.get("container") or handle["name"]
         recorded = recorded_exit(run_dir)
@@ -278,13 +277,13 @@ class DockerExecutor(DockerFiles):
         if handle.get("mode") == "copy":
             await mirror_file(docker, ident, spec.METRICS, run_dir / "metrics.jsonl")
         outcome = exit_of(state, self.options["image"], run.spec.command[0], log_file)
+        assert outcome.exit_code is not None, "exit_of reads Docker's own ExitCode"
         await asyncio.to_thread(write_status, run_dir, outcome.exit_code, outcome.reason,
                                 outcome.ended_at)
         await self._remove(docker, ident)
         return outcome
 
     async def _remove(self, docker, ident: str) -> None:
-        from aiodocker.exceptions import DockerError
         if self.options.get("keep"):
             return
         try:
@@ -302,7 +301,6 @@ class DockerExecutor(DockerFiles):
         `wait` resolves once the engine is back; a container that was created but never
         started is removed and the run queued again.
         """
-        from aiodocker.exceptions import DockerError
         connection = self._connection(self.url)
         name = spec.container_name(self.store, run.id)
         base = {"name": name, "host": self.url, "mode": self.mode}
@@ -343,7 +341,6 @@ class DockerExecutor(DockerFiles):
             log.warning("run %s: stop once the Docker engine answers: %s", run.id, exc.message)
 
     async def _stop(self, docker, ident: str, grace: float) -> None:
-        from aiodocker.exceptions import DockerError
         try:
             await docker.containers.container(ident).stop(t=math.ceil(grace))
         except DockerError as exc:
@@ -392,7 +389,6 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _server_error(exc: BaseException) -> bool:
-    from aiodocker.exceptions import DockerError
     return isinstance(exc, DockerError) and exc.status >= 500 and exc.status != 900
 
 

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import AsyncIterator
 
+from aiodocker.exceptions import DockerError
+
 from core.errors import ExecutorError
 from core.executors.base import HERE, Executor
-from core.executors.docker.client import DockerConnection
+from core.executors.docker.client import DockerConnection, unreachable
 from core.executors.docker import archive, spec
 from core.models import FileStat, Listing, Run
 
@@ -72,7 +74,6 @@ class DockerFiles(Executor):
 
     async def make_volume(self, docker, run: Run, labels: dict[str, str]) -> str:
         """The volume a remote run's /runyard lives in (its files stay after the container)."""
-        from aiodocker.exceptions import DockerError
         volume = spec.volume_name(self.store, run.id)
         try:
             await docker.volumes.create({"Name": volume, "Labels": labels})
@@ -139,7 +140,6 @@ class DockerFiles(Executor):
             raise self._docker_error(exc) from None
 
     def _docker_error(self, exc: BaseException) -> ExecutorError:
-        from core.executors.docker.client import unreachable
         if isinstance(exc, ExecutorError):
             return exc
         if unreachable(exc):
@@ -198,7 +198,6 @@ class DockerFiles(Executor):
         """`tui rm`: the run's volume goes (its container went when the run ended)."""
         if not self._copied(handle) or not handle.get("volume"):
             return
-        from aiodocker.exceptions import DockerError
         docker = await self._connection(handle.get("host") or self.url).client()
         try:
             await docker._query_json(f"volumes/{handle['volume']}", method="DELETE")
@@ -217,7 +216,6 @@ class _Reader:
         self.helper = None
 
     async def __aenter__(self):
-        from aiodocker.exceptions import DockerError
         files = self.files
         docker = await files._connection(self.handle.get("host") or files.url).client()
         ident = self.handle.get("container") or self.handle.get("name")

@@ -32,6 +32,7 @@ def start_failure(url: str, image: str, command: str, message: str) -> str:
 def exit_of(state: dict, image: str, command: str, log_file: Path) -> Exit:
     """The Exit of an ended container from its inspected `State`."""
     code = int(state.get("ExitCode", -1))
+    reason: str | None
     if state.get("OOMKilled"):
         reason = f"killed: out of memory (exit code {code})"
     elif code == 127 and _init_could_not_run(log_file, command):

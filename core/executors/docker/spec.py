@@ -14,6 +14,7 @@ import logging
 import os
 import tarfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.store.blobs import BlobStore
@@ -134,7 +135,7 @@ def container_body(*, options: dict, command: list[str], workdir: str, env: dict
 
 
 def write_code_tar(snapshot_id: str | None, blobs: BlobStore, shared: bool, out,
-                   extra: list[tuple[str, Path]] = ()) -> None:
+                   extra: Sequence[tuple[str, Path]] = ()) -> None:
     """Write the snapshot as a tar of `runyard/code/...` (and an empty metrics file), to
     extract at `/`, into the binary file `out`. `shared`: folders and files writable by any
     user (for a container `user` other than root). `extra`: (path in the tar, local file)

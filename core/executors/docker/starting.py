@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aiodocker.exceptions import DockerError
+
 from core.errors import ExecutorError
 from core.models import Run
 from core.store.blobs import BlobStore
@@ -33,7 +35,6 @@ def prepare_folder(run: Run, run_dir: Path, mode: str, blobs: BlobStore,
 
 async def ensure_image(docker, options: dict, url: str, target: str) -> None:
     """The target's image is on the engine, pulled per `pull`; else a clear ExecutorError."""
-    from aiodocker.exceptions import DockerError     # aiodocker loads only for docker targets
     image, policy = options["image"], options.get("pull", "missing")
     if policy != "always":
         try:

@@ -17,6 +17,9 @@ import logging
 import struct
 from pathlib import Path
 
+import aiohttp
+from aiodocker.exceptions import DockerError
+
 from core.executors.docker.client import CONNECT_TIMEOUT
 
 log = logging.getLogger("runyard.engine")
@@ -43,7 +46,6 @@ async def mirror_logs(docker, container: str, log_path: Path, log_base: int,
     `log_base` is the size `log_path` had when the container was created. With `follow`
     this returns when the container stops (or the connection drops).
     """
-    import aiohttp
     skip = max(0, file_size(log_path) - log_base)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None, connect=CONNECT_TIMEOUT,
                                     sock_connect=CONNECT_TIMEOUT)
@@ -102,7 +104,6 @@ async def mirror_file(docker, container: str, inner_path: str, local_path: Path)
     For an engine on another machine, where the file cannot be bind-mounted. A missing
     file is not an error (the run has not written one yet).
     """
-    from aiodocker.exceptions import DockerError
     try:
         archive = await docker.containers.container(container).get_archive(inner_path)
     except DockerError as exc:
@@ -127,8 +128,6 @@ async def mirror_file_while(docker, container: str, inner_path: str, local_path:
                             stop: asyncio.Event) -> None:
     """Copy a remote run's file every few seconds until `stop` is set (the final copy is
     the caller's, once the container has ended); a failed copy waits for the next turn."""
-    import aiohttp
-    from aiodocker.exceptions import DockerError
     while not await _set_within(stop, METRICS_INTERVAL):
         try:
             await mirror_file(docker, container, inner_path, local_path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Hashable
+from typing import Any, Awaitable, Callable, Hashable
 
 WINDOW = 0.05
 MAX_WAIT = 5.0
@@ -47,7 +47,7 @@ class Batcher:
         finally:
             self._preparing -= 1
 
-    async def add(self, key: Hashable, item) -> object:
+    async def add(self, key: Hashable, item) -> Any:
         """Queue one start; returns its handle (or raises its error) once submitted."""
         pending = Pending(key, item, asyncio.get_running_loop().create_future())
         self._pending.append(pending)

@@ -36,6 +36,7 @@ from core.executors.slurm.batch import Batcher
 from core.executors.slurm.jobs import Jobs
 from core.executors.slurm.options import check_options, command_timeout, sbatch_flags
 from core.executors.slurm.script import Task, batch_script, job_env
+from core.executors.slurm.remote import RemoteSite
 from core.executors.slurm.site import LocalSite, SlurmError
 from core.executors.slurm.states import JobInfo, is_transient, outcome, parse_job_id
 from core.models import Listing, Run
@@ -60,8 +61,8 @@ class SlurmExecutor(Executor):
         super().__init__(target, context)
         self.options = target.options
         try:
+            self.site: LocalSite | RemoteSite
             if "host" in self.options:
-                from core.executors.slurm.remote import RemoteSite
                 self.site = RemoteSite(target.name, context, self.options)
             else:
                 self.site = LocalSite(target.name, context, command_timeout(self.options))
@@ -74,7 +75,7 @@ class SlurmExecutor(Executor):
         self._transient = False             # the problem is Slurm not answering (it may pass)
         self._down_until = 0.0
         self._pending: set[asyncio.Task] = set()
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             self.site.box.listen(self._box_changed)     # the login node's health is ours
 
     # ------------------------------------------------------------ health
@@ -258,6 +259,7 @@ class SlurmExecutor(Executor):
         hurry = asyncio.get_running_loop().create_task(self._hurry(follower, key))
         try:
             item = await self.jobs.until_ended(key, run.id)
+            assert item is not None, "without a timeout it returns once the job has ended"
             info = item.ended.result()
             expect = info is None or item.seen_running or info.state != "CANCELLED"
             status, ended_at = await follower.finish(expect)
@@ -284,9 +286,9 @@ class SlurmExecutor(Executor):
         if job is None:
             return None
         site = {}
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             await self.site.reach()
-            site = {"box": self.site.label, "work": self.site.box.facts.work,
+            site = {"box": self.site.label, "work": self.site.box.reached.work,
                     "run_dir": self.site.run_dir(run)}
         return self._handle(job, intent.get("task") or 0, intent.get("size", 1), site)
 
@@ -294,45 +296,49 @@ class SlurmExecutor(Executor):
     # Submitting here, a run's folder is the store's own, which the nodes share (the base
     # class's defaults); on a login node it is the box's (core.remote.runfiles, via the site).
 
+    def _login_node(self) -> RemoteSite | None:
+        """The site when jobs are submitted on a login node over SSH; None when here."""
+        return self.site if isinstance(self.site, RemoteSite) else None
+
     async def list_files(self, run: Run, handle: dict) -> Listing:
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return await super().list_files(run, handle)
         await self.reach()
-        return await self.site.list_files(handle)
+        return await site.list_files(handle)
 
     async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return await super().hash_files(run, handle, paths)
         await self.reach()
-        return await self.site.hash_files(handle, paths)
+        return await site.hash_files(handle, paths)
 
     def fetch_files(self, run: Run, handle: dict,
                     wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return super().fetch_files(run, handle, wanted)
-        return self.site.fetch_files(handle, wanted)
+        return site.fetch_files(handle, wanted)
 
     def files_location(self, handle: dict) -> str:
-        return self.site.files_location(handle) if self.site.remote else HERE
+        return site.files_location(handle) if (site := self._login_node()) else HERE
 
     def file_address(self, run: Run, handle: dict, path: str) -> str:
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return super().file_address(run, handle, path)
-        return self.site.file_address(handle, path)
+        return site.file_address(handle, path)
 
     async def resume_path(self, run: Run, location: str, address: str) -> str | None:
         """Jobs read a checkpoint where it is when it is on their cluster's filesystem: the
         store's (shared with the nodes), or the login node's work folder."""
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return address if location == HERE else None
         await self.reach()
-        return address if location == self.site.files_location(None) else None
+        return address if location == site.files_location(None) else None
 
     async def stage_files(self, run: Run, folder: Path, files: dict[str, str]) -> str:
-        if not self.site.remote:
+        if (site := self._login_node()) is None:
             return str(folder)              # the store's own folder: the nodes share it
         await self.reach()
-        return await self.site.stage_files(folder, files)
+        return await site.stage_files(folder, files)
 
     # ------------------------------------------------------------ cancelling
 
@@ -383,7 +389,7 @@ class SlurmExecutor(Executor):
             task.cancel()
         await self.batcher.close()
         await self.jobs.close()
-        if self.site.remote:
+        if isinstance(self.site, RemoteSite):
             self.site.box.unlisten(self._box_changed)
         await self.site.close()
 

@@ -65,11 +65,11 @@ class RemoteSite:
 
     @property
     def wrapper(self) -> str:
-        return f"{self.box.facts.work}/bin/{self.box.facts.wrapper}"
+        return f"{self.box.reached.work}/bin/{self.box.reached.wrapper}"
 
     @property
     def chdir(self) -> str:
-        return f"{self.box.facts.work}/runs/{self.store}"
+        return f"{self.box.reached.work}/runs/{self.store}"
 
     def run_dir(self, run: Run) -> str:
         return runfolder.folder_name(self.store, run)
@@ -93,7 +93,7 @@ class RemoteSite:
                       runfolder.run_env(env, facts.work, remote), handle)
 
     def array_dir(self, nonce: str) -> str:
-        return f"{self.box.facts.work}/slurm/{self.store}/arrays/{nonce}"
+        return f"{self.box.reached.work}/slurm/{self.store}/arrays/{nonce}"
 
     async def submit(self, flags: list[str], script: str, links: dict[str, str]) -> Completed:
         """One round trip: the array's output links, then sbatch with the script inline."""
@@ -150,7 +150,7 @@ class RemoteSite:
     def files_location(self, handle: dict | None) -> str:
         """Where a run's files are; with no handle, where this target's new runs are."""
         if handle is None:
-            return runfiles.location({"box": self.label, "work": self.box.facts.work})
+            return runfiles.location({"box": self.label, "work": self.box.reached.work})
         return runfiles.location(handle)
 
     def file_address(self, handle: dict, path: str) -> str:

@@ -23,9 +23,11 @@ from pathlib import Path
 from core.errors import ExecutorError
 from core.executors.base import Context, Exit, parse_status
 from core.models import Run
+from core.executors.local import prepare_wrapper_files
 from core.paths import WRAPPER
 from core.remote.box import Completed
 from core.remote.scripts import installed_name
+from core.store.snapshot import materialize
 
 SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo")
 STATUS_GRACE = 5.0          # how long an ended job's exit_status may take to show up
@@ -68,7 +70,8 @@ class LocalSite:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                umask=-1 if self.context.run_umask is None else self.context.run_umask)
         except OSError as exc:
             raise SlurmError(f"cannot run {argv[0]}: {exc.strerror or exc}",
                              target=self.name) from None
@@ -79,6 +82,7 @@ class LocalSite:
             await proc.wait()
             raise SlurmError(f"{argv[0]} did not answer within {self.timeout:.0f} s while "
                              f"{what}", target=self.name, transient=True) from None
+        assert proc.returncode is not None, "communicate() returns once the process ended"
         return Completed(proc.returncode, out, err)
 
     @property
@@ -100,10 +104,10 @@ class LocalSite:
         return Placed(str(run_dir), str(code / run.workdir if run.workdir else code), env, {})
 
     def _prepare(self, run: Run, run_dir: Path) -> None:
-        from core.store.snapshot import materialize
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
+        prepare_wrapper_files(run_dir)
         code = run_dir / "code"
         if code.exists():                        # an earlier start was interrupted
             shutil.rmtree(code)

@@ -18,9 +18,7 @@ from core.store.blobs import BlobStore
 from core.store.snapshot import take
 from tests.integration.contract import kinds
 from tests.integration.contract.kinds import KINDS
-# The contract's fixtures: one test body for every kind.
-from tests.integration.contract.test_executor_contract import (LIMIT, Engine, kind,  # noqa: F401
-                                                               login_box, ssh_box, store)
+from tests.integration.contract.harness import LIMIT, Engine
 
 MODEL = bytes(range(256)) * 4000          # 1,024,000 bytes
 WRITE = ("mkdir -p out/deep && printf 'a,b\\n1,2\\n' > out/deep/table.csv && "

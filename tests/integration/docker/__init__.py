@@ -1,0 +1,1 @@
+"""The docker target against a real dockerd of its own (tests/daemons/dockerd.py)."""

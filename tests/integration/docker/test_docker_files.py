@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.helpers import wait_for
-from tests.integration.docker_fixtures import write_targets
+from tests.daemons.docker_fixtures import write_targets
 from tests.integration.files_helpers import WROTE_BY_WRITER, add_writer, by_path, digest
 
 

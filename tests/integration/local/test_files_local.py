@@ -7,16 +7,7 @@ import json
 import os
 from pathlib import Path
 
-HOSTILE = r'''import os
-os.makedirs("out", exist_ok=True)
-open("out/title\x1b]0;pwned\x07.txt", "w").write("x\n")
-open("out/red\x1b[31m.txt", "w").write("y\n")
-open("out/new\nline.txt", "w").write("z\n")
-open(b"out/latin\xe9.txt", "w").write("w\n")
-os.symlink("/etc/passwd", "out/passwd-link")
-os.mkfifo("out/a-fifo")
-open("out/-C", "w").write("dash\n")
-'''
+from tests.integration.files_helpers import HOSTILE
 
 
 def test_hostile_names_are_shown_plain_counted_or_left_alone(cli, project, env):

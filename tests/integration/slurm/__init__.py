@@ -1,0 +1,1 @@
+"""The slurm target against a real single-node cluster (tests/daemons/slurm.py)."""

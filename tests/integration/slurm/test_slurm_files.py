@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.helpers import wait_for
 from tests.integration.files_helpers import (WROTE_BY_WRITER, add_writer, by_path, digest,
                                              same_files)
-from tests.integration.ssh_fixtures import FULL_PATH
+from tests.daemons.ssh_fixtures import FULL_PATH
 
 TRAIN = ("python3", "train.py", "--epochs", "3", "--delay", "0", "--fail-at-epoch", "3")
 

@@ -1,0 +1,1 @@
+"""The ssh target against real OpenSSH boxes on loopback (tests/daemons/sshd.py)."""

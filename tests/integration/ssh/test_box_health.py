@@ -11,16 +11,16 @@ import pytest
 from core.remote.box import Box
 from core.remote.failures import BoxUnreachable
 from core.remote.settings import SshSettings
-from tests import sshbox
-from tests.conftest import require
+from tests.daemons import sshd
+from tests.helpers import require
 
 
 @pytest.fixture
 def server(tmp_path):
-    require(sshbox.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
+    require(sshd.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
     require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
-    client = sshbox.Client(tmp_path / "client")
-    box = sshbox.SshBox(tmp_path, "box", client.public_key).start()
+    client = sshd.Client(tmp_path / "client")
+    box = sshd.SshBox(tmp_path, "box", client.public_key).start()
     client.trust(box)
     client.add_alias("box", box)
     yield client, box

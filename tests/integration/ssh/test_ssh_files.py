@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import sshbox
-from tests.conftest import require
-from tests.helpers import kill_store_processes, wait_for
+from tests.daemons import sshd
+from tests.helpers import kill_store_processes, require, wait_for
 from tests.integration.files_helpers import WROTE_BY_WRITER as WROTE
-from tests.integration.files_helpers import add_writer, by_path, same_files
+from tests.integration.files_helpers import HOSTILE, add_writer, by_path, same_files
 
 
 def _run(cli, target: str, size: int, *opts: str) -> int:
@@ -87,9 +86,9 @@ def test_after_an_engine_restart_and_with_the_box_down_nothing_is_lost(lab, cli,
 def test_a_pull_cut_off_on_a_slow_link_resumes_where_it_stopped(lab, cli, project):
     """The box sits behind a real, rate-limited link (a network namespace, `tc` shaping its
     side to 40 Mbit/s); the link goes down mid-pull, and comes back."""
-    require(sshbox.Namespace.possible(), "network namespaces (ip netns) are needed")
+    require(sshd.Namespace.possible(), "network namespaces (ip netns) are needed")
     add_writer(project)
-    namespace = sshbox.Namespace().create()
+    namespace = sshd.Namespace().create()
     subprocess.run(["ip", "netns", "exec", namespace.name, "tc", "qdisc", "add", "dev",
                     namespace.box_if, "root", "tbf", "rate", "40mbit", "burst", "64kb",
                     "latency", "400ms"], check=True, capture_output=True)
@@ -139,7 +138,6 @@ def _bytes_under(folder: Path) -> int:
 
 
 def test_hostile_names_on_a_box_are_listed_plain_counted_or_left_alone(lab, cli, project):
-    from tests.integration.local.test_files_local import HOSTILE
     (project / "hostile.py").write_text(HOSTILE)
     lab.configure(lab.target("box1"))
     run_id = cli.launch("python3", "hostile.py", opts=("--target", "box1"))

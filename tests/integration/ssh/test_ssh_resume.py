@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.ssh_fixtures import FULL_PATH
+from tests.daemons.ssh_fixtures import FULL_PATH
 
 TRAIN = ("python3", "train.py", "--epochs", "4", "--delay", "0")
 

@@ -13,13 +13,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from core.errors import UsageError
 from core.models import Run
 from core.requests import CloneRequest, here
 from core.spec.params import as_text
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
+from tui.app.widgets.toggle import Toggle
 from tui.runlist.columns import plain
 
 
@@ -58,12 +60,13 @@ class CloneDialog(ModalScreen[CloneRequest | None]):
                                             suggester=SuggestFromList(self.targets)))
                 yield field("gpus", Input(str(run.spec.gpus), id="gpus", type="integer",
                                           compact=True))
-                yield field("code", Checkbox("the project as it is now (unticked: "
-                                             f"run {run.id}'s snapshot)", id="current",
-                                             compact=True))
+                yield field("code", Toggle(f"run {run.id}'s snapshot",
+                                           "the project as it is now", id="current"))
             yield Static("", id="error", classes="error", markup=False)
-            yield Static("enter: launch · tab/↑↓: field · space: tick · esc: cancel",
+            yield Static("enter: launch · tab/↑↓: field · space: switch the code · esc: cancel",
                          classes="hint")
+        yield KeyBar(entries=[("enter", "launch"), ("tab/↑↓", "field"),
+                              ("space", "switch the code"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         first = self.query("Input").first()
@@ -106,7 +109,7 @@ class CloneDialog(ModalScreen[CloneRequest | None]):
         gpus_text = self.query_one("#gpus", Input).value.strip() or "0"
         if not gpus_text.isdigit():
             raise ValueError("gpus: a number, 0 or more")
-        current = self.query_one("#current", Checkbox).value
+        current = self.query_one("#current", Toggle).value
         return CloneRequest(parent=run.id, **here(), set=changed,
                             template=command if command != run.spec.template else None,
                             target=target if target != run.spec.target else None,

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -29,6 +30,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("No", id="no", variant="primary")
                 yield Button(self.yes, id="yes", variant="error")
             yield Static("y: yes · n / esc: no", classes="hint")
+        yield KeyBar(entries=[("y", "yes"), ("n", "no"), ("←/→", "button"), ("esc", "no")])
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

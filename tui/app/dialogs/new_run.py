@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 from core.errors import UsageError
 from core.requests import LaunchRequest, here
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 from tui.app.dialogs.clone import field
 
 
@@ -54,6 +55,7 @@ class NewRunDialog(ModalScreen[LaunchRequest | None]):
                                            placeholder="lr=0.1,0.01 bs=32,64 (optional)"))
             yield Static("", id="error", classes="error", markup=False)
             yield Static("enter: launch · tab/↑↓: field · esc: cancel", classes="hint")
+        yield KeyBar(entries=[("enter", "launch"), ("tab/↑↓", "field"), ("esc", "cancel")])
 
     def on_mount(self) -> None:
         self.query_one("#command", Input).focus()

@@ -13,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app import keys
-from tui.cli.plan import plan_lines
+from tui.app.widgets.key_bar import KeyBar
+from tui.plan_text import plan_lines
 
 
 class PlanDialog(ModalScreen[bool]):
@@ -33,6 +34,7 @@ class PlanDialog(ModalScreen[bool]):
             with VerticalScroll(classes="fields"):
                 yield Static("\n".join(plan_lines(self.plan)), id="plan-text", markup=False)
             yield Static("enter: launch · esc: back, nothing launched", classes="hint")
+        yield KeyBar(entries=[("enter", "launch"), ("esc", "back, nothing launched")])
 
     def action_launch(self) -> None:
         self.dismiss(True)

@@ -4,6 +4,8 @@ through the engine in a worker thread while the rest is already shown."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +23,11 @@ from tui.runlist.diff import RunDiff
 from tui.runlist.output_diff import OutputChange, outputs_of
 from tui.app.themes import rich_colour
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
+
 
 def _show(value) -> str:
     if value is None:
@@ -33,6 +40,9 @@ class DiffScreen(Screen[None]):
                 Binding("down,j", "scroll(1)", show=False), Binding("up,k", "scroll(-1)", show=False),
                 Binding("pagedown,space", "scroll(20)", show=False),
                 Binding("pageup", "scroll(-20)", show=False)]
+
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
 
     def __init__(self, diff: RunDiff) -> None:
         super().__init__()

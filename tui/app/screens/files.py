@@ -9,6 +9,7 @@ pulls every file the run wrote. File names are the run's: every one is made plai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,9 +25,17 @@ from tui.runlist.columns import plain
 
 MARKS = {"new": "+ new", "changed": "~ changed", "unchanged": "  unchanged", "deleted": "- deleted"}
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
+
 
 class FilesScreen(Screen[None]):
     BINDINGS = keys.bindings("files")
+
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
 
     def __init__(self, run_id: int, title: str) -> None:
         super().__init__()
@@ -137,5 +146,5 @@ class FilesScreen(Screen[None]):
 
 
 def _viewer(title: str, local: str, preview: file_preview.Preview):
-    from tui.app.screens.file_view import FileViewScreen
+    from tui.app.screens.file_view import FileViewScreen  # lazy: opened on Enter only
     return FileViewScreen(title, local, preview)

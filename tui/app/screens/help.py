@@ -10,15 +10,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app import keys
+from tui.app.widgets.key_bar import KeyBar
 
 SCOPES = {"app": "everywhere", "main": "runs screen", "runs": "run list", "log": "log pane",
-          "chart": "metrics pane", "files": "files of a run", "viewer": "a file's content",
-          "dialog": "dialogs"}
+          "chart": "metrics pane and compare view", "files": "files of a run",
+          "viewer": "a file's content", "dialog": "dialogs"}
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [*keys.bindings("dialog"), Binding("q,question_mark", "dismiss_dialog", show=False),
-                Binding("down,j", "scroll(1)", show=False), Binding("up,k", "scroll(-1)", show=False)]
+                Binding("down,j", "scroll(1)", show=False), Binding("up,k", "scroll(-1)", show=False),
+                Binding("pagedown,space,ctrl+d", "scroll(10)", show=False),
+                Binding("pageup,ctrl+u", "scroll(-10)", show=False),
+                Binding("end,G", "scroll(10000)", show=False),
+                Binding("home", "scroll(-10000)", show=False)]
 
     def __init__(self, keymap: dict[str, str]) -> None:
         super().__init__(classes="dialog-screen")
@@ -40,7 +45,9 @@ class HelpScreen(ModalScreen[None]):
                          classes="title", markup=False)
             with VerticalScroll(classes="fields"):
                 yield Static(table, classes="help-table")
-            yield Static("esc / q: close", classes="hint")
+            yield Static("j/k ↑↓ pgup pgdn home end: scroll · esc / q: close", classes="hint")
+        yield KeyBar(entries=[("j/k", "scroll"), ("pgup/pgdn", "page"),
+                              ("home/end", "first/last"), ("esc/q", "close")])
 
     def action_scroll(self, lines: int) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)

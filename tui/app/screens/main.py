@@ -1,11 +1,13 @@
 """The main screen: the run list, and the selected run's log and metrics beside or below it.
 
 A wide and tall terminal (140x36 and up) shows the log and the chart together, stacked
-beside the list; a smaller one shows one of them at a time (`tab`, `enter`, `M` switch).
+beside the list; a smaller one shows one of them at a time (`tab`, `enter`, `M` switch),
+and gives the chart two thirds of the height so it keeps at least 8 plot rows at 80x24.
 
 It polls the store twice a second (cheaply, see tui.runlist.store_watch) and passes changed rows
 to the list, which repaints only those. What the keys do to runs (clone, edit, rerun,
-cancel, new, diff) is in tui.app.run_actions.
+cancel, new, diff) is in tui.app.run_actions; the view (filter, sort, columns, groups,
+compare, and saving it all per project) in tui.app.screens.view_actions.
 """
 
 from __future__ import annotations
@@ -14,29 +16,30 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Static
 
-from core.store import queries as run_queries
 from core.models import RunState
 from tui import formatting
 from tui.app import keys
-from tui.runlist import order as run_order
-from tui.formatting import STATE_GLYPHS
-from tui.runlist.columns import params_text, plain, target_text
-from tui.runlist.filters import parse as parse_filter
-from tui.runlist.rows import RunRow
 from tui.app.run_actions import RunActions
+from tui.app.screens.view_actions import ViewActions
+from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.log_view import LogView
 from tui.app.widgets.metric_chart import MetricChart
 from tui.app.widgets.prompt_bar import PromptBar
 from tui.app.widgets.run_table import RunTable
+from tui.formatting import STATE_GLYPHS
+from tui.runlist import order as run_order
+from tui.runlist import results
+from tui.runlist.columns import params_text, plain, target_text
+from tui.runlist.rows import RunRow
 
 POLL_SECONDS = 0.5
 FIRST_SCREEN_RUNS = 500          # read before the first paint; the rest in a worker
 PANES = ("runs", "log", "chart")
 
 
-class MainScreen(RunActions, Screen):
+class MainScreen(RunActions, ViewActions, Screen):
     BINDINGS = keys.bindings("main")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
@@ -44,22 +47,25 @@ class MainScreen(RunActions, Screen):
     def __init__(self) -> None:
         super().__init__(id="main")
         self._log_status = ""
+        self._first_new_id = 1            # runs from this id on were launched while we watch
 
     def compose(self) -> ComposeResult:
         app = self.app
+        better = results.Better.from_config(app.settings.better)
         yield Static(id="summary", markup=False)
-        with Container(id="body"):
+        with Container(id="body", classes="-log"):
             yield RunTable(clock=app.clock, sparks=app.store.spark_values,
-                           main_metric=app.settings.main_metric, id="runs")
+                           extremes=app.store.extremes, main_metric=app.settings.main_metric,
+                           better=better, id="runs")
             with Vertical(id="detail"):
                 yield Static(id="detail-header", markup=False)
                 with Vertical(id="panes", classes="-log"):
                     yield LogView(id="log")
-                    yield MetricChart(self._series, id="chart")
+                    yield MetricChart(app.store.curves, better, id="chart")
                 yield PromptBar("search the log (enter: find · esc: close)", id="log-search")
-        yield PromptBar("filter: text, running, tag:T, target:T, lr<0.01 "
+        yield PromptBar("filter: text, running, tag:T, group:G, lr<0.01 "
                         "(enter: keep · esc: clear)", id="filter")
-        yield Footer()
+        yield KeyBar(self._current_pane)
 
     @property
     def table(self) -> RunTable:
@@ -74,14 +80,19 @@ class MainScreen(RunActions, Screen):
         return self.query_one(MetricChart)
 
     def on_mount(self) -> None:
-        rows = self.app.store.load_recent(FIRST_SCREEN_RUNS)
+        store = self.app.store
+        rows = store.load_recent(FIRST_SCREEN_RUNS)
+        self._first_new_id = (max((r.id for r in rows), default=0)) + 1
+        self.table.groups = store.groups()
+        self.restore_view()
         self.table.set_rows(rows)
+        if self._selected_at_start is not None:
+            self.table.select_run(self._selected_at_start)
         if len(rows) == FIRST_SCREEN_RUNS:              # after the first paint
-            store = self.app.store
             self.call_after_refresh(self.app.in_thread, "load-runs",
                                     lambda: store.read_older(rows[0].id),
                                     self._older_loaded, "store")
-        self.table.set_gpu_figures(self.app.store.gpu_figures())
+        self.table.set_gpu_figures(store.gpu_figures())
         self.table.focus()
         self.set_interval(POLL_SECONDS, self.poll, name="store-poll")
         self.set_interval(1.0, self._tick, name="elapsed-clock")
@@ -101,33 +112,41 @@ class MainScreen(RunActions, Screen):
 
     def poll(self) -> None:
         table = self.table
-        rows = self.app.store.changed([r.id for r in table.rows.values() if r.active])
+        store = self.app.store
+        rows = store.changed([r.id for r in table.rows.values() if r.active])
         if rows is None:
             return
-        table.set_gpu_figures(self.app.store.gpu_figures())
-        if self.app.store.removed:                       # `tui rm` from another terminal
-            table.remove_rows(self.app.store.removed)
-            self.app.store.removed = []
+        table.set_gpu_figures(store.gpu_figures())
+        if store.removed:                               # `tui rm` from another terminal
+            table.remove_rows(store.removed)
+            store.removed = []
             self._summary()
+        if any(r.group is not None and r.group not in table.groups for r in rows):
+            table.set_groups(store.groups())            # a new sweep: its name for the filter
         changes = table.update_rows(rows)
+        self.app.runs_ended([after for before, after in changes if self._ended(before, after)])
         current = table.current
-        self.app.runs_ended([after for before, after in changes
-                             if before is not None and before.active and after.state.terminal])
         touched = {after.id for _, after in changes}
         if (current is not None and current.id in touched) or touched & table.marked:
             self._show_detail(table.current, reload_log=False)
         if changes:
             self._summary()
 
-    def _series(self, run_id: int, metric: str) -> list:
-        if self.app.store.conn is None:
-            return []
-        return run_queries.metric_series(self.app.store.conn, run_id, [metric]).get(metric, [])
+    def _ended(self, before: RunRow | None, after: RunRow) -> bool:
+        """A run that ended since the last look, however fast: one that was active, or one
+        launched while the app watched that is first seen already ended (a typo'd command
+        exits in 25 ms, before the next poll)."""
+        if not after.state.terminal:
+            return False
+        if before is None:
+            return after.id >= self._first_new_id
+        return before.active
 
     # ------------------------------------------------------------ selection
 
     def on_run_table_highlighted(self, event: RunTable.Highlighted) -> None:
         self._show_detail(event.row, reload_log=True)
+        self.save_view_soon()                # the selected run, once the cursor rests
 
     def _show_detail(self, row: RunRow | None, reload_log: bool) -> None:
         if reload_log:
@@ -137,7 +156,10 @@ class MainScreen(RunActions, Screen):
 
     def _detail_header(self, row: RunRow | None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        if row is not None:
+        head = self.table.head_of(row) if row is not None else None
+        if row is not None and head is not None and head.folded:
+            self._group_header(text, row, head)
+        elif row is not None:
             text.append(f"{STATE_GLYPHS[row.state]} run {row.id} {plain(row.name)}", "bold")
             took = formatting.duration(row.elapsed(self.app.clock()))
             text.append(f" · {row.state.value}" + (f" {took}" if row.started else ""), "")
@@ -154,6 +176,27 @@ class MainScreen(RunActions, Screen):
         if self._log_status and self._log_status != "no output yet":
             text.append(f"  │ {self._log_status}", "dim")
         self.query_one("#detail-header", Static).update(text)
+
+    def _group_header(self, text: Text, row: RunRow, head: run_order.Head) -> None:
+        """A folded group: its runs by state, the best value, mean ± sd over seeds."""
+        summary = self.table.summary_of(head)
+        group = self.table.groups.get(row.group) if row.group is not None else None
+        title = f"{plain(group['name'] or '')} ({group['kind']} {group['id']})" if group \
+            else f"runs from {row.id}"
+        text.append(f"{STATE_GLYPHS[summary.state]} {title}", "bold")
+        text.append(f" · {summary.size} runs {summary.counts_text()}")
+        if summary.best is not None and self.table.main:
+            value, run_id = summary.best
+            text.append(f" · best {plain(self.table.main)} {results.cell_text(value)} "
+                        f"run {run_id}")
+        if summary.seeds and self.table.main in summary.seeds[0].spreads:
+            top = summary.seeds[0]
+            varying = formatting.varying_params([g.params for g in summary.seeds])
+            config = " ".join(f"{k}={results.cell_text(top.params[k])}" for k in varying
+                              if k in top.params)
+            text.append(f" · over {plain(summary.seed or '')} "
+                        f"{top.spreads[self.table.main].text()}"
+                        + (f" {plain(config)}" if config else ""))
 
     def on_log_view_status(self, event: LogView.Status) -> None:
         self._log_status = event.text
@@ -174,14 +217,19 @@ class MainScreen(RunActions, Screen):
         text.append("  ".join(parts))
         table = self.table
         extra = []
+        marked = len(table.marked_rows)
+        if marked or table.hidden_marks:
+            hidden = table.hidden_marks
+            extra.append(("● " f"{marked} marked" + (f" ({hidden} hidden by the filter)"
+                                                     if hidden else ""), "bold"))
         if not table.filter.empty:
-            extra.append(f"/{table.filter.text} ({len(table.shown)} shown)")
-        if table.marked:
-            extra.append(f"{len(table.marked)} marked")
-        extra.append(f"sort {table.sort_column}{'↓' if table.reverse else '↑'}")
+            extra.append((f"/{table.filter.text} ({len(table.filtered)} shown)", "dim"))
+        extra.append((f"sort {plain(table.sort_column)}{'↓' if table.reverse else '↑'}", "dim"))
         if table.grouping != next(iter(run_order.GROUPINGS)):       # not the default
-            extra.append(f"group {table.grouping}")
-        text.append("   " + " · ".join(extra), "dim")
+            extra.append((f"group {table.grouping}", "dim"))
+        for i, (words, style) in enumerate(extra):
+            text.append("   " if i == 0 else " · ", "dim")
+            text.append(words, style)
         self.query_one("#summary", Static).update(text)
 
     # ------------------------------------------------------------ panes and focus
@@ -190,10 +238,17 @@ class MainScreen(RunActions, Screen):
         if pane == "runs":
             self.table.focus()
             return
-        panes = self.query_one("#panes")
-        panes.set_class(pane == "log", "-log")
-        panes.set_class(pane == "chart", "-chart")
+        self._lower_pane(pane)
         (self.log_view if pane == "log" else self.chart).focus()
+
+    def _lower_pane(self, pane: str) -> None:
+        """Show the log or the chart below the list (both, on a wide and tall screen)."""
+        for widget in (self.query_one("#panes"), self.query_one("#body")):
+            widget.set_class(pane == "log", "-log")
+            widget.set_class(pane == "chart", "-chart")
+        if pane != self.lower_pane:
+            self.lower_pane = pane
+            self.save_view()
 
     def _current_pane(self) -> str:
         focused = self.focused
@@ -221,68 +276,6 @@ class MainScreen(RunActions, Screen):
     def on_metric_chart_back(self, event: MetricChart.Back) -> None:
         self.table.focus()
 
-    # ------------------------------------------------------------ filter, sort, group
-
-    def action_filter(self) -> None:
-        self.query_one("#filter", PromptBar).open(self.table.filter.text)
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.table.set_filter(parse_filter(event.value))
-            self._summary()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        bar = event.input
-        if not isinstance(bar, PromptBar):
-            return
-        bar.close()
-        if bar.id == "log-search":
-            if event.value.strip():
-                self.log_view.search(event.value.strip())
-            self._focus_pane("log")
-        else:
-            self.table.focus()
-
-    def on_prompt_bar_cancelled(self, event: PromptBar.Cancelled) -> None:
-        event.bar.close()
-        if event.bar.id == "filter":
-            self.table.set_filter(parse_filter(""))
-            self._summary()
-            self.table.focus()
-        else:
-            self._focus_pane("log")
-
-    def on_log_view_search_requested(self, event: LogView.SearchRequested) -> None:
-        self.query_one("#log-search", PromptBar).open(self.log_view.search_text)
-
-    def action_sort_next(self) -> None:
-        sorts = run_order.SORTS
-        column = sorts[(sorts.index(self.table.sort_column) + 1) % len(sorts)]
-        self.sort_by(column)
-
-    def sort_by(self, column: str, reverse: bool | None = None) -> None:
-        if reverse is None:
-            reverse = column in ("id", "elapsed", "gpu")
-        self.table.set_sort(column, reverse)
-        self._summary()
-
-    def action_sort_reverse(self) -> None:
-        self.table.set_sort(self.table.sort_column, not self.table.reverse)
-        self._summary()
-
-    def action_group_next(self) -> None:
-        names = list(run_order.GROUPINGS)
-        self.group_by(names[(names.index(self.table.grouping) + 1) % len(names)])
-
-    def group_by(self, name: str) -> None:
-        self.table.set_grouping(name)
-        self._summary()
-
     def on_run_table_marks_changed(self, event: RunTable.MarksChanged) -> None:
         self._summary()
         self.chart.show(self.table.current, self.table.marked_rows, self.table.metric)
-
-    def chart_metric(self, metric: str) -> None:
-        self.chart.preferred = metric
-        self.chart.show(self.table.current, self.table.marked_rows, self.table.metric)
-        self._focus_pane("chart")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -17,11 +18,17 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.worker import WorkerState, get_current_worker
 
 from core.textsafe import clean_line
 from tui import formatting
 from tui.app import keys
 from tui.log_file import LogFile, Span
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
 
 POLL_SECONDS = 0.25
 MAX_WIDTH = 4096                 # columns a line may scroll sideways to
@@ -32,6 +39,9 @@ class LogView(Widget, can_focus=True):
     BINDINGS = keys.bindings("log")
     COMPONENT_CLASSES = {"logview--match", "logview--cut", "logview--note"}
     DEFAULT_CSS = "LogView { height: 1fr; }"
+
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
 
     class Status(Message):
         """Where the view is in the file (shown by the pane's header)."""
@@ -146,12 +156,12 @@ class LogView(Widget, can_focus=True):
         if not cut:
             return strip.crop_extend(self.x, self.x + width, base)
         # A cut line says so at the right edge, where it is seen.
-        note = Strip(list(Text(f" … {formatting.size(cut)} more on this line",
+        more = Strip(list(Text(f" … {formatting.size(cut)} more on this line",
                                self.get_component_rich_style("logview--cut"))
                           .render(self.app.console, end="")))
-        room = max(0, width - note.cell_length)
+        room = max(0, width - more.cell_length)
         return Strip.join([strip.crop_extend(self.x, self.x + room, base),
-                           note.apply_style(base)]).crop_extend(0, width, base)
+                           more.apply_style(base)]).crop_extend(0, width, base)
 
     def _text(self, span: Span) -> tuple[Text, int]:
         key = (span, self.search_text)
@@ -159,6 +169,7 @@ class LogView(Widget, can_focus=True):
         if cached is not None:
             self._texts.move_to_end(key)
             return cached
+        assert self.file is not None, "lines are drawn only from an open file"
         data, cut = self.file.display_bytes(span)
         shown = clean_line(data.decode("utf-8", "replace")).replace("\t", "    ")
         text = Text.from_ansi(shown, no_wrap=True, end="")
@@ -262,7 +273,6 @@ class LogView(Widget, can_focus=True):
     @work(thread=True, exclusive=True, group="log-search", name="log-search",
           exit_on_error=False)
     def _search_worker(self, file: LogFile, query: str, origin: int, backward: bool) -> None:
-        from textual.worker import get_current_worker
         worker = get_current_worker()
         try:
             found = file.search(query, origin, backward, cancelled=lambda: worker.is_cancelled)
@@ -273,7 +283,6 @@ class LogView(Widget, can_focus=True):
             self.app.call_from_thread(self._found, file, found, "")
 
     def on_worker_state_changed(self, event) -> None:
-        from textual.worker import WorkerState
         if event.state is WorkerState.ERROR:
             self.searching = False
             self.app.report_failure(event.worker)

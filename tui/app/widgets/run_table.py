@@ -1,40 +1,46 @@
-"""The run list: a virtual table drawn line by line (Textual's Line API).
+"""The run list: a virtual results table drawn line by line (Textual's Line API).
 
 Only the rows on screen are ever rendered, so 10,000 runs cost what 30 do. A run that
 changes repaints its own line and nothing else; rows are reordered only when the order
 really changes. Line 0 is the header and stays put while the rows scroll under it.
+
+The columns after the fixed ones are a results table (tui.runlist.results): the params
+that differ and the metrics the runs share, or the user's choice, each metric as last,
+best, min or max, right-aligned on the decimal point, the best value of each metric
+column among the runs that pass the filter in bold and marked `*`. Drawing the cells is
+tui.app.widgets.run_cells; the cursor, marks and clicks tui.app.widgets.run_selection.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from rich.cells import cell_len, set_cell_size
-from rich.style import Style
-from rich.text import Text
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from core.errors import UsageError
 from core.models import RunState
 from tui import formatting
 from tui.app import keys
+from tui.app.widgets.run_cells import RunCells
+from tui.app.widgets.run_selection import RunSelection
 from tui.runlist import columns as run_columns
+from tui.runlist import groups as run_groups
 from tui.runlist import order as run_order
+from tui.runlist import results
 from tui.runlist.filters import RunFilter
 from tui.runlist.filters import parse as parse_filter
 from tui.runlist.rows import RunRow
 
-SPARK_POINTS = run_columns.SPARK_WIDTH
 
-
-class RunTable(ScrollView, can_focus=True):
+class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
     BINDINGS = keys.bindings("runs")
     COMPONENT_CLASSES = {"runtable--header", "runtable--cursor", "runtable--cursor-blurred",
-                         "runtable--mark", "runtable--dim", *(f"runtable--{s.value}"
-                                                               for s in RunState)}
+                         "runtable--mark", "runtable--dim", "runtable--best",
+                         *(f"runtable--{s.value}" for s in RunState)}
     cursor = reactive(0, always_update=True, init=False)
 
     class Highlighted(Message):
@@ -48,29 +54,43 @@ class RunTable(ScrollView, can_focus=True):
     class MarksChanged(Message):
         pass
 
+    class ViewChanged(Message):
+        """Sort, columns, grouping or folds changed (the screen saves the view)."""
+
     def __init__(self, *, clock: Callable[[], float], sparks: Callable[[int, str, int], list],
-                 main_metric: str | None = None, id: str | None = None) -> None:
+                 extremes: Callable[[list, list], dict] | None = None,
+                 main_metric: str | None = None, better: results.Better = results.Better(),
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock
         self.sparks = sparks                  # (run id, metric, count) -> recent values
+        self.read_extremes = extremes or (lambda ids, keys: {})
         self.configured_metric = main_metric
+        self.better = better
         self.rows: dict[int, RunRow] = {}
         self.shown: list[tuple[RunRow, int]] = []
+        self.filtered: list[RunRow] = []
         self.index_of: dict[int, int] = {}
         self.marked: set[int] = set()
         self.filter: RunFilter = parse_filter("")
-        self.sort_column, self.reverse = "id", True
+        self.groups: dict[int, dict] = {}     # group id -> GROUP (names, parents)
+        self.sort_column, self.reverse = "id", True      # reverse: highest first
         self.grouping = next(iter(run_order.GROUPINGS))       # sweeps shown as groups
         self.folded: set = set()                               # keys of folded groups
         self.heads: dict[int, run_order.Head] = {}
-        self.params: tuple[str, ...] = ()
-        self.metric: str | None = None
+        self.choice: list[str] | None = None  # the user's columns; None: the defaults
+        self.result_columns: list[results.ResultColumn] = []
+        self.main: str | None = None          # the metric column with the sparkline
+        self.cells = results.Cells(better=better)
+        self.best: dict[str, object] = {}     # column name -> best value among the filtered
         self.gpu_figures: dict[tuple[str, int], dict] = {}
         self.columns: list[run_columns.Column] = []
         self._widths = run_columns.Widths()
-        self._spark_cache: dict[int, tuple[object, str]] = {}
-        self._elapsed_shown: dict[int, str] = {}
+        self._extremes: dict[int, dict] = {}
+        self._extremes_of: dict[int, tuple] = {}
+        self._summaries: dict[object, run_groups.GroupSummary] = {}
         self._selected_id: int | None = None
+        self.init_cells()
 
     # ------------------------------------------------------------ data in
 
@@ -84,6 +104,12 @@ class RunTable(ScrollView, can_focus=True):
             self.rows.setdefault(row.id, row)
         self.rebuild()
 
+    def set_groups(self, groups: dict[int, dict]) -> None:
+        self.groups = groups
+        if not self.filter.empty:
+            self.filter = parse_filter(self.filter.text, groups)
+            self.rebuild()
+
     def update_rows(self, rows: list[RunRow]) -> list[tuple[RunRow | None, RunRow]]:
         """Take changed rows; repaint only those lines. Returns (before, after) pairs."""
         changes = []
@@ -92,7 +118,7 @@ class RunTable(ScrollView, can_focus=True):
             if before is not None and before.signature == row.signature:
                 continue
             self.rows[row.id] = row
-            self._spark_cache.pop(row.id, None)
+            self.forget_spark(row.id)
             changes.append((before, row))
         if not changes:
             return changes
@@ -143,113 +169,176 @@ class RunTable(ScrollView, can_focus=True):
         self.filter = run_filter
         self.rebuild()
 
-    def set_sort(self, column: str, reverse: bool) -> None:
-        self.sort_column, self.reverse = column, reverse
+    def set_sort(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by a column; without a direction, its natural one (a metric best first)."""
+        self.sort_column = column
+        self.reverse = self.natural_direction(column) if reverse is None else reverse
         self.rebuild()
+        self.post_message(self.ViewChanged())
+
+    def natural_direction(self, column: str) -> bool:
+        """Whether a column sorts highest first by default: ids, times and GPU use newest
+        and busiest first; a metric its best first; the rest ascending."""
+        if column in ("id", "elapsed", "gpu"):
+            return True
+        result = self.column_for(column)
+        return result is not None and self.cells.best_first(result)
+
+    def column_for(self, name: str) -> results.ResultColumn | None:
+        """The results column a name stands for: shown, or any param or metric of the runs."""
+        for column in self.result_columns:
+            if column.name == name:
+                return column
+        if name in run_order.SORTS:
+            return None
+        rows = self.filtered or list(self.rows.values())
+        try:
+            return results.column_named(name, rows)
+        except UsageError:
+            return None
+
+    def set_columns(self, choice: list[str] | None) -> None:
+        """The results columns by name (`lr`, `val_acc:best`); None: the defaults."""
+        self.choice = list(choice) if choice is not None else None
+        self.rebuild()
+        self.post_message(self.ViewChanged())
 
     def set_grouping(self, name: str) -> None:
         self.grouping = name
         self.folded.clear()
         self.rebuild()
+        self.post_message(self.ViewChanged())
 
     def action_fold(self) -> None:
         """Fold the group of the current run to one row, or unfold it."""
         row = self.current
-        head = self._head_of(row) if row is not None else None
+        head = self.head_of(row) if row is not None else None
         if head is None:
             return
         self.folded.symmetric_difference_update({head.key})
         self.rebuild()
+        self.post_message(self.ViewChanged())
 
     def action_fold_all(self) -> None:
         """Fold every group, or unfold them all if any is folded."""
         self.folded = set() if self.folded else {head.key for head in self.heads.values()}
         self.rebuild()
+        self.post_message(self.ViewChanged())
 
-    def _head_of(self, row: RunRow) -> run_order.Head | None:
+    def head_of(self, row: RunRow) -> run_order.Head | None:
         grouping = run_order.GROUPINGS[self.grouping]
         if grouping.key is None or grouping.tree:
             return None
         key = grouping.key(row, self.rows)
         return next((head for head in self.heads.values() if head.key == key), None)
 
-    def toggle_mark(self) -> None:
-        row = self.current
-        if row is None:
-            return
-        self.marked.symmetric_difference_update({row.id})
-        self._refresh_run(row.id)
-        self.post_message(self.MarksChanged())
-
-    def unmark_all(self) -> None:
-        self.marked.clear()
-        self.refresh()
-        self.post_message(self.MarksChanged())
-
-    @property
-    def current(self) -> RunRow | None:
-        if 0 <= self.cursor < len(self.shown):
-            return self.shown[self.cursor][0]
-        return None
-
-    @property
-    def marked_rows(self) -> list[RunRow]:
-        return [self.rows[i] for i in sorted(self.marked) if i in self.rows]
-
-    def select_run(self, run_id: int) -> bool:
-        if run_id in self.index_of:
-            self.cursor = self.index_of[run_id]
-            return True
-        return False
+    def summary_of(self, head: run_order.Head) -> run_groups.GroupSummary:
+        """A group row's summary: runs by state, worst active state, best of the main metric."""
+        found = self._summaries.get(head.key)
+        if found is None:
+            rank = self.column_for(self.main) if self.main else None
+            found = run_groups.summarize(list(head.members), rank, self.cells,
+                                         [c for c in self.result_columns if c.is_metric])
+            self._summaries[head.key] = found
+        return found
 
     # ------------------------------------------------------------ ordering
 
-    def _sort_context(self) -> run_order.SortContext:
-        return run_order.SortContext(now=self.clock(), params=self.params, metric=self.metric,
-                                     gpu=self._gpu_util)
-
-    def _arranged(self) -> list[tuple[RunRow, int]]:
+    def _arranged(self):
         rows = [row for row in self.rows.values() if self.filter(row)] \
             if not self.filter.empty else list(self.rows.values())
-        self.params = tuple(formatting.varying_params([r.params for r in rows])) \
-            if len(rows) > 1 else ()
-        self.metric = self._main_metric(rows)
-        key = run_order.sort_key(self.sort_column, self._sort_context())
-        return run_order.arrange(rows, key, self.reverse, run_order.GROUPINGS[self.grouping],
-                                 frozenset(self.folded))
+        columns = self._choose_columns(rows)
+        cells = self._cells_for(rows, columns)
+        ctx = run_order.SortContext(now=self.clock(), gpu=self._gpu_util,
+                                    results={c.name: c for c in columns}, cells=cells)
+        if self.sort_column not in run_order.SORTS and self.sort_column not in ctx.results:
+            extra = self.column_for(self.sort_column)
+            if extra is not None:                     # sorted by a column not shown: show it
+                columns = [*columns, extra]
+                ctx.results[extra.name] = extra
+                cells = self._cells_for(rows, columns)
+                ctx = run_order.SortContext(ctx.now, ctx.gpu, ctx.results, cells)
+        key, reverse = run_order.ordering(self.sort_column, ctx, self.reverse)
+        shown, heads = run_order.arrange(rows, key, reverse, run_order.GROUPINGS[self.grouping],
+                                         frozenset(self.folded))
+        return rows, columns, cells, shown, heads
+
+    def _choose_columns(self, rows: list[RunRow]) -> list[results.ResultColumn]:
+        if self.choice is None:
+            columns = results.default_columns(rows)
+            wanted = self.configured_metric
+            if wanted and wanted not in {c.name for c in columns} and \
+                    any(wanted in r.metrics for r in rows):
+                columns.append(results.ResultColumn("metric", wanted))
+            return columns
+        out = []
+        for name in self.choice:                  # a saved choice: skip what is not here
+            try:
+                out.append(results.column_named(name, rows))
+            except UsageError:
+                continue
+        return out
+
+    def _cells_for(self, rows: list[RunRow], columns) -> results.Cells:
+        """Cells with the min and max of the metrics shown as best, min or max, read from
+        the store for the runs that changed since they were read."""
+        wanted = tuple(results.needs_extremes(columns))
+        if wanted:
+            stale = [r.id for r in rows if self._extremes_of.get(r.id) != (r.signature, wanted)]
+            if stale:
+                found = self.read_extremes(stale, list(wanted))
+                for row_id in stale:
+                    self._extremes[row_id] = found.get(row_id, {})
+                    self._extremes_of[row_id] = (self.rows[row_id].signature, wanted)
+        return results.Cells(self._extremes, self.better)
 
     def _order_changed(self) -> bool:
         if self.sort_column in ("id", "name", "target"):
             return False
-        return [r.id for r, _ in self._arranged()[0]] != [r.id for r, _ in self.shown]
+        return [r.id for r, _ in self._arranged()[3]] != [r.id for r, _ in self.shown]
 
     def rebuild(self) -> None:
         selected = self._selected_id
-        self.shown, self.heads = self._arranged()
+        self.filtered, self.result_columns, self.cells, self.shown, self.heads = self._arranged()
+        self._summaries = {}
+        self.main = self._main_column()
+        self.best = self._best_values()
         self.index_of = {row.id: i for i, (row, _) in enumerate(self.shown)}
         self._measure()
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
-        index = self.index_of.get(selected, min(self.cursor, max(0, len(self.shown) - 1)))
+        fallback = min(self.cursor, max(0, len(self.shown) - 1))
+        index = self.index_of.get(selected, fallback) if selected is not None else fallback
         self.set_reactive(RunTable.cursor, index)
         self._announce()
         self._scroll_to_cursor()
         self.refresh()
 
-    def _main_metric(self, rows: list[RunRow]) -> str | None:
-        if self.configured_metric:
+    def _main_column(self) -> str | None:
+        """The metric column with the sparkline (and the one the chart opens on): the
+        sorted-by metric, else the configured main metric, else the first metric column."""
+        metrics = [c.name for c in self.result_columns if c.is_metric]
+        if self.sort_column in metrics:
+            return self.sort_column
+        if self.configured_metric in metrics:
             return self.configured_metric
-        counts: dict[str, int] = {}
-        for row in rows[-2000:]:
-            for key in row.metrics:
-                if key != "step":
-                    counts[key] = counts.get(key, 0) + 1
-        if "loss" in counts:
-            return "loss"
-        return max(sorted(counts), key=counts.get) if counts else None
+        return metrics[0] if metrics else None
+
+    @property
+    def metric(self) -> str | None:
+        """The main metric's key (the chart's default metric)."""
+        column = self.column_for(self.main) if self.main else None
+        return column.key if column is not None else None
+
+    def _best_values(self) -> dict[str, object]:
+        best = results.best_ids(self.filtered, self.result_columns, self.cells)
+        by_name = {c.name: c for c in self.result_columns}
+        return {name: self.cells(self.rows[next(iter(ids))], by_name[name])
+                for name, ids in best.items()}
 
     def _measure(self) -> None:
-        self._widths = run_columns.measure(self.shown, self.params, self.metric,
-                                           bool(self.gpu_figures), self.heads)
+        self._widths = run_columns.measure(self.shown, self.result_columns,
+                                           self.measure_results(), self.main,
+                                           bool(self.gpu_figures), self.name_cell)
         self.columns = run_columns.layout(self.size.width or 80, self._widths)
 
     def on_resize(self) -> None:
@@ -263,80 +352,6 @@ class RunTable(ScrollView, can_focus=True):
                    if (row.target, g) in self.gpu_figures]
         utils = [f["utilization_pct"] for f in figures if f.get("utilization_pct") is not None]
         return sum(utils) / len(utils) if utils else None
-
-    # ------------------------------------------------------------ cursor and keys
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        clamped = max(0, min(new, len(self.shown) - 1)) if self.shown else 0
-        if clamped != new:
-            self.set_reactive(RunTable.cursor, clamped)
-        self.refresh_line(old + 1)
-        self.refresh_line(clamped + 1)
-        self._scroll_to_cursor()
-        self._announce()
-
-    def _announce(self) -> None:
-        row = self.current
-        run_id = row.id if row else None
-        if run_id != self._selected_id:
-            self._selected_id = run_id
-            self.post_message(self.Highlighted(row))
-
-    def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
-        top = round(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-
-    def action_cursor_down(self) -> None:
-        self.cursor += 1
-
-    def action_cursor_up(self) -> None:
-        self.cursor = max(0, self.cursor - 1)
-
-    def action_page_down(self) -> None:
-        self.cursor += max(1, self.size.height - 2)
-
-    def action_page_up(self) -> None:
-        self.cursor = max(0, self.cursor - max(1, self.size.height - 2))
-
-    def action_first(self) -> None:
-        self.cursor = 0
-
-    def action_last(self) -> None:
-        self.cursor = len(self.shown) - 1
-
-    def action_mark(self) -> None:
-        self.toggle_mark()
-        self.cursor += 1
-
-    def action_unmark_all(self) -> None:
-        self.unmark_all()
-
-    def action_focus_log(self) -> None:
-        self.post_message(self.Activated())
-
-    def on_click(self, event) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        if offset.y == 0:
-            column = self._column_at(offset.x)
-            if column in run_order.SORTS:
-                reverse = not self.reverse if column == self.sort_column else column == "id"
-                self.set_sort(column, reverse)
-            return
-        self.cursor = round(self.scroll_y) + offset.y - 1
-
-    def _column_at(self, x: int) -> str | None:
-        start = 0
-        for column in self.columns:
-            if start <= x < start + column.width:
-                return column.name
-            start += column.width + 1
-        return None
 
     # ------------------------------------------------------------ ticking clocks
 
@@ -357,91 +372,12 @@ class RunTable(ScrollView, can_focus=True):
         if run_id in self.index_of:
             self.refresh_line(self.index_of[run_id] + 1)
 
-    # ------------------------------------------------------------ drawing
-
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
-            return self._header(width)
+            return self.header_strip(width)
         index = round(self.scroll_y) + y - 1
         if index >= len(self.shown):
             return Strip.blank(width, self.rich_style)
         row, depth = self.shown[index]
-        return self._row(row, depth, index == self.cursor, width)
-
-    def _header(self, width: int) -> Strip:
-        style = self.get_component_rich_style("runtable--header")
-        text = Text(no_wrap=True, style=style)
-        for i, column in enumerate(self.columns):
-            title = column.title
-            if column.name == self.sort_column:
-                title += "↓" if self.reverse else "↑"
-            text.append((" " if i else "") + _fit(title, column.width, column.right))
-        return _strip(text, width, style, self.app.console)
-
-    def _row(self, row: RunRow, depth: int, is_cursor: bool, width: int) -> Strip:
-        base = self.rich_style
-        if is_cursor:
-            base = base + self.get_component_rich_style(
-                "runtable--cursor" if self.has_focus else "runtable--cursor-blurred")
-        text = Text(no_wrap=True, style=base)
-        for i, column in enumerate(self.columns):
-            if i:
-                text.append(" ")
-            content, style = self._cell(column.name, row, depth)
-            text.append(_fit(content, column.width, column.right), style)
-        return _strip(text, width, base, self.app.console)
-
-    def _cell(self, name: str, row: RunRow, depth: int) -> tuple[str, Style | None]:
-        if name == "mark":
-            state_style = self.get_component_rich_style(f"runtable--{row.state.value}",
-                                                        partial=True)
-            return run_columns.mark_text(row, row.id in self.marked), state_style
-        if name == "id":
-            return str(row.id), None
-        if name == "name":
-            return run_columns.name_text(row, depth, self.heads.get(row.id)), None
-        if name == "parent":
-            return (f"←{row.parent}" if row.parent is not None else ""), \
-                self.get_component_rich_style("runtable--dim", partial=True)
-        if name == "target":
-            return run_columns.target_text(row), None
-        if name == "elapsed":
-            text = formatting.duration(row.elapsed(self.clock()))
-            self._elapsed_shown[row.id] = text
-            return text, None
-        if name == "params":
-            return run_columns.params_text(row, self.params), None
-        if name == "metric":
-            value = run_columns.metric_text(row, self.metric)
-            spark = self._spark(row)
-            return f"{value:>{run_columns.METRIC_VALUE_WIDTH}} {spark}", None
-        if name == "gpu":
-            return run_columns.gpu_text([self.gpu_figures[(row.target, g)] for g in row.gpu_ids
-                                         if (row.target, g) in self.gpu_figures]), None
-        return "", None
-
-    def _spark(self, row: RunRow) -> str:
-        if self.metric is None or self.metric not in row.metrics:
-            return ""
-        key = (self.metric, row.signature)
-        cached = self._spark_cache.get(row.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        line = run_columns.sparkline(self.sparks(row.id, self.metric, SPARK_POINTS))
-        self._spark_cache[row.id] = (key, line)
-        return line
-
-
-def _fit(text: str, width: int, right: bool) -> str:
-    size = cell_len(text)
-    if size > width:
-        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
-    pad = " " * (width - size)
-    return pad + text if right else text + pad
-
-
-def _strip(text: Text, width: int, style: Style, console) -> Strip:
-    segments = list(text.render(console, end=""))
-    return Strip(segments).crop_extend(0, width, style).apply_style(style)
-
+        return self.row_strip(row, depth, index == self.cursor, width)

@@ -1,0 +1,1 @@
+"""Metrics read from what runs print: one reader per library family, no SDK (see parser)."""
