@@ -146,9 +146,9 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    _text(planned.resume_from), policy.retries, _text(policy.retry_on),
+                    _text(planned.resume_point), policy.retries, _text(policy.retry_on),
                     policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
-                    exact))
+                    _dumps(policy.outputs), exact))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "")
                 events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
@@ -156,9 +156,9 @@ class Ledger:
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
-                       group_id, depends_on, spec_key, resume_from, retries, retry_on,
-                       retry_delay, stop_if, checkpoints, exact_paths)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       group_id, depends_on, spec_key, resume_point, retries, retry_on,
+                       retry_delay, stop_if, checkpoints, outputs, exact_paths)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
@@ -240,7 +240,7 @@ class Ledger:
 
     def retry(self, run_id: int, state: RunState, *, reason: str | None,
               exit_code: int | None, at: str, not_before: str, avoid_gpus: list[int],
-              resume_from: str | None, note: str) -> tuple[Run, int]:
+              resume_point: str | None, note: str) -> tuple[Run, int]:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
             new_id = next_run_id(self.conn)
@@ -249,16 +249,16 @@ class Ledger:
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
-                       avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths)
+                       avoid_gpus, resume_point, retries, retry_on, retry_delay, stop_if,
+                       checkpoints, outputs, exact_paths)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
-                       coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths
+                       coalesce(?, resume_point), retries, retry_on, retry_delay, stop_if,
+                       checkpoints, outputs, exact_paths
                    FROM runs WHERE id = ?""",
-                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_from), run_id))
+                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_point), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
                              message=state.value + (f" ({reason})" if reason else "")
                              + f"; retrying as run {new_id}: {note}", at=at, cause=None,
@@ -266,6 +266,15 @@ class Ledger:
             self._event(new_id, "state", RunState.QUEUED,
                         f"queued: {note}, after run {run_id} {state.value}", at=at)
         return get_run(self.conn, run_id), new_id
+
+    def set_resume(self, run_id: int, point: str | None, path: str | None,
+                   message: str) -> None:
+        """The checkpoint a starting run resumes from (RUN:PATH), and the path it reads it
+        by; `message` joins its history."""
+        with self._tx():
+            self.conn.execute("UPDATE runs SET resume_point = ?, resume_from = ? WHERE id = ?",
+                              (point, path, run_id))
+            self._event(run_id, "resume", None, message)
 
     def request_stop(self, run_id: int, reason: str) -> None:
         """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""
@@ -336,10 +345,25 @@ class Ledger:
             self.conn.executemany(
                 "INSERT INTO removed (run_id, name, state, at) VALUES (?, ?, ?, ?)",
                 [(i, found[i][1], found[i][2], at) for i in wanted])
-            for table, column in (("metrics", "run_id"), ("events", "run_id"), ("runs", "id")):
+            for table, column in (("metrics", "run_id"), ("events", "run_id"),
+                                  ("pulled", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
                                       [(i,) for i in wanted])
         return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
+
+    def record_pull(self, run_id: int, dest: str, files: list[tuple[str, int, int, str]],
+                    why: str, note: str | None) -> None:
+        """Files pulled into `dest`: (path, size, mtime_ns, sha256) as written there; `note`
+        (what was pulled, in words) joins the run's history."""
+        at = now_iso()
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO pulled (run_id, dest, path, size, mtime_ns, sha256, at, "
+                "why) VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, dest, path, size, mtime, sha, at, why)
+                 for path, size, mtime, sha in files])
+            if note:
+                self._event(run_id, "pull", None, note, at=at)
 
     def restore_runs(self, rows: list[dict], note: str) -> None:
         """Put back runs rebuilt from their folders (`tui engine repair`), with their ids,
