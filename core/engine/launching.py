@@ -25,7 +25,7 @@ from core.spec import search as search_spec
 from core.spec import stoprules
 from core.spec import sweeps
 from core.store.blobs import BlobStore
-from core.config import Config, Project
+from core.config import Config, Project, output_glob_problem
 from core.errors import UsageError
 from core.models import Run, RunSpec, default_name
 from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
@@ -52,7 +52,7 @@ class PlannedRun:
     key: str                        # the spec key: equal keys = the same run (caching)
     after_local: tuple[int, ...] = ()   # indices of earlier runs of this batch it waits for
     group: int | None = None        # index into Batch.groups
-    resume_from: str | None = None
+    resume_point: str | None = None     # RUN:PATH (core.engine.resuming)
     after_search: int | None = None     # index of the search (in Batch.groups) it waits for
 
 
@@ -74,10 +74,10 @@ def check_gpus(gpus: int | None) -> None:
 
 
 def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
-             resume_from: str | None) -> str:
+             resume_point: str | None) -> str:
     """What makes two runs the same run: code, command, params, env, target kind, GPUs."""
     text = json.dumps([snapshot_id, workdir, spec.command, spec.params, spec.env, target_kind,
-                       spec.gpus, resume_from], sort_keys=True, separators=(",", ":"))
+                       spec.gpus, resume_point], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]       # 128 bits: plenty
 
 
@@ -153,7 +153,8 @@ def _over_file(given: RunPolicy, file: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, file.retry_on),
                      retry_delay=_given(given.retry_delay, file.retry_delay),
                      stop_if=file.stop_if + given.stop_if,
-                     checkpoints=_given(given.checkpoints, file.checkpoints))
+                     checkpoints=_given(given.checkpoints, file.checkpoints),
+                     outputs=file.outputs + given.outputs)
 
 
 def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
@@ -163,7 +164,8 @@ def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, parent.retry_on),
                      retry_delay=_given(given.retry_delay, parent.retry_delay),
                      stop_if=given.stop_if or parent.stop_if,
-                     checkpoints=_given(given.checkpoints, parent.checkpoints))
+                     checkpoints=_given(given.checkpoints, parent.checkpoints),
+                     outputs=given.outputs or parent.outputs)
 
 
 def _given(cli_value, file_value):
@@ -190,9 +192,13 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
                                     or ".." in Path(checkpoints).parts):
         raise UsageError(f"--checkpoints {checkpoints!r}: expected a folder inside the "
                          "run's code folder, such as checkpoints")
+    for glob in policy.outputs:
+        if (problem := output_glob_problem(glob)) is not None:
+            raise UsageError(f"--outputs {glob!r}: expected {problem}",
+                             hint="for example --outputs 'results/*.csv'")
     return RunPolicy(after=sorted({resolve_after(a) for a in policy.after}), retries=retries,
                      retry_on=policy.retry_on, retry_delay=delay, stop_if=policy.stop_if,
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints, outputs=list(dict.fromkeys(policy.outputs)))
 
 
 # ---------------------------------------------------------------- steps to runs
@@ -207,7 +213,8 @@ class _Base:
     options: dict
     env: dict[str, str]             # config env (launch) or the parent's env (clone)
     parent: int | None = None
-    resume_from: str | None = None
+    resume_point: str | None = None
+    outputs: tuple[str, ...] = ()   # [run] outputs of the config (launches; a clone has its parent's)
     force: bool = False             # run even when cached (a search's trials too)
 
 
@@ -224,7 +231,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
     for step in steps:
         check_gpus(step.gpus)
         target = base.config.target(step.target or "local")
-        policy = _checked_policy(step.policy, resolve_after)
+        policy = step.policy
+        if base.outputs:
+            policy = policy.replace(outputs=[*base.outputs, *policy.outputs])
+        policy = _checked_policy(policy, resolve_after)
         options = base.options
         group = chain
         after_local = tuple(i for name in step.after_steps for i in step_runs[name])
@@ -241,7 +251,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                         "gpus": step.gpus or 0, "name": step.name, "tags": list(step.tags),
                         "parent": base.parent, "priority": step.priority,
                         "policy": policy.to_dict(), "options": options,
-                        "resume_from": base.resume_from, "force": base.force}
+                        "resume_point": base.resume_point, "force": base.force}
             groups.append(Group("search", step.name or default_name(step.argv),
                                 step.search.to_dict(), parent=chain, search=template,
                                 after_local=after_local))
@@ -259,10 +269,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                            env=env, name=step.name, tags=list(step.tags), parent=base.parent,
                            priority=step.priority, policy=policy)
             key = spec_key(base.snapshot_id, spec, target.kind, base.project.workdir,
-                           base.resume_from)
+                           base.resume_point)
             mine.append(len(runs))
             runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
-                                   group=group, resume_from=base.resume_from,
+                                   group=group, resume_point=base.resume_point,
                                    after_search=after_search))
     return runs, groups
 
@@ -299,9 +309,10 @@ def trial_run(template: dict, values: dict[str, str], snapshot_id: str,
                    env=dict(template["env"]), name=template["name"], tags=list(template["tags"]),
                    parent=template["parent"], priority=template["priority"],
                    policy=RunPolicy.from_dict(template["policy"], "stored search"))
-    key = spec_key(snapshot_id, spec, template["target_kind"], workdir, template["resume_from"])
+    key = spec_key(snapshot_id, spec, template["target_kind"], workdir,
+                   template["resume_point"])
     return PlannedRun(spec=spec, options=template["options"], key=key,
-                      resume_from=template["resume_from"])
+                      resume_point=template["resume_point"])
 
 
 def after_search_run(run: Run, best: dict[str, str], env: dict[str, str], snapshot_id: str,
@@ -316,7 +327,7 @@ def after_search_run(run: Run, best: dict[str, str], env: dict[str, str], snapsh
                    overrides=overrides, target=run.spec.target, gpus=run.spec.gpus,
                    env={**run.spec.env, **env})
     return command, params, spec_key(snapshot_id, spec, target_kind, run.workdir,
-                                     run.resume_from)
+                                     run.resume_point)
 
 
 async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
@@ -330,7 +341,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
     snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
     base = _Base(project=project, config=config, snapshot_id=snapshot.id,
                  options=_base_options(config, snapshot.warnings), env=dict(config.env),
-                 force=req.force)
+                 outputs=config.outputs, force=req.force)
     chain_name = Path(req.file).stem if req.file else None
     runs, groups = _expand(steps, base, resolve_after, chain_name)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot.id,
@@ -339,7 +350,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
 
 async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, blobs: BlobStore,
                         hashes: dict, skip: tuple[Path, ...], resolve_after: Callable,
-                        resume_from: str | None = None, store: bool = True) -> Batch:
+                        resume_point: str | None = None, store: bool = True) -> Batch:
     if req.code not in ("parent", "current"):
         raise UsageError(f"--code {req.code}: expected parent or current")
     project = configuration.find_project(Path(parent.project) / parent.workdir) \
@@ -376,7 +387,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                           is_git=parent.git_commit is not None)
     env = {k: v for k, v in parent.spec.env.items() if k not in set(req.unset_env)}
     base = _Base(project=project, config=config, snapshot_id=snapshot_id, options=options,
-                 env=env, parent=parent.id, resume_from=resume_from)
+                 env=env, parent=parent.id, resume_point=resume_point)
     runs, groups = _expand([step], base, resolve_after, None)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot_id,
                  git=git, runs=runs, groups=groups, warnings=warnings)

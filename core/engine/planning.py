@@ -60,8 +60,8 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
                      "after_plan": list(planned.after_local), "group": planned.group,
                      "env": spec.env, "retries": spec.policy.retries,
                      "stop_if": spec.policy.stop_if,
-                     "resume_from": planned.resume_from, "spec_key": planned.key,
-                     "after_search": planned.after_search})
+                     "resume_from": None, "resume_point": planned.resume_point,
+                     "spec_key": planned.key, "after_search": planned.after_search})
     counts: dict[str, int] = {}
     for item in runs:
         counts[item["action"]] = counts.get(item["action"], 0) + 1

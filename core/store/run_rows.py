@@ -39,7 +39,8 @@ def exact_paths(project: str, workdir: str) -> str | None:
 COLUMNS = ("id, name, state, target, gpus, command, template, params, overrides, env, tags, "
            "parent, priority, options, snapshot, project, workdir, git_commit, git_dirty, "
            "git_diff, base_env, exact_paths, created_at, group_id, depends_on, spec_key, "
-           "resume_from, retries, retry_on, retry_delay, stop_if, checkpoints, after_search")
+           "resume_point, retries, retry_on, retry_delay, stop_if, checkpoints, outputs, "
+           "after_search")
 _INSERT = (f"INSERT INTO runs ({COLUMNS}) VALUES "
            f"({','.join('?' * len(COLUMNS.split(',')))})")
 
@@ -60,8 +61,9 @@ def row(run_id: int, planned, options: str, code: tuple, at: str, group_id: int 
             spec.target, spec.gpus, dumps(spec.command), dumps(spec.template),
             dumps(spec.params), dumps(spec.overrides), dumps(spec.env), dumps(spec.tags),
             spec.parent, spec.priority, options, *code, at, group_id, dumps(depends),
-            planned.key, text(planned.resume_from), policy.retries, text(policy.retry_on),
-            policy.retry_delay, dumps(policy.stop_if), text(policy.checkpoints), after_search)
+            planned.key, text(planned.resume_point), policy.retries, text(policy.retry_on),
+            policy.retry_delay, dumps(policy.stop_if), text(policy.checkpoints),
+            dumps(policy.outputs), after_search)
 
 
 def insert(conn: sqlite3.Connection, rows: list[tuple]) -> None:

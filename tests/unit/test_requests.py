@@ -21,7 +21,7 @@ VALID = {"launch": LAUNCH, "clone": CLONE, "plan": {"launch": LAUNCH},
          "wait": {"ids": [1, 2]}, "search_stop": {"group": 1},
          "search_extend": {"group": 1, "trials": 5},
          "unwatch": {"ids": [1]}, "targets": {}, "watches": {}, "status": {}, "ping": {},
-         "stop": {}}
+         "stop": {}, "files": {"id": 1}, "pull": {"id": 1}}
 
 
 def test_every_op_has_a_request_class_and_an_engine_handler(tmp_path):
