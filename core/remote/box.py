@@ -364,9 +364,7 @@ class Box:
                     # The command stopped reading (it failed): its status and stderr say why.
                 result = await asyncio.wait_for(process.wait(), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
-                raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
-                                     target=self.label) from None
+                raise self._stalled(conn, limit, what) from None
             except (asyncssh.Error, OSError) as exc:
                 raise self._broken(conn, exc, what) from None
         self.bytes_received += len(result.stdout or b"") + len(result.stderr or b"")
@@ -397,9 +395,7 @@ class Box:
                 finally:
                     process.close()
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
-                raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
-                                     target=self.label) from None
+                raise self._stalled(conn, limit, what) from None
             except (asyncssh.Error, OSError) as exc:
                 raise self._broken(conn, exc, what) from None
         if result.returncode is None:
@@ -408,6 +404,11 @@ class Box:
             error = (result.stderr or b"").decode("utf-8", "replace").strip()[-300:]
             raise BoxError(f"{self.label}: {what} failed (exit {result.returncode}): "
                            f"{error or 'no message'}", target=self.label)
+
+    def _stalled(self, conn, limit: float, what: str) -> BoxUnreachable:
+        self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
+        return BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
+                              target=self.label)
 
     def _broken(self, conn, exc: BaseException | None, what: str) -> ExecutorError:
         import asyncssh  # lazy: see core/remote/__init__.py
