@@ -61,7 +61,7 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
                      "env": spec.env, "retries": spec.policy.retries,
                      "stop_if": spec.policy.stop_if,
                      "resume_from": None, "resume_point": planned.resume_point,
-                     "spec_key": planned.key})
+                     "spec_key": planned.key, "after_search": planned.after_search})
     counts: dict[str, int] = {}
     for item in runs:
         counts[item["action"]] = counts.get(item["action"], 0) + 1
@@ -78,12 +78,12 @@ def _waiting_now(conn: sqlite3.Connection) -> list[Waiting]:
     constraints = {row[0]: tuple(row[1:]) for row in
                    queue_queries.queue_constraints(conn, [q["id"] for q in queued])}
     blocked = dependencies.check(conn, [{"id": run_id, "depends_on": deps}
-                                        for run_id, (deps, _, _) in constraints.items()
+                                        for run_id, (deps, *_rest) in constraints.items()
                                         if deps != "[]"])
     waiting = []
     for q in queued:
-        _deps, not_before, avoid = constraints[q["id"]]
-        if q["id"] in blocked or (not_before and not_before > now):
+        _deps, not_before, avoid, after_search = constraints[q["id"]]
+        if q["id"] in blocked or (not_before and not_before > now) or after_search is not None:
             continue
         waiting.append(Waiting(q["id"], q["target"], q["gpus"], q["priority"],
                                tuple(json.loads(avoid))))
@@ -102,6 +102,8 @@ def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     for i in planned.after_local:
         if earlier[i][0] == "fail":
             return "fail", f"dependency failed: #{i} would fail"
+    if planned.after_search is not None:
+        return "wait", "waits for the search to end, then takes its best trial's values"
     pending = [str(d) for d in planned.spec.policy.after if deps[d][1] != "succeeded"]
     pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
     if pending:

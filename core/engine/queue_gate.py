@@ -23,8 +23,9 @@ class QueueGate:
         self.runner = runner
         self.wake = wake
         self._timer: asyncio.TimerHandle | None = None
-        # id -> (depends_on, not_before, avoid_gpus) of queued runs: fixed while a run is
-        # queued, so read once, not on every pass (they sit at the end of wide rows).
+        # id -> (depends_on, not_before, avoid_gpus, after_search) of queued runs: fixed
+        # while a run is queued, so read once, not on every pass (they sit at the end of
+        # wide rows); a search that ends changes those of the runs waiting for it (forget).
         self._known: dict[int, tuple] = {}
 
     def ready(self, rows) -> list[Waiting]:
@@ -36,9 +37,9 @@ class QueueGate:
                                                  for r in rows if self._known[r["id"]][0] != "[]"])
         waiting, later = [], None
         for r in rows:
-            _deps, not_before, avoid = self._known[r["id"]]
+            _deps, not_before, avoid, after_search = self._known[r["id"]]
             why = blocked.get(r["id"])
-            if why == dependencies.PENDING:
+            if why == dependencies.PENDING or after_search is not None:
                 continue
             if why is not None:
                 self.runner.finish(r["id"], Exit(exit_code=None, reason=why), cause="dependency")
@@ -56,9 +57,18 @@ class QueueGate:
         for gone in [i for i in self._known if i not in present]:
             del self._known[gone]
         new = [i for i in ids if i not in self._known]
-        for run_id, deps, not_before, avoid in queue_queries.queue_constraints(self.conn, new):
+        for run_id, deps, not_before, avoid, after_search in \
+                queue_queries.queue_constraints(self.conn, new):
             self._known[run_id] = (deps, not_before,
-                                   tuple(json.loads(avoid)) if avoid != "[]" else ())
+                                   tuple(json.loads(avoid)) if avoid != "[]" else (),
+                                   after_search)
+
+    def forget(self, ids: list[int]) -> None:
+        """These runs' constraints changed while queued (a search they waited for ended):
+        read them again."""
+        for run_id in ids:
+            self._known.pop(run_id, None)
+        self.wake()
 
     def _wake_at(self, when: str) -> None:
         """Wake the scheduler at `when` (ISO time), unless a timer does so sooner."""

@@ -20,12 +20,13 @@ def queued_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 
 def queue_constraints(conn: sqlite3.Connection, ids: list[int]):
-    """(id, depends_on JSON, not_before, avoid_gpus JSON) of these runs: fixed while a run
-    is queued, and wide, so callers read them once per run."""
+    """(id, depends_on JSON, not_before, avoid_gpus JSON, after_search) of these runs: fixed
+    while a run is queued (but for a run a search releases: see QueueGate.forget), and
+    wide, so callers read them once per run."""
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        yield from conn.execute("SELECT id, depends_on, not_before, avoid_gpus FROM runs "
-                                f"WHERE id IN ({_marks(chunk)})", chunk)
+        yield from conn.execute("SELECT id, depends_on, not_before, avoid_gpus, after_search "
+                                f"FROM runs WHERE id IN ({_marks(chunk)})", chunk)
 
 
 def running_placements(conn: sqlite3.Connection) -> list[tuple[str, tuple[int, ...]]]:
