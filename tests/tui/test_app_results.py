@@ -455,6 +455,24 @@ async def test_a_row_that_changes_state_keeps_the_best_marks_right(sweep):
         assert table.rows[5].state is RunState.RUNNING
 
 
+async def test_a_live_value_moves_the_best_mark_when_the_order_stays(sweep):
+    """Sorted by id (the default), a running run that beats the best value changes no row's
+    place: its new value still gets the mark, and the old best loses it. The marks were
+    computed only when the order changed, so a live sweep starred a value nobody had."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: "0.91*" in row_text(table, 3), what="run 3 the best")
+        ledger = Ledger.open(sweep.db)
+        ledger.add_metrics(5, [("val_acc", 9, 0.95)], {"val_acc": 0.95, "loss": 0.3}, {})
+        ledger.close()
+        await until(pilot, lambda: table.rows[5].metrics.get("val_acc") == 0.95,
+                    what="the new value")
+        assert table.sort_column == "id"
+        await until(pilot, lambda: "0.95*" in row_text(table, 5), what="the mark on run 5")
+        assert "0.91*" not in row_text(table, 3)
+
+
 async def test_a_typo_that_exits_2_in_milliseconds_gets_a_toast(app_env, cli):
     """A real run through the engine, launched from another terminal, that fails before
     the app's next look at the store (python3 exits 2 on a missing script)."""

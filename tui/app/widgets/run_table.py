@@ -133,6 +133,13 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
                 if index is not None:
                     self.shown[index] = (row, self.shown[index][1])
                     self._refresh_run(row.id)
+            # a live value may take or lose a column's best mark: read it from the new rows
+            self.filtered = [self.rows[row.id] for row in self.filtered]
+            self.cells = self._cells_for(self.filtered, self.result_columns)
+            best = self._best_values()
+            if best != self.best:
+                self.best = best
+                self.refresh()
         return changes
 
     def remove_rows(self, ids: list[int]) -> None:
