@@ -217,6 +217,19 @@ async def test_compare_any_number_of_runs_table_and_curves(sweep):
         assert [r.id for r in app.screen.runs] == [1, 2, 3, 4, 5, 6]
 
 
+async def test_escape_closes_compare_from_its_chart(sweep):
+    """The compare view opens with the chart focused and its footer says `escape close`;
+    the chart's own escape (back to the run list, on the main screen) swallowed the key."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.screen.query_one(RunTable).select_run(1)
+        await pilot.press("C")                                   # run 1's sweep
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        assert isinstance(app.focused, MetricChart)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.id == "main", what="back on the list")
+
+
 def plot_rows(chart_text: str) -> int:
     lines = chart_text.splitlines()
     top = next(i for i, line in enumerate(lines) if "┌" in line)
