@@ -37,6 +37,7 @@ def baseline(cli, env):
     (("cancel", str(2 ** 63)), 3, f"no run with id {2 ** 63}"),
     (("wait", str(2 ** 64)), 3, f"no run with id {2 ** 64}"),
     (("logs", "0"), 3, "no run with id 0"),
+    (("metrics", "1", "--key", "nope"), 2, "run 1 has no metric 'nope'"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code, needle):
     proc = cli(*args, check=False)
