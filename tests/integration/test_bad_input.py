@@ -47,6 +47,23 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
     assert store_fingerprint(env) == baseline
 
 
+@pytest.mark.parametrize("args, needle, hint", [
+    (("statsu",), "invalid choice: 'statsu'", "did you mean `tui status`?"),
+    (("status", "--bogus"), "unrecognized arguments: --bogus", "`tui status --help`"),
+    (("logs",), "the following arguments are required: id", "`tui logs --help`"),
+    (("status", "--state", "weird"), "invalid choice: 'weird'", "`tui status --help`"),
+    (("logs", "1", "--tail", "x"), "invalid int value: 'x'", "`tui logs --help`"),
+])
+def test_a_bad_flag_or_command_gets_one_line_and_a_hint(cli, args, needle, hint):
+    """argparse's own error printed its usage block and no hint, and named `tui` (not the
+    subcommand) for a subcommand's unknown flag."""
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2
+    error, hint_line = proc.stderr.splitlines()
+    assert error.startswith("error: ") and needle in error
+    assert hint_line.startswith("hint: ") and hint in hint_line
+
+
 def test_malformed_config_names_file_and_key(cli, env, project, baseline):
     (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 'many'\n")
     proc = cli("launch", "--", "true", check=False)
