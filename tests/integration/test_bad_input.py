@@ -38,6 +38,7 @@ def baseline(cli, env):
     (("wait", str(2 ** 64)), 3, f"no run with id {2 ** 64}"),
     (("logs", "0"), 3, "no run with id 0"),
     (("metrics", "1", "--key", "nope"), 2, "run 1 has no metric 'nope'"),
+    (("logs", "1", "--tail", "-3"), 2, "--tail -3: expected 0 or more lines"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code, needle):
     proc = cli(*args, check=False)
