@@ -39,6 +39,8 @@ def baseline(cli, env):
     (("logs", "0"), 3, "no run with id 0"),
     (("metrics", "1", "--key", "nope"), 2, "run 1 has no metric 'nope'"),
     (("logs", "1", "--tail", "-3"), 2, "--tail -3: expected 0 or more lines"),
+    (("status", "--group", "99"), 3, "no group 99"),
+    (("status", "--group", "99", "--json"), 3, "no group 99"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code, needle):
     proc = cli(*args, check=False)
