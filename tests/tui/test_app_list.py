@@ -2,6 +2,7 @@
 
 import os
 
+from core.paths import StorePaths
 from core.store.ledger import Ledger
 from core.models import RunState
 from tests.standins import nvidia_smi
@@ -190,3 +191,15 @@ async def test_runs_ending_together_share_one_toast_per_kind(demo):
     ids = ", ".join(str(r.id) for r in rows[:4])
     assert messages == [f"run {rows[4].id} {rows[4].name} failed (exit code 3)",
                         f"4 runs ended: 4 succeeded ({ids})"], "a cancel the user asked for: none"
+
+
+async def test_an_empty_store_says_how_to_launch_the_first_run(tmp_path):
+    """A new user's first look: the list was blank, the lower pane said `no run selected`
+    and the footer at 80 columns leaves `n new` out, so nothing said how to begin."""
+    paths = StorePaths(tmp_path / "store")
+    paths.ensure()
+    Ledger.open(paths.db).close()
+    app = demo_app(paths)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "n launches one" in app.export_screenshot()
+                    .replace("\xa0", " ").replace("&#160;", " "), what="how to begin")
