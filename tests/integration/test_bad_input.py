@@ -26,6 +26,7 @@ def baseline(cli, env):
     (("launch", "--gpus", "-1", "--", "true"), 2, "--gpus -1: expected 0 or more"),
     (("launch", "--set", "lr", "--", "true"), 2, "--set 'lr': expected KEY=VALUE"),
     (("launch",), 2, "nothing to launch"),
+    (("launch",), 2, "tui launch -- python3 train.py"),    # stock Debian has no `python`
     (("launch", "--bogus", "--", "true"), 2, "unrecognized arguments"),
     (("launch", "--gpus", "9" * 30, "--", "true"), 2, "gpus: expected an integer"),
     (("launch", "--retry-delay", "nan", "--", "true"), 2, "retry_delay: expected a finite"),

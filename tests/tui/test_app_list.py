@@ -201,5 +201,11 @@ async def test_an_empty_store_says_how_to_launch_the_first_run(tmp_path):
     Ledger.open(paths.db).close()
     app = demo_app(paths)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "n launches one" in app.export_screenshot()
-                    .replace("\xa0", " ").replace("&#160;", " "), what="how to begin")
+        await until(pilot, lambda: "n launches one" in screen_text(app), what="how to begin")
+        await pilot.press("n")
+        await until(pilot, lambda: "new run in" in screen_text(app), what="the new run dialog")
+        assert "ython3 train.py" in screen_text(app), "its example runs on stock Debian"  # p: the cursor
+
+
+def screen_text(app) -> str:
+    return app.export_screenshot().replace("\xa0", " ").replace("&#160;", " ")
