@@ -102,14 +102,14 @@ async def test_a_broken_theme_gives_a_notice_and_the_default(demo, tmp_path, mon
 async def test_keys_remapped_in_the_config(demo, tmp_path, monkeypatch):
     config = tmp_path / "config" / "runyard" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('[keys]\nclone = "C"\nquit = "ctrl+q"\n')
+    config.write_text('[keys]\nclone = "K"\nquit = "ctrl+q"\n')
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     app = make_app(demo, revive_engine=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("c", "q")
         assert not isinstance(app.screen, CloneDialog) and app.is_running
-        await pilot.press("C")
-        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog on C")
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog on K")
 
 
 async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """Every key binding of the app in one table: its id, default keys, action and words.
 
 Screens and widgets take their `BINDINGS` from here, the help screen lists this table, and
-`[keys]` in the config remaps any binding by id (`clone = "C"`, several keys: `"c,ctrl+k"`).
+`[keys]` in the config remaps any binding by id (`clone = "K"`, several keys: `"c,ctrl+k"`).
 Nothing is bound to ctrl+b (tmux's prefix) or ctrl+a (screen's).
 """
 
