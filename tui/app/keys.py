@@ -86,6 +86,8 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("chart_back", "escape", "back", "back to the run list"),
     ),
     "files": (
+        Key("files_down", "j", "cursor(1)", "next file"),
+        Key("files_up", "k", "cursor(-1)", "previous file"),
         Key("files_view", "enter", "view", "view the file (text or CSV)", show=True,
             short="view"),
         Key("files_pull", "p", "pull", "pull the run's files here (runs/ID/out)", show=True,
