@@ -37,6 +37,7 @@ BINDING_TESTS = {
     "test_app_files.py::test_files_of_a_run_are_listed_viewed_safely_and_pulled": {
         "files", "files_view", "files_pull", "files_all", "files_refresh", "files_back",
         "viewer_down", "viewer_up", "viewer_page_down", "viewer_page_up", "viewer_back"},
+    "test_app_files.py::test_j_and_k_move_in_the_files_list": {"files_down", "files_up"},
     "test_app_results.py::test_compare_any_number_of_runs_table_and_curves":
         {"compare", "chart_log", "chart_smooth"},
     "test_app_results.py::test_columns_any_param_or_metric_as_last_best_min_or_max":
