@@ -539,3 +539,18 @@ async def test_a_hostile_metric_name_is_plain_text_everywhere(sweep):
         await until(pilot, lambda: isinstance(app.screen, ColumnsDialog), what="columns")
         texts.append(widget_text(app.screen.query_one("#column-list")))
         assert not any("\x1b" in t or "PWNED" in t for t in texts), texts
+
+
+async def test_the_last_column_is_not_under_the_scrollbar(sweep):
+    """With more runs than rows the list has a scrollbar; the columns were laid out over the
+    whole width, so the rightmost one lost its last cell under it: its title (`los`) and
+    the best mark of its best run."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(80, 14)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: table.max_scroll_y > 0, what="a list that scrolls")
+        for width in range(50, 101):
+            await pilot.resize_terminal(width, 14)
+            await pilot.pause()
+            used = sum(c.width for c in table.columns) + len(table.columns) - 1
+            assert used <= table.scrollable_content_region.width, (width, table.columns)

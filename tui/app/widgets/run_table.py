@@ -346,10 +346,18 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
         self._widths = run_columns.measure(self.shown, self.result_columns,
                                            self.measure_results(), self.main,
                                            bool(self.gpu_figures), self.name_cell)
-        self.columns = run_columns.layout(self.size.width or 80, self._widths)
+        self.columns = run_columns.layout(self._layout_width(), self._widths)
+
+    def _layout_width(self) -> int:
+        """The columns' room: not the vertical scrollbar's column, or the rightmost column
+        loses its last cell (its title's last letter, its best mark) under it."""
+        return self.scrollable_content_region.width or self.size.width or 80
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self.on_resize()
 
     def on_resize(self) -> None:
-        self.columns = run_columns.layout(self.size.width or 80, self._widths)
+        self.columns = run_columns.layout(self._layout_width(), self._widths)
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
         self._scroll_to_cursor()
         self.refresh()
