@@ -54,6 +54,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
 @pytest.mark.parametrize("args, needle, hint", [
     (("statsu",), "invalid choice: 'statsu'", "did you mean `tui status`?"),
     (("status", "--bogus"), "unrecognized arguments: --bogus", "`tui status --help`"),
+    (("--home", "h", "status", "--bogus"), "unrecognized arguments", "`tui status --help`"),
     (("logs",), "the following arguments are required: id", "`tui logs --help`"),
     (("status", "--state", "weird"), "invalid choice: 'weird'", "`tui status --help`"),
     (("logs", "1", "--tail", "x"), "invalid int value: 'x'", "`tui logs --help`"),

@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None, argv)
-    parser.command = chosen if chosen in COMMANDS else None
+    parser.command = next((a for a in argv if a in COMMANDS), None)    # also after --home P
     args = parser.parse_args(_split_command(argv))
     if args.version:
         print(core.__version__)
