@@ -4,6 +4,7 @@ BINDING_TESTS says which test drives each binding id; a test checks it covers th
 """
 
 from core.models import RunState
+from core.store.ledger import Ledger
 from tests.tui.apps import demo_app, line_text, until, widget_text
 from tui.app import keys
 from tui.app.dialogs.sort_pick import HOTKEYS, SortDialog
@@ -200,3 +201,21 @@ async def test_a_wide_tall_screen_shows_log_and_chart_together_a_small_one_switc
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
         assert log.display and chart.display and app.focused is chart
+
+
+async def test_diff_of_a_clone_whose_parent_was_removed_says_so(demo):
+    """`tui rm` of a parent, then `d` on its clone: the app died with a traceback
+    (UnknownRun) instead of saying what is missing."""
+    ledger = Ledger.open(demo.db)
+    ledger.remove([1])                                      # run 3 is a clone of run 1
+    ledger.close()
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: 3 in table.index_of, what="run 3 listed")
+        table.select_run(3)
+        await pilot.press("d")
+        await until(pilot, lambda: any("no run with id 1" in str(n.message)
+                                       for n in app._notifications),
+                    what="a word on the removed parent")
+        assert app.is_running and app.screen.id == "main"

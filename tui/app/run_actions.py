@@ -243,5 +243,10 @@ class RunActions(_Screen):
             return
         if conn is None:                       # rows are listed only from an open store
             return
-        left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
+        try:
+            left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
+        except RunyardError as exc:                 # a parent removed with `tui rm`
+            self.app.notify(f"diff: {exc.message} (removed?); mark two runs to compare them",
+                            severity="warning", markup=False)
+            return
         self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))
