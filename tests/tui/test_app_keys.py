@@ -219,3 +219,20 @@ async def test_diff_of_a_clone_whose_parent_was_removed_says_so(demo):
                                        for n in app._notifications),
                     what="a word on the removed parent")
         assert app.is_running and app.screen.id == "main"
+
+
+async def test_clone_of_a_run_removed_from_another_terminal_says_so(demo):
+    """`tui rm 3` in another terminal, then `c` before the list heard of it: the app died
+    with an UnknownRun traceback."""
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: 3 in table.index_of, what="run 3 listed")
+        table.select_run(3)
+        ledger = Ledger.open(demo.db)
+        ledger.remove([3])
+        ledger.close()
+        app.screen.action_clone()                   # before the list is read again
+        await until(pilot, lambda: any("no run with id 3" in str(n.message)
+                                       for n in app._notifications), what="a word on run 3")
+        assert app.is_running

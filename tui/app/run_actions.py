@@ -44,7 +44,11 @@ class RunActions(_Screen):
         if row is None or self.app.store.conn is None:
             self.app.notify("no run selected", severity="warning")
             return None
-        return run_queries.get_run(self.app.store.conn, row.id)
+        try:
+            return run_queries.get_run(self.app.store.conn, row.id)
+        except RunyardError as exc:     # removed (tui rm) before the list was read again
+            self.app.notify(f"{exc.message} (removed?)", severity="warning", markup=False)
+            return None
 
     def _targets(self) -> list[str]:
         conn = self.app.store.conn
