@@ -3,6 +3,7 @@
 BINDING_TESTS says which test drives each binding id; a test checks it covers them all.
 """
 
+from core.errors import UnknownRun
 from core.models import RunState
 from core.store.ledger import Ledger
 from tests.tui.apps import demo_app, line_text, until, widget_text
@@ -236,3 +237,18 @@ async def test_clone_of_a_run_removed_from_another_terminal_says_so(demo):
         await until(pilot, lambda: any("no run with id 3" in str(n.message)
                                        for n in app._notifications), what="a word on run 3")
         assert app.is_running
+
+
+async def test_a_failed_request_shows_its_hint_on_a_line_of_its_own(demo):
+    """An error's hint came after a literal `\\n` (`no run with id 3\\nhint: ...`): the
+    message and hint were made one safe line together, newline included."""
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.in_thread("files", _fails)
+        await until(pilot, lambda: app._notifications, what="the failure said")
+        message = str(list(app._notifications)[-1].message)
+        assert message == "no run with id 3\nhint: list runs with: tui status --all", message
+
+
+def _fails() -> None:
+    raise UnknownRun("no run with id 3", hint="list runs with: tui status --all")
