@@ -39,6 +39,8 @@ LONG_SEGMENT = 16 * 1024         # longer lines go to the key=value reader only 
 MAX_NAMES = 2000                 # distinct metric names per run
 MAX_NAME_LENGTH = 200
 MAX_BARS = 32                    # progress bars whose last values are remembered
+OWN_NOTE = "runyard: "           # runyard's own lines in a log (core/runwrap.sh, the
+                                 # engine's Runner.note_in_log): never metrics
 STATE_VERSION = 2
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?"
                       r"|[P^_X][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])")
@@ -152,7 +154,7 @@ class OutputParser:
                                "skipped for metrics (the log keeps it)")
             return
         text = raw.strip()
-        if not text:
+        if not text or text.startswith(OWN_NOTE):
             return
         if redrawn:
             if text == self.last_text:

@@ -26,6 +26,7 @@ def baseline(cli, env):
     (("launch", "--gpus", "-1", "--", "true"), 2, "--gpus -1: expected 0 or more"),
     (("launch", "--set", "lr", "--", "true"), 2, "--set 'lr': expected KEY=VALUE"),
     (("launch",), 2, "nothing to launch"),
+    (("launch",), 2, "tui launch -- python3 train.py"),    # stock Debian has no `python`
     (("launch", "--bogus", "--", "true"), 2, "unrecognized arguments"),
     (("launch", "--gpus", "9" * 30, "--", "true"), 2, "gpus: expected an integer"),
     (("launch", "--retry-delay", "nan", "--", "true"), 2, "retry_delay: expected a finite"),
@@ -37,6 +38,10 @@ def baseline(cli, env):
     (("cancel", str(2 ** 63)), 3, f"no run with id {2 ** 63}"),
     (("wait", str(2 ** 64)), 3, f"no run with id {2 ** 64}"),
     (("logs", "0"), 3, "no run with id 0"),
+    (("metrics", "1", "--key", "nope"), 2, "run 1 has no metric 'nope'"),
+    (("logs", "1", "--tail", "-3"), 2, "--tail -3: expected 0 or more lines"),
+    (("status", "--group", "99"), 3, "no group 99"),
+    (("status", "--group", "99", "--json"), 3, "no group 99"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code, needle):
     proc = cli(*args, check=False)
@@ -44,6 +49,24 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
     assert needle in proc.stderr
     assert proc.stdout == ""
     assert store_fingerprint(env) == baseline
+
+
+@pytest.mark.parametrize("args, needle, hint", [
+    (("statsu",), "invalid choice: 'statsu'", "did you mean `tui status`?"),
+    (("status", "--bogus"), "unrecognized arguments: --bogus", "`tui status --help`"),
+    (("--home", "h", "status", "--bogus"), "unrecognized arguments", "`tui status --help`"),
+    (("logs",), "the following arguments are required: id", "`tui logs --help`"),
+    (("status", "--state", "weird"), "invalid choice: 'weird'", "`tui status --help`"),
+    (("logs", "1", "--tail", "x"), "invalid int value: 'x'", "`tui logs --help`"),
+])
+def test_a_bad_flag_or_command_gets_one_line_and_a_hint(cli, args, needle, hint):
+    """argparse's own error printed its usage block and no hint, and named `tui` (not the
+    subcommand) for a subcommand's unknown flag."""
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2
+    error, hint_line = proc.stderr.splitlines()
+    assert error.startswith("error: ") and needle in error
+    assert hint_line.startswith("hint: ") and hint in hint_line
 
 
 def test_malformed_config_names_file_and_key(cli, env, project, baseline):

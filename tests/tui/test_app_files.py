@@ -114,3 +114,18 @@ async def test_the_diff_of_two_runs_includes_their_outputs(app_env, cli, project
     assert "differs    results/metrics.csv" in shown
     assert "-2,0.3" in shown and "+2,0.2" in shown
     assert "same       same.txt" in shown and "only in B  extra.bin" in shown
+
+
+async def test_j_and_k_move_in_the_files_list(app_env, cli, project):
+    """j/k move in the run list, the log, the viewer and help; in the files list they did
+    nothing, so Enter kept opening the first file."""
+    (project / "write.py").write_text(WRITER)
+    run_id = cli.launch("python3", "write.py")
+    cli.wait_state(run_id, "succeeded")
+    app = make_app(app_env)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _open(pilot, app, run_id)
+        await pilot.press("j", "j", "k", "j", "enter")
+        await until(pilot, lambda: isinstance(app.screen, FileViewScreen), what="the viewer")
+        await until(pilot, lambda: app.screen.query(DataTable), what="results/metrics.csv")
+        assert screen.table.cursor_row == 2

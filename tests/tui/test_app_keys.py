@@ -3,7 +3,9 @@
 BINDING_TESTS says which test drives each binding id; a test checks it covers them all.
 """
 
+from core.errors import UnknownRun
 from core.models import RunState
+from core.store.ledger import Ledger
 from tests.tui.apps import demo_app, line_text, until, widget_text
 from tui.app import keys
 from tui.app.dialogs.sort_pick import HOTKEYS, SortDialog
@@ -37,6 +39,7 @@ BINDING_TESTS = {
     "test_app_files.py::test_files_of_a_run_are_listed_viewed_safely_and_pulled": {
         "files", "files_view", "files_pull", "files_all", "files_refresh", "files_back",
         "viewer_down", "viewer_up", "viewer_page_down", "viewer_page_up", "viewer_back"},
+    "test_app_files.py::test_j_and_k_move_in_the_files_list": {"files_down", "files_up"},
     "test_app_results.py::test_compare_any_number_of_runs_table_and_curves":
         {"compare", "chart_log", "chart_smooth"},
     "test_app_results.py::test_columns_any_param_or_metric_as_last_best_min_or_max":
@@ -199,3 +202,53 @@ async def test_a_wide_tall_screen_shows_log_and_chart_together_a_small_one_switc
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
         assert log.display and chart.display and app.focused is chart
+
+
+async def test_diff_of_a_clone_whose_parent_was_removed_says_so(demo):
+    """`tui rm` of a parent, then `d` on its clone: the app died with a traceback
+    (UnknownRun) instead of saying what is missing."""
+    ledger = Ledger.open(demo.db)
+    ledger.remove([1])                                      # run 3 is a clone of run 1
+    ledger.close()
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: 3 in table.index_of, what="run 3 listed")
+        table.select_run(3)
+        await pilot.press("d")
+        await until(pilot, lambda: any("no run with id 1" in str(n.message)
+                                       for n in app._notifications),
+                    what="a word on the removed parent")
+        assert app.is_running and app.screen.id == "main"
+
+
+async def test_clone_of_a_run_removed_from_another_terminal_says_so(demo):
+    """`tui rm 3` in another terminal, then `c` before the list heard of it: the app died
+    with an UnknownRun traceback."""
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: 3 in table.index_of, what="run 3 listed")
+        table.select_run(3)
+        ledger = Ledger.open(demo.db)
+        ledger.remove([3])
+        ledger.close()
+        app.screen.action_clone()                   # before the list is read again
+        await until(pilot, lambda: any("no run with id 3" in str(n.message)
+                                       for n in app._notifications), what="a word on run 3")
+        assert app.is_running
+
+
+async def test_a_failed_request_shows_its_hint_on_a_line_of_its_own(demo):
+    """An error's hint came after a literal `\\n` (`no run with id 3\\nhint: ...`): the
+    message and hint were made one safe line together, newline included."""
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.in_thread("files", _fails)
+        await until(pilot, lambda: app._notifications, what="the failure said")
+        message = str(list(app._notifications)[-1].message)
+        assert message == "no run with id 3\nhint: list runs with: tui status --all", message
+
+
+def _fails() -> None:
+    raise UnknownRun("no run with id 3", hint="list runs with: tui status --all")

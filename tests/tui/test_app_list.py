@@ -2,6 +2,7 @@
 
 import os
 
+from core.paths import StorePaths
 from core.store.ledger import Ledger
 from core.models import RunState
 from tests.standins import nvidia_smi
@@ -101,14 +102,14 @@ async def test_a_broken_theme_gives_a_notice_and_the_default(demo, tmp_path, mon
 async def test_keys_remapped_in_the_config(demo, tmp_path, monkeypatch):
     config = tmp_path / "config" / "runyard" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('[keys]\nclone = "C"\nquit = "ctrl+q"\n')
+    config.write_text('[keys]\nclone = "K"\nquit = "ctrl+q"\n')
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     app = make_app(demo, revive_engine=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("c", "q")
         assert not isinstance(app.screen, CloneDialog) and app.is_running
-        await pilot.press("C")
-        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog on C")
+        await pilot.press("K")
+        await until(pilot, lambda: isinstance(app.screen, CloneDialog), what="the dialog on K")
 
 
 async def test_gpu_columns_show_live_figures(app_env, cli, env, tmp_path, monkeypatch):
@@ -190,3 +191,21 @@ async def test_runs_ending_together_share_one_toast_per_kind(demo):
     ids = ", ".join(str(r.id) for r in rows[:4])
     assert messages == [f"run {rows[4].id} {rows[4].name} failed (exit code 3)",
                         f"4 runs ended: 4 succeeded ({ids})"], "a cancel the user asked for: none"
+
+
+async def test_an_empty_store_says_how_to_launch_the_first_run(tmp_path):
+    """A new user's first look: the list was blank, the lower pane said `no run selected`
+    and the footer at 80 columns leaves `n new` out, so nothing said how to begin."""
+    paths = StorePaths(tmp_path / "store")
+    paths.ensure()
+    Ledger.open(paths.db).close()
+    app = demo_app(paths)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "n launches one" in screen_text(app), what="how to begin")
+        await pilot.press("n")
+        await until(pilot, lambda: "new run in" in screen_text(app), what="the new run dialog")
+        assert "ython3 train.py" in screen_text(app), "its example runs on stock Debian"  # p: the cursor
+
+
+def screen_text(app) -> str:
+    return app.export_screenshot().replace("\xa0", " ").replace("&#160;", " ")

@@ -195,7 +195,7 @@ def test_a_spec_edited_as_toml_becomes_a_clone_request():
 def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
     user = tmp_path / "config" / "runyard" / "config.toml"
     user.parent.mkdir(parents=True)
-    user.write_text('[app]\ntheme = "light"\nbell = true\n[keys]\nclone = "C"\n')
+    user.write_text('[app]\ntheme = "light"\nbell = true\n[keys]\nclone = "K"\n')
     project = tmp_path / "project"
     project.mkdir()
     (project / "runyard.toml").write_text('[app]\ntoasts = "failures"\n[keys]\nrerun = "R"\n')
@@ -203,7 +203,7 @@ def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
     settings, problems = app_settings.load(project, environ=environ)
     assert problems == []
     assert (settings.theme, settings.bell, settings.toasts) == ("light", True, "failures")
-    assert settings.keys == {"clone": "C", "rerun": "R"}
+    assert settings.keys == {"clone": "K", "rerun": "R"}
     settings, _ = app_settings.load(project, theme="contrast", environ=environ)
     assert settings.theme == "contrast", "--theme wins"
     (project / "runyard.toml").write_text('[keys]\nexplode = "E"\n')
@@ -211,6 +211,23 @@ def test_app_settings_are_checked_and_merge_key_by_key(tmp_path, monkeypatch):
     assert "keys.explode: unknown binding id" in problems[0] and settings.keys == {}
     (project / "runyard.toml").write_text('[keys]\nquit = "ctrl+b"\n')
     assert "tmux" in app_settings.load(project, environ=environ)[1][0]
+
+
+def test_a_remapped_key_another_binding_has_is_refused(tmp_path):
+    """`clone = "C"`, the README's own example, took compare's key: both said C in the
+    footer and help, and C only cloned."""
+    project = tmp_path / "project"
+    project.mkdir()
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    (project / "runyard.toml").write_text('[keys]\nclone = "C"\n')
+    settings, problems = app_settings.load(project, environ=environ)
+    assert "keys.clone: C is compare's key already" in problems[0] and settings.keys == {}
+    (project / "runyard.toml").write_text('[keys]\nclone = "C"\ncompare = "ctrl+k"\n')
+    settings, problems = app_settings.load(project, environ=environ)
+    assert problems == [] and settings.keys == {"clone": "C", "compare": "ctrl+k"}
+    (project / "runyard.toml").write_text('[keys]\nlog_search = "n"\n')
+    assert "keys.log_search: n is log_older's key already" in \
+        app_settings.load(project, environ=environ)[1][0]
 
 
 def test_the_engine_accepts_app_sections_it_cannot_check():

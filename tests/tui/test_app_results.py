@@ -217,6 +217,19 @@ async def test_compare_any_number_of_runs_table_and_curves(sweep):
         assert [r.id for r in app.screen.runs] == [1, 2, 3, 4, 5, 6]
 
 
+async def test_escape_closes_compare_from_its_chart(sweep):
+    """The compare view opens with the chart focused and its footer says `escape close`;
+    the chart's own escape (back to the run list, on the main screen) swallowed the key."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.screen.query_one(RunTable).select_run(1)
+        await pilot.press("C")                                   # run 1's sweep
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        assert isinstance(app.focused, MetricChart)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.id == "main", what="back on the list")
+
+
 def plot_rows(chart_text: str) -> int:
     lines = chart_text.splitlines()
     top = next(i for i, line in enumerate(lines) if "┌" in line)
@@ -455,6 +468,24 @@ async def test_a_row_that_changes_state_keeps_the_best_marks_right(sweep):
         assert table.rows[5].state is RunState.RUNNING
 
 
+async def test_a_live_value_moves_the_best_mark_when_the_order_stays(sweep):
+    """Sorted by id (the default), a running run that beats the best value changes no row's
+    place: its new value still gets the mark, and the old best loses it. The marks were
+    computed only when the order changed, so a live sweep starred a value nobody had."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: "0.91*" in row_text(table, 3), what="run 3 the best")
+        ledger = Ledger.open(sweep.db)
+        ledger.add_metrics(5, [("val_acc", 9, 0.95)], {"val_acc": 0.95, "loss": 0.3}, {})
+        ledger.close()
+        await until(pilot, lambda: table.rows[5].metrics.get("val_acc") == 0.95,
+                    what="the new value")
+        assert table.sort_column == "id"
+        await until(pilot, lambda: "0.95*" in row_text(table, 5), what="the mark on run 5")
+        assert "0.91*" not in row_text(table, 3)
+
+
 async def test_a_typo_that_exits_2_in_milliseconds_gets_a_toast(app_env, cli):
     """A real run through the engine, launched from another terminal, that fails before
     the app's next look at the store (python3 exits 2 on a missing script)."""
@@ -508,3 +539,18 @@ async def test_a_hostile_metric_name_is_plain_text_everywhere(sweep):
         await until(pilot, lambda: isinstance(app.screen, ColumnsDialog), what="columns")
         texts.append(widget_text(app.screen.query_one("#column-list")))
         assert not any("\x1b" in t or "PWNED" in t for t in texts), texts
+
+
+async def test_the_last_column_is_not_under_the_scrollbar(sweep):
+    """With more runs than rows the list has a scrollbar; the columns were laid out over the
+    whole width, so the rightmost one lost its last cell under it: its title (`los`) and
+    the best mark of its best run."""
+    app = demo_app(sweep)
+    async with app.run_test(size=(80, 14)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: table.max_scroll_y > 0, what="a list that scrolls")
+        for width in range(50, 101):
+            await pilot.resize_terminal(width, 14)
+            await pilot.pause()
+            used = sum(c.width for c in table.columns) + len(table.columns) - 1
+            assert used <= table.scrollable_content_region.width, (width, table.columns)

@@ -37,6 +37,15 @@ def test_units_times_and_library_chatter_are_not_metrics():
     assert values("`Trainer.fit` stopped: `max_epochs=3` reached.\n") == {}
 
 
+def test_runyards_own_notes_in_a_log_are_not_metrics():
+    """The run wrapper's and the engine's lines read as `key: value`: a command named `5`
+    gave the metric found=5, and a run that left a process behind the metric running=1."""
+    assert values("runyard: command not found: 5\n") == {}
+    assert values("runyard: ended processes the run left running: 1 process "
+                  "(pid 4242: sleep 300)\n") == {}
+    assert values("runyard: command not found: 5\nloss=0.5\n") == {"loss": 0.5}
+
+
 def test_lines_led_by_their_step():
     assert points("Step 100: loss 0.45\n") == [("loss", 100, 0.45)]
     assert points("epoch 3/10 - loss: 0.4 - acc: 0.81\n") == [("loss", 3, 0.4), ("acc", 3, 0.81)]

@@ -129,11 +129,12 @@ class RunyardApp(App):
     def report_failure(self, worker: Worker) -> None:
         """Say what went wrong in a worker (widgets' workers report here too)."""
         error = worker.error
-        if isinstance(error, RunyardError):
-            message = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+        if isinstance(error, RunyardError):        # each line made safe on its own
+            message = plain(error.message) + (f"\nhint: {plain(error.hint)}" if error.hint
+                                              else "")
         else:
-            message = f"{type(error).__name__}: {error}"
-        self.notify(plain(message), title=f"{worker.name} failed", severity="error",
+            message = plain(f"{type(error).__name__}: {error}")
+        self.notify(message, title=f"{worker.name} failed", severity="error",
                     timeout=10, markup=False)
 
     # ------------------------------------------------------------ notices

@@ -1,7 +1,7 @@
 """Every key binding of the app in one table: its id, default keys, action and words.
 
 Screens and widgets take their `BINDINGS` from here, the help screen lists this table, and
-`[keys]` in the config remaps any binding by id (`clone = "C"`, several keys: `"c,ctrl+k"`).
+`[keys]` in the config remaps any binding by id (`clone = "K"`, several keys: `"c,ctrl+k"`).
 Nothing is bound to ctrl+b (tmux's prefix) or ctrl+a (screen's).
 """
 
@@ -86,6 +86,8 @@ TABLE: dict[str, tuple[Key, ...]] = {
         Key("chart_back", "escape", "back", "back to the run list"),
     ),
     "files": (
+        Key("files_down", "j", "cursor(1)", "next file"),
+        Key("files_up", "k", "cursor(-1)", "previous file"),
         Key("files_view", "enter", "view", "view the file (text or CSV)", show=True,
             short="view"),
         Key("files_pull", "p", "pull", "pull the run's files here (runs/ID/out)", show=True,

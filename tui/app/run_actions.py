@@ -44,7 +44,11 @@ class RunActions(_Screen):
         if row is None or self.app.store.conn is None:
             self.app.notify("no run selected", severity="warning")
             return None
-        return run_queries.get_run(self.app.store.conn, row.id)
+        try:
+            return run_queries.get_run(self.app.store.conn, row.id)
+        except RunyardError as exc:     # removed (tui rm) before the list was read again
+            self.app.notify(f"{exc.message} (removed?)", severity="warning", markup=False)
+            return None
 
     def _targets(self) -> list[str]:
         conn = self.app.store.conn
@@ -243,5 +247,10 @@ class RunActions(_Screen):
             return
         if conn is None:                       # rows are listed only from an open store
             return
-        left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
+        try:
+            left, right = (run_queries.get_run(conn, i) for i in (left_id, right_id))
+        except RunyardError as exc:                 # a parent removed with `tui rm`
+            self.app.notify(f"diff: {exc.message} (removed?); mark two runs to compare them",
+                            severity="warning", markup=False)
+            return
         self.app.push_screen(DiffScreen(compare(left, right, BlobStore(self.app.paths.blobs))))

@@ -8,7 +8,7 @@
     main_metric = "loss"     # the metric shown in the run list (default: loss, else the first)
 
     [keys]
-    clone = "C"              # binding id = keys (see `?` in the app, or tui/app/keys.py)
+    clone = "K"              # binding id = keys (see `?` in the app, or tui/app/keys.py)
 
 Precedence for the theme: `--theme`, then `RUNYARD_THEME`, then `[app] theme`, then quiet.
 `load` hands both parsers to core.config (SECTIONS); the engine and the headless CLI keep
@@ -25,7 +25,7 @@ from typing import Any
 
 from core import config as configuration
 from core.errors import ConfigError
-from tui.app.keys import ALL_IDS
+from tui.app.keys import ALL_IDS, TABLE, display
 
 DEFAULT_THEME = "quiet"
 TOAST_CHOICES = ("all", "failures", "none")
@@ -77,7 +77,24 @@ def parse_keys(path: Path, value: Any) -> dict[str, str]:
                                      'keys such as "c" or "c,ctrl+k" (not ctrl+b, tmux\'s '
                                      'prefix)', keys)
         out[binding_id] = keys.replace(" ", "")
+    _refuse_clashes(path, out)
     return out
+
+
+def _refuse_clashes(path: Path, keymap: dict[str, str]) -> None:
+    """A remapped key that another binding of the same place already has took that binding's
+    key away without a word (`clone = "C"` left compare with no key); it is an error."""
+    for bindings in TABLE.values():
+        owner: dict[str, str] = {}
+        for binding in bindings:
+            for key in keymap.get(binding.id, binding.keys).split(","):
+                other = owner.setdefault(key, binding.id)
+                if other != binding.id and (binding.id in keymap or other in keymap):
+                    mine, theirs = (binding.id, other) if binding.id in keymap \
+                        else (other, binding.id)
+                    raise ConfigError(f"{path}: keys.{mine}: {display(key)} is {theirs}'s key "
+                                      "already", hint=f"choose another key, or give {theirs} "
+                                      f"one too ({theirs} = \"...\")")
 
 
 # The sections the app owns, checked when the app reads the config (core.config.load).

@@ -111,7 +111,7 @@ def launch(args, paths: StorePaths) -> int:
         argv = argv[1:]
     if not argv and not args.file:
         raise UsageError("nothing to launch: give a command after --",
-                         hint="for example: tui launch -- python train.py --lr 0.01")
+                         hint="for example: tui launch -- python3 train.py --lr 0.01")
     if args.debounce is not None and not args.watch:
         raise UsageError("--debounce goes with --watch PATH")
     search = None

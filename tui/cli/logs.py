@@ -17,7 +17,7 @@ import sys
 import time
 import unicodedata
 
-from core.errors import ExitCode
+from core.errors import ExitCode, UsageError
 from core.paths import StorePaths
 from core.store import queries as run_queries
 from core.textsafe import clean_bytes
@@ -31,6 +31,9 @@ FOLLOW_POLL = 0.1               # seconds between looks at a followed log that i
 
 
 def logs(args, paths: StorePaths) -> int:
+    if args.tail is not None and args.tail < 0:     # `tail -3` habits: it printed nothing
+        raise UsageError(f"--tail {args.tail}: expected 0 or more lines",
+                         hint="for example: tui logs ID --tail 3")
     conn = need_reader(paths)
     run_id = run_queries.resolve_id(conn, args.id)
     log = LogFile(paths.output_log(run_id))

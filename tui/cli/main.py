@@ -14,6 +14,7 @@ from core.errors import ExitCode, RunyardError
 TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read these names
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
     from core.paths import StorePaths
 
@@ -25,6 +26,29 @@ if TYPE_CHECKING:
 EPILOG = """exit codes: 0 ok, 1 a waited-for run did not succeed, 2 usage error, 3 unknown run or
 target, 4 configuration error, 5 engine unavailable, 6 store not writable (disk full),
 124 wait timed out, 130 interrupted."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, erring as every `tui` error does: one line, a hint, exit code 2 (argparse's
+    own prints the usage block, and names `tui` for a subcommand's unknown flag)."""
+
+    command: str | None = None          # the subcommand argv names, for the hint
+
+    def error(self, message: str) -> NoReturn:
+        from core.textsafe import inline    # lazy: only an error pays for it
+        print(f"error: {inline(message)}", file=sys.stderr)
+        print(f"hint: {inline(self._hint(message))}", file=sys.stderr)
+        sys.exit(ExitCode.USAGE)
+
+    def _hint(self, message: str) -> str:
+        prog = f"tui {self.command}" if self.prog == "tui" and self.command else self.prog
+        if message.startswith("argument COMMAND: invalid choice: '"):
+            import difflib                  # lazy: ~1 ms, paid only by a mistyped command
+            typed = message.split("'")[1]
+            close = difflib.get_close_matches(typed, COMMANDS, n=1)
+            if close:
+                return f"did you mean `tui {close[0]}`? `tui --help` lists the commands"
+        return f"`{prog} --help` lists what it takes"
 
 
 def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
@@ -301,10 +325,10 @@ COMMANDS = {
 }
 
 
-def build_parser(only: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, argv: list[str] | None = None) -> Parser:
     """The whole parser; with `only`, just that subcommand gets its arguments (faster), and
     launch and clone get their workflow options only when `argv` uses them."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tui", epilog=EPILOG,
         description="runyard: launch, watch and compare experiment runs. "
                     "With no command, opens the full-screen app.")
@@ -339,6 +363,7 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None, argv)
+    parser.command = next((a for a in argv if a in COMMANDS), None)    # also after --home P
     args = parser.parse_args(_split_command(argv))
     if args.version:
         print(core.__version__)

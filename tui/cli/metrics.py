@@ -23,6 +23,13 @@ def metrics(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     run_id = run_queries.resolve_id(conn, args.ids[0])
     series = run_queries.metric_series(conn, run_id, args.key or None)
+    missing = [key for key in args.key or () if key not in series]
+    if missing:                 # a typo'd key is an error, not "no metrics yet"
+        known = sorted(run_queries.latest_metrics(conn, run_id))
+        raise UsageError(f"run {run_id} has no metric "
+                         + ", ".join(repr(key) for key in missing),
+                         hint=f"its metrics: {', '.join(known)}" if known
+                         else "it has no metrics yet")
     if args.json:
         emit({"run": run_id, "metrics": {
             key: [[step, run_queries.json_number(value)] for step, value in points]

@@ -39,6 +39,17 @@ def run(args, paths: StorePaths) -> int:
 # ---------------------------------------------------------------- helpers
 
 
+def need_group(conn: sqlite3.Connection | None, group_id: int) -> None:
+    """A group id that names no group is an error, not an empty list of runs."""
+    if conn is not None and any(g["id"] == group_id
+                                for g in run_queries.groups_json(conn, [group_id])):
+        return
+    groups = run_queries.groups_json(conn) if conn is not None else []
+    known = ", ".join(f"{g['id']} ({g['name']})" for g in groups[-10:])
+    raise UnknownRun(f"no group {group_id}", hint=f"groups: {known}" if known else
+                     "launch a sweep with: tui launch --sweep lr=0.1,0.01 -- COMMAND")
+
+
 def reader(paths: StorePaths, *, revive: bool = True) -> sqlite3.Connection | None:
     """A read connection to the store, or None when there is no store yet.
 
@@ -76,6 +87,8 @@ def resolve_ids(conn: sqlite3.Connection, texts: list[str]) -> list[int]:
 
 def status(args, paths: StorePaths) -> int:
     conn = reader(paths)
+    if args.group is not None:
+        need_group(conn, args.group)
     if args.format == "tmux":
         print(_tmux_line(conn))
         return ExitCode.OK

@@ -44,7 +44,7 @@ class NewRunDialog(ModalScreen[LaunchRequest | None]):
             yield Static(f"new run in {self.cwd}", classes="title", markup=False)
             with VerticalScroll(classes="fields"):
                 yield field("command", Input(self.command, id="command", compact=True,
-                                             placeholder="python train.py --lr 0.01"))
+                                             placeholder="python3 train.py --lr 0.01"))
                 yield field("name", Input(id="name", compact=True,
                                           placeholder="(from the command)"))
                 yield field("target", Input("local", id="target", compact=True,

@@ -138,3 +138,8 @@ class CompareScreen(Screen[None]):
 
     def action_dismiss_dialog(self) -> None:
         self.dismiss(None)
+
+    def on_metric_chart_back(self, event: MetricChart.Back) -> None:
+        """The chart's escape (back to the list on the main screen) closes the view here."""
+        event.stop()
+        self.dismiss(None)

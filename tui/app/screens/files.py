@@ -121,6 +121,13 @@ class FilesScreen(Screen[None]):
         self.app.in_thread("view", fetch, lambda got: self.app.push_screen(
             _viewer(f"run {run_id} · {plain(path)}", *got)))
 
+    def action_cursor(self, step: int) -> None:
+        """j/k, as in every other list here (the table itself answers the arrows)."""
+        if step > 0:
+            self.table.action_cursor_down()
+        else:
+            self.table.action_cursor_up()
+
     def action_pull(self) -> None:
         run_id = self.run_id
         self.app.in_thread("pull", lambda: self._client().request(PullRequest(id=run_id)),

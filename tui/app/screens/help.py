@@ -41,7 +41,7 @@ class HelpScreen(ModalScreen[None]):
             lines.append(line)
         table = Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
         with Vertical(classes="dialog help"):
-            yield Static("keys · remap any of them in the config: [keys] clone = \"C\"",
+            yield Static("keys · remap any of them in the config: [keys] clone = \"K\"",
                          classes="title", markup=False)
             with VerticalScroll(classes="fields"):
                 yield Static(table, classes="help-table")

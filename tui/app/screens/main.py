@@ -188,6 +188,8 @@ class MainScreen(RunActions, ViewActions, Screen):
         head = self.table.head_of(row) if row is not None else None
         if row is not None and head is not None and head.folded:
             self._group_header(text, row, head)
+        elif not self.table.rows:           # a new store: say how to begin
+            text.append("no runs yet: n launches one (or tui launch -- COMMAND)")
         elif row is not None:
             text.append(f"{STATE_GLYPHS[row.state]} run {row.id} {plain(row.name)}", "bold")
             took = formatting.duration(row.elapsed(self.app.clock()))
@@ -205,7 +207,7 @@ class MainScreen(RunActions, ViewActions, Screen):
             shown = params_text(row, sorted(row.params))
             if shown:
                 text.append(f" · {shown}")
-        if self._log_status and self._log_status != "no output yet":
+        if self._log_status and self._log_status != "no output yet" and self.table.rows:
             text.append(f"  │ {self._log_status}", "dim")
         self.query_one("#detail-header", Static).update(text)
 

@@ -139,6 +139,13 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
                 if index is not None:
                     self.shown[index] = (row, self.shown[index][1])
                     self._refresh_run(row.id)
+            # a live value may take or lose a column's best mark: read it from the new rows
+            self.filtered = [self.rows[row.id] for row in self.filtered]
+            self.cells = self._cells_for(self.filtered, self.result_columns)
+            best = self._best_values()
+            if best != self.best:
+                self.best = best
+                self.refresh()
         return changes
 
     def remove_rows(self, ids: list[int]) -> None:
@@ -345,10 +352,18 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
         self._widths = run_columns.measure(self.shown, self.result_columns,
                                            self.measure_results(), self.main,
                                            bool(self.gpu_figures), self.name_cell)
-        self.columns = run_columns.layout(self.size.width or 80, self._widths)
+        self.columns = run_columns.layout(self._layout_width(), self._widths)
+
+    def _layout_width(self) -> int:
+        """The columns' room: not the vertical scrollbar's column, or the rightmost column
+        loses its last cell (its title's last letter, its best mark) under it."""
+        return self.scrollable_content_region.width or self.size.width or 80
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self.on_resize()
 
     def on_resize(self) -> None:
-        self.columns = run_columns.layout(self.size.width or 80, self._widths)
+        self.columns = run_columns.layout(self._layout_width(), self._widths)
         self.virtual_size = Size(self.size.width, len(self.shown) + 1)
         self._scroll_to_cursor()
         self.refresh()
