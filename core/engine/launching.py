@@ -176,7 +176,8 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
     """The policy as a run keeps it: checked, defaults filled in, `after` as run ids."""
     retries = policy.retries or 0
     if retries < 0 or retries > 100:
-        raise UsageError(f"--retries {retries}: expected 0 to 100")
+        raise UsageError(f"--retries {retries}: expected 0 to 100",
+                         hint="--retries N runs a failed run again up to N times (0: never)")
     delay = DEFAULT_RETRY_DELAY if policy.retry_delay is None else policy.retry_delay
     if delay < 0:
         raise UsageError(f"--retry-delay {delay}: expected 0 or more seconds")

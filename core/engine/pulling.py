@@ -128,7 +128,8 @@ class Puller:
         try:
             await asyncio.to_thread(self.dest.mkdir, parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create {self.dest}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot create {self.dest}: {exc.strerror or exc}",
+                             hint="pull into a folder you can write to: --to DIR") from None
         fetch: list[RunFile] = []
         have: dict[str, Path] = {}                     # sha -> a local file with it
         for item in files:

@@ -146,7 +146,8 @@ def build(axes: list[Axis], samples: int | None, seed: int | None) -> Sweep:
         raise UsageError(f"--sweep {dup}: the same param is swept twice")
     if samples is not None:
         if samples < 1 or samples > MAX_RUNS:
-            raise UsageError(f"--samples {samples}: expected 1 to {MAX_RUNS}")
+            raise UsageError(f"--samples {samples}: expected 1 to {MAX_RUNS}",
+                             hint="--samples N draws N runs from the --sweep ranges")
         if seed is None:
             seed = random.SystemRandom().randrange(1, 2**31)
     else:

@@ -58,6 +58,10 @@ def test_bad_input_is_refused_and_changes_nothing(cli, env, baseline, args, code
     (("logs",), "the following arguments are required: id", "`tui logs --help`"),
     (("status", "--state", "weird"), "invalid choice: 'weird'", "`tui status --help`"),
     (("logs", "1", "--tail", "x"), "invalid int value: 'x'", "`tui logs --help`"),
+    (("launch", "--samples", "0", "--sweep", "lr=log(1e-4,1e-1)", "--", "true"),
+     "--samples 0: expected 1 to", "--samples N draws N runs"),
+    (("launch", "--retries", "-1", "--", "true"), "--retries -1: expected 0 to 100",
+     "--retries N runs a failed run again"),
 ])
 def test_a_bad_flag_or_command_gets_one_line_and_a_hint(cli, args, needle, hint):
     """argparse's own error printed its usage block and no hint, and named `tui` (not the
