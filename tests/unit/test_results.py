@@ -78,6 +78,21 @@ def test_the_best_of_each_metric_column_and_ranking_best_first():
     assert [r.id for r in worst_first] == [1, 2, 4, 3, 5], "missing last either way"
 
 
+def test_a_diverged_value_is_never_the_best_nor_ranked_first():
+    # A run whose metric went to inf (a diverged loss, a score that overflowed) had the best
+    # mark and the top of the ranking for a higher-is-better metric.
+    rows = [row(1, {"lr": 0.1}, {"val_acc": 0.8, "loss": 0.4}),
+            row(2, {"lr": 10.0}, {"val_acc": math.inf, "loss": -math.inf}),
+            row(3, {"lr": 0.01}, {"val_acc": 0.7, "loss": 0.3})]
+    cells = results.Cells()
+    columns = results.parse_columns(["val_acc,loss"], rows)
+    assert results.best_ids(rows, columns, cells) == {"val_acc": {1}, "loss": {3}}
+    for column, order in zip(columns, ([1, 3, 2], [3, 1, 2])):
+        ranked = sorted(rows, key=results.rank_key(lambda r: cells(r, column),
+                                                   cells.best_first(column)))
+        assert [r.id for r in ranked] == order
+
+
 def test_numbers_line_up_on_the_decimal_point():
     texts = [results.cell_text(v) for v in (0.9123, 12.5, 3, 1.5e-5, float("nan"))]
     left, right = formatting.decimal_widths(texts)

@@ -184,7 +184,7 @@ def best_ids(rows: list[RunRow], columns: list[ResultColumn], cells: "Cells") ->
         best, ids = None, set()
         for row in rows:
             v = cells(row, column)
-            if v is None or v != v:
+            if v is None or not _finite(v):
                 continue
             if best is None or (v < best if lower else v > best):
                 best, ids = v, {row.id}
@@ -221,11 +221,15 @@ def rank_key(value_of: Callable, descending: bool,
         if isinstance(v, bool):
             return (1, 0, str(v), tiebreak(item))
         if isinstance(v, (int, float)):
-            if v != v:
+            if not _finite(v):               # NaN or a diverged ±inf: never ranked best
                 return (2, 0, "", tiebreak(item))
             return (0, -v if descending else v, "", tiebreak(item))
         return (1, 0, str(v), tiebreak(item))
     return key
+
+
+def _finite(v) -> bool:
+    return not isinstance(v, float) or math.isfinite(v)
 
 
 def needs_extremes(columns: list[ResultColumn]) -> list[str]:
