@@ -53,6 +53,17 @@ def number(value) -> str:
     return f"{value:.3e}"
 
 
+def reason_beside(state: str, reason: str) -> str:
+    """A run's reason as said after its state: `cancelled (received SIGTERM)` beside the
+    state `cancelled` says only `received SIGTERM`, not the state twice."""
+    if reason == state:
+        return ""
+    if reason.startswith(state + " "):
+        rest = reason[len(state) + 1:]
+        return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest
+    return reason
+
+
 def varying_params(param_sets: list[dict]) -> list[str]:
     """The param names whose values differ between runs (all of them for a single run)."""
     if len(param_sets) <= 1:

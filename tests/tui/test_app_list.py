@@ -209,3 +209,20 @@ async def test_an_empty_store_says_how_to_launch_the_first_run(tmp_path):
 
 def screen_text(app) -> str:
     return app.export_screenshot().replace("\xa0", " ").replace("&#160;", " ")
+
+
+async def test_the_header_says_a_runs_state_once_with_its_reason(demo):
+    # The engine's reason for a cancel repeats the state ("cancelled (received SIGTERM)"):
+    # the header read "cancelled 0:50 (cancelled (received SIGTERM))".
+    from tests.tui.fixture_store import add_run
+    ledger = Ledger.open(demo.db)
+    run_id = add_run(ledger, ["x"], {}, state="cancelled", started=-60, finished=-10,
+                     reason="cancelled (received SIGTERM)")
+    ledger.close()
+    app = demo_app(demo)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.screen.query_one(RunTable).select_run(run_id)
+        header = app.screen.query_one("#detail-header")
+        await until(pilot, lambda: f"run {run_id}" in widget_text(header), what="the header")
+        text = widget_text(header)
+        assert "cancelled 0:50 (received SIGTERM)" in text and text.count("cancelled") == 1

@@ -194,8 +194,9 @@ class MainScreen(RunActions, ViewActions, Screen):
             text.append(f"{STATE_GLYPHS[row.state]} run {row.id} {plain(row.name)}", "bold")
             took = formatting.duration(row.elapsed(self.app.clock()))
             text.append(f" · {row.state.value}" + (f" {took}" if row.started else ""), "")
-            if row.reason and row.state is not RunState.SUCCEEDED:
-                text.append(f" ({plain(row.reason)})")
+            reason = formatting.reason_beside(row.state.value, row.reason or "")
+            if reason and row.state is not RunState.SUCCEEDED:
+                text.append(f" ({plain(reason)})")
             if row.detail:                       # Slurm: "job 812 pending (Priority)"
                 text.append(f" · {plain(row.detail)}")
             text.append(f" · {target_text(row)}")
