@@ -121,10 +121,14 @@ class Intake:
             return [None] * len(batch.runs)
         found = queue_queries.succeeded_by_spec_key(self.ledger.conn, keys)
         out: list[int | None] = []
+        runs_again: set[int] = set()        # groups with a run that is not a cache hit
         for planned in batch.runs:
             hit = found.get(planned.key)
-            if hit is not None and any(out[i] is None for i in planned.after_local):
+            if hit is not None and (any(out[i] is None for i in planned.after_local)
+                                    or runs_again.intersection(planned.after_groups)):
                 hit = None                  # what it waits for runs again: so does it
+            if hit is None and planned.group is not None:
+                runs_again.add(planned.group)
             out.append(hit)
         return out
 

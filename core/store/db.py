@@ -270,6 +270,23 @@ def _m8_exact_paths(db) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN exact_paths TEXT")
 
 
+def _m9_reserved(db) -> None:
+    """Reserved for issue 16 (files); its branch brings the real step."""
+
+
+def _m10_reserved(db) -> None:
+    """Reserved for issue 14 (search); its branch brings the real step."""
+
+
+def _m11_group_dependencies(db) -> None:
+    """A run of a chain waits for a whole earlier step by its group (`after_groups`, JSON
+    group ids) instead of naming each of its runs: a 10-step chain of 1,000-run sweeps
+    records 9,000 group ids, not 9 million run ids. The index answers "has this group a
+    run still active" without reading the group."""
+    db.execute("ALTER TABLE runs ADD COLUMN after_groups TEXT NOT NULL DEFAULT '[]'")
+    db["runs"].create_index(["group_id", "state"])
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -280,4 +297,7 @@ MIGRATIONS = [
     _m6_hash_ctime,
     _m7_launch_requests,
     _m8_exact_paths,
+    _m9_reserved,
+    _m10_reserved,
+    _m11_group_dependencies,
 ]

@@ -136,6 +136,8 @@ class Ledger:
                     options = options_text[id(planned.options)] = _dumps(planned.options)
                 spec, policy = planned.spec, planned.spec.policy
                 depends = sorted({*policy.after, *(ids[i] for i in planned.after_local)})
+                # A sweep with no new run (all cached) has no group here: nothing to wait for.
+                waits_for = sorted({group_ids[g] for g in planned.after_groups if g in group_ids})
                 run_id = next_id
                 next_id += 1
                 ids.append(run_id)
@@ -148,17 +150,18 @@ class Ledger:
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
                     _text(planned.resume_from), policy.retries, _text(policy.retry_on),
                     policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
-                    exact))
+                    exact, _dumps(waits_for)))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
-                                  f"{', '.join(map(str, depends))}" if depends else "")
+                                  f"{', '.join(map(str, depends))}" if depends else "") + \
+                    "".join(f", after every run of group {g}" for g in waits_for)
                 events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
             self.conn.executemany(
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, resume_from, retries, retry_on,
-                       retry_delay, stop_if, checkpoints, exact_paths)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       retry_delay, stop_if, checkpoints, exact_paths, after_groups)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
@@ -250,13 +253,13 @@ class Ledger:
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
                        avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths)
+                       checkpoints, exact_paths, after_groups)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
                        coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths
+                       checkpoints, exact_paths, after_groups
                    FROM runs WHERE id = ?""",
                 (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_from), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
@@ -318,10 +321,19 @@ class Ledger:
                 raise UsageError(f"run {active[0]} is {found[active[0]][2]}: only ended runs "
                                  "can be removed", hint=f"cancel it first: tui cancel {active[0]}")
             chosen = set(wanted)
-            for run_id, state, depends, retry_of in self.conn.execute(
-                    "SELECT id, state, depends_on, retry_of FROM runs "
+            members: dict[int, set[int]] = {}       # group -> chosen runs in it
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for run_id, group_id in self.conn.execute(
+                        f"SELECT id, group_id FROM runs WHERE group_id IS NOT NULL AND id IN "
+                        f"({','.join('?' * len(chunk))})", chunk):
+                    members.setdefault(group_id, set()).add(run_id)
+            for run_id, state, depends, retry_of, groups in self.conn.execute(
+                    "SELECT id, state, depends_on, retry_of, after_groups FROM runs "
                     "WHERE state IN ('queued', 'running')"):
                 needs = chosen & {*json.loads(depends), retry_of}
+                for group_id in (json.loads(groups) if groups != "[]" else ()):
+                    needs |= members.get(group_id, set())
                 if needs:
                     raise UsageError(f"run {min(needs)} is still needed by run {run_id}, "
                                      f"which is {state}", hint="remove it after that run ends")

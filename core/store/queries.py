@@ -50,6 +50,7 @@ RUN_JSON_SQL = """json_object(
     'metrics', json(metrics),
     'group', group_id,
     'depends_on', json(depends_on),
+    'after_groups', json(after_groups),
     'attempt', attempt,
     'retry_of', retry_of,
     'retried_as', retried_as,
