@@ -84,6 +84,7 @@ class LaunchRequest(Request):
     watch: list[str] = []               # relaunch when these change
     debounce: float | None = None
     request_id: str | None = None       # see Request.resend_id
+    full: bool = False                  # every run's JSON, however many (protocol.COMPACT_RUNS)
 
     def resend_id(self) -> str | None:
         return None if self.watch else self.request_id
@@ -114,6 +115,7 @@ class CloneRequest(Request):
     resume: bool = False                # hand the parent's newest checkpoint to the new run
     template: list[str] | None = None   # a new command (an edited spec); None: the parent's
     request_id: str | None = None       # see Request.resend_id
+    full: bool = False                  # as LaunchRequest.full
 
     def resend_id(self) -> str | None:
         return self.request_id

@@ -115,6 +115,17 @@ def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
     return [found[i] for i in ids if i in found]
 
 
+def group_ids_of(conn: sqlite3.Connection, ids: list[int]) -> list[int]:
+    """The groups these runs belong to."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(row[0] for row in conn.execute(
+            f"SELECT DISTINCT group_id FROM runs WHERE group_id IS NOT NULL AND id IN "
+            f"({','.join('?' * len(chunk))})", chunk))
+    return sorted(found)
+
+
 def groups_json(conn: sqlite3.Connection, ids=None) -> list[dict]:
     """Groups (sweeps, chains, watches) as JSON: the given ids and the groups enclosing
     them (a chain around its sweeps), or every group."""
