@@ -47,6 +47,45 @@ def bench_launch(quick: bool) -> list[Result]:
                        peers, note=f"p90 {p90_ms(samples):.0f} ms, n={n}")]
 
 
+def bench_launch_floor(quick: bool) -> list[Result]:
+    """Where a `tui launch` goes: Python's start in this venv, the CLI's imports, one
+    socket round trip, the engine's work; measured interleaved, so load hits all alike."""
+    import sys
+    from core.client import EngineClient
+    from core.paths import StorePaths
+    from core.requests import LaunchRequest, PingRequest
+    n = 10 if quick else 30
+    with Workspace("floor") as ws:
+        project = make_project(ws.root / "p", git=False, env=ws.env)
+        ws.tui("launch", "--", "true", cwd=project)
+        client = EngineClient(StorePaths(ws.home))
+        request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true"], force=True)
+        samples: dict[str, list[float]] = {k: [] for k in (
+            "python", "imports", "ping", "engine", "launch")}
+        for _ in range(n):
+            samples["python"].append(timed([sys.executable, "-c", "pass"]))
+            samples["imports"].append(timed([sys.executable, "-c", "import tui.cli.main, "
+                                             "tui.cli.launch"]))
+            start = time.perf_counter()
+            client.request(PingRequest())
+            samples["ping"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            client.request(request)
+            samples["engine"].append(time.perf_counter() - start)
+            samples["launch"].append(timed([str(BIN / "tui"), "launch", "--force", "--", "true"],
+                                           cwd=project, env=ws.env))
+            _settle(ws, project)
+        return [Result("python -c pass in the venv (median)", median_ms(samples["python"]),
+                       "ms", ""),
+                Result("python importing the launch command (median)",
+                       median_ms(samples["imports"]), "ms", "", note="start-up included"),
+                Result("socket round trip: ping (median)", median_ms(samples["ping"]), "ms", ""),
+                Result("launch request, engine only, plain project (median)",
+                       median_ms(samples["engine"]), "ms", ""),
+                Result("tui launch, plain project (median)", median_ms(samples["launch"]), "ms",
+                       "<= 30", note=f"n={n}, interleaved with the floors above")]
+
+
 def bench_throughput(quick: bool) -> list[Result]:
     runs = 50 if quick else 200
     peer_runs = 10 if quick else 20
@@ -229,4 +268,5 @@ def bench_snapshot(quick: bool) -> list[Result]:
                        median_ms(launches), "ms", "", peers)]
 
 
-BENCHMARKS = [bench_launch, bench_throughput, bench_status, bench_snapshot]
+BENCHMARKS = [bench_launch, bench_launch_floor, bench_throughput, bench_status,
+              bench_snapshot]

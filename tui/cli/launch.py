@@ -6,7 +6,6 @@ A sweep, a workflow file or a watch is still one request: the engine expands it.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 
 from core.client import EngineClient
@@ -47,11 +46,12 @@ def _request_fields(args) -> dict:
     policy = RunPolicy(after=_after(args.after), retries=args.retries, retry_on=args.retry_on,
                        retry_delay=args.retry_delay, stop_if=args.stop_if,
                        checkpoints=args.checkpoints)
+    # The request id: os.urandom, not `secrets` (~4 ms to import on the launch hot path).
     return {**here(), "name": args.name,
             "target": args.target, "gpus": args.gpus, "set": args.set,
             "env_vars": args.env_vars, "sweep": args.sweep, "samples": args.samples,
             "seed": args.seed, "policy": policy, "force": args.force,
-            "full": getattr(args, "full", False), "request_id": secrets.token_hex(16)}
+            "full": getattr(args, "full", False), "request_id": os.urandom(16).hex()}
 
 
 def _report_new(reply: dict, as_json: bool) -> int:
