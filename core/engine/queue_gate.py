@@ -44,20 +44,24 @@ class Lane:
 
     def __init__(self) -> None:
         self.items: dict[int, Waiting] = {}
-        self.asking_gpus: dict[int, Waiting] = {}
+        self.asking_gpus: dict[int, dict[int, Waiting]] = {}    # GPU count -> its runs
         self._order: list[tuple[int, int]] = []       # (-priority, id)
         self._sorted = True
 
     def add(self, item: Waiting) -> None:
         self.items[item.run_id] = item
         if item.gpus:
-            self.asking_gpus[item.run_id] = item
+            self.asking_gpus.setdefault(item.gpus, {})[item.run_id] = item
         self._order.append((-item.priority, item.run_id))
         self._sorted = False
 
     def discard(self, run_id: int) -> None:
-        self.items.pop(run_id, None)
-        self.asking_gpus.pop(run_id, None)
+        item = self.items.pop(run_id, None)
+        if item is not None and item.gpus:
+            same = self.asking_gpus.get(item.gpus, {})
+            same.pop(run_id, None)
+            if not same:
+                self.asking_gpus.pop(item.gpus, None)
 
     def ordered(self) -> Iterator[Waiting]:
         """The runs in queue order; read only as far as the caller needs."""

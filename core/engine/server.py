@@ -253,10 +253,11 @@ class Engine:
             if not runtime.available():
                 continue                  # unreachable for now: its runs wait, health wakes us
             capacity = runtime.capacity()
-            for item in list(lane.asking_gpus.values()):
-                if problem := fits(capacity, item.gpus):
-                    self.gate.leave(item.run_id)
-                    self.runner.finish(item.run_id, _failed(problem))
+            for gpus in list(lane.asking_gpus):          # once per GPU count, not per run
+                if problem := fits(capacity, gpus):
+                    for run_id in list(lane.asking_gpus[gpus]):
+                        self.gate.leave(run_id)
+                        self.runner.finish(run_id, _failed(problem))
             for placement in place(lane.ordered(), busy, {name: capacity}):
                 self.gate.leave(placement.run_id)
                 run = run_queries.get_run(conn, placement.run_id)
