@@ -218,7 +218,7 @@ def bench_big_project(quick: bool) -> list[Result]:
         subprocess.run(["cp", "-al", str(ws.root / "copy0"), str(ws.root / "link-peer")],
                        check=True)
         link_peer = (time.perf_counter() - start) * 1000
-        how = "reflinks" if blobs.reflinks else "copies (no reflinks on this file system)"
+        how = "reflinks" if getattr(blobs, "reflinks", None) else "copies, no reflinks here"
         results += [Result(f"a run's private copy of the {files}-file project (median)",
                            median_ms(copies), "ms", "", {"cp -r": cp_peer, "cp -al": link_peer},
                            note=how),
