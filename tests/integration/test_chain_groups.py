@@ -23,6 +23,8 @@ def test_the_step_after_a_big_sweep_waits_for_every_run_of_it(cli, project, tmp_
     assert len(ids) == SWEEP + 1
     train, report = [cli.run(i) for i in ids[:-1]], cli.run(ids[-1])
     assert report["depends_on"] == [] and report["after_groups"] == [train[0]["group"]]
+    shown = cli("show", str(report["id"])).stdout
+    assert f"after      every run of group {train[0]['group']}" in shown
     wait_for(lambda: cli.run(ids[0])["state"] == "running", what="the sweep to start")
     assert cli.run(report["id"])["state"] == "queued"
     go.write_text("")
