@@ -11,7 +11,6 @@ import errno
 import fcntl
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
