@@ -78,6 +78,7 @@ class Config:
     metrics: MetricRules = MetricRules()
     env: dict = field(default_factory=dict)
     cancel_grace: float = 10.0
+    outputs: tuple[str, ...] = ()            # [run] outputs: globs every run pulls when it ends
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)   # other sections, parsed by their owners
     better: dict[str, str] = field(default_factory=dict)     # [results] better: metric -> lower/higher
@@ -194,6 +195,7 @@ def build(layers: list[tuple[Path, dict]],
     metrics = MetricRules()
     env: dict[str, str] = {}
     grace = 10.0
+    outputs: tuple[str, ...] = ()
     target_tables: dict[str, tuple[Path, dict]] = {}
     parsers = {"notify": _notify, **(sections or {})}
     others: dict[str, Any] = {}
@@ -205,9 +207,10 @@ def build(layers: list[tuple[Path, dict]],
             elif key == "metrics":
                 metrics = _metrics(path, value, metrics)
             elif key == "run":
-                run_env, run_grace = _run(path, value)
+                run_env, run_grace, run_outputs = _run(path, value)
                 env.update(run_env)
                 grace = run_grace if run_grace is not None else grace
+                outputs = run_outputs if run_outputs is not None else outputs
             elif key == "results":
                 better.update(_results(path, value))
             elif key == "targets":
@@ -230,7 +233,7 @@ def build(layers: list[tuple[Path, dict]],
     for name, (path, table) in target_tables.items():
         targets[name] = _target(path, name, table, target_options)
     return Config(files=tuple(p for p, _ in layers), snapshot=snapshot,
-                  metrics=metrics, env=env, cancel_grace=grace,
+                  metrics=metrics, env=env, cancel_grace=grace, outputs=outputs,
                   targets=targets, sections=others, better=better)
 
 
@@ -352,13 +355,32 @@ def _results(path: Path, value: Any) -> dict[str, str]:
     return better
 
 
-def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None]:
+def _run(path: Path, value: Any) -> tuple[dict[str, str], float | None, tuple[str, ...] | None]:
     table = _table(path, "run", value)
-    _unknown(path, "run", table, {"env", "cancel_grace"})
+    _unknown(path, "run", table, {"env", "cancel_grace", "outputs"})
     env = string_table(path, "run.env", table.get("env", {}))
     grace = non_negative_number(path, "run.cancel_grace", table["cancel_grace"]) \
         if "cancel_grace" in table else None
-    return env, grace
+    outputs = None
+    if "outputs" in table:
+        found = table["outputs"]
+        found = [found] if isinstance(found, str) else found
+        if not isinstance(found, list) or not all(isinstance(g, str) and output_glob_problem(g)
+                                                   is None for g in found):
+            raise fail(path, "run.outputs", "a list of globs relative to the run's working "
+                                            "folder, such as [\"results/*.csv\"]", table["outputs"])
+        outputs = tuple(found)
+    return env, grace, outputs
+
+
+def output_glob_problem(glob: str) -> str | None:
+    """Why a declared output glob cannot be used (None: it can): it names files in the
+    run's working folder, so it is relative and never leaves it."""
+    if not glob.strip() or "\0" in glob or "\n" in glob:
+        return "an empty glob, or one with a newline or NUL"
+    if glob.startswith("/") or ".." in glob.split("/"):
+        return "a glob inside the run's working folder (relative, no ..)"
+    return None
 
 
 def _notify(path: Path, value: Any) -> dict:

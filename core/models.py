@@ -118,13 +118,33 @@ class Run:
     not_before: str | None = None           # a retry waits until then (backoff)
     avoid_gpus: list[int] = field(default_factory=list)   # GPUs this attempt ran out of memory on
     cause: str | None = None
-    resume_from: str | None = None
+    resume_from: str | None = None          # the path it read its checkpoint by, once started
+    resume_point: str | None = None         # that checkpoint: RUN:PATH (core.engine.resuming)
     spec_key: str | None = None
     detail: str | None = None               # what the target says while it runs (Slurm)
 
     @property
     def name(self) -> str:
         return self.spec.name or default_name(self.spec.command)
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """One regular file in a run's code folder, as its target sees it."""
+
+    path: str           # relative to the run's code folder, "/"-separated, valid UTF-8
+    size: int
+    mtime: float        # seconds since the epoch, by the target's clock
+    stamp: str          # size, mtime, inode and ctime: a file that may have changed gets a new one
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a target found in a run's code folder."""
+
+    files: list[FileStat]
+    now: float                  # the target's clock when it looked (for trusting old hashes)
+    unlisted: int = 0           # files whose names cannot be listed (a newline, not UTF-8)
 
 
 _INTERPRETERS = {"python", "python3", "uv", "bash", "sh", "node", "julia", "Rscript", "torchrun",

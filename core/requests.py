@@ -37,6 +37,7 @@ class RunPolicy(Record):
     retry_delay: float | None = None    # seconds before attempt 2; doubles each time
     stop_if: list[str] = []             # stop rules on metrics
     checkpoints: str | None = None      # folder (relative to the workdir) of checkpoints
+    outputs: list[str] = []             # globs (relative to the workdir) pulled when it ends
 
 
 STORED_DEFAULT_POLICY = RunPolicy(retries=0, retry_delay=DEFAULT_RETRY_DELAY)
@@ -140,6 +141,27 @@ class PlanRequest(Request):
         return self.launch if self.launch is not None else self.clone   # type: ignore[return-value]
 
 
+class FilesRequest(Request):
+    """`tui files`: what a run wrote, compared with its snapshot."""
+
+    OP = "files"
+    TITLE = "files request"
+    id: int
+    all: bool = False                   # unchanged files of the snapshot too
+    hashes: bool = False                # every file's sha256 (hashed where it is)
+
+
+class PullRequest(Request):
+    """`tui pull`: copy a run's files here (default: what it wrote, into runs/<id>/out)."""
+
+    OP = "pull"
+    TITLE = "pull request"
+    id: int
+    paths: list[str] = []               # globs or paths; none: every file the run wrote
+    to: str | None = None               # an absolute folder
+    all: bool = False                   # with no paths: unchanged files too
+
+
 class CancelRequest(Request):
     OP = "cancel"
     TITLE = "cancel request"
@@ -209,7 +231,8 @@ class StopRequest(Request):
 REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
     LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, ReparseRequest,
     WaitRequest,
-    TargetsRequest, UnwatchRequest, WatchesRequest, StatusRequest, PingRequest, StopRequest)}
+    TargetsRequest, UnwatchRequest, WatchesRequest, StatusRequest, PingRequest, StopRequest,
+    FilesRequest, PullRequest)}
 
 
 def here() -> dict[str, Any]:

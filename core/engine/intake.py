@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.engine import checkpoints, planning
-from core.executors import executor_class
+from core.engine import planning
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
@@ -27,6 +26,7 @@ from core.store.ledger import Ledger
 from core.paths import StorePaths
 from core.protocol import COMPACT_RUNS, id_ranges
 from core.requests import CloneRequest, LaunchRequest, PlanRequest
+from core.engine.resuming import Resumer
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
 
@@ -36,13 +36,14 @@ _KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss wi
 
 class Intake:
     def __init__(self, ledger: Ledger, registry: Registry, paths: StorePaths, blobs: BlobStore,
-                 hashes: dict, wake):
+                 hashes: dict, wake, resumer: Resumer):
         self.ledger = ledger
         self.registry = registry
         self.paths = paths
         self.blobs = blobs
         self.hashes = hashes
         self.wake = wake
+        self.resumer = resumer              # finds the checkpoint a clone --resume starts from
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
         self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
@@ -63,15 +64,12 @@ class Intake:
     async def prepare_clone(self, req: CloneRequest, store: bool = True) -> tuple[Batch, dict]:
         conn = self.ledger.conn
         parent = run_queries.get_run(conn, req.parent)
-        resume = checkpoints.resume_point(self.paths, parent, req.policy.checkpoints) \
-            if req.resume else None
+        resume = None
+        if req.resume:
+            resume = (await self.resumer.clone_point(parent, req.policy.checkpoints)).text()
         batch = await prepare_clone(req, parent, run_queries.options(conn, parent.id),
                                     self.blobs, self.hashes, (self.paths.home,),
-                                    self.resolve_after, resume_from=resume, store=store)
-        kinds = {batch.config.targets[r.spec.target].kind for r in batch.runs}
-        if resume and not all(executor_class(kind).run_folders_here for kind in kinds):
-            raise UsageError("--resume hands over a checkpoint on this machine; it works for "
-                             "runs on local targets", hint="clone to --target local")
+                                    self.resolve_after, resume_point=resume, store=store)
         return batch, run_queries.clone_source(conn, parent.id)
 
     async def runtimes(self, batch: Batch, learn: bool) -> dict[str, TargetRuntime]:

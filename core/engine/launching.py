@@ -26,7 +26,7 @@ from core.spec import params as param_rules
 from core.spec import stoprules
 from core.spec import sweeps
 from core.store.blobs import BlobStore
-from core.config import Config, Project
+from core.config import Config, Project, output_glob_problem
 from core.errors import UsageError
 from core.models import Run, RunSpec, default_name
 from core.requests import DEFAULT_RETRY_DELAY, CloneRequest, LaunchRequest, RunPolicy
@@ -52,7 +52,7 @@ class PlannedRun:
     after_local: tuple[int, ...] = ()   # indices of earlier runs of this batch it waits for
     after_groups: tuple[int, ...] = ()  # indices of earlier sweep steps' groups: all their runs
     group: int | None = None        # index into Batch.groups
-    resume_from: str | None = None
+    resume_point: str | None = None     # RUN:PATH (core.engine.resuming)
 
 
 @dataclass
@@ -78,10 +78,10 @@ def check_gpus(gpus: int | None) -> None:
 
 
 def spec_key(snapshot_id: str, spec: RunSpec, target_kind: str, workdir: str,
-             resume_from: str | None) -> str:
+             resume_point: str | None) -> str:
     """What makes two runs the same run: code, command, params, env, target kind, GPUs."""
     text = json.dumps([snapshot_id, workdir, spec.command, spec.params, spec.env, target_kind,
-                       spec.gpus, resume_from], sort_keys=True, separators=(",", ":"))
+                       spec.gpus, resume_point], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]       # 128 bits: plenty
 
 
@@ -130,7 +130,8 @@ def _over_file(given: RunPolicy, file: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, file.retry_on),
                      retry_delay=_given(given.retry_delay, file.retry_delay),
                      stop_if=file.stop_if + given.stop_if,
-                     checkpoints=_given(given.checkpoints, file.checkpoints))
+                     checkpoints=_given(given.checkpoints, file.checkpoints),
+                     outputs=file.outputs + given.outputs)
 
 
 def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
@@ -140,7 +141,8 @@ def _over_parent(given: RunPolicy, parent: RunPolicy) -> RunPolicy:
                      retry_on=_given(given.retry_on, parent.retry_on),
                      retry_delay=_given(given.retry_delay, parent.retry_delay),
                      stop_if=given.stop_if or parent.stop_if,
-                     checkpoints=_given(given.checkpoints, parent.checkpoints))
+                     checkpoints=_given(given.checkpoints, parent.checkpoints),
+                     outputs=given.outputs or parent.outputs)
 
 
 def _given(cli_value, file_value):
@@ -167,9 +169,13 @@ def _checked_policy(policy: RunPolicy, resolve_after: Callable) -> RunPolicy:
                                     or ".." in Path(checkpoints).parts):
         raise UsageError(f"--checkpoints {checkpoints!r}: expected a folder inside the "
                          "run's code folder, such as checkpoints")
+    for glob in policy.outputs:
+        if (problem := output_glob_problem(glob)) is not None:
+            raise UsageError(f"--outputs {glob!r}: expected {problem}",
+                             hint="for example --outputs 'results/*.csv'")
     return RunPolicy(after=sorted({resolve_after(a) for a in policy.after}), retries=retries,
                      retry_on=policy.retry_on, retry_delay=delay, stop_if=policy.stop_if,
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints, outputs=list(dict.fromkeys(policy.outputs)))
 
 
 # ---------------------------------------------------------------- steps to runs
@@ -184,7 +190,8 @@ class _Base:
     options: dict
     env: dict[str, str]             # config env (launch) or the parent's env (clone)
     parent: int | None = None
-    resume_from: str | None = None
+    resume_point: str | None = None
+    outputs: tuple[str, ...] = ()   # [run] outputs of the config (launches; a clone has its parent's)
 
 
 def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
@@ -200,7 +207,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
     for step in steps:
         check_gpus(step.gpus)
         target = base.config.target(step.target or "local")
-        policy = _checked_policy(step.policy, resolve_after)
+        policy = step.policy
+        if base.outputs:
+            policy = policy.replace(outputs=[*base.outputs, *policy.outputs])
+        policy = _checked_policy(policy, resolve_after)
         options = base.options
         group = chain
         if step.sweep is not None:
@@ -222,11 +232,11 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                            env=env, name=step.name, tags=list(step.tags), parent=base.parent,
                            priority=step.priority, policy=policy)
             key = spec_key(base.snapshot_id, spec, target.kind, base.project.workdir,
-                           base.resume_from)
+                           base.resume_point)
             mine.append(len(runs))
             runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
                                    after_groups=after_groups, group=group,
-                                   resume_from=base.resume_from))
+                                   resume_point=base.resume_point))
         if sweep_group is not None and len(mine) > GROUP_DEPENDENCY_RUNS:
             step_group[step_name] = sweep_group
     return runs, groups
@@ -242,7 +252,8 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
         config.target(step.target or "local")          # an unknown target fails first
     snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
     base = _Base(project=project, config=config, snapshot_id=snapshot.id,
-                 options=_base_options(config, snapshot.warnings), env=dict(config.env))
+                 options=_base_options(config, snapshot.warnings), env=dict(config.env),
+                 outputs=config.outputs)
     chain_name = Path(req.file).stem if req.file else None
     runs, groups = _expand(steps, base, resolve_after, chain_name)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot.id,
@@ -251,7 +262,7 @@ async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
 
 async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, blobs: BlobStore,
                         hashes: dict, skip: tuple[Path, ...], resolve_after: Callable,
-                        resume_from: str | None = None, store: bool = True) -> Batch:
+                        resume_point: str | None = None, store: bool = True) -> Batch:
     if req.code not in ("parent", "current"):
         raise UsageError(f"--code {req.code}: expected parent or current")
     project = configuration.find_project(Path(parent.project) / parent.workdir) \
@@ -288,7 +299,7 @@ async def prepare_clone(req: CloneRequest, parent: Run, parent_options: dict, bl
                           is_git=parent.git_commit is not None)
     env = {k: v for k, v in parent.spec.env.items() if k not in set(req.unset_env)}
     base = _Base(project=project, config=config, snapshot_id=snapshot_id, options=options,
-                 env=env, parent=parent.id, resume_from=resume_from)
+                 env=env, parent=parent.id, resume_point=resume_point)
     runs, groups = _expand([step], base, resolve_after, None)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot_id,
                  git=git, runs=runs, groups=groups, warnings=warnings)

@@ -65,7 +65,8 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
                      "after_groups": list(planned.after_groups), "group": planned.group,
                      "env": spec.env, "retries": spec.policy.retries,
                      "stop_if": spec.policy.stop_if,
-                     "resume_from": planned.resume_from, "spec_key": planned.key})
+                     "resume_from": None, "resume_point": planned.resume_point,
+                     "spec_key": planned.key})
     counts: dict[str, int] = {}
     for item in runs:
         counts[item["action"]] = counts.get(item["action"], 0) + 1

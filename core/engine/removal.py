@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 from core import requests
+from core.engine.run_files import remove_pulled
 from core.engine.targets import Registry
 from core.errors import RunyardError
 from core.paths import StorePaths
@@ -31,9 +32,13 @@ class Removal:
         blobs of their snapshots stay: other runs may share them."""
         conn = self.ledger.conn
         runs = [run_queries.get_run(conn, run_id) for run_id in request.ids]
+        pulled = run_queries.pulled_rows(conn, [run.id for run in runs])
         removed = self.ledger.remove([run.id for run in runs])
         folders = [self.paths.run_dir(run["id"]) for run in removed]
         freed, problems = await asyncio.to_thread(_remove_folders, folders)
+        copies, kept = await asyncio.to_thread(remove_pulled, pulled, self.paths.runs)
+        freed += copies
+        problems += kept
         log.info("removed runs %s (%d bytes)", [r["id"] for r in removed], freed)
         remote = [run for run in runs if run.handle and
                   (runtime := self.registry.get(run.spec.target)) is not None and

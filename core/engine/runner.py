@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from core.engine import checkpoints
 from core.engine import retries
 from core.store import queries as run_queries
 from core.store import queue_queries
@@ -24,6 +23,7 @@ from core.errors import ExecutorError, RunyardError, StoreError
 from core.executors.base import Exit
 from core.store.ledger import Ledger
 from core.engine.ingest import RunMetrics
+from core.engine.resuming import Resumer
 from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
@@ -44,6 +44,7 @@ RESTART_RULES = {
     RunState.LOST: "unchanged",
 }
 
+RESUME_WAIT = (5.0, 60.0)   # seconds between tries to fetch a checkpoint from a target away
 # Retrying a write the store refused (busy, full): first after this many seconds, doubling.
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 30.0
@@ -58,6 +59,7 @@ class Runner:
         self.blobs = blobs
         self.on_change = on_change          # called after a run starts or ends
         self.on_ended: Callable[[Run], None] | None = None   # each run that ended for good
+        self.resumer: Resumer | None = None  # hands checkpoints over (set by the engine)
         self.tasks: dict[int, asyncio.Task] = {}
         self.metrics = RunMetrics(ledger, paths, self.stop)
         self.finished: dict[int, asyncio.Future] = {}
@@ -76,6 +78,8 @@ class Runner:
     async def _start(self, run: Run, runtime: TargetRuntime) -> None:
         try:
             env = self.run_env(run, runtime)
+            if resume := await self._resume_path(run, runtime):
+                env["RUNYARD_RESUME_FROM"] = resume
             handle = await runtime.executor.start(run, env)
         except (ExecutorError, StoreError) as exc:
             if isinstance(exc, ExecutorError) and exc.transient and \
@@ -92,6 +96,24 @@ class Runner:
         await self.until_recorded(run.id, lambda: self.ledger.set_handle(run.id, handle))
         self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
+
+    async def _resume_path(self, run: Run, runtime: TargetRuntime) -> str | None:
+        """The checkpoint the run starts from, made readable where it runs. While the target
+        holding it is out of reach the run waits (holding its slot), saying so in its detail."""
+        if self.resumer is None or not (run.resume_point or run.resume_from):
+            return None
+        pause = RESUME_WAIT[0]
+        while True:
+            try:
+                return await self.resumer.prepare(run, runtime)
+            except ExecutorError as exc:
+                if not exc.transient:
+                    raise
+                if run_queries.get_run(self.ledger.conn, run.id).cancel_requested:
+                    raise ExecutorError("cancelled while waiting for its checkpoint") from None
+                self.note_detail(run.id, f"waiting for its checkpoint: {exc.message}", None)
+                await asyncio.sleep(pause)
+                pause = min(RESUME_WAIT[1], pause * 2)
 
     async def until_recorded(self, run_id: int, write):
         """`write()` until the store takes it: a busy or full store is waited out (with
@@ -130,8 +152,6 @@ class Runner:
                    RUNYARD_TARGET=runtime.config.name, RUNYARD_HOME=str(self.paths.home))
         env.setdefault("PYTHONUNBUFFERED", "1")
         here = runtime.executor.run_folders_here      # these are paths on this machine
-        if run.resume_from and here:
-            env["RUNYARD_RESUME_FROM"] = run.resume_from
         if run.spec.policy.after and here:
             env["RUNYARD_AFTER_DIRS"] = self._dependency_dirs(run)
         if runtime.gpu_ids:
@@ -211,7 +231,7 @@ class Runner:
             run, _next = self.ledger.retry(
                 run_id, state, reason=reason, exit_code=outcome.exit_code, at=at or now_iso(),
                 not_before=iso_from_epoch(time.time() + retry.delay),
-                avoid_gpus=list(retry.avoid_gpus), resume_from=self._resume_point(run),
+                avoid_gpus=list(retry.avoid_gpus), resume_point=Resumer.retry_point(run),
                 note=retry.note)
         else:
             run = self.ledger.transition(run_id, state, reason=reason,
@@ -238,16 +258,6 @@ class Runner:
             self.ledger.event(run_id, "leftovers", note)
         except StoreError as exc:
             log.warning("run %s: %s (not in its history: %s)", run_id, note, exc.message)
-
-    def _resume_point(self, run: Run) -> str | None:
-        """A retry resumes from the newest checkpoint its attempt wrote (targets whose run
-        folders are on this machine)."""
-        runtime = self.registry.get(run.spec.target)
-        if runtime is None or not runtime.executor.run_folders_here:
-            return None
-        where = checkpoints.folder(self.paths, run)
-        found = checkpoints.newest(where) if where is not None else None
-        return str(found) if found is not None else None
 
     def keep_record(self, run_id: int) -> None:
         """Copy the run's row into its folder (core.store.runfile), for `tui engine repair`;

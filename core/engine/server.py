@@ -21,8 +21,9 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import core
 from core import protocol, requests
@@ -37,6 +38,8 @@ from core.store.ledger import Ledger
 from core.models import RunState, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.engine.queue_gate import QueueGate
+from core.engine.resuming import Resumer
+from core.engine.run_files import RunFiles
 from core.engine.removal import Removal
 from core.engine.reparse import reparse
 from core.engine.runner import Runner
@@ -81,7 +84,8 @@ class Engine:
         self._lock_file: TextIO | None = None
         self._server: asyncio.Server | None = None
         # One handler per op of core.requests.REQUESTS; each gets the typed request.
-        self._ops = {"ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
+        self._ops: dict[str, Callable[[Any, Any], Awaitable[dict]]] = {
+                     "ping": self.op_ping, "launch": self.op_launch, "cancel": self.op_cancel,
                      "wait": self.op_wait, "status": self.op_status,
                      "stop": self.op_stop, "remove": self.op_remove,
                      "targets": lambda request, _: self.target_service.op_targets(request),
@@ -90,7 +94,9 @@ class Engine:
                      "clone": lambda request, _: self.intake.op_clone(request),
                      "plan": lambda request, _: self.intake.op_plan(request),
                      "watches": lambda request, _: self.watches.op_list(request),
-                     "unwatch": lambda request, _: self.watches.op_stop(request)}
+                     "unwatch": lambda request, _: self.watches.op_stop(request),
+                     # a run's files (core.engine.run_files)
+                     "files": self.op_files, "pull": self.op_pull}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,9 +127,12 @@ class Engine:
             self.paths, self.blobs, on_health=self._target_health,
             on_detail=lambda *args: self.runner.note_detail(*args), run_umask=self.run_umask))
         self.runner = Runner(self.ledger, self.registry, self.paths, self.blobs, self.wake)
+        self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
+        resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
+        self.runner.resumer = resumer
         self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
-                             self.wake)
+                             self.wake, resumer)
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
@@ -161,6 +170,7 @@ class Engine:
         self._server.close()
         await self.watches.close()
         await self.notifier.close()
+        await self.files.close()
         pending = [*background, *self.runner.tasks.values(), *self.removal.forgetting]
         for task in pending:
             task.cancel()
@@ -216,6 +226,7 @@ class Engine:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
         self.notifier.run_ended(run)
+        self.files.run_ended(run)
 
     # ------------------------------------------------------------ scheduling
 
@@ -379,6 +390,14 @@ class Engine:
         """Read ended runs' metrics anew with their projects' rules now (core.engine.reparse)."""
         return {"runs": await reparse(self.ledger, self.paths, list(request.ids),
                                       dict(request.env))}
+
+    async def op_files(self, request: requests.FilesRequest, writer) -> dict:
+        run = run_queries.get_run(self.ledger.conn, request.id)
+        return await self.files.listing(run, request.all, request.hashes)
+
+    async def op_pull(self, request: requests.PullRequest, writer) -> dict:
+        run = run_queries.get_run(self.ledger.conn, request.id)
+        return await self.files.pull(run, request.paths, request.to, request.all)
 
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn

@@ -36,6 +36,22 @@ Optional, with defaults (override what the kind has):
   default: nothing to delete.
 - `close()`: release connections; runs keep running. Default: nothing to release.
 
+A run's files (`tui files`, `tui pull`, declared outputs, resuming from a checkpoint), with
+defaults for kinds whose run folders are on this machine (`runs/<id>/code`); the remote
+kinds override them and keep the files where the run wrote them:
+- `list_files(run, handle)`: every regular file of the run's code folder (`Listing`).
+- `hash_files(run, handle, paths)`: their sha256, computed where they are.
+- `fetch_files(run, handle, wanted)`: the bytes of (path, offset) pairs, as (index, chunk)
+  in order; only these bytes travel, so a pull that was cut off resumes where it stopped.
+- `files_location(handle)`, `file_address(run, handle, path)`: where a run's files are
+  ("here" for this machine) and one file's address there, as opaque text.
+- `resume_path(run, location, address)`: for a run about to start on this target, the
+  path it reads a checkpoint at `address` in `location` by, when it can without a copy
+  (the same machine or box); default: this machine's paths, for kinds that see them.
+- `stage_files(run, folder, files)`: make these files (a checkpoint pulled into `folder`
+  on this machine) readable by the run about to start; the folder's path as the run sees
+  it. Default: `folder` itself (kinds that see this machine's files).
+
 Capabilities (class attributes; an instance may set its own when it depends on settings):
 - `places_gpus`: the target picks GPUs itself (Slurm: `--gpus N` is passed on, runyard
   hands out no ids).
@@ -59,15 +75,22 @@ Executors report what their target says about a running run (Slurm: "job 12 pend
 from __future__ import annotations
 
 import abc
+import asyncio
 import signal
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from pathlib import Path
+from typing import AsyncIterator, Callable, ClassVar
 
 from core.store.blobs import BlobStore
 from core.config import TargetConfig
+from core.errors import ExecutorError
 from core.gpus import Gpu
-from core.models import Run
+from core.executors import folder_files
+from core.models import Listing, Run
 from core.paths import StorePaths
+
+
+HERE = "here"           # files_location() of runs whose files are on this machine
 
 
 @dataclass(frozen=True)
@@ -155,6 +178,50 @@ class Executor(abc.ABC):
     async def close(self) -> None:
         """Release connections (runs keep running); default: none held."""
         return None
+
+    # ------------------------------------------------------------ a run's files
+
+    def code_folder(self, run: Run) -> Path:
+        """The run's code folder on this machine (for the defaults below)."""
+        return self.context.paths.run_dir(run.id) / "code"
+
+    async def list_files(self, run: Run, handle: dict) -> Listing:
+        """Every regular file in the run's code folder; default: the folder on this machine."""
+        code = self.code_folder(run)
+        if not await asyncio.to_thread(code.is_dir):
+            raise ExecutorError(f"run {run.id} has no code folder at {code} (it never "
+                                "started, or the folder was deleted)", target=self.target.name)
+        return await asyncio.to_thread(folder_files.list_folder, code)
+
+    async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
+        """sha256 of these files (paths as listed); default: hashed on this machine."""
+        return await asyncio.to_thread(folder_files.hash_paths, self.code_folder(run), paths)
+
+    def fetch_files(self, run: Run, handle: dict,
+                    wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
+        """The bytes of each (path, offset), as (index into `wanted`, chunk), in order; a
+        file that is gone yields nothing. Default: read on this machine."""
+        return folder_files.read_files(self.code_folder(run), wanted)
+
+    def files_location(self, handle: dict) -> str:
+        """Where the run's files are, as text equal for runs that can read each other's
+        files in place; default "here" (this machine)."""
+        return HERE
+
+    def file_address(self, run: Run, handle: dict, path: str) -> str:
+        """One file's address in `files_location`; default its absolute path here."""
+        return str(self.code_folder(run) / path)
+
+    async def resume_path(self, run: Run, location: str, address: str) -> str | None:
+        """The path by which `run` (about to start here) reads the file at `address`
+        without a copy, or None; default: this machine's paths, if the run sees them."""
+        return address if location == HERE and self.run_folders_here else None
+
+    async def stage_files(self, run: Run, folder: Path, files: dict[str, str]) -> str:
+        """Make `files` (paths under `folder` on this machine, with their sha256) readable
+        by `run`, about to start; the folder's path as the run sees it. Default: the same
+        folder."""
+        return str(folder)
 
 
 def parse_status(text: str) -> Exit | None:

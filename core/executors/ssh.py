@@ -24,13 +24,14 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import AsyncIterator
 
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
 from core.executors.base import Context, Executor, Exit, parse_status
 from core.gpus import parse_query
-from core.models import Run
-from core.remote import pool, runfolder, scripts
+from core.models import Listing, Run
+from core.remote import pool, runfiles, runfolder, scripts
 from core.remote.mirror import Watch, local_copies, reset_local
 from core.remote.settings import DEFAULT_WORK_DIR, SshSettings, check_ssh_options, check_work_dir
 
@@ -209,6 +210,58 @@ class SshExecutor(Executor):
             await self.cancel(run, handle, grace)
         except ExecutorError as exc:
             log.warning("run %s: cancel after reconnecting failed: %s", run.id, exc.message)
+
+    # ------------------------------------------------------------ a run's files (on the box)
+
+    async def list_files(self, run: Run, handle: dict) -> Listing:
+        await self.reach()
+        return await self._named(runfiles.list_files(self.box, self._run_dir(handle)))
+
+    async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
+        await self.reach()
+        return await self._named(runfiles.hash_files(self.box, self._run_dir(handle), paths))
+
+    async def fetch_files(self, run: Run, handle: dict,
+                          wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
+        await self.reach()
+        try:
+            async for item in runfiles.fetch_files(self.box, self._run_dir(handle), wanted):
+                yield item
+        except ExecutorError as exc:
+            exc.target = self.target.name
+            raise
+
+    def files_location(self, handle: dict) -> str:
+        return runfiles.location(handle)
+
+    def file_address(self, run: Run, handle: dict, path: str) -> str:
+        return runfiles.address(handle, path)
+
+    async def resume_path(self, run: Run, location: str, address: str) -> str | None:
+        """A checkpoint on this box (this work folder) is read where it is."""
+        facts = await self.reach()
+        here = runfiles.location({"box": self.box.label, "work": facts.work})
+        return address if location == here else None
+
+    async def stage_files(self, run: Run, folder: Path, files: dict[str, str]) -> str:
+        await self.reach()
+        return await self._named(runfiles.stage_files(self.box, folder, files,
+                                                       self.context.blobs))
+
+    def _run_dir(self, handle: dict) -> str:
+        run_dir = handle.get("run_dir") or ""
+        if not run_dir.startswith("runs/") or ".." in run_dir.split("/"):
+            raise ExecutorError(f"{self.box.label}: the run has no folder there",
+                                target=self.target.name)
+        return run_dir
+
+    async def _named(self, work):
+        """Await `work`; an error names this target (not only the box)."""
+        try:
+            return await work
+        except ExecutorError as exc:
+            exc.target = self.target.name
+            raise
 
     async def gpus(self):
         await self.reach()

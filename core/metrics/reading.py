@@ -7,6 +7,7 @@ invents one from it) and how their step is decided.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # How the step of a reading's values is decided (core.metrics.parser gives them out).
@@ -33,3 +34,20 @@ class Segment:
 
 
 NOTHING = Reading()              # a claimed line with no metric (shared: never mutated)
+
+
+def tab_separated(line: str, item: re.Pattern, spread_suffix: str) -> Reading:
+    """`[10]\tA\tB ...` as XGBoost and LightGBM print it: each item that `item` matches
+    gives `DATA/METRIC` (its groups 1 and 2) = group 3, and a cross-validation spread (group
+    4, when printed) as `DATA/METRIC` + `spread_suffix`; the step is the bracketed number."""
+    head, _, rest = line.partition("\t")
+    values = {}
+    for text in rest.split("\t"):
+        found = item.match(text.strip())
+        if found is None:
+            continue
+        name = f"{found.group(1)}/{found.group(2)}"
+        values[name] = found.group(3)
+        if found.group(4) is not None:
+            values[name + spread_suffix] = found.group(4)
+    return Reading(values, step=head[1:-1])

@@ -282,9 +282,13 @@ class Box:
 
     def drop(self, conn, reason: str, in_use: bool = False) -> None:
         """Give up on a connection that stopped answering; it is opened again when needed.
-        `in_use`: a command was waiting on it, so the box is unreachable (not idle) even when
-        no run is watched there."""
+        `in_use`: a command was waiting on it (and just failed), so the box is unreachable
+        (not idle) even when no run is watched there."""
         if conn is not self._conn:
+            if in_use and self._conn is None and self.state == "idle":
+                # Its loss was noticed first (and, nobody waiting, called idle); the
+                # operation that just failed on it says the box is out of reach.
+                self._set("unreachable", f"{self.label}: {reason}")
             return
         self._conn = None
         self._up.clear()
@@ -360,15 +364,51 @@ class Box:
                     # The command stopped reading (it failed): its status and stderr say why.
                 result = await asyncio.wait_for(process.wait(), limit)
             except asyncio.TimeoutError:
-                self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
-                raise BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
-                                     target=self.label) from None
+                raise self._stalled(conn, limit, what) from None
             except (asyncssh.Error, OSError) as exc:
                 raise self._broken(conn, exc, what) from None
         self.bytes_received += len(result.stdout or b"") + len(result.stderr or b"")
         if result.returncode is None:
             raise self._broken(conn, None, what)
         return Completed(result.returncode, result.stdout or b"", result.stderr or b"")
+
+    async def receive(self, script: str, *, what: str,
+                      chunk: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """Run a POSIX sh script and yield its stdout as it arrives (no more than `chunk` at a
+        time, so a large download never sits in memory); no progress for command_timeout =
+        lost. A non-zero exit after the last chunk raises BoxError with its stderr."""
+        import asyncssh  # lazy: see core/remote/__init__.py
+        conn = await self.connect()
+        limit = self.settings.command_timeout
+        async with self._sessions:
+            try:
+                process = await asyncio.wait_for(conn.create_process("sh -s", encoding=None),
+                                                 limit)
+                try:
+                    process.stdin.write(script.encode())
+                    process.stdin.write_eof()
+                    self.bytes_sent += len(script)
+                    while data := await asyncio.wait_for(process.stdout.read(chunk), limit):
+                        self.bytes_received += len(data)
+                        yield data
+                    result = await asyncio.wait_for(process.wait(), limit)
+                finally:
+                    process.close()
+            except asyncio.TimeoutError:
+                raise self._stalled(conn, limit, what) from None
+            except (asyncssh.Error, OSError) as exc:
+                raise self._broken(conn, exc, what) from None
+        if result.returncode is None:
+            raise self._broken(conn, None, what)
+        if result.returncode != 0:
+            error = (result.stderr or b"").decode("utf-8", "replace").strip()[-300:]
+            raise BoxError(f"{self.label}: {what} failed (exit {result.returncode}): "
+                           f"{error or 'no message'}", target=self.label)
+
+    def _stalled(self, conn, limit: float, what: str) -> BoxUnreachable:
+        self.drop(conn, f"no progress for {limit:.0f} s while {what}", in_use=True)
+        return BoxUnreachable(f"{self.label}: no progress for {limit:.0f} s while {what}",
+                              target=self.label)
 
     def _broken(self, conn, exc: BaseException | None, what: str) -> ExecutorError:
         import asyncssh  # lazy: see core/remote/__init__.py

@@ -10,7 +10,7 @@ A file without `[[step]]` tables is one step made of its top-level keys; with th
     samples = 8                         # random search over `sweep`; seed = 1 repeats it
     set = { epochs = 3 }  env = { K = "V" }  tags = ["x"]  target = "box1"  gpus = 1
     retries = 2  retry_on = "CUDA out of memory"  retry_delay = 5  stop_if = ["loss is nan"]
-    checkpoints = "checkpoints"  priority = 0
+    checkpoints = "checkpoints"  outputs = ["results/*.csv"]  priority = 0
 
 Steps may be listed in any order; they are launched in dependency order, and a cycle is
 refused with the steps that form it. Options given on the command line win over the file.
@@ -47,7 +47,7 @@ class Step:
 
 STEP_KEYS = ("name", "command", "after", "sweep", "samples", "seed", "set", "env", "tags",
              "target", "gpus", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints",
-             "priority")
+             "outputs", "priority")
 
 
 def load(path: Path) -> tuple[dict | None, list[dict]]:
@@ -132,6 +132,10 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
     if not isinstance(stop_if, list) or not all(isinstance(s, str) for s in stop_if):
         raise UsageError(f"{path}: {where}stop_if: expected a rule or a list of rules")
     tags = get("tags", list, "a list of strings") or []
+    outputs = table.get("outputs", [])
+    outputs = [outputs] if isinstance(outputs, str) else outputs
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        raise UsageError(f"{path}: {where}outputs: expected a glob or a list of globs")
     delay = table.get("retry_delay")
     if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))):
         raise UsageError(f"{path}: {where}retry_delay: expected seconds, got {delay!r}")
@@ -140,7 +144,8 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
                            retries=get("retries", int, "an integer"),
                            retry_on=get("retry_on", str, "a regular expression"),
                            retry_delay=float(delay) if delay is not None else None,
-                           stop_if=stop_if, checkpoints=get("checkpoints", str, "a folder"))
+                           stop_if=stop_if, checkpoints=get("checkpoints", str, "a folder"),
+                           outputs=outputs)
     except UsageError as exc:        # what TOML allows and a policy does not (inf, NUL)
         raise UsageError(f"{path}: {where}{exc.message.removeprefix(RunPolicy.TITLE + ': ')}",
                          hint=exc.hint) from None

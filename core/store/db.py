@@ -270,8 +270,19 @@ def _m8_exact_paths(db) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN exact_paths TEXT")
 
 
-def _m9_reserved(db) -> None:
-    """Reserved for issue 16 (files); its branch brings the real step."""
+def _m9_run_files(db) -> None:
+    """Declared outputs (`--outputs`, pulled when the run ends), the checkpoint a run resumes
+    from as RUN:PATH (`resume_point`; `resume_from` is then the path it read it by), and the
+    files pulled to this machine (`tui pull`): where each went, with the size, mtime and
+    sha256 it was written with, so a second pull skips it and `tui rm` deletes only what
+    runyard wrote."""
+    db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE runs ADD COLUMN resume_point TEXT")
+    db.execute("""CREATE TABLE pulled (
+        run_id INTEGER NOT NULL, dest TEXT NOT NULL, path TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,
+        at TEXT NOT NULL, why TEXT NOT NULL,
+        PRIMARY KEY (run_id, dest, path)) WITHOUT ROWID""")
 
 
 def _m10_reserved(db) -> None:
@@ -297,7 +308,7 @@ MIGRATIONS = [
     _m6_hash_ctime,
     _m7_launch_requests,
     _m8_exact_paths,
-    _m9_reserved,
+    _m9_run_files,
     _m10_reserved,
     _m11_group_dependencies,
 ]

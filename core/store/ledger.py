@@ -5,34 +5,24 @@ written before the engine acts on it, and every change appends to `events`, so a
 history can be replayed.
 
 A write that cannot happen raises StoreError and changes nothing: the disk is full, or
-another program holds the database's write lock (StoreBusy). The lock is waited for at
-most WRITE_WAIT seconds, so the engine's loop is never held long; after that, writes fail
-at once (StoreBusy) until the next try, BUSY_BACKOFF_MIN seconds later, doubling up to
-BUSY_BACKOFF_MAX. Each episode (busy, full) is logged when it starts, every minute while it
-lasts, and when it ends; callers retry what must be recorded (core.engine.runner).
+another program holds the database's write lock (StoreBusy); how a transaction waits and
+backs off is core.store.transactions. Callers retry what must be recorded
+(core.engine.runner).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import time
 from typing import overload
 
 from core.store import db
-from core.errors import StoreBusy, StoreError, UnknownRun, UsageError
+from core.errors import StoreError, UnknownRun, UsageError
 from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
 from core.store.queries import get_run
 from core.store.queue_queries import next_run_id
-
-
-log = logging.getLogger("runyard.engine")
-
-WRITE_WAIT = 1.0            # seconds a write waits for another program's lock
-BUSY_BACKOFF_MIN = 0.5
-BUSY_BACKOFF_MAX = 10.0
-_LOG_EVERY = 60.0
+from core.store.transactions import WRITE_WAIT, PointsTransaction, Transaction, Trouble
 
 
 def _dumps(value) -> str:
@@ -72,7 +62,7 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path=None):
         self.conn = conn
         self.path = path
-        self.trouble = _Trouble()
+        self.trouble = Trouble()
 
     @classmethod
     def open(cls, path) -> "Ledger":
@@ -89,7 +79,7 @@ class Ledger:
         self.conn.close()
 
     def _tx(self):
-        return _Transaction(self)
+        return Transaction(self)
 
     @property
     def problem(self) -> str | None:
@@ -148,9 +138,9 @@ class Ledger:
                     _dumps(spec.tags), spec.parent, spec.priority, options,
                     snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
                     at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    _text(planned.resume_from), policy.retries, _text(policy.retry_on),
+                    _text(planned.resume_point), policy.retries, _text(policy.retry_on),
                     policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
-                    exact, _dumps(waits_for)))
+                    _dumps(policy.outputs), exact, _dumps(waits_for)))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "") + \
                     "".join(f", after every run of group {g}" for g in waits_for)
@@ -159,9 +149,9 @@ class Ledger:
                 """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
-                       group_id, depends_on, spec_key, resume_from, retries, retry_on,
-                       retry_delay, stop_if, checkpoints, exact_paths, after_groups)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                       group_id, depends_on, spec_key, resume_point, retries, retry_on,
+                       retry_delay, stop_if, checkpoints, outputs, exact_paths, after_groups)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
@@ -243,7 +233,7 @@ class Ledger:
 
     def retry(self, run_id: int, state: RunState, *, reason: str | None,
               exit_code: int | None, at: str, not_before: str, avoid_gpus: list[int],
-              resume_from: str | None, note: str) -> tuple[Run, int]:
+              resume_point: str | None, note: str) -> tuple[Run, int]:
         """End an attempt and queue the next one, linked to it, in one transaction."""
         with self._tx():
             new_id = next_run_id(self.conn)
@@ -252,16 +242,16 @@ class Ledger:
                        overrides, env, tags, parent, priority, options, snapshot, project,
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
-                       avoid_gpus, resume_from, retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths, after_groups)
+                       avoid_gpus, resume_point, retries, retry_on, retry_delay, stop_if,
+                       checkpoints, outputs, exact_paths, after_groups)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
-                       coalesce(?, resume_from), retries, retry_on, retry_delay, stop_if,
-                       checkpoints, exact_paths, after_groups
+                       coalesce(?, resume_point), retries, retry_on, retry_delay, stop_if,
+                       checkpoints, outputs, exact_paths, after_groups
                    FROM runs WHERE id = ?""",
-                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_from), run_id))
+                (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_point), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
                              message=state.value + (f" ({reason})" if reason else "")
                              + f"; retrying as run {new_id}: {note}", at=at, cause=None,
@@ -269,6 +259,15 @@ class Ledger:
             self._event(new_id, "state", RunState.QUEUED,
                         f"queued: {note}, after run {run_id} {state.value}", at=at)
         return get_run(self.conn, run_id), new_id
+
+    def set_resume(self, run_id: int, point: str | None, path: str | None,
+                   message: str) -> None:
+        """The checkpoint a starting run resumes from (RUN:PATH), and the path it reads it
+        by; `message` joins its history."""
+        with self._tx():
+            self.conn.execute("UPDATE runs SET resume_point = ?, resume_from = ? WHERE id = ?",
+                              (point, path, run_id))
+            self._event(run_id, "resume", None, message)
 
     def request_stop(self, run_id: int, reason: str) -> None:
         """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""
@@ -348,10 +347,25 @@ class Ledger:
             self.conn.executemany(
                 "INSERT INTO removed (run_id, name, state, at) VALUES (?, ?, ?, ?)",
                 [(i, found[i][1], found[i][2], at) for i in wanted])
-            for table, column in (("metrics", "run_id"), ("events", "run_id"), ("runs", "id")):
+            for table, column in (("metrics", "run_id"), ("events", "run_id"),
+                                  ("pulled", "run_id"), ("runs", "id")):
                 self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",
                                       [(i,) for i in wanted])
         return [{"id": i, "name": found[i][1], "state": found[i][2]} for i in wanted]
+
+    def record_pull(self, run_id: int, dest: str, files: list[tuple[str, int, int, str]],
+                    why: str, note: str | None) -> None:
+        """Files pulled into `dest`: (path, size, mtime_ns, sha256) as written there; `note`
+        (what was pulled, in words) joins the run's history."""
+        at = now_iso()
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO pulled (run_id, dest, path, size, mtime_ns, sha256, at, "
+                "why) VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, dest, path, size, mtime, sha, at, why)
+                 for path, size, mtime, sha in files])
+            if note:
+                self._event(run_id, "pull", None, note, at=at)
 
     def restore_runs(self, rows: list[dict], note: str) -> None:
         """Put back runs rebuilt from their folders (`tui engine repair`), with their ids,
@@ -421,7 +435,7 @@ class Ledger:
         """A transaction for many points of one run. The run's row is checked once, and
         foreign keys are not checked per point: that check halved the points stored per
         second (1M points: 368k/s with it, 708k/s without)."""
-        return _PointsTransaction(self, run_id)
+        return PointsTransaction(self, run_id)
 
     def replace_metrics(self, run_id: int, rows: list[tuple[str, int, float | None]],
                         latest: dict, ingest: dict, options: dict, message: str) -> None:
@@ -503,111 +517,3 @@ class Ledger:
             self.conn.execute(
                 "UPDATE targets SET status = ?, message = ?, gpus = ? WHERE name = ?",
                 (status, _text(message), _dumps(gpus) if gpus is not None else None, name))
-
-
-class _Trouble:
-    """The current episode of failing writes (busy or full): when it began, what it is, and
-    when a busy store is tried again."""
-
-    def __init__(self):
-        self.kind: str | None = None
-        self.message: str | None = None
-        self.since = 0.0
-        self.logged = 0.0
-        self.retry_at = 0.0
-        self.backoff = 0.0
-
-    def busy_error(self, path) -> StoreBusy:
-        held = max(time.monotonic() - self.since, WRITE_WAIT)
-        return StoreBusy(f"the store is busy: another program has held the write lock on {path} "
-                         f"for at least {held:.0f} s (a sqlite3 shell, a backup tool?); nothing "
-                         "was changed",
-                         hint="end that program's transaction; the engine keeps retrying its "
-                              "own writes and records everything once the store is free")
-
-    def failed(self, kind: str, message: str) -> None:
-        now = time.monotonic()
-        if self.kind != kind:
-            self.kind, self.since, self.logged = kind, now, now
-            log.warning("store writes fail: %s; retrying", message)
-        elif now - self.logged >= _LOG_EVERY:
-            self.logged = now
-            log.warning("store writes still fail after %.0f s: %s", now - self.since, message)
-        self.message = message
-        if kind == "busy":
-            self.backoff = min(max(self.backoff * 2, BUSY_BACKOFF_MIN), BUSY_BACKOFF_MAX)
-            self.retry_at = now + self.backoff
-
-    def succeeded(self) -> None:
-        if self.kind is not None:
-            log.info("store writes work again after %.0f s (%s)", time.monotonic() - self.since,
-                     self.kind)
-        self.kind = self.message = None
-        self.backoff = 0.0
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, turning a full disk or a held lock into a StoreError."""
-
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
-        self.conn = ledger.conn
-
-    def __enter__(self):
-        trouble = self.ledger.trouble
-        if trouble.kind == "busy" and time.monotonic() < trouble.retry_at:
-            raise trouble.busy_error(self.ledger.path)
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise db.database_error(self.ledger.path, exc) from None
-            trouble.failed("busy", f"another program holds the write lock on {self.ledger.path}")
-            raise trouble.busy_error(self.ledger.path) from None
-        return self.conn
-
-    def __exit__(self, kind, exc, tb):
-        if exc is None:
-            try:
-                self.conn.execute("COMMIT")
-                self.ledger.trouble.succeeded()
-                return False
-            except sqlite3.Error as commit_exc:
-                exc = commit_exc
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
-            self.ledger.trouble.failed("full", "the store's disk is full")
-            raise StoreError("the store's disk is full; nothing was changed",
-                             hint="free some space, or move the store with RUNYARD_HOME") from exc
-        if isinstance(exc, sqlite3.Error) and kind is None:
-            raise StoreError(f"database error: {exc}") from exc
-        return False
-
-
-class _PointsTransaction(_Transaction):
-    """`_Transaction` with foreign keys off for its span, after checking the run exists."""
-
-    def __init__(self, ledger: Ledger, run_id: int):
-        super().__init__(ledger)
-        self.run_id = run_id
-
-    def __enter__(self):
-        self.conn.execute("PRAGMA foreign_keys = OFF")     # only outside a transaction
-        try:
-            super().__enter__()
-            if self.conn.execute("SELECT 1 FROM runs WHERE id = ?",
-                                 (self.run_id,)).fetchone() is None:
-                raise StoreError(f"run {self.run_id} is not in the store")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            raise
-        return self.conn
-
-    def __exit__(self, kind, exc, tb):
-        try:
-            return super().__exit__(kind, exc, tb)
-        finally:
-            self.conn.execute("PRAGMA foreign_keys = ON")

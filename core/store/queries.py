@@ -61,6 +61,8 @@ RUN_JSON_SQL = """json_object(
     'cause', cause,
     'checkpoints', checkpoints,
     'resume_from', resume_from,
+    'resume_point', resume_point,
+    'outputs', json(outputs),
     'spec_key', spec_key
 )"""
 
@@ -238,7 +240,8 @@ def row_to_run(row: sqlite3.Row):
     r = dict(zip(row.keys(), tuple(row)))       # one pass: Row lookups by name are linear
     policy = RunPolicy.stored(after=_loads(r["depends_on"]), retries=r["retries"],
                               retry_on=r["retry_on"], retry_delay=r["retry_delay"],
-                              stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"])
+                              stop_if=_loads(r["stop_if"]), checkpoints=r["checkpoints"],
+                              outputs=_loads(r["outputs"]))
     spec = RunSpec(command=_loads(r["command"]), template=_loads(r["template"]),
                    params=_loads(r["params"]), overrides=_loads(r["overrides"]),
                    target=r["target"], gpus=r["gpus"], env=_loads(r["env"]),
@@ -257,7 +260,8 @@ def row_to_run(row: sqlite3.Row):
                group_id=r["group_id"], attempt=r["attempt"], retry_of=r["retry_of"],
                retried_as=r["retried_as"], not_before=r["not_before"],
                avoid_gpus=_loads(r["avoid_gpus"]), cause=r["cause"],
-               resume_from=r["resume_from"], spec_key=r["spec_key"],
+               resume_from=r["resume_from"], resume_point=r["resume_point"],
+               spec_key=r["spec_key"],
                detail=r["detail"] if r["state"] == "running" else None)
 
 
@@ -383,6 +387,36 @@ def metric_series(conn: sqlite3.Connection, run_id: int, keys=None) -> dict[str,
     for key, step, value in conn.execute(sql + " ORDER BY key, step", args):
         out.setdefault(key, []).append([step, math.nan if value is None else value])
     return out
+
+
+def pulled_files(conn: sqlite3.Connection, run_id: int,
+                 dest: str) -> dict[str, tuple[int, int, str]]:
+    """What pulls of a run wrote into `dest`: path -> (size, mtime_ns, sha256)."""
+    rows = conn.execute("SELECT path, size, mtime_ns, sha256 FROM pulled "
+                        "WHERE run_id = ? AND dest = ?", (run_id, dest))
+    return {path: (size, mtime, sha) for path, size, mtime, sha in rows}
+
+
+def pulled_rows(conn: sqlite3.Connection,
+                ids: list[int]) -> list[tuple[str, str, int, int, str]]:
+    """(dest, path, size, mtime_ns, sha256) of every file pulls of these runs wrote."""
+    out: list = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        out += conn.execute(f"SELECT dest, path, size, mtime_ns, sha256 FROM pulled WHERE "
+                            f"run_id IN "
+                            f"({','.join('?' * len(chunk))}) ORDER BY dest, path",
+                            chunk).fetchall()
+    return [tuple(row) for row in out]
+
+
+def pulls(conn: sqlite3.Connection, run_id: int) -> list[dict]:
+    """Per destination: how many files pulls put there, their bytes, the last time, and why
+    (`pull`: asked for; `outputs`: declared outputs when the run ended; `resume`)."""
+    return [{"to": dest, "files": count, "bytes": total, "at": at, "why": why}
+            for dest, count, total, at, why in conn.execute(
+                "SELECT dest, count(*), sum(size), max(at), group_concat(DISTINCT why) "
+                "FROM pulled WHERE run_id = ? GROUP BY dest ORDER BY max(at)", (run_id,))]
 
 
 def metric_extremes(conn: sqlite3.Connection, run_ids, keys) -> dict[int, dict[str, tuple]]:

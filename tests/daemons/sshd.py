@@ -22,7 +22,8 @@ from tests.helpers import free_port, wait_for
 SSHD = "/usr/sbin/sshd"
 # What a box without extra software has on PATH (sh and coreutils, plus setsid).
 MINIMAL_TOOLS = ("sh", "cat", "mkdir", "mv", "rm", "ln", "cp", "chmod", "head", "tail", "wc",
-                 "df", "sleep", "stat", "date", "env", "setsid", "ls", "echo", "true", "seq")
+                 "df", "sleep", "stat", "date", "env", "setsid", "ls", "echo", "true", "seq",
+                 "sha256sum")
 
 
 def available() -> bool:

@@ -34,6 +34,9 @@ BINDING_TESTS = {
         "log_top", "log_follow"},
     "test_log_keys.py::test_search_the_log": {"log_search", "log_older", "log_newer"},
     "test_help_palette_and_diff": {"help", "palette", "diff"},
+    "test_app_files.py::test_files_of_a_run_are_listed_viewed_safely_and_pulled": {
+        "files", "files_view", "files_pull", "files_all", "files_refresh", "files_back",
+        "viewer_down", "viewer_up", "viewer_page_down", "viewer_page_up", "viewer_back"},
     "test_app_results.py::test_compare_any_number_of_runs_table_and_curves":
         {"compare", "chart_log", "chart_smooth"},
     "test_app_results.py::test_columns_any_param_or_metric_as_last_best_min_or_max":

@@ -124,3 +124,19 @@ async def test_a_carriage_return_progress_bar_updates_one_line(demo):
             await until(pilot, lambda: f" {percent}%" in widget_text(log), what=f"{percent}%")
             assert [line.rstrip() for line in widget_text(log).splitlines()[:3]] == \
                 ["start", f" {percent}%", ""]
+
+
+async def test_moving_to_a_run_whose_log_has_the_same_line_lengths_shows_its_own_log(demo):
+    # A sweep prints lines of one width (`epoch=1 loss=0.4312`): two logs can have the same
+    # byte layout. What reaches the screen (the compositor's output, not render_line called
+    # by hand) must be the selected run's own lines.
+    write_log(demo, 3, b"".join(b"step=%02d loss=0.%04d\n" % (i, 3000 + i) for i in range(40)))
+    write_log(demo, 5, b"".join(b"step=%02d loss=0.%04d\n" % (i, 5000 + i) for i in range(40)))
+    app = demo_app(demo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(RunTable)
+        table.select_run(5)
+        await until(pilot, lambda: "loss=0.5039" in app.export_screenshot(), what="run 5's log")
+        table.select_run(3)
+        await until(pilot, lambda: "loss=0.3039" in app.export_screenshot(), what="run 3's log")
+        assert "loss=0.5039" not in app.export_screenshot()

@@ -19,7 +19,9 @@ CAPABILITIES = ("places_gpus", "takes_shell_env", "run_folders_here", "removes_r
 
 def test_the_required_methods_are_abstract_and_the_rest_have_defaults():
     assert Executor.__abstractmethods__ == {"start", "wait", "recover", "cancel"}
-    for name in ("gpus", "reach", "health", "probe", "available", "forget", "close"):
+    for name in ("gpus", "reach", "health", "probe", "available", "forget", "close",
+                 "list_files", "hash_files", "fetch_files", "files_location", "file_address",
+                 "resume_path", "stage_files"):
         assert callable(getattr(Executor, name)), name
     assert all(getattr(Executor, name) is False for name in CAPABILITIES)
 
@@ -29,7 +31,7 @@ def test_each_kind_declares_what_it_can_do():
                 for kind in TARGET_KINDS}
     assert declared == {"local": {"takes_shell_env", "run_folders_here"},
                         "ssh": {"removes_remote_folders", "may_be_unreachable"},
-                        "docker": {"may_be_unreachable"},
+                        "docker": {"may_be_unreachable", "removes_remote_folders"},
                         "slurm": {"places_gpus", "may_be_unreachable"}}
 
 

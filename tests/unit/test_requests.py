@@ -20,7 +20,7 @@ VALID = {"launch": LAUNCH, "clone": CLONE, "plan": {"launch": LAUNCH},
          "cancel": {"ids": [1]}, "remove": {"ids": [1]}, "reparse": {"ids": [1]},
          "wait": {"ids": [1, 2]},
          "unwatch": {"ids": [1]}, "targets": {}, "watches": {}, "status": {}, "ping": {},
-         "stop": {}}
+         "stop": {}, "files": {"id": 1}, "pull": {"id": 1}}
 
 
 def test_every_op_has_a_request_class_and_an_engine_handler(tmp_path):

@@ -214,6 +214,17 @@ class RunActions(_Screen):
         for warning in reply.get("warnings", []):
             self.app.notify(warning, severity="warning", markup=False)
 
+    # ------------------------------------------------------------ files
+
+    def action_files(self) -> None:
+        from tui.app.screens.files import FilesScreen  # lazy
+        row = self.table.current
+        if row is None:
+            self.app.notify("no run selected", severity="warning")
+            return
+        self.app.push_screen(FilesScreen(row.id, f"run {row.id} {plain(row.name)} on "
+                                                 f"{plain(row.target)}"))
+
     # ------------------------------------------------------------ comparing
 
     def action_diff(self) -> None:

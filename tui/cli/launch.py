@@ -34,7 +34,7 @@ def _after(values: list[str]) -> list:
 # The workflow options and their values when the parser did not build them (tui.cli.main).
 _WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
-                      "force": False, "dry_run": False, "file": None, "watch": [],
+                      "outputs": [], "force": False, "dry_run": False, "file": None, "watch": [],
                       "debounce": None, "resume": False}
 
 
@@ -45,7 +45,7 @@ def _request_fields(args) -> dict:
             setattr(args, name, default)
     policy = RunPolicy(after=_after(args.after), retries=args.retries, retry_on=args.retry_on,
                        retry_delay=args.retry_delay, stop_if=args.stop_if,
-                       checkpoints=args.checkpoints)
+                       checkpoints=args.checkpoints, outputs=args.outputs)
     # The request id: os.urandom, not `secrets` (~4 ms to import on the launch hot path).
     return {**here(), "name": args.name,
             "target": args.target, "gpus": args.gpus, "set": args.set,

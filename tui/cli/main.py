@@ -71,6 +71,9 @@ def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> N
                              "'val_loss > 10', 'val_acc plateau 5'")
     parser.add_argument("--checkpoints", metavar="DIR",
                         help="the folder (in the run's code folder) it writes checkpoints to")
+    parser.add_argument("--outputs", action="append", default=[], metavar="GLOB",
+                        help="files (globs in the run's working folder, e.g. 'results/*.csv') "
+                             "pulled to this machine when the run ends (repeatable)")
     parser.add_argument("--force", action="store_true",
                         help="run even if a run with the same spec already succeeded")
     parser.add_argument("--dry-run", action="store_true",
@@ -176,6 +179,25 @@ def _metrics_args(p) -> None:
                    help="with --reparse: every ended run of this sweep, chain or watch")
 
 
+def _files_args(p) -> None:
+    p.add_argument("id", help="the run (a number, or `last`)")
+    p.add_argument("--all", action="store_true",
+                   help="also the snapshot's files the run left unchanged")
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+
+
+def _pull_args(p) -> None:
+    p.add_argument("id", help="the run (a number, or `last`)")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="files or globs ('*.csv', 'results/', 'model.pt'); default: every "
+                        "file the run wrote")
+    p.add_argument("--to", metavar="DIR", help="where to put them (default: the run's "
+                                                "folder in the store, runs/ID/out)")
+    p.add_argument("--all", action="store_true",
+                   help="with no PATH: the unchanged code files too")
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+
+
 def _wait_args(p) -> None:
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 124)")
@@ -234,6 +256,10 @@ COMMANDS = {
     "logs": ("print a run's output", None, _logs_args),
     "metrics": ("a run's metrics; --reparse reads ended runs anew with the current rules",
                 None, _metrics_args),
+    "files": ("the files a run wrote, wherever it ran", "List the files a run created or "
+              "changed in its working folder, compared with its snapshot.", _files_args),
+    "pull": ("copy a run's files to this machine", "Copy the files a run wrote (or those "
+             "named) to this machine; only what is missing or changed travels.", _pull_args),
     "wait": ("wait for runs to end; exit with the run's exit code", None, _wait_args),
     "cancel": ("cancel runs (SIGTERM, grace period, SIGKILL)", None, _cancel_args),
     "rm": ("remove ended runs: their records, logs, metrics and run folders",
@@ -334,6 +360,9 @@ def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
     if args.command in ("targets", "engine"):
         from tui.cli import engine as cli_engine  # lazy
         return cli_engine.run(args, paths)
+    if args.command in ("files", "pull"):
+        from tui.cli import files as cli_files  # lazy
+        return cli_files.run(args, paths)
     if args.command == "compare":
         from tui.cli import compare as cli_compare  # lazy
         return cli_compare.run(args, paths)

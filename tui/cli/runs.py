@@ -145,6 +145,7 @@ def show(args, paths: StorePaths) -> int:
         "git_diff": str(paths.blobs / diff[:2] / diff[2:]) if diff else None,
         "paths": {"run_dir": str(run_dir), "log": str(run_dir / "output.log"),
                   "metrics_file": str(run_dir / "metrics.jsonl")},
+        "pulls": run_queries.pulls(conn, run_id),
     }
     if args.json:
         emit({"run": data, **extra})
@@ -173,6 +174,7 @@ def show(args, paths: StorePaths) -> int:
         "metrics    " + (" ".join(f"{k}={formatting.number(v)}"
                                    for k, v in data["metrics"].items()) or "-"),
         f"log        {extra['paths']['log']}",
+        *_pull_lines(data, extra["pulls"]),
         "history",
         *(f"  {e['at']}  {e['message']}" for e in events),
     ]
@@ -200,9 +202,25 @@ def _workflow_lines(data: dict, group: dict | None) -> list[str]:
         lines.append(line)
     if data["stop_if"]:
         lines.append(f"stop if    {'; '.join(data['stop_if'])}")
-    if data["checkpoints"] or data["resume_from"]:
+    point = data.get("resume_point")
+    if data["checkpoints"] or data["resume_from"] or point:
+        source, _, path = (point or "").partition(":")
+        said = f"run {source}'s {path}" if source.isdigit() else None
+        where = data["resume_from"]
         lines.append(f"checkpts   {data['checkpoints'] or '-'}"
-                     + (f"  resumed from {data['resume_from']}" if data["resume_from"] else ""))
+                     + (f"  resumes from {said}" if said else "")
+                     + (f" ({where})" if said and where else
+                        f"  resumed from {where}" if where else ""))
+    return lines
+
+
+def _pull_lines(data: dict, pulls: list[dict]) -> list[str]:
+    """Declared outputs, and what pulls put on this machine (`tui pull`, outputs)."""
+    lines = [f"outputs    {' '.join(data['outputs'])}"] if data.get("outputs") else []
+    for pull in pulls:
+        lines.append(f"pulled     {pull['files']} file{'s' if pull['files'] != 1 else ''}, "
+                     f"{formatting.size(pull['bytes'] or 0)} in {pull['to']} "
+                     f"({pull['why']}, {pull['at']})")
     return lines
 
 

@@ -31,9 +31,11 @@ from core import gpus as gpu_detection
 from core.config import TargetConfig
 from core.errors import ExecutorError
 from core.executors.docker import spec
-from core.executors.base import Context, Executor, Exit
+from core.executors.base import Context, Exit
 from core.executors.docker.client import DockerConnection, unreachable
-from core.executors.docker.options import DEFAULT_SOCKET, check_options, parse_host
+from core.executors.docker.options import (DEFAULT_SOCKET, check_options, is_local,
+                                           parse_host)
+from core.executors.docker.files import DockerFiles
 from core.executors.docker.outcome import exit_of, recorded_exit, start_failure, write_status
 from core.executors.docker.starting import ensure_image, prepare_folder
 from core.executors.docker.stream import (StreamBroken, file_size, mirror_file,
@@ -50,9 +52,10 @@ MAX_SERVER_ERRORS = 20      # an engine answering 5xx this many times in a row i
 _ENDED = ("exited", "dead")
 
 
-class DockerExecutor(Executor):
+class DockerExecutor(DockerFiles):
     kind = "docker"
     may_be_unreachable = True           # the Docker engine may be stopped or restarting
+    removes_remote_folders = True       # forget() removes a remote run's volume (its files)
 
     def __init__(self, target: TargetConfig, context: Context):
         super().__init__(target, context)
@@ -62,6 +65,10 @@ class DockerExecutor(Executor):
         self._connections: dict[str, DockerConnection] = {}
         self._store: str | None = None
         self._pending_stops: dict[int, float] = {}   # run id -> grace, for an engine away
+        self._init_files()
+        if self.options.get("code") == "mount" or (
+                "code" not in self.options and is_local(self.url)):
+            self.removes_remote_folders = False     # its runs' files are in the store
 
     # ------------------------------------------------------------ connections
 
@@ -148,12 +155,15 @@ class DockerExecutor(Executor):
         log_base = file_size(run_dir / "output.log")
         labels = {spec.LABEL_STORE: self.store, spec.LABEL_RUN: str(run.id),
                   spec.LABEL_TARGET: self.target.name, spec.LABEL_LOG_BASE: str(log_base)}
+        resume_mounts, resume_files = self.taken_resume(run)
+        volume = await self.make_volume(docker, run, labels) if mode == "copy" else None
         body = spec.container_body(
             options=self.options, command=run.spec.command, workdir=run.workdir,
             env=spec.container_env(env, self.options.get("env", {}), run.gpu_ids),
             labels=labels, devices=spec.device_requests(self.target.gpus, run.gpu_ids),
             code_dir=run_dir / "code" if mode == "mount" else None,
-            metrics_file=run_dir / "metrics.jsonl" if mode == "mount" else None)
+            metrics_file=run_dir / "metrics.jsonl" if mode == "mount" else None,
+            volume=volume, more_mounts=resume_mounts)
         name = spec.container_name(self.store, run.id)
         try:
             container = await docker.containers.create(body, name=name)
@@ -165,7 +175,7 @@ class DockerExecutor(Executor):
                                 target=self.target.name) from None
         try:
             if mode == "copy":
-                await self._copy_code(container, run)
+                await self._copy_code(container, run, resume_files)
             await container.start()
         except DockerError as exc:
             if exc.status == 900:
@@ -176,12 +186,12 @@ class DockerExecutor(Executor):
                                               exc.message.strip()),
                                 target=self.target.name) from None
         return {"container": container.id, "name": name, "host": self.url,
-                "log_base": log_base, "mode": mode}
+                "log_base": log_base, "mode": mode, **({"volume": volume} if volume else {})}
 
-    async def _copy_code(self, container, run: Run) -> None:
+    async def _copy_code(self, container, run: Run, extra: list) -> None:
         with tempfile.TemporaryFile() as tar:
             await asyncio.to_thread(spec.write_code_tar, run.snapshot, self.context.blobs,
-                                    "user" in self.options, tar)
+                                    "user" in self.options, tar, extra)
             tar.seek(0)
             await container.put_archive("/", tar)
 
@@ -294,6 +304,8 @@ class DockerExecutor(Executor):
         connection = self._connection(self.url)
         name = spec.container_name(self.store, run.id)
         base = {"name": name, "host": self.url, "mode": self.mode}
+        if self.mode == "copy":
+            base["volume"] = spec.volume_name(self.store, run.id)
         try:
             docker = await connection.client()
             found = await docker.containers.list(all=True, filters={"label": [

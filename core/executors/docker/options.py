@@ -132,3 +132,12 @@ def _mount(path: Path, key: str, text: str) -> str:
         raise fail(path, key, expected, text)
     return text
 
+
+
+def is_local(url: str) -> bool:
+    """Whether an engine is this machine's (its runs' files can be bind-mounted from the
+    store); a bad URL is not, and is said when the engine is reached."""
+    try:
+        return parse_host(url).local
+    except ValueError:
+        return False

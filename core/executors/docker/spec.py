@@ -14,6 +14,7 @@ import logging
 import os
 import tarfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.store.blobs import BlobStore
@@ -59,6 +60,15 @@ def container_name(store: str, run_id: int) -> str:
     return f"runyard-{store[:8]}-run{run_id}"
 
 
+def volume_name(store: str, run_id: int) -> str:
+    """The volume holding a run's /runyard (code copy, files it wrote, metrics) on a remote
+    engine; it outlives the container until `tui rm`."""
+    return f"runyard-{store[:8]}-run{run_id}"
+
+
+RESUME = f"{ROOT}/resume"       # where a checkpoint to resume from is mounted or copied
+
+
 def container_env(env: dict[str, str], target_env: dict[str, str],
                   gpu_ids: list[int]) -> dict[str, str]:
     """The run's variables as the container sees them: paths inside the container, and GPUs
@@ -83,14 +93,20 @@ def device_requests(target_gpus, gpu_ids: list[int]) -> list[dict]:
 
 def container_body(*, options: dict, command: list[str], workdir: str, env: dict[str, str],
                    labels: dict[str, str], devices: list[dict],
-                   code_dir: Path | None, metrics_file: Path | None) -> dict:
+                   code_dir: Path | None, metrics_file: Path | None,
+                   volume: str | None = None, more_mounts: list[dict] | None = None) -> dict:
     """The `POST /containers/create` body. `code_dir`/`metrics_file` are bind-mounted when
-    given (local engine); otherwise the code is copied in before the start."""
+    given (local engine); otherwise the code is copied in before the start, into `volume`
+    (mounted at /runyard) when given, which keeps the run's files after the container.
+    `more_mounts`: a checkpoint to resume from (read-only)."""
     mounts = []
+    if volume is not None:
+        mounts.append({"Type": "volume", "Source": volume, "Target": ROOT})
     if code_dir is not None:
         mounts.append({"Type": "bind", "Source": str(code_dir), "Target": CODE})
     if metrics_file is not None:
         mounts.append({"Type": "bind", "Source": str(metrics_file), "Target": METRICS})
+    mounts += more_mounts or []
     host = {
         "Mounts": mounts,
         "Binds": list(options.get("mounts", [])),
@@ -118,10 +134,12 @@ def container_body(*, options: dict, command: list[str], workdir: str, env: dict
     return body
 
 
-def write_code_tar(snapshot_id: str | None, blobs: BlobStore, shared: bool, out) -> None:
+def write_code_tar(snapshot_id: str | None, blobs: BlobStore, shared: bool, out,
+                   extra: Sequence[tuple[str, Path]] = ()) -> None:
     """Write the snapshot as a tar of `runyard/code/...` (and an empty metrics file), to
     extract at `/`, into the binary file `out`. `shared`: folders and files writable by any
-    user (for a container `user` other than root)."""
+    user (for a container `user` other than root). `extra`: (path in the tar, local file)
+    more files, such as a checkpoint under runyard/resume/."""
     dir_mode, file_mode = (0o777, 0o666) if shared else (0o755, 0o644)
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         made = set()
@@ -152,4 +170,10 @@ def write_code_tar(snapshot_id: str | None, blobs: BlobStore, shared: bool, out)
             info.size = size
             info.mode = (file_mode | 0o111) if kind == "x" else file_mode
             with open(blobs.path(ref), "rb") as handle:
+                tar.addfile(info, handle)
+        for name, source in extra:
+            add_dir(os.path.dirname(name))
+            info = tar.gettarinfo(str(source), arcname=name)
+            info.mode, info.uid, info.gid, info.uname, info.gname = 0o444, 0, 0, "", ""
+            with open(source, "rb") as handle:
                 tar.addfile(info, handle)

@@ -26,10 +26,12 @@ import json
 import logging
 import secrets
 import time
+from pathlib import Path
+from typing import AsyncIterator
 
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
-from core.executors.base import Context, Executor, Exit
+from core.executors.base import HERE, Context, Executor, Exit
 from core.executors.slurm.batch import Batcher
 from core.executors.slurm.jobs import Jobs
 from core.executors.slurm.options import check_options, command_timeout, sbatch_flags
@@ -37,7 +39,7 @@ from core.executors.slurm.script import Task, batch_script, job_env
 from core.executors.slurm.remote import RemoteSite
 from core.executors.slurm.site import LocalSite, SlurmError
 from core.executors.slurm.states import JobInfo, is_transient, outcome, parse_job_id
-from core.models import Run
+from core.models import Listing, Run
 
 log = logging.getLogger("runyard.engine")
 
@@ -52,7 +54,8 @@ class SlurmExecutor(Executor):
     places_gpus = True                  # Slurm picks the GPUs: --gpus N is passed on, not placed
     may_be_unreachable = True           # the controller (or the login node) may not answer
     # run_folders_here stays False: without `host` a run's folder is the store's own (the
-    # cluster shares it), but handing checkpoints over there is not done yet.
+    # cluster shares it), but paths of other runs' folders are not handed to jobs; a
+    # checkpoint to resume from is (resume_path).
 
     def __init__(self, target: TargetConfig, context: Context):
         super().__init__(target, context)
@@ -288,6 +291,54 @@ class SlurmExecutor(Executor):
             site = {"box": self.site.label, "work": self.site.box.reached.work,
                     "run_dir": self.site.run_dir(run)}
         return self._handle(job, intent.get("task") or 0, intent.get("size", 1), site)
+
+    # ------------------------------------------------------------ a run's files
+    # Submitting here, a run's folder is the store's own, which the nodes share (the base
+    # class's defaults); on a login node it is the box's (core.remote.runfiles, via the site).
+
+    def _login_node(self) -> RemoteSite | None:
+        """The site when jobs are submitted on a login node over SSH; None when here."""
+        return self.site if isinstance(self.site, RemoteSite) else None
+
+    async def list_files(self, run: Run, handle: dict) -> Listing:
+        if (site := self._login_node()) is None:
+            return await super().list_files(run, handle)
+        await self.reach()
+        return await site.list_files(handle)
+
+    async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
+        if (site := self._login_node()) is None:
+            return await super().hash_files(run, handle, paths)
+        await self.reach()
+        return await site.hash_files(handle, paths)
+
+    def fetch_files(self, run: Run, handle: dict,
+                    wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
+        if (site := self._login_node()) is None:
+            return super().fetch_files(run, handle, wanted)
+        return site.fetch_files(handle, wanted)
+
+    def files_location(self, handle: dict) -> str:
+        return site.files_location(handle) if (site := self._login_node()) else HERE
+
+    def file_address(self, run: Run, handle: dict, path: str) -> str:
+        if (site := self._login_node()) is None:
+            return super().file_address(run, handle, path)
+        return site.file_address(handle, path)
+
+    async def resume_path(self, run: Run, location: str, address: str) -> str | None:
+        """Jobs read a checkpoint where it is when it is on their cluster's filesystem: the
+        store's (shared with the nodes), or the login node's work folder."""
+        if (site := self._login_node()) is None:
+            return address if location == HERE else None
+        await self.reach()
+        return address if location == site.files_location(None) else None
+
+    async def stage_files(self, run: Run, folder: Path, files: dict[str, str]) -> str:
+        if (site := self._login_node()) is None:
+            return str(folder)              # the store's own folder: the nodes share it
+        await self.reach()
+        return await site.stage_files(folder, files)
 
     # ------------------------------------------------------------ cancelling
 

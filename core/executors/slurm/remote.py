@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
+from typing import AsyncIterator
 
 from core.errors import ExecutorError
 from core.executors.base import Context, Exit, parse_status
 from core.executors.slurm.site import SLURM_COMMANDS, STATUS_GRACE, Placed, SlurmError
-from core.models import Run
-from core.remote import pool, runfolder
+from core.models import Listing, Run
+from core.remote import pool, runfiles, runfolder
 from core.remote.box import Completed
 from core.remote.mirror import Watch, local_copies, reset_local
 from core.remote.scripts import quote
@@ -126,6 +128,44 @@ class RemoteSite:
         watch = self.mirror.add(Watch(handle["run_dir"], local_copies(local),
                                       pid=0, start_time=None))
         return RemoteFollow(self.mirror, watch)
+
+    # ------------------------------------------------------------ a run's files (on the box)
+
+    async def list_files(self, handle: dict) -> Listing:
+        return await self._named(runfiles.list_files(self.box, handle["run_dir"]))
+
+    async def hash_files(self, handle: dict, paths: list[str]) -> dict[str, str]:
+        return await self._named(runfiles.hash_files(self.box, handle["run_dir"], paths))
+
+    async def fetch_files(self, handle: dict,
+                          wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
+        await self.reach()
+        try:
+            async for item in runfiles.fetch_files(self.box, handle["run_dir"], wanted):
+                yield item
+        except ExecutorError as exc:
+            exc.target = self.name
+            raise
+
+    def files_location(self, handle: dict | None) -> str:
+        """Where a run's files are; with no handle, where this target's new runs are."""
+        if handle is None:
+            return runfiles.location({"box": self.label, "work": self.box.reached.work})
+        return runfiles.location(handle)
+
+    def file_address(self, handle: dict, path: str) -> str:
+        return runfiles.address(handle, path)
+
+    async def stage_files(self, folder: Path, files: dict[str, str]) -> str:
+        return await self._named(runfiles.stage_files(self.box, folder, files,
+                                                      self.context.blobs))
+
+    async def _named(self, work):
+        try:
+            return await work
+        except ExecutorError as exc:
+            exc.target = self.name
+            raise
 
     def health(self) -> tuple[str, str | None] | None:
         if self.box.state in ("unreachable", "error"):

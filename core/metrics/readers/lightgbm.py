@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from core.metrics.numbers import NUMBER
-from core.metrics.reading import NOTHING, Reading
+from core.metrics.reading import NOTHING, Reading, tab_separated
 
 _ITEM = re.compile(r"([^\t']{1,200}+)'s ([^\t:]{1,200}+): (" + NUMBER + r")(?: \+ (" + NUMBER
                    + r"))?$")
@@ -29,14 +29,4 @@ class LightGBM:
     def read(self, text: str, segment, state: dict) -> Reading | None:
         if not text.startswith("[") or text.startswith("[LightGBM]"):
             return NOTHING
-        head, _, rest = text.partition("\t")
-        values = {}
-        for item in rest.split("\t"):
-            found = _ITEM.match(item.strip())
-            if found is None:
-                continue
-            name = f"{found.group(1)}/{found.group(2)}"
-            values[name] = found.group(3)
-            if found.group(4) is not None:
-                values[name + "-stdv"] = found.group(4)
-        return Reading(values, step=head[1:-1])
+        return tab_separated(text, _ITEM, "-stdv")

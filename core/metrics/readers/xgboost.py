@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from core.metrics.numbers import NUMBER
-from core.metrics.reading import NOTHING, Reading
+from core.metrics.reading import NOTHING, Reading, tab_separated
 
 _ITEM = re.compile(r"([^\t:\-]{1,200}+)-([^\t:]{1,200}+):(" + NUMBER + r")(?:\+(" + NUMBER
                    + r"))?$")
@@ -26,14 +26,4 @@ class XGBoost:
     def read(self, text: str, segment, state: dict) -> Reading | None:
         if text[1] not in "0123456789" or "]\t" not in text:
             return NOTHING
-        head, _, rest = text.partition("\t")
-        values = {}
-        for item in rest.split("\t"):
-            found = _ITEM.match(item.strip())
-            if found is None:
-                continue
-            name = f"{found.group(1)}/{found.group(2)}"
-            values[name] = found.group(3)
-            if found.group(4) is not None:
-                values[name + "-std"] = found.group(4)
-        return Reading(values, step=head[1:-1])
+        return tab_separated(text, _ITEM, "-std")

@@ -26,30 +26,20 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from core.config import TARGET_KINDS, Project, SnapshotConfig
+from core.config import TARGET_KINDS
 from core.errors import ExecutorError
 from core.executors import executor_class
-from core.executors.base import Executor, Exit
+from core.executors.base import Executor
 from core.executors.local import LocalExecutor
-from core.models import Run
-from core.paths import StorePaths
-from core.store.blobs import BlobStore
-from core.store.snapshot import take
-from tests.daemons import sshd
-from tests.helpers import REPO, kill_store_processes, require, wait_for
-from tests.integration.contract import kinds
+from tests.helpers import REPO, wait_for
 from tests.integration.contract.fake import FakeExecutor
-from tests.integration.contract.kinds import KINDS, Kind, make_run
-from tests.daemons.ssh_fixtures import FULL_PATH
+from tests.integration.contract.harness import GREETING, LIMIT, Engine
+from tests.integration.contract.kinds import KINDS
 
-GREETING = "hello from the snapshot\n"
 GRACE = 3.0                  # the cancel's grace period, in seconds
-LIMIT = 120.0                # no case may hang: every wait has this deadline
 
 
 def declared(kind: str) -> type[Executor]:
@@ -61,124 +51,6 @@ every_kind = pytest.mark.parametrize("kind", tuple(KINDS), indirect=True)
 # The kinds that start a run through runyard's sh wrapper (core/runwrap.sh); a Docker run's
 # command is the container's own, with no shell around it.
 WRAPPED = tuple(k for k in KINDS if k != "docker")
-
-
-# ------------------------------------------------------------ fixtures
-
-
-def _box(tmp_path_factory, name: str, **settings):
-    require(sshd.available(), "OpenSSH's sshd and ssh-keygen are needed (apt openssh-server)")
-    require(os.geteuid() == 0, "the ssh tests log in as root to sshd on loopback")
-    root = tmp_path_factory.mktemp(f"contract-{name}")
-    client = sshd.Client(root / "client")
-    box = sshd.SshBox(root, name, client.public_key, **settings).start()
-    client.trust(box)
-    client.add_alias(box.name, box)
-    yield client, box
-    box.stop()
-    kill_store_processes(box.work)
-
-
-@pytest.fixture(scope="module")
-def ssh_box(tmp_path_factory):
-    yield from _box(tmp_path_factory, "box")
-
-
-@pytest.fixture(scope="module")
-def login_box(tmp_path_factory, slurm_cluster):
-    """A login node: its sessions find sbatch and the test cluster's SLURM_CONF."""
-    yield from _box(tmp_path_factory, "login", path_env=FULL_PATH, set_env=slurm_cluster.env)
-
-
-@pytest.fixture
-def kind(request, tmp_path, monkeypatch) -> Kind:
-    name = request.param
-    if name in ("ssh", "slurm-over-ssh"):
-        home = tmp_path / "home"            # never the machine's ~/.ssh or agent
-        home.mkdir()
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    if name == "ssh":
-        return kinds.ssh(*request.getfixturevalue("ssh_box"))
-    if name == "slurm-over-ssh":
-        return kinds.slurm_over_ssh(*request.getfixturevalue("login_box"))
-    if name == "docker":
-        return kinds.docker(request.getfixturevalue("dockerd"),
-                            request.getfixturevalue("busybox_image"))
-    if name == "slurm":
-        cluster = request.getfixturevalue("slurm_cluster")
-        for key, value in cluster.env.items():
-            monkeypatch.setenv(key, value)
-        return kinds.slurm(cluster)
-    if name == "fake":
-        return kinds.fake(tmp_path / "fake-out-of-reach")
-    return kinds.local()
-
-
-@dataclass
-class Store:
-    home: Path
-    snapshot: str
-
-    def output(self, run: Run) -> str:
-        try:
-            return (StorePaths(self.home).run_dir(run.id) / "output.log").read_text()
-        except FileNotFoundError:
-            return ""
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    """A store whose snapshot holds hello.txt; what its runs leave running is killed after."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "hello.txt").write_text(GREETING)
-    home = tmp_path / "store"
-    paths = StorePaths(home)
-    paths.ensure()
-    snapshot = take(Project(project, None, "", False), SnapshotConfig(), BlobStore(paths.blobs),
-                    {})
-    yield Store(home, snapshot.id)
-    kill_store_processes(home)
-
-
-class Engine:
-    """One executor on one store, held as the engine holds it; at the end it cancels what a
-    failed case left running (with no grace) and closes the executor."""
-
-    def __init__(self, kind: Kind, store: Store):
-        self.kind = kind
-        self.store = store
-        self.executor = kind.executor(store.home)
-        self.going: list[tuple[Run, dict]] = []
-
-    def run(self, run_id: int, command: list[str]) -> Run:
-        return make_run(run_id, command, self.store.snapshot, self.kind.target.name)
-
-    def env(self, run: Run) -> dict[str, str]:
-        """What the engine gives a run: the shell's environment where the kind takes it."""
-        env = dict(os.environ) if self.executor.takes_shell_env else {}
-        env.update(RUNYARD_RUN_ID=str(run.id), PYTHONUNBUFFERED="1")
-        return env
-
-    async def start(self, run: Run) -> dict:
-        handle = await asyncio.wait_for(self.executor.start(run, self.env(run)), LIMIT)
-        json.dumps(handle)                       # the engine records it as JSON
-        self.going.append((run, handle))
-        return handle
-
-    async def wait(self, run: Run, handle: dict) -> Exit:
-        ended = await asyncio.wait_for(self.executor.wait(run, handle), LIMIT)
-        self.going.remove((run, handle))
-        return ended
-
-    async def close(self) -> None:
-        for run, handle in self.going:
-            try:
-                await asyncio.wait_for(self.executor.cancel(run, handle, 0), LIMIT)
-            except (ExecutorError, asyncio.TimeoutError) as exc:
-                print(f"cleanup: run {run.id} may be left running: {exc!r}")
-        await self.executor.close()
 
 
 async def eventually(predicate, what: str, timeout: float = 60.0):

@@ -1,6 +1,10 @@
-"""`d`: two runs side by side: the params that differ, final metrics with deltas, the code diff."""
+"""`d`: two runs side by side: the params that differ, final metrics with deltas, the code
+diff, and their outputs (the files each wrote: which differ, small text files diffed), read
+through the engine in a worker thread while the rest is already shown."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -11,11 +15,18 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from core.client import engine_alive
 from tui import formatting
 from tui.app import keys
 from tui.runlist.columns import plain
 from tui.runlist.diff import RunDiff
+from tui.runlist.output_diff import OutputChange, outputs_of
 from tui.app.themes import rich_colour
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from tui.app.app import RunyardApp
 
 
 def _show(value) -> str:
@@ -30,6 +41,9 @@ class DiffScreen(Screen[None]):
                 Binding("pagedown,space", "scroll(20)", show=False),
                 Binding("pageup", "scroll(-20)", show=False)]
 
+    if TYPE_CHECKING:                     # Textual's typed `app` (the import would be a circle)
+        app = getters.app(RunyardApp)
+
     def __init__(self, diff: RunDiff) -> None:
         super().__init__()
         self.diff = diff
@@ -42,7 +56,44 @@ class DiffScreen(Screen[None]):
             yield Static(self._params(), classes="diff-section")
             yield Static(self._metrics(), classes="diff-section")
             yield Static(self._code(), classes="diff-section")
+            yield Static(Text("outputs: reading the files the runs wrote…", style="dim"),
+                         id="diff-outputs", classes="diff-section")
         yield Footer()
+
+    def on_mount(self) -> None:
+        paths, left, right = self.app.paths, self.diff.left.id, self.diff.right.id
+        if not self.app.revive_engine and not engine_alive(paths):
+            # An app told to leave the engine alone (a test's fixed store) starts none.
+            self._outputs(([], "outputs: not compared (no engine runs for this store)"))
+            return
+        self.app.in_thread("diff-outputs", lambda: outputs_of(paths, left, right),
+                           self._outputs)
+
+    def _outputs(self, found: tuple[list[OutputChange], str]) -> None:
+        changes, problem = found
+        title = Text("outputs (A = run %d, B = run %d)" % (self.diff.left.id,
+                                                          self.diff.right.id), style="bold")
+        body = [Text(plain(problem), style="dim")] if problem else []
+        if changes:
+            body += self._output_lines(changes)
+        elif not problem:
+            body.append(Text("neither run wrote a file", style="dim"))
+        self.query_one("#diff-outputs", Static).update(Group(title, *body))
+
+    def _output_lines(self, changes: list[OutputChange]) -> list[Text]:
+        theme = self.app.current_theme
+        plus, minus = (rich_colour(c or theme.primary) for c in (theme.success, theme.error))
+        lines = []
+        for change in changes:
+            sizes = " / ".join(formatting.size(s) if s is not None else "—"
+                               for s in change.sizes)
+            lines.append(Text(f"{change.status:10} {plain(change.path)}  ({sizes})"
+                              + (f"  {change.note}" if change.note else ""),
+                              style="bold" if change.status != "same" else "dim"))
+            for line in change.lines:
+                style = plus if line.startswith("+") else minus if line.startswith("-") else ""
+                lines.append(Text(line, style=style, no_wrap=True))
+        return lines
 
     def _params(self):
         d = self.diff

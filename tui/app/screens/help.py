@@ -13,7 +13,8 @@ from tui.app import keys
 from tui.app.widgets.key_bar import KeyBar
 
 SCOPES = {"app": "everywhere", "main": "runs screen", "runs": "run list", "log": "log pane",
-          "chart": "metrics pane and compare view", "dialog": "dialogs"}
+          "chart": "metrics pane and compare view", "files": "files of a run",
+          "viewer": "a file's content", "dialog": "dialogs"}
 
 
 class HelpScreen(ModalScreen[None]):

@@ -7,7 +7,7 @@ and gives the chart two thirds of the height so it keeps at least 8 plot rows at
 It polls the store twice a second (cheaply, see tui.runlist.store_watch) and passes changed rows
 to the list, which repaints only those. What the keys do to runs (clone, edit, rerun,
 cancel, new, diff) is in tui.app.run_actions; the view (filter, sort, columns, groups,
-compare, and saving it all per project) in tui.app.screens.view_actions.
+compare, and saving it all per project) in tui.app.view_actions.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from core.models import RunState
 from tui import formatting
 from tui.app import keys
 from tui.app.run_actions import RunActions
-from tui.app.screens.view_actions import ViewActions
+from tui.app.view_actions import ViewActions
 from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.log_view import LogView
 from tui.app.widgets.metric_chart import MetricChart

@@ -84,6 +84,10 @@ class LogView(Widget, can_focus=True):
         self.search_text, self.match, self.note = "", None, ""
         self._texts.clear()
         self._file_size = -1
+        # Another file: nothing on screen stands, even where its lines have the same
+        # offsets and lengths (a sweep's runs print lines of one width).
+        self._spans = []
+        self.refresh()
         self.poll()
 
     def poll(self) -> None:
