@@ -133,13 +133,14 @@ def bench_chain(quick: bool) -> list[Result]:
         waiting = Workspace("chain-idle")
         try:
             other = make_project(waiting.root / "p", env=waiting.env)
-            _queue(waiting, other, slots=1)
+            held = _queue(waiting, other, slots=1)
             idle_chain = _chain_file(other, steps, runs)
             waiting.tui("launch", "--file", idle_chain.name, cwd=other)
             wpid = _engine_pid(waiting)
             cpu, start = _cpu_seconds(wpid), time.perf_counter()
             time.sleep(5.0)                 # a measuring window: nothing can start
             idle = (_cpu_seconds(wpid) - cpu) / (time.perf_counter() - start) * 100
+            waiting.tui("cancel", held, cwd=other)
         finally:
             waiting.close()
         total = steps * runs
@@ -162,13 +163,14 @@ def bench_request_20k(quick: bool) -> list[Result]:
     runs = 2000 if quick else 10_000
     with Workspace("request") as ws:
         project = make_project(ws.root / "p", env=ws.env)
-        _queue(ws, project, slots=1)
+        blocker = _queue(ws, project, slots=1)
         chain = _chain_file(project, 2, runs)
         dry = timed([str(BIN / "tui"), "launch", "--dry-run", "--json", "--file", chain.name],
                     cwd=project, env=ws.env)
         start = time.perf_counter()
         proc = ws.tui("launch", "--json", "--file", chain.name, cwd=project)
         record = time.perf_counter() - start
+        ws.tui("cancel", blocker, cwd=project)          # a run outlives its engine: end it
         return [Result(f"tui launch --json of a chain of two {runs}-run sweeps", record * 1000,
                        "ms", "<= 10000", note=f"reply {len(proc.stdout) / 1024:.1f} KB"),
                 Result("tui launch --dry-run --json of the same", dry * 1000, "ms",
