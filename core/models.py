@@ -16,7 +16,8 @@ class RunState(str, Enum):
     queued -> running -> succeeded | failed | cancelled | stopped | lost
     queued -> cancelled | failed (could not start, or a dependency did not succeed)
 
-    `stopped`: a stop rule (`--stop-if`) fired and the run was ended like a cancel.
+    `stopped`: a stop rule (`--stop-if`) fired, or a search's pruner judged it, and the
+    run was ended like a cancel.
     Why a run ended is also kept, machine-readable, in `Run.cause` (see CAUSES).
     """
 
@@ -52,7 +53,10 @@ CAUSES = {
     "dependency": "failed without starting: a run it depends on (--after) did not succeed",
     "stop_rule": "stopped: a --stop-if rule fired (the rule is in `reason`)",
     "replaced": "cancelled while queued: a newer change of its watch replaced it",
+    "pruned": "stopped: its search's pruner judged it (the step, rung and value in `reason`)",
 }
+# Causes of `stopped`: the run was ended like a cancel, and ends stopped, not cancelled.
+STOP_CAUSES = ("stop_rule", "pruned")
 
 
 def now_iso() -> str:

@@ -43,6 +43,19 @@ class RunPolicy(Record):
 STORED_DEFAULT_POLICY = RunPolicy(retries=0, retry_delay=DEFAULT_RETRY_DELAY)
 
 
+class SearchOptions(Record):
+    """`--search SAMPLER` and its options: an adaptive search over the `--sweep` axes
+    (core.spec.search). None of a field: not given (the workflow step's, or the default)."""
+
+    TITLE = "search"
+
+    sampler: str | None = None          # tpe, random, cmaes, gp
+    objective: str | None = None        # METRIC[:min|max][:last|best|meanN]
+    trials: int | None = None           # the budget: completed and pruned trials
+    parallel: int | None = None         # trials in flight at once
+    prune: str | None = None            # median, asha, hyperband
+
+
 # ---------------------------------------------------------------- requests
 
 class Request(Record):
@@ -84,6 +97,7 @@ class LaunchRequest(Request):
     force: bool = False                 # run even when cached
     watch: list[str] = []               # relaunch when these change
     debounce: float | None = None
+    search: SearchOptions | None = None     # an adaptive search over the sweep axes
     request_id: str | None = None       # see Request.resend_id
     full: bool = False                  # every run's JSON, however many (protocol.COMPACT_RUNS)
 
@@ -213,6 +227,25 @@ class WatchesRequest(Request):
     TITLE = "watches request"
 
 
+class SearchStopRequest(Request):
+    """`tui search stop G`: ask no more trials; queued ones are cancelled, and with
+    `cancel` the running ones too (else they finish and count)."""
+
+    OP = "search_stop"
+    TITLE = "search_stop request"
+    group: int
+    cancel: bool = False
+
+
+class SearchExtendRequest(Request):
+    """`tui search extend G --trials N`: N more trials; an ended search goes on."""
+
+    OP = "search_extend"
+    TITLE = "search_extend request"
+    group: int
+    trials: int
+
+
 class StatusRequest(Request):
     OP = "status"
     TITLE = "status request"
@@ -230,7 +263,7 @@ class StopRequest(Request):
 
 REQUESTS: dict[str, type[Request]] = {cls.OP: cls for cls in (
     LaunchRequest, CloneRequest, PlanRequest, CancelRequest, RemoveRequest, ReparseRequest,
-    WaitRequest,
+    WaitRequest, SearchStopRequest, SearchExtendRequest,
     TargetsRequest, UnwatchRequest, WatchesRequest, StatusRequest, PingRequest, StopRequest,
     FilesRequest, PullRequest)}
 

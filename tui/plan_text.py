@@ -6,6 +6,7 @@ import shlex
 
 from core.textsafe import inline
 from tui import formatting
+from tui import search_text
 
 _ACTIONS = {"start": "start now", "queue": "queued", "wait": "wait", "cached": "cached",
             "fail": "would fail"}
@@ -39,6 +40,12 @@ def plan_lines(plan: dict) -> list[str]:
             out(f"sweep {group['name']}: {how}: {axes}")
         elif group["kind"] == "chain":
             out(f"chain {group['name']}: " + " -> ".join(s or "?" for s in spec["steps"]))
+        elif group["kind"] == "search":
+            axes = " ".join(f"{k}={v}" for k, v in spec["space"].items())
+            first = sum(1 for r in runs if r["group"] == group["index"])
+            out(f"search {group['name']}: {search_text.how(spec)}; {spec['trials']} trials "
+                f"over {axes}; its first {first} trial{'s' if first != 1 else ''} below "
+                "(the same with this --seed)")
     if "watch" in plan:
         out("then watch " + ", ".join(plan["watch"]["paths"]) + " and relaunch on changes")
     keys = formatting.varying_params([r["params"] for r in runs])

@@ -8,7 +8,8 @@ repeats a line. A line with no end is waited for, unless it grows past MAX_LINE:
 is skipped to its end. When the run has ended (`final`), the unfinished last line counts.
 
 RunMetrics is the engine's side: every INTERVAL it reads each supervised run (a few
-chunks at most, so one busy run cannot starve the others), stores the points in batches
+chunks at most, so one busy run cannot starve the others; the runs a follower judges as
+they go, a search's pruned trials, every URGENT_INTERVAL), stores the points in batches
 (the event loop runs between them), checks the run's stop rules, and reads an ended run
 to its end. Nothing in a run's files can stop the engine: a failure is logged and said
 once on the run, whose reading then stops; the run goes on.
@@ -20,7 +21,9 @@ import asyncio
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.engine.metric_room import MetricRoom
 from core.errors import StoreError
@@ -36,6 +39,7 @@ log = logging.getLogger("runyard.engine")
 MAX_LINE = 1024 * 1024          # longer lines are skipped for metrics (the log keeps them)
 READ_CHUNK = 8 * 1024 * 1024    # at most this much of a file per call
 INTERVAL = 0.5                  # seconds between reads of the running runs
+URGENT_INTERVAL = 0.1           # ... of those a follower judges as they go (a pruner's trials)
 MAX_CHUNKS_PER_ROUND = 4        # per run and round, so one busy run cannot starve others
 STORE_BATCH = 50_000            # points per transaction (the event loop runs between them)
 
@@ -144,6 +148,20 @@ def latest_values(current: dict, rows) -> dict:
                           for key, value in last.items()}}
 
 
+class Follower(Protocol):
+    """Whoever judges runs' points as they come (a search's pruner: core.engine.search)."""
+
+    def observe(self, run_id: int, rows: list, judge: bool) -> None:
+        """New points of a run; `judge` false on the read after it ended (keep, not judge)."""
+
+    def hurried(self) -> bool:
+        """Whether some run is `urgent` now (reads then come every URGENT_INTERVAL)."""
+
+    def urgent(self, run_id: int) -> bool:
+        """Whether this run is read every URGENT_INTERVAL (a stop decided sooner saves
+        what the run would compute until the next read)."""
+
+
 class _Paused(Exception):
     """The store's disk ran short of room between two chunks of a run's metrics."""
 
@@ -159,6 +177,7 @@ class RunMetrics:
         self.checkers: dict[int, stoprules.Checker] = {}
         self.locks: dict[int, asyncio.Lock] = {}
         self.failed: set[int] = set()         # runs whose reading broke (logged, said once)
+        self.follower: Follower | None = None
         # Metrics never take the store's last free space (core.engine.metric_room).
         self.room = MetricRoom(paths.home, run_queries.runs_with_pending_metrics(ledger.conn))
 
@@ -171,15 +190,25 @@ class RunMetrics:
             self.room.catch_up.add(run_id)
 
     async def loop(self, running) -> None:
-        """Read every run in `running()`, every INTERVAL, forever; then the ended runs whose
-        metrics waited for room."""
+        """Read every run in `running()`, every INTERVAL, forever, then the ended runs whose
+        metrics waited for room; while the follower has urgent runs, those every
+        URGENT_INTERVAL."""
+        last_full = 0.0
         while True:
-            await asyncio.sleep(INTERVAL)
+            follower = self.follower
+            hurried = follower is not None and follower.hurried()
+            await asyncio.sleep(URGENT_INTERVAL if hurried else INTERVAL)
+            now = time.monotonic()
+            full = not hurried or now - last_full >= INTERVAL - URGENT_INTERVAL / 2
+            if full:
+                last_full = now
             supervised = running()
             for run_id in supervised:
-                await self.ingest_safely(run_id)
-            for run_id in sorted(self.room.catch_up - set(supervised)):
-                await self._catch_up(run_id)
+                if full or (follower is not None and follower.urgent(run_id)):
+                    await self.ingest_safely(run_id)
+            if full:
+                for run_id in sorted(self.room.catch_up - set(supervised)):
+                    await self._catch_up(run_id)
 
     async def _catch_up(self, run_id: int) -> None:
         """Read an ended run's metrics that waited for room, to the end of its files."""
@@ -256,6 +285,8 @@ class RunMetrics:
             if checker is not None and check_rules and (why := checker.feed(batch.rows)):
                 del self.checkers[run_id]
                 self.stop(run_id, why)
+            if self.follower is not None and batch.rows:
+                self.follower.observe(run_id, batch.rows, check_rules)
             if reading is None:
                 return
             batch = await reading

@@ -14,6 +14,7 @@ cached when every run it waits for in the same request is cached too.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.engine import planning
@@ -30,6 +31,10 @@ from core.engine.resuming import Resumer
 from core.engine.scheduler import fits
 from core.engine.targets import Registry, TargetRuntime
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from core.engine.search import Searches
+
 
 _KEY_PREFIX = 16            # of a spec key: enough to tell almost every miss without a query
 
@@ -44,6 +49,7 @@ class Intake:
         self.hashes = hashes
         self.wake = wake
         self.resumer = resumer              # finds the checkpoint a clone --resume starts from
+        self.searches: Searches         # set by the engine (core.engine.server) at once
         # Prefixes of the spec keys of succeeded runs: a launch whose key is not here (the
         # usual case) needs no cache query. Kept current by `run_ended`.
         self.succeeded_keys = queue_queries.succeeded_key_prefixes(ledger.conn, _KEY_PREFIX)
@@ -77,18 +83,20 @@ class Intake:
         if learn:
             self.registry.learn(batch.config.targets)
         out: dict[str, TargetRuntime] = {}
-        for planned in batch.runs:
-            name = planned.spec.target
+        wanted = [(planned.spec.target, planned.spec.gpus) for planned in batch.runs]
+        wanted += [(group.search["target"], group.search["gpus"]) for group in batch.groups
+                   if group.search is not None]           # a search's trials, asked later
+        for name, gpus in wanted:
             if name not in out:
                 out[name] = await self._ready_runtime(name, batch, learn)
             runtime = out[name]
             fixed = runtime.config.gpus
-            if planned.spec.gpus and (fixed == "all" or isinstance(fixed, int)):
+            if gpus and (fixed == "all" or isinstance(fixed, int)):
                 raise UsageError(f"target {name!r} gives every run the same GPUs "
                                  f"(gpus = {fixed!r}), so --gpus does not apply there",
                                  hint="leave out --gpus, or list GPU ids (gpus = [0, 1]) so "
                                       "runyard places each run on its own")
-            if runtime.ready and (problem := fits(runtime.capacity(), planned.spec.gpus)):
+            if runtime.ready and (problem := fits(runtime.capacity(), gpus)):
                 raise UnknownTarget(problem, hint="ask for fewer GPUs (--gpus) or another target")
         return out
 
@@ -124,21 +132,32 @@ class Intake:
         for planned in batch.runs:
             hit = found.get(planned.key)
             if hit is not None and (any(out[i] is None for i in planned.after_local)
-                                    or runs_again.intersection(planned.after_groups)):
+                                    or runs_again.intersection(planned.after_groups)
+                                    or planned.after_search is not None):
                 hit = None                  # what it waits for runs again: so does it
             if hit is None and planned.group is not None:
                 runs_again.add(planned.group)
             out.append(hit)
         return out
 
+    def cache_hit(self, planned) -> int | None:
+        """The succeeded run one planned run repeats (a search's trial), or None."""
+        if planned.key[:_KEY_PREFIX] not in self.succeeded_keys:
+            return None
+        return queue_queries.succeeded_by_spec_key(self.ledger.conn,
+                                                   [planned.key]).get(planned.key)
+
     # ------------------------------------------------------------ recording
 
     async def record(self, batch: Batch, *, force: bool, base_env: dict | None = None,
                      parent_row: dict | None = None,
-                     request_id: str | None = None) -> tuple[list[int], list[int | None]]:
+                     request_id: str | None = None,
+                     group_ids: dict[int, int] | None = None
+                     ) -> tuple[list[int], list[int | None]]:
         """Write the batch's new runs; returns every run's id and which were cache hits.
         With `request_id`, what the request did is recorded under it in the same
-        transaction (see `answered`)."""
+        transaction (see `answered`). `group_ids` receives the id of each group recorded,
+        by its index in the batch."""
         await self.runtimes(batch, learn=True)
         reuse = self.cached(batch, force)
         fresh = {}
@@ -165,27 +184,30 @@ class Intake:
             git_commit=batch.git.commit, git_diff=diff_id, git_dirty=dirty,
             base_env=base_env_id, snapshot_row=snapshot_row, hashes=fresh,
             message="queued" if parent is None else f"queued, cloned from run {parent}",
-            request=(request_id, {"warnings": batch.warnings}) if request_id else None)
+            request=(request_id, {"warnings": batch.warnings}) if request_id else None,
+            group_ids=group_ids)
         self.hashes.update(fresh)
         if any(r is None for r in reuse):
             self.wake()
         return ids, reuse
 
-    def reply(self, ids: list[int], cached: list[int], warnings: list[str],
-              full: bool) -> dict:
+    def reply(self, ids: list[int], cached: list[int], warnings: list[str], full: bool,
+              groups: Sequence[int] = ()) -> dict:
         """What a launch or clone answers: every run's JSON, or, past COMPACT_RUNS runs and
-        unless `full` is asked for, the first run, the ids as ranges and their count."""
+        unless `full` is asked for, the first run, the ids as ranges and their count.
+        `groups`: groups to include even without a run in `ids` (a search's)."""
         conn = self.ledger.conn
         unique = list(dict.fromkeys(ids))
         out: dict = {"cached": cached, "warnings": warnings}
         if full or len(unique) <= COMPACT_RUNS:
             runs = run_queries.runs_json_by_id(conn, unique)
-            groups = run_queries.groups_json(conn, [r["group"] for r in runs])
-            return {"run": runs[0] if runs else None, "runs": runs, "groups": groups, **out}
+            found = run_queries.groups_json(conn, [r["group"] for r in runs] + list(groups))
+            return {"run": runs[0] if runs else None, "runs": runs, "groups": found, **out}
         first = run_queries.runs_json_by_id(conn, unique[:1])
-        groups = run_queries.groups_json(conn, run_queries.group_ids_of(conn, unique))
+        found = run_queries.groups_json(conn, run_queries.group_ids_of(conn, unique)
+                                        + list(groups))
         return {"run": first[0] if first else None, "ids": id_ranges(unique),
-                "count": len(unique), "groups": groups, **out}
+                "count": len(unique), "groups": found, **out}
 
     # ------------------------------------------------------------ ops
 
@@ -197,8 +219,8 @@ class Intake:
         done = run_queries.request_outcome(self.ledger.conn, request_id)
         if done is None:
             return None
-        return {**self.reply(done["ids"], done["cached"], done.get("warnings", []), full),
-                "again": True}
+        return {**self.reply(done["ids"], done["cached"], done.get("warnings", []), full,
+                             done.get("searches", [])), "again": True}
 
     async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
@@ -206,9 +228,18 @@ class Intake:
         if (done := self.answered(req.request_id, req.full)) is not None:
             return done
         batch = await self.prepare_launch(req)
+        searching = any(group.search is not None for group in batch.groups)
+        if searching:
+            self.searches.check(batch)
+        group_ids: dict[int, int] = {}
         ids, reuse = await self.record(batch, force=req.force, base_env=req.env,
-                                       request_id=req.request_id)
-        return self.reply(ids, _cached(reuse), batch.warnings, req.full)
+                                       request_id=req.request_id, group_ids=group_ids)
+        searches = [group_ids[i] for i, group in enumerate(batch.groups)
+                    if group.search is not None and i in group_ids]
+        if searches:                  # recorded: now their first trials (in the store next)
+            trials = await self.searches.started(searches)
+            ids, reuse = ids + trials, reuse + [None] * len(trials)
+        return self.reply(ids, _cached(reuse), batch.warnings, req.full, searches)
 
     async def op_clone(self, req: CloneRequest) -> dict:
         if (done := self.answered(req.request_id, req.full)) is not None:
@@ -232,6 +263,9 @@ class Intake:
         for path in watch:
             if not Path(path).exists():
                 raise UsageError(f"--watch {path}: no such file or folder")
+        if any(group.search is not None for group in batch.groups):
+            self.searches.check(batch)
+            batch.runs = batch.runs + self.searches.preview(batch)   # the first trials
         runtimes = await self.runtimes(batch, learn=False)
         plan = planning.plan(self.ledger.conn, batch, runtimes,
                              self.cached(batch, force))

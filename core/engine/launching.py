@@ -23,6 +23,7 @@ from typing import Callable
 from core import config as configuration
 from core import userregex
 from core.spec import params as param_rules
+from core.spec import search as search_spec
 from core.spec import stoprules
 from core.spec import sweeps
 from core.store.blobs import BlobStore
@@ -37,11 +38,13 @@ from core.engine.targets import project_config
 
 @dataclass(frozen=True)
 class Group:
-    kind: str                       # "sweep", "chain" or "watch"
+    kind: str                       # "sweep", "chain", "watch" or "search"
     name: str
     spec: dict
     parent: int | None = None       # index of the enclosing group in Batch.groups
     id: int | None = None           # set for a group that exists already (a watch's)
+    search: dict | None = None      # a search's trial template (see `trial_run`)
+    after_local: tuple[int, ...] = ()   # a search: runs of this batch its trials wait for
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class PlannedRun:
     after_groups: tuple[int, ...] = ()  # indices of earlier sweep steps' groups: all their runs
     group: int | None = None        # index into Batch.groups
     resume_point: str | None = None     # RUN:PATH (core.engine.resuming)
+    after_search: int | None = None     # index of the search (in Batch.groups) it waits for
 
 
 @dataclass
@@ -100,21 +104,48 @@ def _request_sweep(req) -> sweeps.Sweep | None:
     return sweeps.build([sweeps.parse_axis(text) for text in req.sweep], req.samples, req.seed)
 
 
-def _launch_steps(req: LaunchRequest) -> list[Step]:
+def _request_search(req: LaunchRequest, better: dict) -> search_spec.Search | None:
+    """`--search SAMPLER` with its options: the --sweep axes are its space, not a sweep."""
+    options = req.search
+    if options is None:
+        return None
+    if options.sampler is None:
+        given = [f"--{name}" for name in ("objective", "trials", "parallel", "prune")
+                 if getattr(options, name) is not None]
+        raise UsageError(f"{', '.join(given) or 'search options'} go with --search SAMPLER",
+                         hint=search_spec.SAMPLER_HINT)
+    if req.file is not None:
+        raise UsageError("--search and its options go in the workflow file with --file",
+                         hint='a [[step]] takes search = "tpe", objective, trials, parallel, '
+                              "prune, and its [sweep] is the space")
+    if req.samples is not None:
+        raise UsageError("--samples draws a random sweep; --search chooses each trial itself",
+                         hint="leave out --samples (--search random draws at random too)")
+    if req.watch:
+        raise UsageError("--watch relaunches one command; it does not take --search")
+    space = [search_spec.parse_dimension(text) for text in req.sweep]
+    return search_spec.build(space, options.sampler, options.objective, options.trials,
+                             options.parallel, options.prune, req.seed, better)
+
+
+def _launch_steps(req: LaunchRequest, better: dict) -> list[Step]:
     sets = param_rules.parse_assignments(req.set)
     env_vars = param_rules.parse_assignments(req.env_vars, "--env")
-    sweep = _request_sweep(req)
+    search = _request_search(req, better)
+    sweep = _request_sweep(req) if search is None else None
     if req.file is None:
         if not req.argv:
             raise UsageError("nothing to launch: give a command after --",
                              hint="for example: tui launch -- python train.py --lr 0.01")
         return [Step(argv=list(req.argv), name=req.name, set=sets, env_vars=env_vars,
                      target=req.target, gpus=req.gpus, tags=tuple(req.tags),
-                     priority=req.priority, sweep=sweep, policy=req.policy)]
-    steps = steps_from_file(Path(req.cwd) / req.file, list(req.argv))
+                     priority=req.priority, sweep=sweep, search=search, policy=req.policy)]
+    steps = steps_from_file(Path(req.cwd) / req.file, list(req.argv), better)
     if len(steps) > 1 and (req.name or sweep):
         raise UsageError("--name and --sweep apply to a single step; this file has "
                          f"{len(steps)} steps", hint="set them per [[step]] in the file")
+    if sweep is not None and any(step.search is not None for step in steps):
+        raise UsageError("--sweep: this step is a search; its space is the file's [sweep]")
     return [with_overrides(
         step, name=req.name, target=req.target, gpus=req.gpus, sweep=sweep,
         set={**step.set, **sets}, env_vars={**step.env_vars, **env_vars},
@@ -192,6 +223,7 @@ class _Base:
     parent: int | None = None
     resume_point: str | None = None
     outputs: tuple[str, ...] = ()   # [run] outputs of the config (launches; a clone has its parent's)
+    force: bool = False             # run even when cached (a search's trials too)
 
 
 def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
@@ -203,7 +235,8 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
         groups.append(Group("chain", chain_name or "chain", {"steps": [s.name for s in steps]}))
         chain = 0
     step_runs: dict[str, list[int]] = {}
-    step_group: dict[str, int] = {}     # steps with a sweep: the index of their group
+    step_group: dict[str, int] = {}     # steps after a big sweep wait for: its group's index
+    searches: dict[str, int] = {}             # a search step's name -> its group's index
     for step in steps:
         check_gpus(step.gpus)
         target = base.config.target(step.target or "local")
@@ -213,16 +246,33 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
         policy = _checked_policy(policy, resolve_after)
         options = base.options
         group = chain
+        after_local = tuple(i for name in step.after_steps if name not in step_group
+                            for i in step_runs[name])
+        after_groups = tuple(step_group[name] for name in step.after_steps if name in step_group)
+        after_search = _search_waited_for(step, searches, groups)
+        env = {**base.env, **step.env_vars}
+        step_name = step.name or f"#{len(step_runs)}"
+        mine = step_runs.setdefault(step_name, [])
+        if step.search is not None:
+            if after_search is not None:
+                raise UsageError(f"step {step.name or '?'!r}: a search cannot come after "
+                                 "another search", hint="run the second search as its own "
+                                                        "launch once the first has ended")
+            template = {"argv": list(step.argv), "set": dict(step.set), "env": env,
+                        "target": target.name, "target_kind": target.kind,
+                        "gpus": step.gpus or 0, "name": step.name, "tags": list(step.tags),
+                        "parent": base.parent, "priority": step.priority,
+                        "policy": policy.to_dict(), "options": options,
+                        "resume_point": base.resume_point, "force": base.force}
+            groups.append(Group("search", step.name or default_name(step.argv),
+                                step.search.to_dict(), parent=chain, search=template,
+                                after_local=after_local))
+            searches[step.name or f"#{len(step_runs) - 1}"] = len(groups) - 1
+            continue
         if step.sweep is not None:
             groups.append(Group("sweep", step.name or default_name(step.argv),
                                 step.sweep.to_dict(), parent=chain))
             group = len(groups) - 1
-        after_local = tuple(i for name in step.after_steps if name not in step_group
-                            for i in step_runs[name])
-        after_groups = tuple(step_group[name] for name in step.after_steps if name in step_group)
-        env = {**base.env, **step.env_vars}
-        step_name = step.name or f"#{len(step_runs)}"
-        mine = step_runs.setdefault(step_name, [])
         sweep_group = len(groups) - 1 if step.sweep is not None else None
         for point in (sweeps.points(step.sweep) if step.sweep else [{}]):
             overrides = {**step.set, **point}
@@ -236,24 +286,77 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
             mine.append(len(runs))
             runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
                                    after_groups=after_groups, group=group,
-                                   resume_point=base.resume_point))
+                                   resume_point=base.resume_point, after_search=after_search))
         if sweep_group is not None and len(mine) > GROUP_DEPENDENCY_RUNS:
             step_group[step_name] = sweep_group
     return runs, groups
 
 
+def _search_waited_for(step: Step, searches: dict[str, int], groups: list[Group]) -> int | None:
+    """The search a step comes after (its group's index), checking its `{best.KEY}`
+    placeholders against that search's params; None when it follows no search."""
+    found = [searches[name] for name in step.after_steps if name in searches]
+    wanted = search_spec.best_placeholders([*step.argv, *step.set.values()])
+    label = f"step {step.name or '?'!r}"
+    if len(found) > 1:
+        raise UsageError(f"{label}: comes after {len(found)} searches; {{best.KEY}} would not "
+                         "say which", hint="let it come after one search")
+    if not found:
+        if wanted:
+            raise UsageError(f"{label}: {{best.{sorted(wanted)[0]}}}: this step comes after "
+                             "no search", hint="add the search step to its after = [...]")
+        return None
+    keys = groups[found[0]].spec["keys"]
+    unknown = sorted(wanted - set(keys))
+    if unknown:
+        raise UsageError(f"{label}: {{best.{unknown[0]}}}: the search does not vary "
+                         f"{unknown[0]}", hint="searched params: " + ", ".join(keys))
+    return found[0]
+
+
+def trial_run(template: dict, values: dict[str, str], snapshot_id: str,
+              workdir: str) -> PlannedRun:
+    """The run of one trial of a search: its template with the sampled values (text)."""
+    overrides = {**template["set"], **values}
+    command, params = param_rules.resolve(template["argv"], overrides)
+    spec = RunSpec(command=command, template=list(template["argv"]), params=params,
+                   overrides=overrides, target=template["target"], gpus=template["gpus"],
+                   env=dict(template["env"]), name=template["name"], tags=list(template["tags"]),
+                   parent=template["parent"], priority=template["priority"],
+                   policy=RunPolicy.from_dict(template["policy"], "stored search"))
+    key = spec_key(snapshot_id, spec, template["target_kind"], workdir,
+                   template["resume_point"])
+    return PlannedRun(spec=spec, options=template["options"], key=key,
+                      resume_point=template["resume_point"])
+
+
+def after_search_run(run: Run, best: dict[str, str], env: dict[str, str], snapshot_id: str,
+                     target_kind: str) -> tuple[list[str], dict, str]:
+    """A run that waited for a search, given the best trial's values (text) and the
+    variables naming the best run: its command, params and spec key now."""
+    template = search_spec.fill_best(run.spec.template, best)
+    overrides = dict(zip(run.spec.overrides,
+                         search_spec.fill_best(list(run.spec.overrides.values()), best)))
+    command, params = param_rules.resolve(template, overrides)
+    spec = RunSpec(command=command, template=run.spec.template, params=params,
+                   overrides=overrides, target=run.spec.target, gpus=run.spec.gpus,
+                   env={**run.spec.env, **env})
+    return command, params, spec_key(snapshot_id, spec, target_kind, run.workdir,
+                                     run.resume_point)
+
+
 async def prepare_launch(req: LaunchRequest, blobs: BlobStore, hashes: dict,
                          skip: tuple[Path, ...], resolve_after: Callable,
                          store: bool = True) -> Batch:
-    steps = _launch_steps(req)
     project = configuration.find_project(req.cwd)
     config = project_config(project, req.env)
+    steps = _launch_steps(req, config.better)
     for step in steps:
         config.target(step.target or "local")          # an unknown target fails first
     snapshot, git = await _snapshot(project, config, blobs, hashes, skip, store)
     base = _Base(project=project, config=config, snapshot_id=snapshot.id,
                  options=_base_options(config, snapshot.warnings), env=dict(config.env),
-                 outputs=config.outputs)
+                 outputs=config.outputs, force=req.force)
     chain_name = Path(req.file).stem if req.file else None
     runs, groups = _expand(steps, base, resolve_after, chain_name)
     return Batch(project=project, config=config, snapshot=snapshot, snapshot_id=snapshot.id,

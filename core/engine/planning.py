@@ -66,7 +66,7 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
                      "env": spec.env, "retries": spec.policy.retries,
                      "stop_if": spec.policy.stop_if,
                      "resume_from": None, "resume_point": planned.resume_point,
-                     "spec_key": planned.key})
+                     "spec_key": planned.key, "after_search": planned.after_search})
     counts: dict[str, int] = {}
     for item in runs:
         counts[item["action"]] = counts.get(item["action"], 0) + 1
@@ -84,8 +84,8 @@ def _waiting_now(conn: sqlite3.Connection) -> list[Waiting]:
                                          "after_groups": row[5]}
                                         for row in queued if row[4] != "[]" or row[5] != "[]"])
     waiting = []
-    for run_id, target, gpus, priority, _deps, _groups, not_before, avoid in queued:
-        if run_id in blocked or (not_before and not_before > now):
+    for run_id, target, gpus, priority, _deps, _groups, not_before, avoid, after_search in queued:
+        if run_id in blocked or (not_before and not_before > now) or after_search is not None:
             continue
         waiting.append(Waiting(run_id, target, gpus, priority, tuple(json.loads(avoid))))
     return waiting
@@ -107,6 +107,8 @@ def _before_placement(planned, cached_run, deps, earlier,
     for group in planned.after_groups:
         if group_actions.get(group, {}).get("fail"):
             return "fail", f"dependency failed: a run of group #{group} would fail"
+    if planned.after_search is not None:
+        return "wait", "waits for the search to end, then takes its best trial's values"
     pending = [str(d) for d in planned.spec.policy.after if deps[d][1] != "succeeded"]
     pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
     pending += [f"every run of group #{g}" for g in planned.after_groups

@@ -13,7 +13,9 @@ other, take the same time per pass as ten):
 - runs free to start sit in one lane per target, in queue order (priority, then id), and
   the scheduler reads a lane only as far as it places runs.
 
-A run waiting out a retry delay (`not_before`) gets a timer that wakes the scheduler then.
+A run waiting out a retry delay (`not_before`) gets a timer that wakes the scheduler then;
+a run waiting for a search (`after_search`) stays out until the search ends and `forget`
+has it read again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class _Entry:
     not_before: str | None
     runs: set[int] = field(default_factory=set)       # run ids it still waits for
     groups: set[int] = field(default_factory=set)     # group ids it still waits for
+    search: int | None = None                         # a search it waits for (see forget)
 
 
 class Lane:
@@ -105,6 +108,13 @@ class QueueGate:
         self._release_later()
         return {name: lane for name, lane in self.lanes.items() if lane.items}
 
+    def forget(self, ids: list[int]) -> None:
+        """These runs' constraints changed while queued (a search they waited for ended):
+        the next pass reads them again."""
+        for run_id in ids:
+            self.leave(run_id)
+        self.wake()
+
     def leave(self, run_id: int) -> None:
         """The run is no longer queued (started, or ended by the scheduler)."""
         entry = self._entries.pop(run_id, None)
@@ -134,7 +144,7 @@ class QueueGate:
             self._learn(row)
 
     def _learn(self, row) -> None:
-        run_id, target, gpus, priority, depends, groups, not_before, avoid = row
+        run_id, target, gpus, priority, depends, groups, not_before, avoid, search = row
         if run_id in self._entries:
             return
         self._above = max(self._above, run_id)
@@ -142,7 +152,7 @@ class QueueGate:
         entry = _Entry(Waiting(run_id, target, gpus, priority,
                                tuple(json.loads(avoid)) if avoid != "[]" else ()), not_before,
                        set(json.loads(depends)) if depends != "[]" else set(),
-                       set(json.loads(groups)) if groups != "[]" else set())
+                       set(json.loads(groups)) if groups != "[]" else set(), search)
         self._entries[run_id] = entry
         for dep in entry.runs:
             self._on_run.setdefault(dep, set()).add(run_id)
@@ -188,7 +198,7 @@ class QueueGate:
         self._maybe_free(entry)
 
     def _maybe_free(self, entry: _Entry) -> None:
-        if entry.runs or entry.groups:
+        if entry.runs or entry.groups or entry.search is not None:
             return
         if entry.not_before:
             self._later.add(entry.waiting.run_id)

@@ -24,7 +24,7 @@ from core.executors.base import Exit
 from core.store.ledger import Ledger
 from core.engine.ingest import RunMetrics
 from core.engine.resuming import Resumer
-from core.models import Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
+from core.models import STOP_CAUSES, Run, RunState, epoch_from_iso, iso_from_epoch, now_iso
 from core.paths import StorePaths
 from core.store.blobs import BlobStore
 from core.engine.targets import Registry, TargetRuntime
@@ -36,7 +36,8 @@ RESTART_RULES = {
     RunState.RUNNING: (
         "reattached through its executor: a recorded exit status ends it with its true exit "
         "code, a live process is supervised again, a process gone without a status makes it "
-        "lost; a run the engine marked running but never started is queued again"),
+        "lost; a run the engine marked running but never started is queued again; a run a "
+        "stop rule or a pruner had stopped is stopped and ends stopped"),
     RunState.SUCCEEDED: "unchanged",
     RunState.FAILED: "unchanged",
     RunState.CANCELLED: "unchanged",
@@ -211,8 +212,8 @@ class Runner:
         run = run_queries.get_run(self.ledger.conn, run_id)
         if run.state.terminal:
             return run
-        if run.cause == "stop_rule":
-            state, reason, cause = RunState.STOPPED, run.reason, "stop_rule"
+        if run.cause in STOP_CAUSES:
+            state, reason, cause = RunState.STOPPED, run.reason, run.cause
         elif run.cancel_requested or outcome.cancelled:
             state = RunState.CANCELLED
             reason = "cancelled" + (f" ({outcome.reason})" if outcome.reason else "")
@@ -317,12 +318,14 @@ class Runner:
         self.finish(run.id, Exit(exit_code=None, reason=f"replaced by run {by}, for a newer "
                                                         "change"), cause="replaced")
 
-    def stop(self, run_id: int, why: str) -> None:
-        """A stop rule fired: record it, then end the run like a cancel (in the background)."""
+    def stop(self, run_id: int, why: str, cause: str = "stop_rule") -> None:
+        """A stop rule fired (or, `cause` "pruned", a search's pruner): record it, then end
+        the run like a cancel (in the background)."""
         run = run_queries.get_run(self.ledger.conn, run_id)
         if run.state is not RunState.RUNNING or run.cancel_requested:
             return
-        self.ledger.request_stop(run_id, f"stop rule: {why}")
+        self.ledger.request_stop(run_id, f"stop rule: {why}" if cause == "stop_rule" else why,
+                                 cause)
         runtime = self.registry.get(run.spec.target)
         if run.handle and runtime is not None:
             task = asyncio.get_running_loop().create_task(self.cancel_running(run, runtime),

@@ -43,6 +43,7 @@ from core.engine.run_files import RunFiles
 from core.engine.removal import Removal
 from core.engine.reparse import reparse
 from core.engine.runner import Runner
+from core.engine.search import Searches
 from core.engine.notify import Notifier
 from core.engine.scheduler import Busy, fits, place
 from core.engine.store_guard import CHECK_INTERVAL as GUARD_INTERVAL
@@ -96,7 +97,10 @@ class Engine:
                      "watches": lambda request, _: self.watches.op_list(request),
                      "unwatch": lambda request, _: self.watches.op_stop(request),
                      # a run's files (core.engine.run_files)
-                     "files": self.op_files, "pull": self.op_pull}
+                     "files": self.op_files, "pull": self.op_pull,
+                     # adaptive searches (core.engine.search)
+                     "search_stop": lambda request, _: self.searches.op_stop(request),
+                     "search_extend": lambda request, _: self.searches.op_extend(request)}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -136,6 +140,10 @@ class Engine:
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
         self.runner.on_ended = self._run_ended
         self.watches = Watches(self.ledger, self.intake, self.runner, self.paths)
+        self.searches = Searches(self.ledger, self.intake, self.runner, self.registry,
+                                 self.paths, self.gate)
+        self.intake.searches = self.searches
+        self.runner.metrics.follower = self.searches
         self.removal = Removal(self.ledger, self.registry, self.paths)
         self.target_service = TargetService(self.ledger, self.registry, self.runner)
         socket_path = self.paths.prepare_socket()
@@ -154,6 +162,7 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         await self.runner.recover()
+        await self.searches.resume()
         self.watches.resume()
         background = [loop.create_task(self._schedule_loop(), name="scheduler"),
                       loop.create_task(self.runner.ingest_loop(), name="ingest"),
@@ -169,6 +178,7 @@ class Engine:
         log.info("engine stopping; runs keep running")
         self._server.close()
         await self.watches.close()
+        await self.searches.close()
         await self.notifier.close()
         await self.files.close()
         pending = [*background, *self.runner.tasks.values(), *self.removal.forgetting]
@@ -209,7 +219,8 @@ class Engine:
     async def _idle_watch(self) -> None:
         while True:
             await asyncio.sleep(min(self.idle_exit, 5.0))
-            if run_queries.active_count(self.ledger.conn) or self.watches.active():
+            if run_queries.active_count(self.ledger.conn) or self.watches.active() or \
+                    self.searches.active():
                 self._last_activity = time.monotonic()
             elif time.monotonic() - self._last_activity > self.idle_exit:
                 log.info("idle for %.0f s; exiting", self.idle_exit)
@@ -225,6 +236,7 @@ class Engine:
     def _run_ended(self, run) -> None:
         """A run ended for good (not an attempt that is retried)."""
         self.intake.run_ended(run)
+        self.searches.run_ended(run)
         self.notifier.run_ended(run)
         self.files.run_ended(run)
 

@@ -85,7 +85,7 @@ def axis_from_spec(key: str, spec: str, where: str) -> Axis:
             raise UsageError(f"{where} {key}={spec}: an empty value in the list", hint=HINT)
         return Axis(key, spec, values=values)
     name, body = match.group(1), match.group(2)
-    args = [_number(part, key, spec, where) for part in body.split(",")]
+    args = [number(part, key, spec, where) for part in body.split(",")]
     if name in ("log", "uniform", "int"):
         if len(args) != 2 or not args[0] < args[1]:
             raise UsageError(f"{where} {key}={spec}: {name}(A, B) needs A < B", hint=HINT)
@@ -121,7 +121,14 @@ def axis_from_toml(key: str, value, where: str) -> Axis:
                      f"\"log(1e-4, 1e-1)\", got {value!r}", hint=HINT)
 
 
-def _number(text: str, key: str, spec: str, where: str) -> float:
+def split_function(spec: str) -> tuple[str, list[str]] | None:
+    """`int(2, 8)` -> ("int", ["2", " 8"]); None for a list of values."""
+    match = _FUNCTION.match(spec)
+    return (match.group(1), match.group(2).split(",")) if match else None
+
+
+def number(text: str, key: str, spec: str, where: str) -> float:
+    """A bound of an axis function, finite, or a UsageError naming the axis."""
     try:
         value = float(text.strip())
     except ValueError:

@@ -11,6 +11,11 @@ A file without `[[step]]` tables is one step made of its top-level keys; with th
     set = { epochs = 3 }  env = { K = "V" }  tags = ["x"]  target = "box1"  gpus = 1
     retries = 2  retry_on = "CUDA out of memory"  retry_delay = 5  stop_if = ["loss is nan"]
     checkpoints = "checkpoints"  outputs = ["results/*.csv"]  priority = 0
+    search = "tpe"  objective = "val_loss:min"  trials = 40  parallel = 4  prune = "asha"
+
+A step with `search` is an adaptive search (core.spec.search) over its `sweep` table; a
+step that comes `after` it waits until it has ended and gets its best trial's values as
+`{best.KEY}` in its command and `set` values.
 
 Steps may be listed in any order; they are launched in dependency order, and a cycle is
 refused with the steps that form it. Options given on the command line win over the file.
@@ -24,6 +29,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from core.spec import search as search_spec
 from core.spec import sweeps
 from core.errors import UsageError
 from core.requests import RunPolicy
@@ -41,13 +47,15 @@ class Step:
     tags: tuple[str, ...] = ()
     priority: int = 0
     sweep: sweeps.Sweep | None = None
+    search: search_spec.Search | None = None     # an adaptive search over the sweep's axes
     policy: RunPolicy = field(default_factory=RunPolicy)   # `after` here: run ids only
     after_steps: tuple[str, ...] = ()
 
 
 STEP_KEYS = ("name", "command", "after", "sweep", "samples", "seed", "set", "env", "tags",
              "target", "gpus", "retries", "retry_on", "retry_delay", "stop_if", "checkpoints",
-             "outputs", "priority")
+             "outputs", "priority", "search", "objective", "trials", "parallel", "prune")
+SEARCH_KEYS = ("objective", "trials", "parallel", "prune")
 
 
 def load(path: Path) -> tuple[dict | None, list[dict]]:
@@ -93,7 +101,8 @@ def _check_keys(path: Path, where: str, table: dict, known: tuple[str, ...]) -> 
                              + "keys: " + ", ".join(known))
 
 
-def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str]) -> Step:
+def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str],
+                    better: dict[str, str] | None = None) -> Step:
     """One step from its table (defaults already merged in); `where` names it in errors."""
     def get(key, kind, what):
         value = table.get(key)
@@ -115,12 +124,13 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
         raise UsageError(f"{path}: {where}command: nothing to run",
                          hint="give command = \"...\" in the file, or a command after --")
     sweep = None
-    if table.get("sweep") is not None:
+    search = _search(path, where, table, get, better)
+    if search is None and table.get("sweep") is not None:
         axes_table = get("sweep", dict, "a table of param = values")
         axes = [sweeps.axis_from_toml(k, v, f"{path}: {where}sweep")
                 for k, v in axes_table.items()]
         sweep = sweeps.build(axes, get("samples", int, "an integer"), get("seed", int, "an integer"))
-    elif table.get("samples") is not None:
+    elif search is None and table.get("samples") is not None:
         raise UsageError(f"{path}: {where}samples: a random search needs a [sweep] table")
     after = table.get("after", [])
     if isinstance(after, (str, int)):
@@ -154,19 +164,45 @@ def step_from_table(path: Path, where: str, table: dict, fallback_argv: list[str
                 env_vars={k: as_text(v) for k, v in (get("env", dict, "a table") or {}).items()},
                 target=get("target", str, "a target name"), gpus=get("gpus", int, "an integer"),
                 tags=tuple(str(t) for t in tags), priority=get("priority", int, "an integer") or 0,
-                sweep=sweep, policy=policy,
+                sweep=sweep, search=search, policy=policy,
                 after_steps=tuple(a for a in after if isinstance(a, str)))
 
 
-def steps_from_file(path: Path, fallback_argv: list[str]) -> list[Step]:
+def _search(path: Path, where: str, table: dict, get, better) -> search_spec.Search | None:
+    """The step's adaptive search (`search = "tpe"` and its keys), or None."""
+    sampler = get("search", str, "a sampler name such as \"tpe\"")
+    if sampler is None:
+        given = [key for key in SEARCH_KEYS if table.get(key) is not None]
+        if given:
+            raise UsageError(f"{path}: {where}{given[0]}: goes with search = \"tpe\" (or "
+                             "another sampler)", hint=search_spec.SAMPLER_HINT)
+        return None
+    if table.get("samples") is not None:
+        raise UsageError(f"{path}: {where}samples: a search chooses its trials itself",
+                         hint="leave out samples, or drop search for a random sweep")
+    axes = get("sweep", dict, "a table of param = values") or {}
+    space = [search_spec.dimension_from_toml(k, v, f"{path}: {where}sweep")
+             for k, v in axes.items()]
+    try:
+        return search_spec.build(space, sampler, get("objective", str, "METRIC[:min|max]"),
+                                 get("trials", int, "an integer"),
+                                 get("parallel", int, "an integer"),
+                                 get("prune", str, "a pruner name"),
+                                 get("seed", int, "an integer"), better)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {where}{exc.message}", hint=exc.hint) from None
+
+
+def steps_from_file(path: Path, fallback_argv: list[str],
+                    better: dict[str, str] | None = None) -> list[Step]:
     defaults, tables = load(path)
     steps = []
     for i, table in enumerate(tables):
         if defaults is None:                      # the file is the step
-            steps.append(step_from_table(path, "", table, fallback_argv))
+            steps.append(step_from_table(path, "", table, fallback_argv, better))
         else:
             steps.append(step_from_table(path, step_label(table, i), {**defaults, **table},
-                                         fallback_argv))
+                                         fallback_argv, better))
     names = [s.name for s in steps if s.name]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

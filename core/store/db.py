@@ -285,8 +285,37 @@ def _m9_run_files(db) -> None:
         PRIMARY KEY (run_id, dest, path)) WITHOUT ROWID""")
 
 
-def _m10_reserved(db) -> None:
-    """Reserved for issue 14 (search); its branch brings the real step."""
+def _m10_searches(db) -> None:
+    """Adaptive searches (`--search`): the study lives here, so a restarted engine rebuilds
+    it. A search is a group with a row in `searches` (its state, budget and the template
+    each trial's run is made from); each trial asked of the sampler is a row in `trials`
+    (its sampled values, how it ended as told to the sampler, the sampler's and pruner's
+    notes on it). A run of a later workflow step waits for a search in `after_search`."""
+    db.execute("""CREATE TABLE searches (
+        group_id INTEGER PRIMARY KEY REFERENCES groups(id),
+        state TEXT NOT NULL,                -- running, finished, stopped, failed
+        budget INTEGER NOT NULL,            -- completed and pruned trials wanted
+        reason TEXT,                        -- why it stopped or failed
+        template TEXT NOT NULL,             -- what each trial's run is made from (JSON)
+        told_from INTEGER NOT NULL DEFAULT 0,   -- failures in a row count after this tell
+        updated_at TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE trials (
+        group_id INTEGER NOT NULL REFERENCES groups(id),
+        number INTEGER NOT NULL,            -- 0, 1, 2... in the order they were asked
+        run_id INTEGER NOT NULL,            -- its run (first attempt), or a cache hit's run
+        params TEXT NOT NULL,               -- the sampled values, typed (JSON)
+        state TEXT NOT NULL,                -- running, complete, pruned, fail
+        value REAL,                         -- its objective (complete), last value (pruned)
+        result_run INTEGER,                 -- the attempt whose outcome was told
+        reason TEXT,                        -- why it failed or was pruned
+        pruned_step INTEGER,                -- the step the pruner judged it at
+        attrs TEXT NOT NULL DEFAULT '{}',   -- the sampler's and pruner's notes (JSON)
+        told INTEGER,                       -- the order in which outcomes were told
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        PRIMARY KEY (group_id, number))""")
+    db.execute("CREATE INDEX trials_run ON trials (run_id)")
+    db.execute("ALTER TABLE runs ADD COLUMN after_search INTEGER REFERENCES groups(id)")
 
 
 def _m11_group_dependencies(db) -> None:
@@ -309,6 +338,6 @@ MIGRATIONS = [
     _m7_launch_requests,
     _m8_exact_paths,
     _m9_run_files,
-    _m10_reserved,
+    _m10_searches,
     _m11_group_dependencies,
 ]

@@ -15,18 +15,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import overload
 
 from core.store import db
+from core.store import run_rows
 from core.errors import StoreError, UnknownRun, UsageError
-from core.models import ALLOWED_TRANSITIONS, Run, RunState, default_name, now_iso
+from core.models import ALLOWED_TRANSITIONS, Run, RunState, now_iso
 from core.store.queries import get_run
 from core.store.queue_queries import next_run_id
+from core.store.run_rows import dumps as _dumps, text as _text
+from core.store.search_writes import SearchWrites
 from core.store.transactions import WRITE_WAIT, PointsTransaction, Transaction, Trouble
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:
@@ -35,30 +33,7 @@ def _row_id(cursor: sqlite3.Cursor) -> int:
     return cursor.lastrowid
 
 
-@overload
-def _text(value: str) -> str: ...
-@overload
-def _text(value: None) -> None: ...
-def _text(value: str | None) -> str | None:
-    """Text SQLite can hold: bytes that were not UTF-8 (a file name, an argument, kept by
-    Python as surrogates) become `\\xNN`. Exact values travel as JSON (`_dumps`) instead."""
-    if value is None or value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _exact_paths(project: str, workdir: str) -> str | None:
-    """The project and subfolder as JSON when their text had to be escaped, else None."""
-    if _text(project) == project and _text(workdir) == workdir:
-        return None
-    return _dumps({"project": project, "workdir": workdir})
-
-
-class Ledger:
+class Ledger(SearchWrites):
     def __init__(self, conn: sqlite3.Connection, path=None):
         self.conn = conn
         self.path = path
@@ -92,15 +67,20 @@ class Ledger:
                      workdir: str, git_commit: str | None, git_diff: str | None,
                      git_dirty: bool, base_env: str | None, snapshot_row: tuple | None = None,
                      hashes: dict | None = None, message: str = "queued",
-                     request: tuple[str, dict] | None = None) -> list[int]:
+                     request: tuple[str, dict] | None = None,
+                     group_ids: dict[int, int] | None = None) -> list[int]:
         """Record the new runs of one request (and their groups) in one transaction.
 
         `runs` are pairs of a `core.engine.launching.PlannedRun` and `reuse`: a run id standing in
         for that run (a cache hit: nothing inserted), or None. Returns the id of each run,
-        reused or new, in order; `after_local` indices become run ids. `request`: the
-        request's id and what to remember of its reply, recorded with the runs.
+        reused or new, in order; `after_local` indices become run ids. A search's group
+        gets its `searches` row, its trials' template completed with this launch's code.
+        `request`: the request's id and what to remember of its reply, recorded with the
+        runs. `group_ids`, when given, receives the id of each group recorded, by its index.
         """
         at = now_iso()
+        code = run_rows.code_columns(snapshot, project, workdir, git_commit, git_dirty,
+                                     git_diff, base_env)
         with self._tx():
             if snapshot_row is not None:
                 snapshot_id, root, file_count, total_bytes = snapshot_row
@@ -110,10 +90,8 @@ class Ledger:
                     (snapshot_id, _text(root), file_count, total_bytes, at))
             if hashes:
                 self._save_hashes(hashes)
-            group_ids = self._insert_groups(runs, groups, at)
+            new_groups = self._insert_groups(runs, groups, at)
             next_id = next_run_id(self.conn)
-            exact = _exact_paths(project, workdir)
-            project, workdir = _text(project), _text(workdir)
             ids: list[int] = []
             rows, events = [], []
             options_text: dict[int, str] = {}         # runs of one step share their options
@@ -124,51 +102,50 @@ class Ledger:
                 options = options_text.get(id(planned.options))
                 if options is None:
                     options = options_text[id(planned.options)] = _dumps(planned.options)
-                spec, policy = planned.spec, planned.spec.policy
-                depends = sorted({*policy.after, *(ids[i] for i in planned.after_local)})
+                depends = sorted({*planned.spec.policy.after,
+                                  *(ids[i] for i in planned.after_local)})
                 # A sweep with no new run (all cached) has no group here: nothing to wait for.
-                waits_for = sorted({group_ids[g] for g in planned.after_groups if g in group_ids})
+                waits_for = sorted({new_groups[g] for g in planned.after_groups
+                                    if g in new_groups})
                 run_id = next_id
                 next_id += 1
                 ids.append(run_id)
-                rows.append((
-                    run_id, _text(spec.name or default_name(spec.command)), RunState.QUEUED.value,
-                    spec.target, spec.gpus, _dumps(spec.command), _dumps(spec.template),
-                    _dumps(spec.params), _dumps(spec.overrides), _dumps(spec.env),
-                    _dumps(spec.tags), spec.parent, spec.priority, options,
-                    snapshot, project, workdir, git_commit, int(git_dirty), git_diff, base_env,
-                    at, group_ids.get(planned.group), _dumps(depends), planned.key,
-                    _text(planned.resume_point), policy.retries, _text(policy.retry_on),
-                    policy.retry_delay, _dumps(policy.stop_if), _text(policy.checkpoints),
-                    _dumps(policy.outputs), exact, _dumps(waits_for)))
+                after_search = new_groups.get(planned.after_search) \
+                    if planned.after_search is not None else None
+                rows.append(run_rows.row(run_id, planned, options, code, at,
+                                         new_groups.get(planned.group), depends, after_search,
+                                         waits_for))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
                                   f"{', '.join(map(str, depends))}" if depends else "") + \
                     "".join(f", after every run of group {g}" for g in waits_for)
+                if after_search is not None:
+                    note += f", after search {after_search} (its best trial)"
                 events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
-            self.conn.executemany(
-                """INSERT INTO runs (id, name, state, target, gpus, command, template, params,
-                       overrides, env, tags, parent, priority, options, snapshot, project,
-                       workdir, git_commit, git_dirty, git_diff, base_env, created_at,
-                       group_id, depends_on, spec_key, resume_point, retries, retry_on,
-                       retry_delay, stop_if, checkpoints, outputs, exact_paths, after_groups)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                rows)
+            run_rows.insert(self.conn, rows)
             self.conn.executemany(
                 "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
                 events)
+            self._insert_searches(groups, new_groups, ids, code, at)
             if request is not None:
                 request_id, extra = request
                 cached = sorted({r for _planned, r in runs if r is not None})
+                searches = [new_groups[i] for i, group in enumerate(groups)
+                            if getattr(group, "search", None) and i in new_groups]
                 self.conn.execute("INSERT INTO requests (id, at, reply) VALUES (?,?,?)",
                                   (request_id, at, _dumps({**extra, "ids": ids,
-                                                           "cached": cached})))
+                                                           "cached": cached,
+                                                           "searches": searches})))
+        if group_ids is not None:
+            group_ids.update(new_groups)
         return ids
 
     def _insert_groups(self, runs: list, groups: list, at: str) -> dict[int, int]:
-        """Groups that get at least one new run (and the groups enclosing them)."""
+        """Groups that get at least one new run, and searches (their trials come later),
+        with the groups enclosing them."""
         needed: set[int] = set()
-        for planned, reuse in runs:
-            index = planned.group if reuse is None else None
+        starts = [planned.group if reuse is None else None for planned, reuse in runs]
+        starts += [i for i, group in enumerate(groups) if getattr(group, "search", None)]
+        for index in starts:
             while index is not None and index not in needed:
                 needed.add(index)
                 index = groups[index].parent
@@ -269,12 +246,13 @@ class Ledger:
                               (point, path, run_id))
             self._event(run_id, "resume", None, message)
 
-    def request_stop(self, run_id: int, reason: str) -> None:
-        """A stop rule fired: remember why (the run ends `stopped`), then it is cancelled."""
+    def request_stop(self, run_id: int, reason: str, cause: str = "stop_rule") -> None:
+        """A stop rule fired or a search's pruner said stop (`cause`): remember why (the
+        run ends `stopped`), then it is cancelled."""
         at = now_iso()
         with self._tx():
-            self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = 'stop_rule', "
-                              "reason = ? WHERE id = ?", (at, _text(reason), run_id))
+            self.conn.execute("UPDATE runs SET cancel_requested_at = ?, cause = ?, "
+                              "reason = ? WHERE id = ?", (at, cause, _text(reason), run_id))
             self._event(run_id, "stop", None, reason, at=at)
 
     def set_handle(self, run_id: int, handle: dict) -> None:

@@ -17,6 +17,7 @@ import sqlite3
 from typing import NamedTuple
 
 from core.errors import UnknownRun
+from core.store import search_queries
 
 SCHEMA = 1
 
@@ -63,7 +64,8 @@ RUN_JSON_SQL = """json_object(
     'resume_from', resume_from,
     'resume_point', resume_point,
     'outputs', json(outputs),
-    'spec_key', spec_key
+    'spec_key', spec_key,
+    'after_search', after_search
 )"""
 
 # What readers select: the JSON the triggers keep (core.store.db.keep_run_json), built on the
@@ -140,8 +142,15 @@ def groups_json(conn: sqlite3.Connection, ids=None) -> list[dict]:
         args = ids + ids
     else:
         where, args = "", []
-    return [json.loads(row[0]) for row in conn.execute(
+    groups = [json.loads(row[0]) for row in conn.execute(
         f"SELECT {GROUP_JSON_SQL} FROM groups {where} ORDER BY id", args)]
+    searches = [g["id"] for g in groups if g["kind"] == "search"]
+    if searches:                                    # progress and best trial, as of now
+        found = search_queries.progress(conn, searches)
+        for group in groups:
+            if group["id"] in found:
+                group["search"] = found[group["id"]]
+    return groups
 
 
 def groups_of_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,

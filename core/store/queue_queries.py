@@ -14,7 +14,7 @@ def _marks(values) -> str:
 
 
 _QUEUE_ENTRY = ("SELECT id, target, gpus, priority, depends_on, after_groups, not_before, "
-                "avoid_gpus FROM runs WHERE state = 'queued'")
+                "avoid_gpus, after_search FROM runs WHERE state = 'queued'")
 
 
 def queue_fingerprint(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -32,7 +32,7 @@ def queued_ids(conn: sqlite3.Connection) -> set[int]:
 def queue_entries(conn: sqlite3.Connection, ids: list[int] | None = None,
                   above: int | None = None) -> list[tuple]:
     """(id, target, gpus, priority, depends_on JSON, after_groups JSON, not_before,
-    avoid_gpus JSON) of queued runs: these `ids`, those with an id `above` this one, or
+    avoid_gpus JSON, after_search) of queued runs: these `ids`, those with an id `above` this one, or
     (neither given) all of them."""
     if above is not None:
         return conn.execute(_QUEUE_ENTRY + " AND id > ?", (above,)).fetchall()

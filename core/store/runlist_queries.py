@@ -9,7 +9,7 @@ import sqlite3
 # rest of a run (handle, options, env...) is read on demand.
 LIST_COLUMNS = ("id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params, "
                 "tags, parent, created_at, started_at, finished_at, metrics, group_id, "
-                "CASE WHEN state = 'running' THEN detail END")
+                "CASE WHEN state = 'running' THEN detail END, cause")
 
 
 def data_version(conn: sqlite3.Connection) -> int:

@@ -18,7 +18,8 @@ CLONE = {"parent": 3, "cwd": "/p", "env": {}}
 # The smallest valid message of every op.
 VALID = {"launch": LAUNCH, "clone": CLONE, "plan": {"launch": LAUNCH},
          "cancel": {"ids": [1]}, "remove": {"ids": [1]}, "reparse": {"ids": [1]},
-         "wait": {"ids": [1, 2]},
+         "wait": {"ids": [1, 2]}, "search_stop": {"group": 1},
+         "search_extend": {"group": 1, "trials": 5},
          "unwatch": {"ids": [1]}, "targets": {}, "watches": {}, "status": {}, "ping": {},
          "stop": {}, "files": {"id": 1}, "pull": {"id": 1}}
 

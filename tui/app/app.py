@@ -28,6 +28,7 @@ from tui.app import keys
 from tui.app import themes
 from tui.app.settings import AppSettings
 from tui.app.palette import RunyardCommands
+from tui import search_text
 from tui.app.screens.main import MainScreen
 from tui.runlist.columns import plain
 from tui.runlist.rows import RunRow
@@ -144,7 +145,8 @@ class RunyardApp(App):
         mode = self.settings.toasts
         if mode == "none":
             return
-        rows = sorted(rows, key=lambda r: r.id)
+        # A search's pruned trials are its normal work: its end gets a toast, they do not.
+        rows = sorted((r for r in rows if r.cause != "pruned"), key=lambda r: r.id)
         bad = [r for r in rows if r.state in (RunState.FAILED, RunState.LOST, RunState.STOPPED)]
         good = [r for r in rows if r.state is RunState.SUCCEEDED] if mode != "failures" else []
         kinds: tuple[tuple[list[RunRow], SeverityLevel], ...] = ((bad, "error"),
@@ -164,6 +166,19 @@ class RunyardApp(App):
                 self.notify(message, severity=severity, timeout=6, markup=False)
                 if self.settings.bell:
                     self.bell()
+
+    def searches_ended(self, groups: list[dict]) -> None:
+        """A toast for each search that ended (finished, stopped or failed) since the last
+        look; with `toasts = "failures"`, only for those that failed."""
+        mode = self.settings.toasts
+        for group in groups:
+            failed = group["search"]["state"] == "failed"
+            if mode == "none" or (mode == "failures" and not failed):
+                continue
+            self.notify(plain(search_text.ended(group)), severity="error" if failed
+                        else "information", timeout=8, markup=False)
+            if self.settings.bell:
+                self.bell()
 
     # ------------------------------------------------------------ global keys
 

@@ -20,7 +20,7 @@ from core.paths import StorePaths
 from core.store import queries as run_queries
 from tui import formatting
 from tui.cli.output import SCHEMA, say
-from tui.cli.runs import need_reader
+from tui.cli.runs import need_reader, search_line
 from tui.formatting import STATE_GLYPHS
 from tui.runlist import groups as run_groups
 from tui.runlist import results
@@ -34,7 +34,11 @@ BUILTIN_SORTS = ("id", "name", "state")
 def run(args, paths: StorePaths) -> int:
     conn = need_reader(paths)
     rows, group = _selected(conn, args)
-    table = ResultsTable.build(conn, rows, args.columns, args.sort, args.reverse, _better())
+    sort = args.sort
+    if sort is None and group is not None and group["kind"] == "search" and \
+            any(group["spec"]["objective"]["metric"] in r.metrics for r in rows):
+        sort = group["spec"]["objective"]["metric"]        # a search's trials, best first
+    table = ResultsTable.build(conn, rows, args.columns, sort, args.reverse, _better())
     if args.json:
         sys.stdout.write(json.dumps(table.as_json(group)) + "\n")
     elif args.csv:
@@ -63,6 +67,8 @@ def status(conn: sqlite3.Connection, args) -> int:
         sys.stdout.write('{"schema": %d, "runs": [%s], "groups": %s}\n'
                          % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
+    if args.group is not None:
+        search_line(conn, args.group)
     print(table.as_text(None, mark_best=args.best, bold=args.best and _bold(), seeds=False))
     return ExitCode.OK
 

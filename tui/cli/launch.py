@@ -12,7 +12,8 @@ from core.client import EngineClient
 from core.errors import ExitCode, UsageError
 from core.paths import StorePaths
 from core.protocol import expand_ranges
-from core.requests import CloneRequest, LaunchRequest, PlanRequest, RunPolicy, here
+from core.requests import (CloneRequest, LaunchRequest, PlanRequest, RunPolicy, SearchOptions,
+                           here)
 from tui.cli.output import emit, say
 
 
@@ -35,7 +36,9 @@ def _after(values: list[str]) -> list:
 _WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
                       "outputs": [], "force": False, "dry_run": False, "file": None, "watch": [],
-                      "debounce": None, "resume": False}
+                      "debounce": None, "resume": False, "search": None, "objective": None,
+                      "trials": None, "parallel": None, "prune": None}
+_SEARCH_OPTIONS = ("objective", "trials", "parallel", "prune")
 
 
 def _request_fields(args) -> dict:
@@ -77,6 +80,11 @@ def _report_new(reply: dict, as_json: bool) -> int:
         say(f"run {run_id} already succeeded with this exact spec: nothing started "
             "(--force runs it again)")
     new = [run_id for run_id in ids if run_id not in cached]
+    for group in reply.get("groups", []):
+        if group["kind"] == "search" and "search" in group:
+            say(f"search {group['id']} ({group['spec']['sampler']}, "
+                f"{group['search']['budget']} trials): follow it with tui status --group "
+                f"{group['id']}; stop it with tui search stop {group['id']}")
     if sys.stderr.isatty() and new:
         if len(new) == 1 and first["id"] == new[0]:
             say(f"run {first['id']} ({first['name']}) queued on {first['target']}")
@@ -111,9 +119,13 @@ def launch(args, paths: StorePaths) -> int:
                          hint="for example: tui launch -- python train.py --lr 0.01")
     if args.debounce is not None and not args.watch:
         raise UsageError("--debounce goes with --watch PATH")
+    search = None
+    if args.search is not None or any(getattr(args, n) is not None for n in _SEARCH_OPTIONS):
+        search = SearchOptions(sampler=args.search,
+                               **{name: getattr(args, name) for name in _SEARCH_OPTIONS})
     request = LaunchRequest(argv=argv, tags=args.tags, **fields,
                             file=os.path.abspath(args.file) if args.file else None,
-                            watch=args.watch, debounce=args.debounce)
+                            watch=args.watch, debounce=args.debounce, search=search)
     return _send(paths, request, args)
 
 

@@ -83,6 +83,21 @@ def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> N
                             help="hand the parent's newest checkpoint to the new run "
                                  "($RUNYARD_RESUME_FROM)")
         return
+    parser.add_argument("--search", metavar="SAMPLER",
+                        help="an adaptive search over the --sweep axes: tpe, random, cmaes "
+                             "or gp (each trial's params chosen from the results so far)")
+    parser.add_argument("--objective", metavar="METRIC[:min|max]",
+                        help="with --search: the metric a trial is judged by, e.g. "
+                             "val_loss:min, val_acc:max:best, loss:min:mean5 (default: its "
+                             "last value)")
+    parser.add_argument("--trials", type=int, metavar="N",
+                        help="with --search: how many trials to complete (pruned ones count, "
+                             "failed ones not)")
+    parser.add_argument("--parallel", type=int, metavar="N",
+                        help="with --search: trials in flight at once (default 1)")
+    parser.add_argument("--prune", metavar="PRUNER",
+                        help="with --search: stop trials that fall behind: median, asha or "
+                             "hyperband")
     parser.add_argument("--file", metavar="FILE",
                         help="a workflow file (TOML): a sweep, or a chain of steps")
     parser.add_argument("--watch", action="append", default=[], metavar="PATH",
@@ -222,6 +237,22 @@ def _watch_args(p) -> None:
     q.add_argument("--json", action="store_true")
 
 
+def _search_args(p) -> None:
+    search_sub = p.add_subparsers(dest="search_command", metavar="ACTION", required=True)
+    q = search_sub.add_parser("list", help="the searches: state, trials done, best trial")
+    q.add_argument("--json", action="store_true")
+    q = search_sub.add_parser("stop", help="ask no more trials; queued ones are cancelled, "
+                                           "running ones finish")
+    q.add_argument("group", metavar="G", help="the search: its group id or name")
+    q.add_argument("--cancel", action="store_true", help="cancel the running trials too")
+    q.add_argument("--json", action="store_true")
+    q = search_sub.add_parser("extend", help="give a search more trials (an ended one goes on)")
+    q.add_argument("group", metavar="G", help="the search: its group id or name")
+    q.add_argument("--trials", type=int, metavar="N", required=True,
+                   help="how many more trials to complete")
+    q.add_argument("--json", action="store_true")
+
+
 def _engine_args(p) -> None:
     engine_sub = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
     q = engine_sub.add_parser("status", help="is the engine running, and its pid")
@@ -268,6 +299,8 @@ COMMANDS = {
            "ids are not used again; the snapshots' files stay in the store.", _cancel_args),
     "targets": ("list targets, their capacity and health", None, _targets_args),
     "watch": ("list or stop watches made with launch --watch", None, _watch_args),
+    "search": ("list, stop or extend adaptive searches made with launch --search", None,
+               _search_args),
     "engine": ("the background engine: status, start, stop", None, _engine_args),
 }
 
@@ -369,6 +402,9 @@ def dispatch(args, parser, open_app: OpenApp | None = None) -> int:
     if args.command == "watch":
         from tui.cli import watch as cli_watch  # lazy
         return cli_watch.run(args, paths)
+    if args.command == "search":
+        from tui.cli import search as cli_search  # lazy
+        return cli_search.run(args, paths)
     if args.command == "metrics":
         from tui.cli import metrics as cli_metrics  # lazy
         return cli_metrics.metrics(args, paths)

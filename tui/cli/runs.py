@@ -11,10 +11,12 @@ import time
 
 from core.store import db
 from core.store import queries as run_queries
+from core.store import search_queries
 from core.client import EngineClient, EngineSilent, engine_alive
 from core.errors import EngineError, ExitCode, UnknownRun
 from core.paths import StorePaths
 from tui import formatting
+from tui import search_text
 from tui.formatting import STATE_GLYPHS
 from tui.cli.output import SCHEMA, emit, say
 
@@ -90,6 +92,8 @@ def status(args, paths: StorePaths) -> int:
                          % (SCHEMA, ",".join(texts), json.dumps(groups)))
         return ExitCode.OK
     runs = run_queries.list_runs(conn, args.state, args.all, group=args.group) if conn else []
+    if args.group is not None and conn is not None:
+        search_line(conn, args.group)
     if not runs:
         say("no runs" + ("" if args.all else " to show (tui status --all lists every run)"))
         return ExitCode.OK
@@ -108,6 +112,14 @@ def status(args, paths: StorePaths) -> int:
     print(formatting.table(["ID", "STATE", "NAME", "TARGET", "GPUS", "ELAPSED", "PARAMS",
                             "METRICS"], rows, right={0}))
     return ExitCode.OK
+
+
+def search_line(conn: sqlite3.Connection, group_id: int) -> None:
+    """`tui status --group G` of a search: its progress and best trial, first."""
+    from core.textsafe import inline    # lazy: ~2 ms `tui status --json` skips
+    for group in run_queries.groups_json(conn, [group_id]):
+        if group["id"] == group_id and group["kind"] == "search" and "search" in group:
+            print(inline(search_text.line(group)))
 
 
 def _short(text: str, width: int) -> str:
@@ -137,8 +149,10 @@ def show(args, paths: StorePaths) -> int:
     diff = run_queries.git_diff_blob(conn, run_id)
     run_dir = paths.run_dir(run_id)
     group = run_queries.groups_json(conn, [data["group"]]) if data["group"] else []
+    trial = search_queries.trial_of(conn, run_id)
     extra: dict[str, Any] = {
         "group": next((g for g in group if g["id"] == data["group"]), None),
+        "trial": trial,
         "events": events,
         "snapshot_info": {"file_count": snapshot[0],
                           "total_bytes": snapshot[1]} if snapshot else None,
@@ -161,7 +175,7 @@ def show(args, paths: StorePaths) -> int:
         f"target     {data['target']}  gpus {','.join(map(str, data['gpus'])) or '-'}"
         f" (asked {data['gpu_count']})",
         f"parent     {data['parent'] if data['parent'] is not None else '-'}",
-        *_workflow_lines(data, extra["group"]),
+        *_workflow_lines(data, extra["group"], trial),
         f"tags       {', '.join(data['tags']) or '-'}",
         f"project    {data['project']}" + (f"  (in {data['workdir']})" if data["workdir"] else ""),
         f"snapshot   {data['snapshot'][:12] if data['snapshot'] else '-'}"
@@ -183,12 +197,18 @@ def show(args, paths: StorePaths) -> int:
     return ExitCode.OK
 
 
-def _workflow_lines(data: dict, group: dict | None) -> list[str]:
+def _workflow_lines(data: dict, group: dict | None, trial: dict | None) -> list[str]:
     """The lines of `tui show` about groups, dependencies, attempts, rules and resuming."""
     lines = []
     if group is not None:
         lines.append(f"group      {group['id']} ({group['kind']} {group['name']}, "
                      f"{group['runs']} runs)")
+    if trial is not None:
+        told = f" ({trial['reason']})" if trial["reason"] else ""
+        value = f", {group['spec']['objective']['metric']}={formatting.number(trial['value'])}" \
+            if trial["value"] is not None and group is not None else ""
+        lines.append(f"trial      {trial['number']} of search {trial['search']}: "
+                     f"{trial['state']}{value}{told}")
     if data["depends_on"]:
         lines.append(f"after      {', '.join(map(str, data['depends_on']))}")
     for group_id in data.get("after_groups") or ():

@@ -42,6 +42,7 @@ class RunRow:
     metrics: dict
     group: int | None = None               # the sweep or chain it was launched in
     detail: str | None = None              # while running, its target's word (Slurm's job state)
+    cause: str | None = None               # why it ended, for machines ("pruned", "stop_rule")
     signature: tuple = field(default=())   # what the list shows changes iff this does
     _epochs: tuple | None = None           # (started, finished), parsed when first needed
 
@@ -49,13 +50,14 @@ class RunRow:
     def from_sql(cls, row, seen: dict | None = None) -> "RunRow":
         """A row from core.store.runlist_queries (its LIST_COLUMNS, in that order)."""
         (run_id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params,
-         tags, parent, created_at, started_at, finished_at, metrics, group, detail) = row
+         tags, parent, created_at, started_at, finished_at, metrics, group, detail,
+         cause) = row
         seen = {} if seen is None else seen
         return cls(run_id, name or "run", _STATES[state], reason, exit_code, target,
                    _list(gpu_ids), gpus or 0, template, _table(params, seen), _list(tags),
                    parent, created_at, started_at, finished_at, json.loads(metrics), group,
-                   detail, (state, reason, gpu_ids, started_at, finished_at, metrics, tags,
-                            detail))
+                   detail, cause, (state, reason, gpu_ids, started_at, finished_at, metrics,
+                                   tags, detail))
 
     @classmethod
     def from_json(cls, data: dict) -> "RunRow":
@@ -68,7 +70,7 @@ class RunRow:
                    created_at=data["created_at"], started_at=data["started_at"],
                    finished_at=data["finished_at"], metrics=data["metrics"],
                    group=data.get("group"), detail=data.get("detail"),
-                   signature=("from-reply",))
+                   cause=data.get("cause"), signature=("from-reply",))
 
     @property
     def template(self) -> list[str]:

@@ -116,11 +116,12 @@ class StoreWatch:
             return []
         return reads.last_values(conn, run_id, key, count)
 
-    def groups(self) -> dict[int, dict]:
-        """{id: GROUP} of every sweep, chain and watch (names for the filter and group rows)."""
+    def groups(self, ids=None) -> dict[int, dict]:
+        """{id: GROUP} of every sweep, chain, watch and search (names for the filter and
+        group rows; a search's progress), or of these groups."""
         if (conn := self.open()) is None:
             return {}
-        return {g["id"]: g for g in run_queries.groups_json(conn)}
+        return {g["id"]: g for g in run_queries.groups_json(conn, ids)}
 
     def extremes(self, run_ids, keys) -> dict:
         """Each run's min and max of these metrics (results shown as best, min or max)."""

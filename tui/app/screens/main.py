@@ -33,6 +33,7 @@ from tui.runlist import order as run_order
 from tui.runlist import results
 from tui.runlist.columns import params_text, plain, target_text
 from tui.runlist.rows import RunRow
+from tui.search_text import best_text, counts
 
 POLL_SECONDS = 0.5
 FIRST_SCREEN_RUNS = 500          # read before the first paint; the rest in a worker
@@ -123,14 +124,42 @@ class MainScreen(RunActions, ViewActions, Screen):
             self._summary()
         if any(r.group is not None and r.group not in table.groups for r in rows):
             table.set_groups(store.groups())            # a new sweep: its name for the filter
+        self._searches_moved()
         changes = table.update_rows(rows)
-        self.app.runs_ended([after for before, after in changes if self._ended(before, after)])
+        self.app.runs_ended([after for before, after in changes if self._ended(before, after)
+                             and not self._quiet_trial(after)])
         current = table.current
         touched = {after.id for _, after in changes}
         if (current is not None and current.id in touched) or touched & table.marked:
             self._show_detail(table.current, reload_log=False)
         if changes:
             self._summary()
+
+    def _searches_moved(self) -> None:
+        """Something was committed: read the searches in progress again (trials done, best
+        trial), and toast those that ended."""
+        table = self.table
+        live = [gid for gid, g in table.groups.items() if "search" in g and
+                (g["search"]["state"] == "running" or g["search"]["running"])]
+        if not live:
+            return
+        fresh = self.app.store.groups(live)
+        ended = [g for gid, g in fresh.items() if "search" in g and
+                 table.groups[gid]["search"]["state"] == "running" and
+                 g["search"]["state"] != "running"]
+        table.update_groups(fresh)
+        current = table.current
+        if current is not None and current.group in fresh:
+            self._detail_header(current)
+        if ended:
+            self.app.searches_ended(ended)
+
+    def _quiet_trial(self, row: RunRow) -> bool:
+        """A search's trial that succeeded or was pruned is the search's normal work: the
+        search's end gets a toast, its trials do not (a failed trial still does)."""
+        group = self.table.groups.get(row.group) if row.group is not None else None
+        return group is not None and group["kind"] == "search" and \
+            (row.state is RunState.SUCCEEDED or row.cause == "pruned")
 
     def _ended(self, before: RunRow | None, after: RunRow) -> bool:
         """A run that ended since the last look, however fast: one that was active, or one
@@ -170,6 +199,9 @@ class MainScreen(RunActions, ViewActions, Screen):
             text.append(f" · {target_text(row)}")
             if row.parent is not None:
                 text.append(f" · from {row.parent}")
+            group = self.table.groups.get(row.group) if row.group is not None else None
+            if group is not None and "search" in group:           # a trial: how its search goes
+                text.append(f" · search {group['id']} {plain(search_progress(group))}")
             shown = params_text(row, sorted(row.params))
             if shown:
                 text.append(f" · {shown}")
@@ -178,12 +210,16 @@ class MainScreen(RunActions, ViewActions, Screen):
         self.query_one("#detail-header", Static).update(text)
 
     def _group_header(self, text: Text, row: RunRow, head: run_order.Head) -> None:
-        """A folded group: its runs by state, the best value, mean ± sd over seeds."""
+        """A folded group: its runs by state, the best value, mean ± sd over seeds; a
+        search: its trials done of the budget, in flight, pruned, and its best trial."""
         summary = self.table.summary_of(head)
         group = self.table.groups.get(row.group) if row.group is not None else None
         title = f"{plain(group['name'] or '')} ({group['kind']} {group['id']})" if group \
             else f"runs from {row.id}"
         text.append(f"{STATE_GLYPHS[summary.state]} {title}", "bold")
+        if group is not None and "search" in group:
+            text.append(" · " + plain(search_progress(group)))
+            return
         text.append(f" · {summary.size} runs {summary.counts_text()}")
         if summary.best is not None and self.table.main:
             value, run_id = summary.best
@@ -279,3 +315,10 @@ class MainScreen(RunActions, ViewActions, Screen):
     def on_run_table_marks_changed(self, event: RunTable.MarksChanged) -> None:
         self._summary()
         self.chart.show(self.table.current, self.table.marked_rows, self.table.metric)
+
+
+def search_progress(group: dict) -> str:
+    """`finished 40/40 ▶0 ■12 · best val_loss 0.1234 (run 57)`: a search, in one line."""
+    progress = group["search"]
+    best = best_text(group, with_params=False)
+    return f"{progress['state']} {counts(progress)}" + (f" · {best}" if best else "")

@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.strip import Strip
 
 from tui import formatting
+from tui import search_text
 from tui.runlist import columns as run_columns
 from tui.runlist import results
 from tui.runlist.rows import RunRow
@@ -163,8 +164,14 @@ class RunCells(_Table):
         return "", None
 
     def name_cell(self, row: RunRow, depth: int) -> str:
+        """The name; a folded group's row adds its runs by state, a search's its trials
+        done of the budget, in flight, pruned and failed (`12/40 ▶4 ■3`)."""
         head = self.heads.get(row.id)
-        counts = self.summary_of(head).counts_text() if head is not None and head.folded else ""
+        counts = ""
+        if head is not None and head.folded:
+            group = self.groups.get(row.group) if row.group is not None else None
+            counts = search_text.counts(group["search"]) if group and "search" in group \
+                else self.summary_of(head).counts_text()
         return run_columns.name_text(row, depth, head, counts)
 
     def _spark(self, row: RunRow) -> str:

@@ -104,6 +104,12 @@ class RunTable(RunSelection, RunCells, ScrollView, can_focus=True):
             self.rows.setdefault(row.id, row)
         self.rebuild()
 
+    def update_groups(self, groups: dict[int, dict]) -> None:
+        """Groups read again (a search's progress): their rows are repainted."""
+        self.groups = {**self.groups, **groups}
+        self._measure()
+        self.refresh()
+
     def set_groups(self, groups: dict[int, dict]) -> None:
         self.groups = groups
         if not self.filter.empty:

@@ -44,6 +44,7 @@ class RunTableParts(ScrollView):
     cells: results.Cells
     best: dict[str, object]
     gpu_figures: dict[tuple[str, int], dict]
+    groups: dict[int, dict]                           # group id -> GROUP (a search's progress)
     columns: list[run_columns.Column]
     _selected_id: int | None
     set_sort: Callable[..., None]                     # (column, reverse=None)
