@@ -13,6 +13,9 @@ import json
 from core.errors import EngineError, UsageError
 
 MAX_LINE = 64 * 1024 * 1024      # a launch carries the client's environment
+# A launch or clone of more runs than this answers with its ids as ranges and a count
+# instead of every run's JSON, unless the request asks for `full` (README: JSON output).
+COMPACT_RUNS = 1000
 
 
 def encode(message: dict) -> bytes:
@@ -37,3 +40,18 @@ def decode_request(line: bytes) -> object:
     except ValueError as exc:
         raise UsageError(f"a request must be one line of JSON: {exc}",
                          hint='for example {"op": "ping"}') from None
+
+
+def id_ranges(ids: list[int]) -> list[list[int]]:
+    """Run ids, in their order, as [first, last] ranges of consecutive ids."""
+    out: list[list[int]] = []
+    for run_id in ids:
+        if out and run_id == out[-1][1] + 1:
+            out[-1][1] = run_id
+        else:
+            out.append([run_id, run_id])
+    return out
+
+
+def expand_ranges(ranges: list[list[int]]) -> list[int]:
+    return [run_id for first, last in ranges for run_id in range(first, last + 1)]

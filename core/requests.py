@@ -99,6 +99,7 @@ class LaunchRequest(Request):
     debounce: float | None = None
     search: SearchOptions | None = None     # an adaptive search over the sweep axes
     request_id: str | None = None       # see Request.resend_id
+    full: bool = False                  # every run's JSON, however many (protocol.COMPACT_RUNS)
 
     def resend_id(self) -> str | None:
         return None if self.watch else self.request_id
@@ -129,6 +130,7 @@ class CloneRequest(Request):
     resume: bool = False                # hand the parent's newest checkpoint to the new run
     template: list[str] | None = None   # a new command (an edited spec); None: the parent's
     request_id: str | None = None       # see Request.resend_id
+    full: bool = False                  # as LaunchRequest.full
 
     def resend_id(self) -> str | None:
         return self.request_id

@@ -25,6 +25,7 @@ from core.errors import UnknownTarget, UsageError
 from core.engine.launching import Batch, prepare_clone, prepare_launch
 from core.store.ledger import Ledger
 from core.paths import StorePaths
+from core.protocol import COMPACT_RUNS, id_ranges
 from core.requests import CloneRequest, LaunchRequest, PlanRequest
 from core.engine.resuming import Resumer
 from core.engine.scheduler import fits
@@ -127,11 +128,15 @@ class Intake:
             return [None] * len(batch.runs)
         found = queue_queries.succeeded_by_spec_key(self.ledger.conn, keys)
         out: list[int | None] = []
+        runs_again: set[int] = set()        # groups with a run that is not a cache hit
         for planned in batch.runs:
             hit = found.get(planned.key)
-            if hit is not None and (any(out[i] is None for i in planned.after_local) or
-                                    planned.after_search is not None):
+            if hit is not None and (any(out[i] is None for i in planned.after_local)
+                                    or runs_again.intersection(planned.after_groups)
+                                    or planned.after_search is not None):
                 hit = None                  # what it waits for runs again: so does it
+            if hit is None and planned.group is not None:
+                runs_again.add(planned.group)
             out.append(hit)
         return out
 
@@ -186,19 +191,27 @@ class Intake:
             self.wake()
         return ids, reuse
 
-    def reply(self, batch: Batch, ids: list[int], reuse: list[int | None],
+    def reply(self, ids: list[int], cached: list[int], warnings: list[str], full: bool,
               groups: Sequence[int] = ()) -> dict:
-        """The launch's answer; `groups`: groups to include even without a run in `ids`."""
+        """What a launch or clone answers: every run's JSON, or, past COMPACT_RUNS runs and
+        unless `full` is asked for, the first run, the ids as ranges and their count.
+        `groups`: groups to include even without a run in `ids` (a search's)."""
         conn = self.ledger.conn
-        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(ids)))
-        found = run_queries.groups_json(conn, [r["group"] for r in runs] + list(groups))
-        return {"run": runs[0] if runs else None, "runs": runs,
-                "cached": sorted({r for r in reuse if r is not None}), "groups": found,
-                "warnings": batch.warnings}
+        unique = list(dict.fromkeys(ids))
+        out: dict = {"cached": cached, "warnings": warnings}
+        if full or len(unique) <= COMPACT_RUNS:
+            runs = run_queries.runs_json_by_id(conn, unique)
+            found = run_queries.groups_json(conn, [r["group"] for r in runs] + list(groups))
+            return {"run": runs[0] if runs else None, "runs": runs, "groups": found, **out}
+        first = run_queries.runs_json_by_id(conn, unique[:1])
+        found = run_queries.groups_json(conn, run_queries.group_ids_of(conn, unique)
+                                        + list(groups))
+        return {"run": first[0] if first else None, "ids": id_ranges(unique),
+                "count": len(unique), "groups": found, **out}
 
     # ------------------------------------------------------------ ops
 
-    def answered(self, request_id: str | None) -> dict | None:
+    def answered(self, request_id: str | None, full: bool) -> dict | None:
         """The reply to a launch or clone already recorded under this id: its client lost
         the engine before the reply (killed mid-launch) and asks again (core.client)."""
         if not request_id:
@@ -206,17 +219,13 @@ class Intake:
         done = run_queries.request_outcome(self.ledger.conn, request_id)
         if done is None:
             return None
-        conn = self.ledger.conn
-        runs = run_queries.runs_json_by_id(conn, list(dict.fromkeys(done["ids"])))
-        groups = [r["group"] for r in runs] + done.get("searches", [])
-        return {"run": runs[0] if runs else None, "runs": runs, "cached": done["cached"],
-                "groups": run_queries.groups_json(conn, groups),
-                "warnings": done.get("warnings", []), "again": True}
+        return {**self.reply(done["ids"], done["cached"], done.get("warnings", []), full,
+                             done.get("searches", [])), "again": True}
 
     async def op_launch(self, req: LaunchRequest) -> dict:
         if req.watch:
             raise UsageError("--watch is handled by the watch service")
-        if (done := self.answered(req.request_id)) is not None:
+        if (done := self.answered(req.request_id, req.full)) is not None:
             return done
         batch = await self.prepare_launch(req)
         searching = any(group.search is not None for group in batch.groups)
@@ -230,15 +239,15 @@ class Intake:
         if searches:                  # recorded: now their first trials (in the store next)
             trials = await self.searches.started(searches)
             ids, reuse = ids + trials, reuse + [None] * len(trials)
-        return self.reply(batch, ids, reuse, searches)
+        return self.reply(ids, _cached(reuse), batch.warnings, req.full, searches)
 
     async def op_clone(self, req: CloneRequest) -> dict:
-        if (done := self.answered(req.request_id)) is not None:
+        if (done := self.answered(req.request_id, req.full)) is not None:
             return done
         batch, parent_row = await self.prepare_clone(req)
         ids, reuse = await self.record(batch, force=req.force, parent_row=parent_row,
                                        request_id=req.request_id)
-        return self.reply(batch, ids, reuse)
+        return self.reply(ids, _cached(reuse), batch.warnings, req.full)
 
     async def op_plan(self, request: PlanRequest) -> dict:
         """What launch or clone would do now; writes nothing, starts nothing."""
@@ -263,3 +272,7 @@ class Intake:
         if watch:
             plan["watch"] = {"paths": watch}
         return {"plan": plan}
+
+
+def _cached(reuse: list[int | None]) -> list[int]:
+    return sorted({r for r in reuse if r is not None})

@@ -7,6 +7,8 @@ leaves nothing that changes what any run sees); a dry run (`store=False`) only h
 One request becomes a `Batch`: one snapshot, one or more steps (a workflow file's chain),
 each step one run or a sweep of runs, groups for the sweeps and the chain, and for each
 run its spec, its dependencies inside the batch and its spec key (what caching looks up).
+A run waits for an earlier step by naming its runs, or, past GROUP_DEPENDENCY_RUNS runs,
+by the step's sweep group: one reference, however many runs the sweep has.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class PlannedRun:
     options: dict
     key: str                        # the spec key: equal keys = the same run (caching)
     after_local: tuple[int, ...] = ()   # indices of earlier runs of this batch it waits for
+    after_groups: tuple[int, ...] = ()  # indices of earlier sweep steps' groups: all their runs
     group: int | None = None        # index into Batch.groups
     resume_point: str | None = None     # RUN:PATH (core.engine.resuming)
     after_search: int | None = None     # index of the search (in Batch.groups) it waits for
@@ -66,6 +69,11 @@ class Batch:
     runs: list[PlannedRun]
     groups: list[Group]
     warnings: list[str]
+
+
+# A step after a sweep of more runs than this waits for the sweep's group, not each run:
+# a 10-step chain of 1,000-run sweeps would otherwise record 9 million dependencies.
+GROUP_DEPENDENCY_RUNS = 64
 
 
 def check_gpus(gpus: int | None) -> None:
@@ -228,6 +236,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
         groups.append(Group("chain", chain_name or "chain", {"steps": [s.name for s in steps]}))
         chain = 0
     step_runs: dict[str, list[int]] = {}
+    step_group: dict[str, int] = {}     # steps after a big sweep wait for: its group's index
     searches: dict[str, int] = {}             # a search step's name -> its group's index
     for step in steps:
         check_gpus(step.gpus)
@@ -238,10 +247,13 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
         policy = _checked_policy(policy, resolve_after)
         options = base.options
         group = chain
-        after_local = tuple(i for name in step.after_steps for i in step_runs[name])
+        after_local = tuple(i for name in step.after_steps if name not in step_group
+                            for i in step_runs[name])
+        after_groups = tuple(step_group[name] for name in step.after_steps if name in step_group)
         after_search = _search_waited_for(step, searches, groups)
         env = {**base.env, **step.env_vars}
-        mine = step_runs.setdefault(step.name or f"#{len(step_runs)}", [])
+        step_name = step.name or f"#{len(step_runs)}"
+        mine = step_runs.setdefault(step_name, [])
         if step.search is not None:
             if after_search is not None:
                 raise UsageError(f"step {step.name or '?'!r}: a search cannot come after "
@@ -262,6 +274,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
             groups.append(Group("sweep", step.name or default_name(step.argv),
                                 step.sweep.to_dict(), parent=chain))
             group = len(groups) - 1
+        sweep_group = len(groups) - 1 if step.sweep is not None else None
         for point in (sweeps.points(step.sweep) if step.sweep else [{}]):
             overrides = {**step.set, **point}
             command, params = param_rules.resolve(step.argv, overrides)
@@ -273,8 +286,10 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                            base.resume_point)
             mine.append(len(runs))
             runs.append(PlannedRun(spec=spec, options=options, key=key, after_local=after_local,
-                                   group=group, resume_point=base.resume_point,
-                                   after_search=after_search))
+                                   after_groups=after_groups, group=group,
+                                   resume_point=base.resume_point, after_search=after_search))
+        if sweep_group is not None and len(mine) > GROUP_DEPENDENCY_RUNS:
+            step_group[step_name] = sweep_group
     return runs, groups
 
 

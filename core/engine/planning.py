@@ -32,8 +32,12 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
     deps = queue_queries.latest_attempts(                   # stored `after`: run ids only
         conn, {int(d) for planned in batch.runs for d in planned.spec.policy.after})
     actions: list[tuple[str, str]] = []
+    group_actions: dict[int, dict[str, int]] = {}   # group index -> {action: runs}
     for index, planned in enumerate(batch.runs):
-        actions.append(_before_placement(planned, reuse[index], deps, actions))
+        actions.append(_before_placement(planned, reuse[index], deps, actions, group_actions))
+        if planned.group is not None:
+            tally = group_actions.setdefault(planned.group, {})
+            tally[actions[-1][0]] = tally.get(actions[-1][0], 0) + 1
         if actions[-1][0] == "start":
             spec = planned.spec
             waiting.append(Waiting(first_id + index, spec.target, spec.gpus, spec.priority))
@@ -57,7 +61,8 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
                      "command": spec.command, "params": spec.params, "target": spec.target,
                      "gpu_count": spec.gpus, "gpus": gpus, "action": action, "detail": detail,
                      "cached_run": reuse[index], "after": spec.policy.after,
-                     "after_plan": list(planned.after_local), "group": planned.group,
+                     "after_plan": list(planned.after_local),
+                     "after_groups": list(planned.after_groups), "group": planned.group,
                      "env": spec.env, "retries": spec.policy.retries,
                      "stop_if": spec.policy.stop_if,
                      "resume_from": None, "resume_point": planned.resume_point,
@@ -74,23 +79,20 @@ def plan(conn: sqlite3.Connection, batch: Batch, runtimes: dict[str, TargetRunti
 def _waiting_now(conn: sqlite3.Connection) -> list[Waiting]:
     """The queued runs the scheduler could place now: dependencies met, no retry delay."""
     now = now_iso()
-    queued = queue_queries.queued_runs(conn)
-    constraints = {row[0]: tuple(row[1:]) for row in
-                   queue_queries.queue_constraints(conn, [q["id"] for q in queued])}
-    blocked = dependencies.check(conn, [{"id": run_id, "depends_on": deps}
-                                        for run_id, (deps, *_rest) in constraints.items()
-                                        if deps != "[]"])
+    queued = queue_queries.queue_entries(conn)
+    blocked = dependencies.check(conn, [{"id": row[0], "depends_on": row[4],
+                                         "after_groups": row[5]}
+                                        for row in queued if row[4] != "[]" or row[5] != "[]"])
     waiting = []
-    for q in queued:
-        _deps, not_before, avoid, after_search = constraints[q["id"]]
-        if q["id"] in blocked or (not_before and not_before > now) or after_search is not None:
+    for run_id, target, gpus, priority, _deps, _groups, not_before, avoid, after_search in queued:
+        if run_id in blocked or (not_before and not_before > now) or after_search is not None:
             continue
-        waiting.append(Waiting(q["id"], q["target"], q["gpus"], q["priority"],
-                               tuple(json.loads(avoid))))
+        waiting.append(Waiting(run_id, target, gpus, priority, tuple(json.loads(avoid))))
     return waiting
 
 
-def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
+def _before_placement(planned, cached_run, deps, earlier,
+                      group_actions: dict[int, dict[str, int]]) -> tuple[str, str]:
     if cached_run is not None:
         return "cached", f"run {cached_run} already succeeded with this spec; nothing starts"
     for dep in planned.spec.policy.after:
@@ -102,10 +104,15 @@ def _before_placement(planned, cached_run, deps, earlier) -> tuple[str, str]:
     for i in planned.after_local:
         if earlier[i][0] == "fail":
             return "fail", f"dependency failed: #{i} would fail"
+    for group in planned.after_groups:
+        if group_actions.get(group, {}).get("fail"):
+            return "fail", f"dependency failed: a run of group #{group} would fail"
     if planned.after_search is not None:
         return "wait", "waits for the search to end, then takes its best trial's values"
     pending = [str(d) for d in planned.spec.policy.after if deps[d][1] != "succeeded"]
     pending += [f"#{i}" for i in planned.after_local if earlier[i][0] != "cached"]
+    pending += [f"every run of group #{g}" for g in planned.after_groups
+                if set(group_actions.get(g, {})) - {"cached"}]
     if pending:
         return "wait", "waits for " + ", ".join(pending)
     return "start", ""

@@ -17,6 +17,7 @@ Rules (also in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,10 @@ def fits(capacity: Capacity, gpus: int) -> str | None:
     return None
 
 
-def place(waiting: list[Waiting], busy: list[Busy],
+def place(waiting: Iterable[Waiting], busy: list[Busy],
           capacities: dict[str, Capacity]) -> list[Placement]:
-    """The runs to start now, in queue order, with their GPU ids."""
+    """The runs to start now, in queue order, with their GPU ids. `waiting` already in
+    queue order is read only until every target is full."""
     running: dict[str, int] = {}
     load: dict[str, dict[int, int]] = {}
     for held in busy:
@@ -72,7 +74,11 @@ def place(waiting: list[Waiting], busy: list[Busy],
     full: set[str] = set()              # no free slot: nothing more starts there
     waiting_for_gpus: set[str] = set()  # a GPU run waits: later GPU runs wait behind it
     out: list[Placement] = []
-    for item in sorted(waiting, key=lambda w: (-w.priority, w.run_id)):
+    ordered = waiting if not isinstance(waiting, list) else \
+        sorted(waiting, key=lambda w: (-w.priority, w.run_id))
+    for item in ordered:
+        if len(full) == len(capacities):
+            break
         capacity = capacities.get(item.target)
         if capacity is None or item.target in full:
             continue
@@ -84,6 +90,8 @@ def place(waiting: list[Waiting], busy: list[Busy],
         if capacity.places_gpus:
             running[item.target] = running.get(item.target, 0) + 1
             out.append(Placement(run_id=item.run_id, target=item.target, gpu_ids=()))
+            if running[item.target] >= capacity.max_parallel:
+                full.add(item.target)
             continue
         per_gpu = load.setdefault(item.target, {})
         free = sorted((gpu for gpu in capacity.gpu_ids if per_gpu.get(gpu, 0) < capacity.gpu_share),
@@ -96,4 +104,6 @@ def place(waiting: list[Waiting], busy: list[Busy],
             per_gpu[gpu] = per_gpu.get(gpu, 0) + 1
         running[item.target] = running.get(item.target, 0) + 1
         out.append(Placement(run_id=item.run_id, target=item.target, gpu_ids=chosen))
+        if running[item.target] >= capacity.max_parallel:
+            full.add(item.target)
     return out

@@ -256,19 +256,18 @@ class Engine:
                 asyncio.get_running_loop().call_later(SCHEDULE_RETRY, self.wake)
 
     async def _schedule_once(self) -> None:
+        """One pass: place the runs that may start (core.engine.queue_gate keeps them
+        indexed, so a pass reads each target's lane only as far as it has free slots)."""
         conn = self.ledger.conn
-        rows = queue_queries.queued_runs(conn)
-        if not rows:
-            return
-        waiting = self.gate.ready(rows)
-        if not waiting:
+        lanes = self.gate.ready()
+        if not lanes:
             return
         busy = [Busy(target, gpus) for target, gpus in queue_queries.running_placements(conn)]
-        capacities = {}
-        for name in {w.target for w in waiting}:
+        for name, lane in lanes.items():
             runtime = self.registry.get(name)
             if runtime is None:
-                for item in (w for w in waiting if w.target == name):
+                for item in list(lane.items.values()):
+                    self.gate.leave(item.run_id)
                     self.runner.finish(item.run_id, _failed(f"unknown target {name!r}"))
                 continue
             if not runtime.ready:
@@ -276,16 +275,18 @@ class Engine:
                 continue
             if not runtime.available():
                 continue                  # unreachable for now: its runs wait, health wakes us
-            capacities[name] = runtime.capacity()
-        for item in waiting:
-            capacity = capacities.get(item.target)
-            if capacity is not None and (problem := fits(capacity, item.gpus)):
-                self.runner.finish(item.run_id, _failed(problem))
-        for placement in place(waiting, busy, capacities):
-            run = run_queries.get_run(conn, placement.run_id)
-            if run.state is not RunState.QUEUED:
-                continue
-            self.runner.launch(run, self.registry.known(placement.target), placement.gpu_ids)
+            capacity = runtime.capacity()
+            for gpus in list(lane.asking_gpus):          # once per GPU count, not per run
+                if problem := fits(capacity, gpus):
+                    for run_id in list(lane.asking_gpus[gpus]):
+                        self.gate.leave(run_id)
+                        self.runner.finish(run_id, _failed(problem))
+            for placement in place(lane.ordered(), busy, {name: capacity}):
+                self.gate.leave(placement.run_id)
+                run = run_queries.get_run(conn, placement.run_id)
+                if run.state is not RunState.QUEUED:
+                    continue
+                self.runner.launch(run, self.registry.known(placement.target), placement.gpu_ids)
 
     def _prepare_in_background(self, runtime) -> None:
         name = runtime.config.name

@@ -89,7 +89,7 @@ class Watches:
         watch_id = self.ledger.insert_watch(group_id, paths, stored.to_dict(), debounce)
         run_id = await self._record(watch_id, group_id, batch, stored)
         self._start(watch_id)
-        reply = self.intake.reply(batch, [run_id], [None])
+        reply = self.intake.reply([run_id], [], batch.warnings, full=True)
         reply["watch"] = self.describe(watch_id)[0]
         return reply
 

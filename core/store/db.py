@@ -318,6 +318,15 @@ def _m10_searches(db) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN after_search INTEGER REFERENCES groups(id)")
 
 
+def _m11_group_dependencies(db) -> None:
+    """A run of a chain waits for a whole earlier step by its group (`after_groups`, JSON
+    group ids) instead of naming each of its runs: a 10-step chain of 1,000-run sweeps
+    records 9,000 group ids, not 9 million run ids. The index answers "has this group a
+    run still active" without reading the group."""
+    db.execute("ALTER TABLE runs ADD COLUMN after_groups TEXT NOT NULL DEFAULT '[]'")
+    db["runs"].create_index(["group_id", "state"])
+
+
 # Applied in order; the number of a migration is its position (1-based).
 MIGRATIONS = [
     _m1_initial,
@@ -330,4 +339,5 @@ MIGRATIONS = [
     _m8_exact_paths,
     _m9_run_files,
     _m10_searches,
+    _m11_group_dependencies,
 ]

@@ -104,15 +104,20 @@ class Ledger(SearchWrites):
                     options = options_text[id(planned.options)] = _dumps(planned.options)
                 depends = sorted({*planned.spec.policy.after,
                                   *(ids[i] for i in planned.after_local)})
+                # A sweep with no new run (all cached) has no group here: nothing to wait for.
+                waits_for = sorted({new_groups[g] for g in planned.after_groups
+                                    if g in new_groups})
                 run_id = next_id
                 next_id += 1
                 ids.append(run_id)
                 after_search = new_groups.get(planned.after_search) \
                     if planned.after_search is not None else None
                 rows.append(run_rows.row(run_id, planned, options, code, at,
-                                         new_groups.get(planned.group), depends, after_search))
+                                         new_groups.get(planned.group), depends, after_search,
+                                         waits_for))
                 note = message + (f", after run{'s' if len(depends) > 1 else ''} "
-                                  f"{', '.join(map(str, depends))}" if depends else "")
+                                  f"{', '.join(map(str, depends))}" if depends else "") + \
+                    "".join(f", after every run of group {g}" for g in waits_for)
                 if after_search is not None:
                     note += f", after search {after_search} (its best trial)"
                 events.append((run_id, at, "state", RunState.QUEUED.value, _text(note), None))
@@ -215,13 +220,13 @@ class Ledger(SearchWrites):
                        workdir, git_commit, git_dirty, git_diff, base_env, created_at,
                        group_id, depends_on, spec_key, attempt, retry_of, not_before,
                        avoid_gpus, resume_point, retries, retry_on, retry_delay, stop_if,
-                       checkpoints, outputs, exact_paths)
+                       checkpoints, outputs, exact_paths, after_groups)
                    SELECT ?, name, 'queued', target, gpus, command, template, params, overrides,
                        env, tags, parent, priority, options, snapshot, project, workdir,
                        git_commit, git_dirty, git_diff, base_env, ?, group_id, depends_on,
                        spec_key, attempt + 1, coalesce(retry_of, id), ?, ?,
                        coalesce(?, resume_point), retries, retry_on, retry_delay, stop_if,
-                       checkpoints, outputs, exact_paths
+                       checkpoints, outputs, exact_paths, after_groups
                    FROM runs WHERE id = ?""",
                 (new_id, at, not_before, _dumps(avoid_gpus), _text(resume_point), run_id))
             self._transition(run_id, state, reason=reason, exit_code=exit_code, gpu_ids=None,
@@ -293,10 +298,19 @@ class Ledger(SearchWrites):
                 raise UsageError(f"run {active[0]} is {found[active[0]][2]}: only ended runs "
                                  "can be removed", hint=f"cancel it first: tui cancel {active[0]}")
             chosen = set(wanted)
-            for run_id, state, depends, retry_of in self.conn.execute(
-                    "SELECT id, state, depends_on, retry_of FROM runs "
+            members: dict[int, set[int]] = {}       # group -> chosen runs in it
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for run_id, group_id in self.conn.execute(
+                        f"SELECT id, group_id FROM runs WHERE group_id IS NOT NULL AND id IN "
+                        f"({','.join('?' * len(chunk))})", chunk):
+                    members.setdefault(group_id, set()).add(run_id)
+            for run_id, state, depends, retry_of, groups in self.conn.execute(
+                    "SELECT id, state, depends_on, retry_of, after_groups FROM runs "
                     "WHERE state IN ('queued', 'running')"):
                 needs = chosen & {*json.loads(depends), retry_of}
+                for group_id in (json.loads(groups) if groups != "[]" else ()):
+                    needs |= members.get(group_id, set())
                 if needs:
                     raise UsageError(f"run {min(needs)} is still needed by run {run_id}, "
                                      f"which is {state}", hint="remove it after that run ends")

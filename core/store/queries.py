@@ -51,6 +51,7 @@ RUN_JSON_SQL = """json_object(
     'metrics', json(metrics),
     'group', group_id,
     'depends_on', json(depends_on),
+    'after_groups', json(after_groups),
     'attempt', attempt,
     'retry_of', retry_of,
     'retried_as', retried_as,
@@ -116,6 +117,17 @@ def runs_json_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[dict]:
             data = json.loads(text)
             found[data["id"]] = data
     return [found[i] for i in ids if i in found]
+
+
+def group_ids_of(conn: sqlite3.Connection, ids: list[int]) -> list[int]:
+    """The groups these runs belong to."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(row[0] for row in conn.execute(
+            f"SELECT DISTINCT group_id FROM runs WHERE group_id IS NOT NULL AND id IN "
+            f"({','.join('?' * len(chunk))})", chunk))
+    return sorted(found)
 
 
 def groups_json(conn: sqlite3.Connection, ids=None) -> list[dict]:

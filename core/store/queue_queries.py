@@ -13,20 +13,59 @@ def _marks(values) -> str:
     return ",".join("?" * len(values))
 
 
-def queued_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    """Every queued run's id, target, gpus and priority (narrow: read on every pass)."""
-    return conn.execute(
-        "SELECT id, target, gpus, priority FROM runs WHERE state = 'queued'").fetchall()
+_QUEUE_ENTRY = ("SELECT id, target, gpus, priority, depends_on, after_groups, not_before, "
+                "avoid_gpus, after_search FROM runs WHERE state = 'queued'")
 
 
-def queue_constraints(conn: sqlite3.Connection, ids: list[int]):
-    """(id, depends_on JSON, not_before, avoid_gpus JSON, after_search) of these runs: fixed
-    while a run is queued (but for a run a search releases: see QueueGate.forget), and
-    wide, so callers read them once per run."""
+def queue_fingerprint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(count, sum of ids) of the queued runs: read from the state index alone, so a pass
+    can tell cheaply whether the queue it knows is still the queue."""
+    count, total = conn.execute(
+        "SELECT count(*), coalesce(sum(id), 0) FROM runs WHERE state = 'queued'").fetchone()
+    return count, total
+
+
+def queued_ids(conn: sqlite3.Connection) -> set[int]:
+    return {row[0] for row in conn.execute("SELECT id FROM runs WHERE state = 'queued'")}
+
+
+def queue_entries(conn: sqlite3.Connection, ids: list[int] | None = None,
+                  above: int | None = None) -> list[tuple]:
+    """(id, target, gpus, priority, depends_on JSON, after_groups JSON, not_before,
+    avoid_gpus JSON, after_search) of queued runs: these `ids`, those with an id `above` this one, or
+    (neither given) all of them."""
+    if above is not None:
+        return conn.execute(_QUEUE_ENTRY + " AND id > ?", (above,)).fetchall()
+    if ids is None:
+        return conn.execute(_QUEUE_ENTRY).fetchall()
+    out: list[tuple] = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        yield from conn.execute("SELECT id, depends_on, not_before, avoid_gpus, after_search "
-                                f"FROM runs WHERE id IN ({_marks(chunk)})", chunk)
+        out.extend(conn.execute(_QUEUE_ENTRY + f" AND id IN ({_marks(chunk)})", chunk))
+    return out
+
+
+def group_active(conn: sqlite3.Connection, group_id: int) -> bool:
+    """Whether a run of this group is queued or running (the (group_id, state) index)."""
+    return conn.execute("SELECT 1 FROM runs WHERE group_id = ? AND state IN "
+                        "('queued', 'running') LIMIT 1", (group_id,)).fetchone() is not None
+
+
+def group_failure(conn: sqlite3.Connection, group_id: int) -> tuple[int, int, str] | None:
+    """A last attempt of this group that did not succeed: (run id the user knows, i.e. the
+    first attempt, the attempt's id, its state), or None when every one succeeded."""
+    row = conn.execute("SELECT coalesce(retry_of, id), id, state FROM runs WHERE group_id = ? "
+                       "AND state != 'succeeded' AND retried_as IS NULL ORDER BY id LIMIT 1",
+                       (group_id,)).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def groups_exist(conn: sqlite3.Connection, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    ids_list = sorted(ids)
+    return {row[0] for row in conn.execute(
+        f"SELECT id FROM groups WHERE id IN ({_marks(ids_list)})", ids_list)}
 
 
 def running_placements(conn: sqlite3.Connection) -> list[tuple[str, tuple[int, ...]]]:

@@ -40,7 +40,7 @@ COLUMNS = ("id, name, state, target, gpus, command, template, params, overrides,
            "parent, priority, options, snapshot, project, workdir, git_commit, git_dirty, "
            "git_diff, base_env, exact_paths, created_at, group_id, depends_on, spec_key, "
            "resume_point, retries, retry_on, retry_delay, stop_if, checkpoints, outputs, "
-           "after_search")
+           "after_search, after_groups")
 _INSERT = (f"INSERT INTO runs ({COLUMNS}) VALUES "
            f"({','.join('?' * len(COLUMNS.split(',')))})")
 
@@ -54,7 +54,8 @@ def code_columns(snapshot: str | None, project: str, workdir: str, git_commit: s
 
 
 def row(run_id: int, planned, options: str, code: tuple, at: str, group_id: int | None,
-        depends: list[int], after_search: int | None = None) -> tuple:
+        depends: list[int], after_search: int | None = None,
+        after_groups: list[int] | None = None) -> tuple:
     """The row of a queued run from its planned spec (core.engine.launching.PlannedRun)."""
     spec, policy = planned.spec, planned.spec.policy
     return (run_id, text(spec.name or default_name(spec.command)), RunState.QUEUED.value,
@@ -63,7 +64,7 @@ def row(run_id: int, planned, options: str, code: tuple, at: str, group_id: int 
             spec.parent, spec.priority, options, *code, at, group_id, dumps(depends),
             planned.key, text(planned.resume_point), policy.retries, text(policy.retry_on),
             policy.retry_delay, dumps(policy.stop_if), text(policy.checkpoints),
-            dumps(policy.outputs), after_search)
+            dumps(policy.outputs), after_search, dumps(after_groups or []))
 
 
 def insert(conn: sqlite3.Connection, rows: list[tuple]) -> None:

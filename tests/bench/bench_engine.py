@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.bench.common import BIN, Result, Workspace, make_project, median_ms, p90_ms, timed
 from tests.bench.peers import Dvc, Guild, have, peer_bin
+from tests.helpers import wait_for
 
 
 def _settle(ws: Workspace, project: Path) -> None:
@@ -43,8 +44,47 @@ def bench_launch(quick: bool) -> list[Result]:
             peers["dvc exp run --queue"] = median_ms(
                 [timed([str(dvc.bin / "dvc"), "exp", "run", "--queue"], cwd=dvc.project,
                        env=dvc.env) for _ in range(peer_n)])
-        return [Result("tui launch, small project (median)", median_ms(samples), "ms", "<= 60",
+        return [Result("tui launch, small project (median)", median_ms(samples), "ms", "<= 30",
                        peers, note=f"p90 {p90_ms(samples):.0f} ms, n={n}")]
+
+
+def bench_launch_floor(quick: bool) -> list[Result]:
+    """Where a `tui launch` goes: Python's start in this venv, the CLI's imports, one
+    socket round trip, the engine's work; measured interleaved, so load hits all alike."""
+    import sys
+    from core.client import EngineClient
+    from core.paths import StorePaths
+    from core.requests import LaunchRequest, PingRequest
+    n = 10 if quick else 30
+    with Workspace("floor") as ws:
+        project = make_project(ws.root / "p", git=False, env=ws.env)
+        ws.tui("launch", "--", "true", cwd=project)
+        client = EngineClient(StorePaths(ws.home))
+        request = LaunchRequest(cwd=str(project), env=ws.env, argv=["true"], force=True)
+        samples: dict[str, list[float]] = {k: [] for k in (
+            "python", "imports", "ping", "engine", "launch")}
+        for _ in range(n):
+            samples["python"].append(timed([sys.executable, "-c", "pass"]))
+            samples["imports"].append(timed([sys.executable, "-c", "import tui.cli.main, "
+                                             "tui.cli.launch"]))
+            start = time.perf_counter()
+            client.request(PingRequest())
+            samples["ping"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            client.request(request)
+            samples["engine"].append(time.perf_counter() - start)
+            samples["launch"].append(timed([str(BIN / "tui"), "launch", "--force", "--", "true"],
+                                           cwd=project, env=ws.env))
+            _settle(ws, project)
+        return [Result("python -c pass in the venv (median)", median_ms(samples["python"]),
+                       "ms", ""),
+                Result("python importing the launch command (median)",
+                       median_ms(samples["imports"]), "ms", "", note="start-up included"),
+                Result("socket round trip: ping (median)", median_ms(samples["ping"]), "ms", ""),
+                Result("launch request, engine only, plain project (median)",
+                       median_ms(samples["engine"]), "ms", ""),
+                Result("tui launch, plain project (median)", median_ms(samples["launch"]), "ms",
+                       "<= 30", note=f"n={n}, interleaved with the floors above")]
 
 
 def bench_throughput(quick: bool) -> list[Result]:
@@ -72,7 +112,7 @@ def bench_throughput(quick: bool) -> list[Result]:
                              text=True, check=True).stdout
         ws.tui("wait", "-q", *out.split(), cwd=project)
         results.append(Result(f"{runs} runs of `true`, `tui launch` from 4 parallel clients",
-                              runs / (time.perf_counter() - start), "runs/s", ">= 45", peers))
+                              runs / (time.perf_counter() - start), "runs/s", ">= 100", peers))
 
         help_text = ws.tui("launch", "--help", cwd=project).stdout
         if "--sweep" in help_text:
@@ -186,6 +226,11 @@ def _fill_store(db: Path, count: int) -> None:
     conn.close()
 
 
+def _cache_filled(snap, cache: dict) -> bool:
+    cache.update(snap.fresh_hashes)
+    return len(cache) >= snap.file_count
+
+
 def bench_snapshot(quick: bool) -> list[Result]:
     from core.store.blobs import BlobStore
     from core.config import SnapshotConfig, find_project
@@ -197,7 +242,11 @@ def bench_snapshot(quick: bool) -> list[Result]:
         old = time.time() - 60                          # files older than the cache's racy window
         for path in project.rglob("*.py"):
             os.utime(path, (old, old))
-        cache.update(take(find_project(project), SnapshotConfig(), blobs, cache).fresh_hashes)
+        # The hash cache keeps a file only once its ctime is past the racy window (2 s): until
+        # then every take hashes all 2,000 files again, which is not what is measured here.
+        wait_for(lambda: _cache_filled(take(find_project(project), SnapshotConfig(), blobs,
+                                            cache), cache), timeout=60, interval=0.2,
+                 what="the hash cache to hold every file")
         target = project / "pkg" / "mod0" / "f0.py"
         samples = []
         for i in range(10 if quick else 30):
@@ -212,6 +261,10 @@ def bench_snapshot(quick: bool) -> list[Result]:
             launches.append(timed([str(BIN / "tui"), "launch", "--", "true"], cwd=project,
                                   env=ws.env))
             ws.tui("wait", "last", "-q", cwd=project, check=False)
+        walks = {"git status": median_ms([timed(["git", "status", "--porcelain"], cwd=project)
+                                          for _ in range(5)]),
+                 "git ls-files -s": median_ms([timed(["git", "ls-files", "-s"], cwd=project)
+                                               for _ in range(5)])}
         peers = {}
         guild_bin = peer_bin("guild")
         if guild_bin:
@@ -220,9 +273,10 @@ def bench_snapshot(quick: bool) -> list[Result]:
                 [timed([str(guild_bin / "guild"), "run", "--stage", "-y", "noop"],
                        cwd=project, env=guild.env) for _ in range(3 if quick else 8)])
         return [Result(f"snapshot of a {snap.file_count}-file git project, one file changed",
-                       median_ms(samples), "ms", "<= 50"),
+                       median_ms(samples), "ms", "<= 15", walks),
                 Result("tui launch on that project, one file changed (median)",
                        median_ms(launches), "ms", "", peers)]
 
 
-BENCHMARKS = [bench_launch, bench_throughput, bench_status, bench_snapshot]
+BENCHMARKS = [bench_launch, bench_launch_floor, bench_throughput, bench_status,
+              bench_snapshot]

@@ -42,7 +42,7 @@ def test_an_old_store_reads_exactly_as_before(cli, env):
 
 # Fields added to the JSON since the fixture was recorded (schema 1 only ever adds fields),
 # with the values an old run has.
-ADDED_TO_RUNS = {"outputs": [], "resume_point": None, "after_search": None}
+ADDED_TO_RUNS = {"outputs": [], "resume_point": None, "after_search": None, "after_groups": []}
 ADDED_TO_SHOW = {"pulls": [], "trial": None}
 
 

@@ -39,6 +39,36 @@ def test_a_run_writing_into_its_code_changes_no_other_run(cli, project, env):
     assert {p: p.read_bytes() for p in blobs.rglob("*") if p.is_file()} == before
 
 
+def test_a_run_that_writes_truncates_chmods_renames_and_deletes_its_copy_changes_nothing_shared(
+        cli, project, env, tmp_path):
+    """The private copy's guarantee, whatever it is made of (a reflink or a copy): a run
+    changing its copy in every way changes neither the blobs nor a run beside it."""
+    (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 2\n")
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt", "e.txt"):
+        (project / name).write_text(f"{name} as launched\n")
+    (project / "tool.sh").write_text("echo tool\n")
+    (project / "tool.sh").chmod(0o755)
+    blobs = Path(env["RUNYARD_HOME"]) / "blobs"
+    done, go = tmp_path / "done", tmp_path / "go"
+    reader = cli.launch("sh", "-c", f"while [ ! -f {done} ]; do sleep 0.05; done; "
+                        "cat a.txt b.txt c.txt d.txt e.txt; ls -l tool.sh | cut -c1-10")
+    writer = cli.launch("sh", "-c", f"while [ ! -f {go} ]; do sleep 0.05; done; "
+                        "echo more >> a.txt; : > b.txt; chmod 600 c.txt; chmod 000 tool.sh; "
+                        "mv d.txt moved.txt; rm e.txt; echo again > c.txt; touch " + str(done))
+    before = {p: (p.read_bytes(), p.stat().st_mode) for p in blobs.rglob("*") if p.is_file()}
+    go.write_text("")
+    assert cli.wait_state(writer, "succeeded")["exit_code"] == 0
+    assert cli.wait_state(reader, "succeeded")
+    assert cli("logs", str(reader)).stdout == (
+        "a.txt as launched\nb.txt as launched\nc.txt as launched\nd.txt as launched\n"
+        "e.txt as launched\n-rwxr-xr-x\n")
+    after = {p: (p.read_bytes(), p.stat().st_mode) for p in blobs.rglob("*") if p.is_file()}
+    assert after == before
+    again = cli.launch("sh", "-c", "cat a.txt b.txt c.txt d.txt e.txt")
+    cli.wait_state(again, "succeeded")
+    assert cli("logs", str(again)).stdout.count("as launched") == 5
+
+
 def test_git_commit_and_uncommitted_diff_are_recorded(cli, git_project, env):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=git_project, capture_output=True,
                           text=True, check=True).stdout.strip()

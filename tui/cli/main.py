@@ -63,6 +63,9 @@ def _launch_options(parser: argparse.ArgumentParser, clone: bool = False) -> Non
                         help="an environment variable for the run")
     parser.add_argument("--tag", action="append", default=[], dest="tags", help="a tag")
     parser.add_argument("--json", action="store_true", help="print the new run as JSON")
+    parser.add_argument("--full", action="store_true",
+                        help="with --json: every run's JSON even past 1,000 runs (a bigger "
+                             "launch prints its ids as ranges and a count)")
 
 
 def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> None:
@@ -128,7 +131,8 @@ def _workflow_options(parser: argparse.ArgumentParser, clone: bool = False) -> N
 
 
 # Options of launch and clone that need no workflow option built (see _workflow_options).
-_PLAIN_OPTIONS = {"--name", "--target", "--gpus", "--set", "--env", "--tag", "--json", "--code",
+_PLAIN_OPTIONS = {"--name", "--target", "--gpus", "--set", "--env", "--tag", "--json", "--full",
+                  "--code",
                   "--home", "--theme"}
 
 

@@ -224,6 +224,8 @@ def _workflow_lines(data: dict, group: dict | None, trial: dict | None) -> list[
                      f"{trial['state']}{value}{told}")
     if data["depends_on"]:
         lines.append(f"after      {', '.join(map(str, data['depends_on']))}")
+    for group_id in data.get("after_groups") or ():
+        lines.append(f"after      every run of group {group_id}")
     if data["retries"] or data["attempt"] > 1:
         line = f"attempt    {data['attempt']} of {data['retries'] + 1}"
         if data["retry_of"] is not None:
