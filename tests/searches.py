@@ -78,6 +78,31 @@ def pruned_reason(reason: str) -> int:
     return value
 
 
+def pruned_search_on(cli, target: str) -> tuple[dict, dict]:
+    """A 5-trial random search with ASHA on `target`, run to its end and checked the same way
+    on every kind: each trial is a run there, pruned ones are `stopped` by `pruned` at their
+    rung's value, the others succeeded with the objective they printed. Returns the pruned
+    trials' runs and every run, by run id."""
+    group = launch_search(cli, constant(steps=40, pause=0.05), "--search", "random",
+                          "--objective", "val_loss", "--trials", "5", "--parallel", "2",
+                          "--prune", "asha", "--seed", "3", target=target)
+    done = wait_ended(cli, group["id"], timeout=120)["search"]
+    found = trials(cli.env, group["id"])
+    runs = {r["id"]: r for r in group_runs(cli, group["id"])}
+    assert done["done"] == 5 and len(found) == 5 and sorted(runs) == sorted(t["run"] for t in found)
+    assert {r["target"] for r in runs.values()} == {target}
+    pruned = [t for t in found if t["state"] == "pruned"]
+    assert pruned and done["pruned"] == len(pruned), "trials behind the best are pruned"
+    for trial in found:
+        run = runs[trial["run"]]
+        if trial["state"] == "pruned":
+            assert (run["state"], run["cause"]) == ("stopped", "pruned")
+            assert pruned_reason(run["reason"]) == trial["params"]["x"]
+        else:
+            assert run["state"] == "succeeded" and trial["value"] == trial["params"]["x"]
+    return {t["run"]: runs[t["run"]] for t in pruned}, runs
+
+
 def with_objective(project: Path) -> Path:
     """The project with examples/search/objective.py (a run with a known optimum) in it."""
     shutil.copy(EXAMPLES / "search" / "objective.py", project / "objective.py")
