@@ -170,16 +170,20 @@ class QueueGate:
             why = dependencies.run_verdict(dep, latest.get(dep))
             if why == dependencies.PENDING:
                 continue
-            for run_id in sorted(self._on_run.pop(dep, ())):
+            # Each waiter leaves the index once settled: if ending one fails (the store is
+            # busy), the rest are still filed and the next pass settles them.
+            for run_id in sorted(self._on_run.get(dep, ())):
                 self._settle(run_id, why, dep=dep)
+                self._unfile(self._on_run, dep, run_id)
 
     def _resolve_groups(self) -> None:
         for group in list(self._on_group):
             why = dependencies.group_verdict(self.conn, group)
             if why == dependencies.PENDING:
                 continue
-            for run_id in sorted(self._on_group.pop(group, ())):
+            for run_id in sorted(self._on_group.get(group, ())):
                 self._settle(run_id, why, group=group)
+                self._unfile(self._on_group, group, run_id)
 
     def _settle(self, run_id: int, why: str | None, dep: int | None = None,
                 group: int | None = None) -> None:
