@@ -21,6 +21,9 @@ _FICLONE = 0x40049409       # linux/fs.h: share the source's blocks, copy on wri
 # Errors that say "no reflinks here" (another file system, or one without them).
 _NO_REFLINK = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS,
                errno.EPERM}
+# Errors that say "no copy in the kernel here": runs/ on another mount than blobs/ (EXDEV),
+# a sandbox without the call, a FUSE or network file system without it.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL}
 
 
 class BlobStore:
@@ -30,6 +33,7 @@ class BlobStore:
         self.root = Path(root)
         self._prefix = str(self.root) + os.sep
         self.reflinks: bool | None = None       # None: not tried yet on this store
+        self.kernel_copy: bool | None = None    # likewise, os.copy_file_range
         self._present: set[str] = set()         # digests seen stored (see has)
 
     def path(self, digest: str) -> Path:
@@ -120,8 +124,23 @@ class BlobStore:
                 if exc.errno not in _NO_REFLINK:
                     raise
                 self.reflinks = False
-        while os.copy_file_range(src, out, _CHUNK):
-            pass
+        if self.kernel_copy is not False:
+            try:
+                while os.copy_file_range(src, out, _CHUNK):
+                    pass
+                self.kernel_copy = True
+                return
+            except OSError as exc:
+                if exc.errno not in _NO_KERNEL_COPY:
+                    raise
+                self.kernel_copy = False
+                os.lseek(src, 0, os.SEEK_SET)          # start again, by reading and writing
+                os.lseek(out, 0, os.SEEK_SET)
+                os.ftruncate(out, 0)
+        while chunk := os.read(src, _CHUNK):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view):]
 
     # ------------------------------------------------------------ internals
 
