@@ -259,6 +259,9 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                 raise UsageError(f"step {step.name or '?'!r}: a search cannot come after "
                                  "another search", hint="run the second search as its own "
                                                         "launch once the first has ended")
+            # A search's trials wait for runs by id (they carry no group dependency): every
+            # run of the steps before it, big sweeps included.
+            after_local = tuple(i for name in step.after_steps for i in step_runs[name])
             template = {"argv": list(step.argv), "set": dict(step.set), "env": env,
                         "target": target.name, "target_kind": target.kind,
                         "gpus": step.gpus or 0, "name": step.name, "tags": list(step.tags),

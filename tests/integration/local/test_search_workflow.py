@@ -91,3 +91,34 @@ def test_best_placeholders_need_a_search_to_come_after(cli, project):
     assert proc.returncode == 2 and "the search does not vary momentum" in proc.stderr
     assert "searched params: lr, layers, opt" in proc.stderr
     assert cli.json("status", "--json", "--all")["runs"] == []
+
+
+def test_a_search_after_a_big_sweep_waits_for_all_of_it(cli, project):
+    # A step after a sweep of more than 64 runs waits for the sweep's group; a search step
+    # carried no group dependency, so its trials started beside the sweep.
+    with_objective(project)
+    (project / "flow.toml").write_text("""
+[[step]]
+name = "prep"
+command = "sh -c 'if [ {i} = 0 ]; then sleep 2; fi' x"
+sweep = { i = "range(0,70)" }
+
+[[step]]
+name = "tune"
+after = ["prep"]
+command = "python3 objective.py --lr {lr} --layers 2 --opt adam --steps 4 --delay 0"
+search = "random"
+objective = "val_loss"
+trials = 2
+parallel = 2
+seed = 3
+sweep = { lr = "log(1e-4,1e-1)" }
+""")
+    reply = cli.json("launch", "--file", "flow.toml", "--json")
+    search = next(g for g in reply["groups"] if g["kind"] == "search")
+    wait_ended(cli, search["id"])
+    prep_end = max(epoch(r["finished_at"]) for r in _runs_named(cli, "prep"))
+    found = trials(cli.env, search["id"])
+    assert len(found) == 2
+    first_trial = min(epoch(cli.run(t["run"])["started_at"]) for t in found)
+    assert first_trial >= prep_end, "a trial started before the sweep it comes after ended"
