@@ -1,5 +1,6 @@
 """Bad input gets a clear error and a non-zero exit, launches nothing and changes nothing."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,17 @@ def test_a_bad_flag_or_command_gets_one_line_and_a_hint(cli, args, needle, hint)
     error, hint_line = proc.stderr.splitlines()
     assert error.startswith("error: ") and needle in error
     assert hint_line.startswith("hint: ") and hint in hint_line
+
+
+def test_a_key_a_running_run_has_not_printed_yet_is_no_error(cli):
+    # Scripts poll `tui metrics ID --key val_loss --json` while a run goes: no points yet,
+    # not exit 2 (that is for an ended run, whose metrics are all there).
+    run_id = cli.launch("sleep", "30")
+    cli.wait_state(run_id, "running")
+    proc = cli("metrics", str(run_id), "--key", "val_loss", "--json", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"schema": 1, "run": run_id, "metrics": {}}
+    cli("cancel", str(run_id))
 
 
 def test_malformed_config_names_file_and_key(cli, env, project, baseline):

@@ -11,7 +11,7 @@ from core.requests import ReparseRequest
 from core.store import queries as run_queries
 from tui import formatting
 from tui.cli.output import emit, say
-from tui.cli.runs import need_reader, resolve_ids
+from tui.cli.runs import TERMINAL, need_reader, resolve_ids
 
 
 def metrics(args, paths: StorePaths) -> int:
@@ -24,7 +24,10 @@ def metrics(args, paths: StorePaths) -> int:
     run_id = run_queries.resolve_id(conn, args.ids[0])
     series = run_queries.metric_series(conn, run_id, args.key or None)
     missing = [key for key in args.key or () if key not in series]
-    if missing:                 # a typo'd key is an error, not "no metrics yet"
+    state = run_queries.state_and_next_attempt(conn, run_id)
+    if missing and state is not None and state[0] in TERMINAL:
+        # An ended run's metrics are all there: a key it lacks is a typo, not "not yet"
+        # (a run still going may print it later: a script polling it gets no points).
         known = sorted(run_queries.latest_metrics(conn, run_id))
         raise UsageError(f"run {run_id} has no metric "
                          + ", ".join(repr(key) for key in missing),
