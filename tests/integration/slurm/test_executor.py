@@ -75,9 +75,15 @@ def test_a_job_submitted_before_the_engine_died_is_found_by_its_comment(slurm_cl
         assert [await again.recover(m) for m in members] == array
         await asyncio.gather(*(again.cancel(m, h, grace=0) for m, h in zip(members, array)))
         unknown = await again.recover(_run(6, ["true"]))
+        pid = tmp_path / "store" / "runs" / "5" / "pid"
+
         async def running() -> bool:
-            return (await again.jobs.query([found["job"]]))[found["job"]].state == "RUNNING"
-        await wait_for_async(running, timeout=10, interval=0.1, what="the job to run")
+            # RUNNING in Slurm, and the batch script started: the wrapper wrote its pid. A
+            # job cancelled between the two ends as a launch failure, not by SIGTERM (seen
+            # on a loaded machine).
+            state = (await again.jobs.query([found["job"]]))[found["job"]].state
+            return state == "RUNNING" and pid.exists() and pid.read_text().strip() != ""
+        await wait_for_async(running, timeout=20, interval=0.1, what="the job's script to run")
         await again.cancel(run, found, grace=1)
         ended = await again.wait(run, found)
         await again.close()
