@@ -25,7 +25,7 @@ from core.paths import StorePaths
 from core.store import queries as run_queries
 from core.store.blobs import BlobStore
 from core.store.ledger import Ledger
-from core.store.snapshot import compile_globs
+from core.store.snapshot import compile_globs, human_size
 
 log = logging.getLogger("runyard.engine")
 
@@ -116,8 +116,8 @@ class RunFiles:
         if moved or why != "pull":
             total = sum(f["size"] for f in moved)
             note = (f"{'declared outputs: ' if why == 'outputs' else ''}pulled {len(moved)} "
-                    f"file{'s' if len(moved) != 1 else ''} ({_size(total)}, "
-                    f"{_size(result.content_bytes)} sent) to {dest}")
+                    f"file{'s' if len(moved) != 1 else ''} ({human_size(total)}, "
+                    f"{human_size(result.content_bytes)} sent) to {dest}")
             if result.problems:
                 note += f"; {len(result.problems)} not: {result.problems[0]}"
         self.ledger.record_pull(run.id, str(dest), written, why, note)
@@ -241,10 +241,3 @@ def remove_pulled(rows: list[tuple[str, str, int, int, str]],
             continue                    # not empty: other files live there
     return freed, kept
 
-
-def _size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"

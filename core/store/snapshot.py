@@ -262,7 +262,7 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
         if not stat.S_ISREG(info.st_mode):
             continue                      # submodule folders, sockets, fifos
         if info.st_size > config.max_file_size:
-            too_big.append(f"{name} ({_human(info.st_size)})")
+            too_big.append(f"{name} ({human_size(info.st_size)})")
             continue
         key = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
         cached = cache.get(path)
@@ -289,7 +289,7 @@ def take(project: Project, config: SnapshotConfig, blobs: BlobStore, cache: dict
         entries.append([name, kind, size, digest])
         total += size
     if too_big:
-        warnings.append(f"left out {len(too_big)} file(s) over the {_human(config.max_file_size)} "
+        warnings.append(f"left out {len(too_big)} file(s) over the {human_size(config.max_file_size)} "
                         f"snapshot.max_file_size cap: " + ", ".join(too_big))
     if outside:
         warnings.append(f"kept {len(outside)} link(s) to folders or files outside the project "
@@ -429,7 +429,8 @@ def head_commit(root: Path) -> str | None:
     return None                                       # an unborn branch: no commit yet
 
 
-def _human(size: float) -> str:
+def human_size(size: float) -> str:
+    """`512 B`, `1.2 MB`: a size as a message says it."""
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
