@@ -187,7 +187,7 @@ def private_folder_problem(folder: Path, create: bool) -> str | None:
         try:
             os.mkdir(folder, 0o700)
         except FileExistsError:
-            pass
+            pass                    # one already there is checked below, as a new one is
         except OSError as exc:
             return f"cannot create {folder}: {exc.strerror or exc}"
     try:

@@ -34,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.common import Wire  # noqa: E402
 from tests.daemons import sshd  # noqa: E402
 from tests.helpers import Cli, kill_store_processes  # noqa: E402
 
@@ -62,19 +63,6 @@ for i in range(count):
     with open(f"{folder}/f{i:05d}.txt", "w") as out:
         out.write(f"{i}\\n")
 '''
-
-
-class Wire:
-    """Bytes through the box's veth link (both ways), when the box has its own namespace."""
-
-    def __init__(self, interface: str | None):
-        self.interface = interface
-
-    def read(self) -> int | None:
-        if self.interface is None:
-            return None
-        base = Path("/sys/class/net") / self.interface / "statistics"
-        return int((base / "tx_bytes").read_text()) + int((base / "rx_bytes").read_text())
 
 
 def mb(value: int | None) -> str:

@@ -39,6 +39,7 @@ from core.remote.mirror import Mirror, Watch  # noqa: E402
 from core.remote.settings import SshSettings  # noqa: E402
 from core.remote.transfer import send_snapshot  # noqa: E402
 from core.store.snapshot import take  # noqa: E402
+from tests.bench.common import Wire  # noqa: E402
 from tests.daemons import sshd  # noqa: E402
 from tests.helpers import kill_store_processes  # noqa: E402
 
@@ -63,19 +64,6 @@ def make_project(root: Path, files: int, seed: int = 7) -> int:
         (folder / name).write_bytes(data)
         total += len(data)
     return total
-
-
-class Wire:
-    """Bytes through the box's veth link (both ways), when the box has its own namespace."""
-
-    def __init__(self, interface: str | None):
-        self.interface = interface
-
-    def read(self) -> int | None:
-        if self.interface is None:
-            return None
-        base = Path("/sys/class/net") / self.interface / "statistics"
-        return int((base / "tx_bytes").read_text()) + int((base / "rx_bytes").read_text())
 
 
 def mb(value: int | None) -> str:

@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent           # benchmark from a venv: its `tui` script
 
 
+class Wire:
+    """Bytes through the box's veth link (both ways), when the box has its own namespace."""
+
+    def __init__(self, interface: str | None):
+        self.interface = interface
+
+    def read(self) -> int | None:
+        if self.interface is None:
+            return None
+        base = Path("/sys/class/net") / self.interface / "statistics"
+        return int((base / "tx_bytes").read_text()) + int((base / "rx_bytes").read_text())
+
+
 @dataclass
 class Result:
     """One measured figure, its target if the issue names one, and peers from the same run."""
