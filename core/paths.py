@@ -4,6 +4,8 @@
         runyard.db          SQLite state of record (WAL)
         blobs/ab/cdef...    content-addressed file contents (snapshots, diffs, envs)
         runs/<id>/          one folder per run: output.log, metrics.jsonl, exit_status, code/
+        trees/<snapshot>/   a snapshot's files as hard links into trees/pool/, shared by
+                            the runs whose code folder is an overlay (core.executors.overlay)
         engine.lock         held by the live engine (flock)
         engine.json         pid, version and socket of the live engine
         engine.log          the engine's own log
@@ -85,6 +87,10 @@ class StorePaths:
     @property
     def runs(self) -> Path:
         return self.home / "runs"
+
+    @property
+    def trees(self) -> Path:
+        return self.home / "trees"
 
     def run_dir(self, run_id: int) -> Path:
         return self.runs / str(run_id)

@@ -15,7 +15,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from core.models import FileStat, Listing
 
@@ -70,11 +70,17 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def hash_paths(code: Path, paths: list[str]) -> dict[str, str]:
+# Where a listed path's bytes are, when not at `code / path` (None: nowhere to read).
+Locate = Callable[[str], "Path | None"]
+
+
+def hash_paths(code: Path, paths: list[str], locate: Locate | None = None) -> dict[str, str]:
     """sha256 of each file that is still there (and still a regular file)."""
     out = {}
     for path in paths:
-        full = code / path
+        full = locate(path) if locate else code / path
+        if full is None:
+            continue
         try:
             if not stat.S_ISREG(os.lstat(full).st_mode):
                 continue
@@ -84,10 +90,13 @@ def hash_paths(code: Path, paths: list[str]) -> dict[str, str]:
     return out
 
 
-async def read_files(code: Path, wanted: list[tuple[str, int]]) -> AsyncIterator[tuple[int, bytes]]:
+async def read_files(code: Path, wanted: list[tuple[str, int]],
+                     locate: Locate | None = None) -> AsyncIterator[tuple[int, bytes]]:
     """The bytes of each wanted file from its offset, as (index, chunk), in order."""
     for index, (path, offset) in enumerate(wanted):
-        full = code / path
+        full = locate(path) if locate else code / path
+        if full is None:
+            continue
         try:
             handle = await asyncio.to_thread(_open_regular, full)
         except OSError:

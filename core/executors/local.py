@@ -5,6 +5,10 @@ appended straight to RUN_DIR/output.log (no pipe through the engine, so the engi
 die without touching the run). The engine knows the run by pid plus process start time,
 waits on it with a pidfd, and reads the wrapper's exit_status file when it ends.
 
+A run's code folder is a private copy of its snapshot, or an overlay on the snapshot's
+shared tree (core.executors.overlay): the target's `code` option says which ("auto": an
+overlay for a big snapshot where the kernel allows one, "copy", "overlay").
+
 A run's processes are those of its own cgroup where the engine can make one, else its
 process tree, session and group plus the processes that carry its folder in their
 environment (core.executors.cgroup): a daemon it double-forked is one of them.
@@ -25,14 +29,15 @@ import time
 from pathlib import Path
 
 from core import gpus as gpu_detection
-from core.executors import cgroup, procs
+from core.executors import cgroup, folder_files, overlay, procs
 from core.config import TargetConfig
 from core.errors import ConfigError, ExecutorError
 from core.executors.base import Context, Executor, Exit, describe_code, parse_status
 from core.executors.cgroup import RunGroups
-from core.models import Run
+from core.models import Listing, Run
 from core.paths import WRAPPER
-from core.store.snapshot import private_copy
+from core.store import trees
+from core.store.snapshot import manifest, private_copy
 
 
 # Seconds the processes a run left running get between SIGTERM and SIGKILL after it ended.
@@ -40,9 +45,14 @@ LEFTOVER_GRACE = 5.0
 
 
 def check_options(path: Path, where: str, options: dict) -> dict:
-    for key in options:
-        raise ConfigError(f"{path}: {where}.{key}: unknown key",
-                          hint="local targets take kind, max_parallel, gpus and gpu_share")
+    for key, value in options.items():
+        if key != "code":
+            raise ConfigError(f"{path}: {where}.{key}: unknown key",
+                              hint="local targets take kind, max_parallel, gpus, gpu_share "
+                                   "and code")
+        if value not in overlay.MODES:
+            raise ConfigError(f"{path}: {where}.code: {value!r} is not a code mode",
+                              hint="one of " + ", ".join(f'"{m}"' for m in overlay.MODES))
     return options
 
 
@@ -55,21 +65,27 @@ class LocalExecutor(Executor):
         super().__init__(target, context)
         self._children: dict[int, subprocess.Popen] = {}
         self.groups = RunGroups(context.paths.home)
+        self.code_mode: str = target.options.get("code", "auto")
+        self._big: dict[str, bool] = {}                 # snapshot id: big enough for "auto"
+        self._overlay_problem: str | None = None
+        self._overlay_tried = False
 
     async def start(self, run: Run, env: dict[str, str]) -> dict:
         run_dir = self.context.paths.run_dir(run.id)
         code_dir = run_dir / "code"
         try:
-            await asyncio.to_thread(self._prepare, run, run_dir, code_dir)
+            lower = await asyncio.to_thread(self._prepare, run, run_dir, code_dir)
         except OSError as exc:
             raise ExecutorError(f"cannot prepare the run folder {run_dir}: {exc.strerror or exc}",
                                 target=self.target.name) from None
         workdir = code_dir / run.workdir if run.workdir else code_dir
+        argv = ["/bin/sh", str(WRAPPER), str(run_dir), str(workdir), "--", *run.spec.command]
+        if lower is not None:
+            argv = overlay.command(lower, code_dir, run_dir / overlay.WORK, argv)
         try:
             with open(run_dir / "output.log", "ab") as log:
                 proc = subprocess.Popen(
-                    ["/bin/sh", str(WRAPPER), str(run_dir), str(workdir), "--",
-                     *run.spec.command],
+                    argv,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=run_dir,
                     start_new_session=True, close_fds=True,
                     umask=-1 if self.context.run_umask is None else self.context.run_umask)
@@ -79,7 +95,9 @@ class LocalExecutor(Executor):
         self._children[proc.pid] = proc
         return {"pid": proc.pid, "start_time": procs.start_time(proc.pid)}
 
-    def _prepare(self, run: Run, run_dir: Path, code_dir: Path) -> None:
+    def _prepare(self, run: Run, run_dir: Path, code_dir: Path) -> Path | None:
+        """The run folder made ready; the shared tree to mount under its code folder, or
+        None where the code folder is a private copy."""
         run_dir.mkdir(parents=True, exist_ok=True)
         for leftover in ("exit_status", "exit_status.tmp", "pid"):
             (run_dir / leftover).unlink(missing_ok=True)
@@ -90,7 +108,35 @@ class LocalExecutor(Executor):
             cgroup_note.unlink(missing_ok=True)
         else:
             cgroup_note.write_text(f"{procs_file}\n")
+        lower = self._overlay_tree(run)
+        if lower is not None:
+            overlay.prepare(run_dir, lower)
+            return lower
+        (run_dir / overlay.MARK).unlink(missing_ok=True)
+        overlay.remove(run_dir / overlay.WORK)
         private_copy(run.snapshot, self.context.blobs, code_dir)
+        return None
+
+    def _overlay_tree(self, run: Run) -> Path | None:
+        """The snapshot's shared tree when the run's code folder is to be an overlay on it."""
+        if self.code_mode == "copy" or not run.snapshot:
+            return None
+        if self.code_mode == "auto":
+            if run.snapshot not in self._big:
+                self._big[run.snapshot] = overlay.big(manifest(run.snapshot, self.context.blobs))
+            if not self._big[run.snapshot]:
+                return None
+        if not self._overlay_tried:
+            self._overlay_problem = overlay.problem(self.context.paths.trees)
+            self._overlay_tried = True
+        if self._overlay_problem is not None:
+            if self.code_mode == "overlay":
+                raise ExecutorError(f"cannot give run {run.id} an overlay code folder: "
+                                    f"{self._overlay_problem}", target=self.target.name,
+                                    hint=f'set targets.{self.target.name}.code = "copy" or '
+                                         '"auto" (a private copy)')
+            return None
+        return trees.tree(run.snapshot, self.context.blobs, self.context.paths.trees)
 
     async def wait(self, run: Run, handle: dict) -> Exit:
         pid, started = handle["pid"], handle.get("start_time")
@@ -105,6 +151,7 @@ class LocalExecutor(Executor):
             await _end(left, None, run_dir, procs_file, LEFTOVER_GRACE)
             outcome = dataclasses.replace(outcome, leftovers=described)
         cgroup.remove(procs_file)
+        await asyncio.to_thread(overlay.finish, run_dir)
         return outcome
 
     def _outcome(self, run: Run, pid: int) -> Exit:
@@ -149,6 +196,30 @@ class LocalExecutor(Executor):
         members = cgroup.run_processes(root, run_dir, procs_file)
         if members:
             await _end(members, root, run_dir, procs_file, grace)
+
+    # ------------------------------------------------------------ a run's files
+    # An overlay code folder holds the run's changes only: these read the merged view.
+
+    async def list_files(self, run: Run, handle: dict) -> Listing:
+        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        if layers is None:
+            return await super().list_files(run, handle)
+        return await asyncio.to_thread(layers.listing)
+
+    async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
+        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        return await asyncio.to_thread(folder_files.hash_paths, self.code_folder(run), paths,
+                                       layers.locate if layers else None)
+
+    def fetch_files(self, run: Run, handle: dict, wanted: list[tuple[str, int]]):
+        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        return folder_files.read_files(self.code_folder(run), wanted,
+                                       layers.locate if layers else None)
+
+    def file_address(self, run: Run, handle: dict, path: str) -> str:
+        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        found = layers.locate(path) if layers else None
+        return str(found or self.code_folder(run) / path)
 
     async def gpus(self):
         return await asyncio.to_thread(gpu_detection.detect)

@@ -1,0 +1,78 @@
+"""Shared trees of snapshots: the read-only lower layer under a run's overlay code folder.
+
+A snapshot's tree (`trees/<snapshot id>/`) holds its files as hard links into a pool kept
+by content and mode (`trees/pool/ab/cdef...f`, `...x` for executables), so a tree costs
+its folders' entries and the contents no earlier tree had: a new snapshot of a
+50,000-file project that changes one file adds one pool file. The pool is a second copy
+of the blobs (reflinked where the file system can), because a blob is read-only (0444)
+and a run must see its files with their own modes, writable. Nothing writes into a tree:
+a run's writes land in its own folder through the overlay (core.executors.overlay).
+A tree is built once, in a temporary folder renamed into place, so a reader sees a whole
+tree or none.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from core.store.blobs import BlobStore
+from core.store.snapshot import manifest
+
+
+def tree(snapshot_id: str, blobs: BlobStore, root: Path) -> Path:
+    """The snapshot's shared tree under `root`, built now if it is not there yet."""
+    dest = root / snapshot_id
+    if dest.is_dir():
+        return dest
+    root.mkdir(mode=0o700, exist_ok=True)
+    building = root / f".building-{snapshot_id[:16]}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(building, ignore_errors=True)       # left by a start that was killed
+    try:
+        _build(snapshot_id, blobs, root / "pool", building)
+        try:
+            os.rename(building, dest)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another start built the same tree meanwhile: theirs is as good as ours
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return dest
+
+
+def _build(snapshot_id: str, blobs: BlobStore, pool: Path, dest: Path) -> None:
+    made: set[str] = set()
+    dest.mkdir(parents=True)
+    for name, kind, _size, ref in manifest(snapshot_id, blobs):
+        target = dest / name
+        parent = os.path.dirname(name)
+        if parent and parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        if kind == "l":
+            os.symlink(ref, target)
+            continue
+        mode = 0o755 if kind == "x" else 0o644
+        source = _pooled(ref, kind, mode, blobs, pool)
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EMLINK:             # the file system's links per file
+                raise
+            blobs.copy_out(ref, target, mode)
+
+
+def _pooled(digest: str, kind: str, mode: int, blobs: BlobStore, pool: Path) -> Path:
+    """The pool's file for this content and mode, made from the blob when missing."""
+    path = pool / digest[:2] / f"{digest[2:]}{kind}"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
+    blobs.copy_out(digest, partial, mode)
+    os.rename(partial, path)
+    return path

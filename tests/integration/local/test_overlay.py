@@ -1,0 +1,111 @@
+"""A big snapshot's runs get an overlay code folder (on a kernel that lets this user mount
+one): each run pays only for what it changes, and a run writing, chmod-ing or deleting in
+its folder, even as root, changes neither the store nor another run; `tui files` and
+`tui pull` still see the whole folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from core.executors import overlay
+from tests.helpers import require
+
+FILES = overlay.AUTO_FILES + 200
+
+
+def _big_project(project: Path) -> None:
+    for i in range(FILES):
+        folder = project / "pkg" / f"m{i // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.py").write_text(f"value = {i}\n")
+    (project / "data").mkdir()
+    (project / "data" / "keep.txt").write_text("keep\n")
+    (project / "data" / "drop.txt").write_text("drop\n")
+    (project / "conf.txt").write_text("lr = 0.1\n")
+    (project / "ro.txt").write_text("read-only\n")
+    os.chmod(project / "ro.txt", 0o444)
+
+
+def _tree_digest(folder: Path) -> str:
+    """One hash of every file's path, mode and bytes under `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(f"{path.relative_to(folder)} {path.stat().st_mode:o}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _disk_bytes(folder: Path) -> int:
+    """What the folder takes on disk (blocks, not file sizes)."""
+    return int(subprocess.run(["du", "-sk", str(folder)], capture_output=True, text=True,
+                              check=True).stdout.split()[0]) * 1024
+
+
+def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project, env):
+    store = Path(env["RUNYARD_HOME"])
+    require(overlay.problem(store / "probe") is None,
+            f"an overlay mount in a user namespace: {overlay.problem(store / 'probe')}")
+    _big_project(project)
+    first = cli.launch("sh", "-c", "cat conf.txt pkg/m3/f300.py")
+    cli.wait_state(first, "succeeded")
+    runs = store / "runs"
+    assert (runs / str(first) / overlay.MARK).exists()
+    assert list((runs / str(first) / "code").iterdir()) == [], "nothing changed, nothing kept"
+    assert _disk_bytes(runs / str(first)) < 256 * 1024
+    assert cli("logs", str(first)).stdout.startswith("lr = 0.1\nvalue = 300\n")
+    shared = {"blobs": _tree_digest(store / "blobs"), "trees": _tree_digest(store / "trees")}
+
+    script = ("echo 'lr = 0.5' >> conf.txt && printf X | dd of=pkg/m0/f1.py conv=notrunc "
+              "status=none && chmod u+w ro.txt && echo mine > ro.txt && rm data/drop.txt && "
+              "rm -r pkg/m11 && mkdir out && echo 7 > out/result.txt && "
+              "test \"$(id -u)\" = " + str(os.getuid()) + " && pwd")
+    writer = cli.launch("sh", "-c", script)
+    assert cli.wait_state(writer, "succeeded")["exit_code"] == 0
+    assert cli("logs", str(writer)).stdout.strip().endswith(f"runs/{writer}/code")
+    assert {"blobs": _tree_digest(store / "blobs"), "trees": _tree_digest(store / "trees")} \
+        == shared, "the run's writes reached the store"
+
+    after = cli.launch("sh", "-c", "cat conf.txt ro.txt data/drop.txt pkg/m0/f1.py "
+                       "pkg/m11/f1100.py; test ! -e out")
+    cli.wait_state(after, "succeeded")
+    assert cli("logs", str(after)).stdout.startswith(
+        "lr = 0.1\nread-only\ndrop\nvalue = 1\nvalue = 1100\n")
+
+    files = {f["path"]: f for f in cli.json("files", str(writer), "--all", "--json")["files"]}
+    status = {path: f["status"] for path, f in files.items()}
+    assert status["conf.txt"] == status["pkg/m0/f1.py"] == status["ro.txt"] == "changed"
+    assert status["out/result.txt"] == "new"
+    assert status["data/drop.txt"] == status["pkg/m11/f1100.py"] == "deleted"
+    assert status["data/keep.txt"] == status["pkg/m5/f500.py"] == "unchanged"
+    snapshot = {f["path"] for f in cli.json("files", str(first), "--all", "--json")["files"]}
+    assert len(snapshot) > FILES and set(files) == snapshot | {"out/result.txt"}, \
+        "every file of the snapshot (the deleted ones too) and the new one"
+
+    to = project.parent / "pulled"
+    cli("pull", str(writer), "conf.txt", "data/keep.txt", "pkg/m5/f500.py", "out/result.txt",
+        "--to", str(to))
+    assert (to / "conf.txt").read_text() == "lr = 0.1\nlr = 0.5\n"
+    assert (to / "data" / "keep.txt").read_text() == "keep\n"
+    assert (to / "pkg" / "m5" / "f500.py").read_text() == "value = 500\n"
+    assert (to / "out" / "result.txt").read_text() == "7\n"
+    assert not (runs / str(writer) / overlay.WORK).exists(), "the work folder goes at the end"
+
+
+def test_a_copy_target_copies_and_a_bad_mode_is_refused(cli, project, env):
+    _big_project(project)
+    (project / "runyard.toml").write_text('[targets.local]\ncode = "copy"\n')
+    run_id = cli.launch("true")
+    cli.wait_state(run_id, "succeeded")
+    code = Path(env["RUNYARD_HOME"]) / "runs" / str(run_id) / "code"
+    assert (code / "pkg" / "m11" / "f1100.py").read_text() == "value = 1100\n"
+    assert not (code.parent / overlay.MARK).exists()
+
+    (project / "runyard.toml").write_text('[targets.local]\ncode = "layers"\n')
+    refused = cli("launch", "--", "true", check=False)
+    assert refused.returncode == 4, refused.stderr           # a config error
+    lines = refused.stderr.strip().splitlines()
+    assert "targets.local.code" in lines[0] and "'layers'" in lines[0]
+    assert lines[-1] == 'hint: one of "auto", "copy", "overlay"'
