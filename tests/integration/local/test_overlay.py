@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from core.executors import overlay
-from tests.helpers import require
+from tests.helpers import Cli, isolated_env, require, stop_store
 
 FILES = overlay.AUTO_FILES + 200
 
@@ -92,6 +92,9 @@ def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project
     assert (to / "pkg" / "m5" / "f500.py").read_text() == "value = 500\n"
     assert (to / "out" / "result.txt").read_text() == "7\n"
     assert not (runs / str(writer) / overlay.WORK).exists(), "the work folder goes at the end"
+    cli("rm", str(writer), str(after))
+    assert not (runs / str(writer)).exists()
+    assert _tree_digest(store / "trees") == shared["trees"], "the tree stays for run 1"
 
 
 def test_a_copy_target_copies_and_a_bad_mode_is_refused(cli, project, env):
@@ -109,3 +112,23 @@ def test_a_copy_target_copies_and_a_bad_mode_is_refused(cli, project, env):
     lines = refused.stderr.strip().splitlines()
     assert "targets.local.code" in lines[0] and "'layers'" in lines[0]
     assert lines[-1] == 'hint: one of "auto", "copy", "overlay"'
+
+
+def test_where_no_overlay_can_be_mounted_auto_copies_and_overlay_says_why(project, tmp_path):
+    """A store whose path a mount option cannot carry (a ':') is such a place, for real."""
+    env = isolated_env(tmp_path, home=tmp_path / "odd:store")
+    cli = Cli(env, project)
+    _big_project(project)
+    try:
+        copied = cli.launch("sh", "-c", "echo more >> conf.txt")
+        cli.wait_state(copied, "succeeded")
+        code = tmp_path / "odd:store" / "runs" / str(copied) / "code"
+        assert (code / "pkg" / "m11" / "f1100.py").read_text() == "value = 1100\n"
+        assert not (code.parent / overlay.MARK).exists()
+        (project / "runyard.toml").write_text('[targets.local]\ncode = "overlay"\n')
+        refused = cli.launch("true")
+        run = cli.wait_state(refused, "failed")
+        assert "overlay code folder" in (run.get("reason") or "") + cli("show", str(refused)).stdout
+        assert "Traceback" not in cli("show", str(refused)).stdout
+    finally:
+        stop_store(env, tmp_path)
