@@ -45,6 +45,7 @@ class Group:
     id: int | None = None           # set for a group that exists already (a watch's)
     search: dict | None = None      # a search's trial template (see `trial_run`)
     after_local: tuple[int, ...] = ()   # a search: runs of this batch its trials wait for
+    after_groups: tuple[int, ...] = ()  # a search: groups (big sweeps) its trials wait for
 
 
 @dataclass(frozen=True)
@@ -259,9 +260,8 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                 raise UsageError(f"step {step.name or '?'!r}: a search cannot come after "
                                  "another search", hint="run the second search as its own "
                                                         "launch once the first has ended")
-            # A search's trials wait for runs by id (they carry no group dependency): every
-            # run of the steps before it, big sweeps included.
-            after_local = tuple(i for name in step.after_steps for i in step_runs[name])
+            # A search's trials wait like a step's runs: for a big sweep by its group (a
+            # trial of a search after a 10,000-run sweep carries one reference, not 10,000).
             template = {"argv": list(step.argv), "set": dict(step.set), "env": env,
                         "target": target.name, "target_kind": target.kind,
                         "gpus": step.gpus or 0, "name": step.name, "tags": list(step.tags),
@@ -270,7 +270,7 @@ def _expand(steps: list[Step], base: _Base, resolve_after: Callable,
                         "resume_point": base.resume_point, "force": base.force}
             groups.append(Group("search", step.name or default_name(step.argv),
                                 step.search.to_dict(), parent=chain, search=template,
-                                after_local=after_local))
+                                after_local=after_local, after_groups=after_groups))
             searches[step.name or f"#{len(step_runs) - 1}"] = len(groups) - 1
             continue
         if step.sweep is not None:

@@ -195,7 +195,8 @@ class Searches:
                 _number, values, _attrs = study.ask()
                 planned = launching.trial_run(group.search, search_spec.text_values(
                     search, values), batch.snapshot_id, batch.project.workdir)
-                out.append(replace(planned, group=index, after_local=group.after_local))
+                out.append(replace(planned, group=index, after_local=group.after_local,
+                                   after_groups=group.after_groups))
         return out
 
     # ------------------------------------------------------------ requests

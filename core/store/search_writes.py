@@ -31,15 +31,17 @@ class SearchWrites:
     def _insert_searches(self, groups: list, group_ids: dict[int, int], ids: list[int],
                          code: tuple, at: str) -> None:
         """The `searches` row of each search group of a launch (inside insert_batch): the
-        trials' template gets the launch's code and, for runs of earlier steps it waits
-        for, their ids."""
+        trials' template gets the launch's code and what they wait for: runs of earlier
+        steps by id, a big sweep step by its group (none when all its runs were cached)."""
         for index, group in enumerate(groups):
             search = getattr(group, "search", None)
             if not search or index not in group_ids:
                 continue
             policy = dict(search["policy"])
             policy["after"] = sorted({*policy["after"], *(ids[i] for i in group.after_local)})
-            template = {**search, "policy": policy, "code": list(code)}
+            template = {**search, "policy": policy, "code": list(code),
+                        "after_groups": sorted(group_ids[g] for g in group.after_groups
+                                               if g in group_ids)}
             self.conn.execute(
                 "INSERT INTO searches (group_id, state, budget, template, updated_at) "
                 "VALUES (?, 'running', ?, ?, ?)",
@@ -54,12 +56,14 @@ class SearchWrites:
             if cached_run is None:
                 run_id = next_run_id(self.conn)
                 depends = list(planned.spec.policy.after)
+                waits_for = template.get("after_groups", [])
                 run_rows.insert(self.conn, [run_rows.row(
                     run_id, planned, dumps(template["options"]), tuple(template["code"]), at,
-                    group_id, depends)])
+                    group_id, depends, after_groups=waits_for)])
                 note = f"queued: trial {number} of search {group_id}" + (
                     f", after run{'s' if len(depends) > 1 else ''} "
-                    f"{', '.join(map(str, depends))}" if depends else "")
+                    f"{', '.join(map(str, depends))}" if depends else "") + \
+                    "".join(f", after every run of group {g}" for g in waits_for)
                 self._event(run_id, "state", RunState.QUEUED, note, at=at)
             else:
                 run_id = cached_run

@@ -4,6 +4,7 @@ reference instead of a dependency on each run, with the same rules as run depend
 import json
 
 from tests.helpers import wait_for
+from tests.searches import trials, wait_ended, with_objective
 
 SWEEP = 70                          # past GROUP_DEPENDENCY_RUNS (64)
 
@@ -66,3 +67,31 @@ def test_a_run_a_queued_step_waits_for_cannot_be_removed(cli, project, tmp_path)
     go.write_text("")
     cli.wait_state(ids[-1], "succeeded", timeout=120)
     assert json.loads(cli("rm", "--json", str(ids[0])).stdout)["removed"][0]["id"] == ids[0]
+
+
+def test_a_search_after_a_big_sweep_waits_for_its_group_not_each_run(cli, project, tmp_path):
+    with_objective(project)
+    go = tmp_path / "go"
+    _chain(project, f"sh -c 'while [ ! -f {go} ]; do sleep 0.05; done'")
+    with open(project / "chain.toml", "a") as flow:
+        flow.write('[[step]]\nname = "tune"\nafter = ["train"]\nsearch = "random"\n'
+                   'objective = "val_loss"\ntrials = 2\nparallel = 2\nseed = 3\n'
+                   'command = "python3 objective.py --lr {lr} --steps 2 --delay 0"\n'
+                   'sweep = { lr = "log(1e-4,1e-1)" }\n')
+    reply = cli.json("launch", "--file", "chain.toml", "--json")
+    sweep = next(g for g in reply["groups"] if g["kind"] == "sweep")
+    search = next(g for g in reply["groups"] if g["kind"] == "search")
+    wait_for(lambda: len(trials(cli.env, search["id"])) == 2, what="two trials asked")
+    for trial in trials(cli.env, search["id"]):
+        run = cli.run(trial["run"])
+        assert run["depends_on"] == [] and run["after_groups"] == [sweep["id"]], run
+        assert run["state"] == "queued"
+        assert f"after      every run of group {sweep['id']}" in cli("show", str(run["id"])).stdout
+    go.write_text("")
+    ended = wait_ended(cli, search["id"], timeout=180)["search"]
+    swept = [r for r in cli.json("status", "--json", "--all")["runs"] if r["group"] == sweep["id"]]
+    assert len(swept) == SWEEP and all(r["state"] == "succeeded" for r in swept)
+    last = max(r["finished_at"] for r in swept)
+    for trial in trials(cli.env, search["id"]):
+        assert cli.run(trial["run"])["started_at"] >= last
+    assert ended["best"] is not None
