@@ -46,6 +46,7 @@ def tree(snapshot_id: str, blobs: BlobStore, root: Path) -> Path:
 
 def _build(snapshot_id: str, blobs: BlobStore, pool: Path, dest: Path) -> None:
     made: set[str] = set()
+    pooled: set[str] = set()            # pool folders known to exist
     dest.mkdir(parents=True)
     for name, kind, _size, ref in manifest(snapshot_id, blobs):
         target = dest / name
@@ -57,22 +58,31 @@ def _build(snapshot_id: str, blobs: BlobStore, pool: Path, dest: Path) -> None:
             os.symlink(ref, target)
             continue
         mode = 0o755 if kind == "x" else 0o644
-        source = _pooled(ref, kind, mode, blobs, pool)
+        source = pool / ref[:2] / f"{ref[2:]}{kind}"
         try:
-            os.link(source, target)
-        except OSError as exc:
-            if exc.errno != errno.EMLINK:             # the file system's links per file
-                raise
-            blobs.copy_out(ref, target, mode)
+            _link_or_copy(source, target, ref, mode, blobs)
+        except FileNotFoundError:                     # content no tree had yet
+            if ref[:2] not in pooled:
+                source.parent.mkdir(parents=True, exist_ok=True)
+                pooled.add(ref[:2])
+            _add_to_pool(ref, mode, blobs, source)
+            _link_or_copy(source, target, ref, mode, blobs)
 
 
-def _pooled(digest: str, kind: str, mode: int, blobs: BlobStore, pool: Path) -> Path:
-    """The pool's file for this content and mode, made from the blob when missing."""
-    path = pool / digest[:2] / f"{digest[2:]}{kind}"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _add_to_pool(digest: str, mode: int, blobs: BlobStore, path: Path) -> None:
+    """The pool's file for this content and mode, made from the blob (whole or not at all:
+    written aside, then renamed into place)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
     blobs.copy_out(digest, partial, mode)
     os.rename(partial, path)
-    return path
+
+
+def _link_or_copy(source: Path, target: Path, digest: str, mode: int, blobs: BlobStore) -> None:
+    """A hard link to the pool's file; a copy of the blob past the file system's limit of
+    links per file (65,000 on ext4: an empty `__init__.py` in many trees)."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EMLINK:
+            raise
+        blobs.copy_out(digest, target, mode)

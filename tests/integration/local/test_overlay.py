@@ -60,7 +60,8 @@ def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project
 
     script = ("echo 'lr = 0.5' >> conf.txt && printf X | dd of=pkg/m0/f1.py conv=notrunc "
               "status=none && chmod u+w ro.txt && echo mine > ro.txt && rm data/drop.txt && "
-              "rm -r pkg/m11 && mkdir out && echo 7 > out/result.txt && "
+              "rm -r pkg/m11 && rm -r pkg/m10 && mkdir pkg/m10 && echo 1 > pkg/m10/fresh.py && "
+              "mkdir out && echo 7 > out/result.txt && "
               "test \"$(id -u)\" = " + str(os.getuid()) + " && pwd")
     writer = cli.launch("sh", "-c", script)
     assert cli.wait_state(writer, "succeeded")["exit_code"] == 0
@@ -77,12 +78,14 @@ def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project
     files = {f["path"]: f for f in cli.json("files", str(writer), "--all", "--json")["files"]}
     status = {path: f["status"] for path, f in files.items()}
     assert status["conf.txt"] == status["pkg/m0/f1.py"] == status["ro.txt"] == "changed"
-    assert status["out/result.txt"] == "new"
+    assert status["out/result.txt"] == status["pkg/m10/fresh.py"] == "new"
     assert status["data/drop.txt"] == status["pkg/m11/f1100.py"] == "deleted"
+    assert status["pkg/m10/f1000.py"] == "deleted", "a folder removed and made again hides all"
     assert status["data/keep.txt"] == status["pkg/m5/f500.py"] == "unchanged"
     snapshot = {f["path"] for f in cli.json("files", str(first), "--all", "--json")["files"]}
-    assert len(snapshot) > FILES and set(files) == snapshot | {"out/result.txt"}, \
-        "every file of the snapshot (the deleted ones too) and the new one"
+    assert len(snapshot) > FILES and \
+        set(files) == snapshot | {"out/result.txt", "pkg/m10/fresh.py"}, \
+        "every file of the snapshot (the deleted ones too) and the new ones"
 
     to = project.parent / "pulled"
     cli("pull", str(writer), "conf.txt", "data/keep.txt", "pkg/m5/f500.py", "out/result.txt",
