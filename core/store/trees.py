@@ -23,11 +23,29 @@ from core.store.blobs import BlobStore
 from core.store.snapshot import manifest
 
 
+# One build per snapshot at a time: the runs of a sweep start together, and the later ones
+# wait for the tree the first one builds rather than building it again beside it.
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
 def tree(snapshot_id: str, blobs: BlobStore, root: Path) -> Path:
     """The snapshot's shared tree under `root`, built now if it is not there yet."""
     dest = root / snapshot_id
     if dest.is_dir():
         return dest
+    with _LOCKS_LOCK:
+        lock = _LOCKS.setdefault(snapshot_id, threading.Lock())
+    with lock:
+        if dest.is_dir():
+            return dest
+        _build_whole(snapshot_id, blobs, root, dest)
+    with _LOCKS_LOCK:
+        _LOCKS.pop(snapshot_id, None)
+    return dest
+
+
+def _build_whole(snapshot_id: str, blobs: BlobStore, root: Path, dest: Path) -> None:
     root.mkdir(mode=0o700, exist_ok=True)
     building = root / f".building-{snapshot_id[:16]}-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(building, ignore_errors=True)       # left by a start that was killed
@@ -41,7 +59,6 @@ def tree(snapshot_id: str, blobs: BlobStore, root: Path) -> Path:
             # another start built the same tree meanwhile: theirs is as good as ours
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    return dest
 
 
 def _build(snapshot_id: str, blobs: BlobStore, pool: Path, dest: Path) -> None:

@@ -135,3 +135,17 @@ def test_where_no_overlay_can_be_mounted_auto_copies_and_overlay_says_why(projec
         assert "Traceback" not in cli("show", str(refused)).stdout
     finally:
         stop_store(env, tmp_path)
+
+
+def test_a_sweep_starting_at_once_shares_one_whole_tree(cli, project, env):
+    store = Path(env["RUNYARD_HOME"])
+    require(overlay.problem(store / "probe") is None, "an overlay mount in a user namespace")
+    _big_project(project)
+    (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 4\n")
+    ids = cli("launch", "--sweep", "i=1,2,3,4", "--", "sh", "-c",
+              "cat pkg/m0/f{i}.py > mine.txt").stdout.split()
+    for run_id in ids:
+        cli.wait_state(int(run_id), "succeeded")
+        assert (store / "runs" / run_id / "code" / "mine.txt").read_text().startswith("value = ")
+    assert {p.name for p in (store / "trees").iterdir()} == {"pool", cli.run(ids[0])["snapshot"]}, \
+        "one tree, no folder left from a build"
