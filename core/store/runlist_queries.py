@@ -9,7 +9,10 @@ import sqlite3
 # rest of a run (handle, options, env...) is read on demand.
 LIST_COLUMNS = ("id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params, "
                 "tags, parent, created_at, started_at, finished_at, metrics, group_id, "
-                "CASE WHEN state = 'running' THEN detail END, cause")
+                "CASE WHEN state = 'running' THEN detail END, cause, "
+                "CASE WHEN state = 'queued' THEN depends_on END, "
+                "CASE WHEN state = 'queued' THEN after_groups END, "
+                "CASE WHEN state = 'queued' THEN after_search END")
 
 
 def data_version(conn: sqlite3.Connection) -> int:

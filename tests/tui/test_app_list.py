@@ -226,3 +226,20 @@ async def test_the_header_says_a_runs_state_once_with_its_reason(demo):
         await until(pilot, lambda: f"run {run_id}" in widget_text(header), what="the header")
         text = widget_text(header)
         assert "cancelled 0:50 (received SIGTERM)" in text and text.count("cancelled") == 1
+
+
+async def test_a_queued_run_says_what_it_waits_for(demo):
+    # A queued --after run said only "queued": nothing told which run held it back.
+    import json
+    from tests.tui.fixture_store import _set, add_run
+    ledger = Ledger.open(demo.db)
+    run_id = add_run(ledger, ["x"], {}, state="queued", started=None, finished=None)
+    _set(ledger.conn, run_id, depends_on=json.dumps([4, 5]), after_groups=json.dumps([2]))
+    ledger.conn.commit()
+    ledger.close()
+    app = demo_app(demo)
+    async with app.run_test(size=(160, 30)) as pilot:
+        app.screen.query_one(RunTable).select_run(run_id)
+        header = app.screen.query_one("#detail-header")
+        await until(pilot, lambda: f"run {run_id}" in widget_text(header), what="the header")
+        assert "waits for runs 4, 5, every run of group 2" in widget_text(header)

@@ -45,19 +45,25 @@ class RunRow:
     cause: str | None = None               # why it ended, for machines ("pruned", "stop_rule")
     signature: tuple = field(default=())   # what the list shows changes iff this does
     _epochs: tuple | None = None           # (started, finished), parsed when first needed
+    # While queued: the runs, groups (a whole sweep) and search (its best trial) it waits for.
+    depends_on: tuple[int, ...] = ()
+    after_groups: tuple[int, ...] = ()
+    after_search: int | None = None
 
     @classmethod
     def from_sql(cls, row, seen: dict | None = None) -> "RunRow":
         """A row from core.store.runlist_queries (its LIST_COLUMNS, in that order)."""
         (run_id, name, state, reason, exit_code, target, gpu_ids, gpus, template, params,
          tags, parent, created_at, started_at, finished_at, metrics, group, detail,
-         cause) = row
+         cause, depends_on, after_groups, after_search) = row
         seen = {} if seen is None else seen
         return cls(run_id, name or "run", _STATES[state], reason, exit_code, target,
                    _list(gpu_ids), gpus or 0, template, _table(params, seen), _list(tags),
                    parent, created_at, started_at, finished_at, json.loads(metrics), group,
                    detail, cause, (state, reason, gpu_ids, started_at, finished_at, metrics,
-                                   tags, detail))
+                                   tags, detail, depends_on, after_groups, after_search),
+                   depends_on=_list(depends_on or "[]"),
+                   after_groups=_list(after_groups or "[]"), after_search=after_search)
 
     @classmethod
     def from_json(cls, data: dict) -> "RunRow":
@@ -70,7 +76,24 @@ class RunRow:
                    created_at=data["created_at"], started_at=data["started_at"],
                    finished_at=data["finished_at"], metrics=data["metrics"],
                    group=data.get("group"), detail=data.get("detail"),
-                   cause=data.get("cause"), signature=("from-reply",))
+                   cause=data.get("cause"), signature=("from-reply",),
+                   depends_on=tuple(data.get("depends_on") or ()),
+                   after_groups=tuple(data.get("after_groups") or ()),
+                   after_search=data.get("after_search"))
+
+    @property
+    def waits_for(self) -> str:
+        """What a queued run waits for, in words ("" when nothing)."""
+        parts = []
+        if self.depends_on:
+            many = len(self.depends_on) > 1
+            shown = ", ".join(map(str, self.depends_on[:5]))
+            more = f" and {len(self.depends_on) - 5} more" if len(self.depends_on) > 5 else ""
+            parts.append(f"run{'s' if many else ''} {shown}{more}")
+        parts += [f"every run of group {g}" for g in self.after_groups]
+        if self.after_search is not None:
+            parts.append(f"search {self.after_search}'s best trial")
+        return ", ".join(parts)
 
     @property
     def template(self) -> list[str]:

@@ -199,6 +199,8 @@ class MainScreen(RunActions, ViewActions, Screen):
                 text.append(f" ({plain(reason)})")
             if row.detail:                       # Slurm: "job 812 pending (Priority)"
                 text.append(f" · {plain(row.detail)}")
+            if row.state is RunState.QUEUED and row.waits_for:
+                text.append(f" · waits for {row.waits_for}")
             text.append(f" · {target_text(row)}")
             if row.parent is not None:
                 text.append(f" · from {row.parent}")
