@@ -134,7 +134,7 @@ class Engine:
         self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
         resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
         self.runner.resumer = resumer
-        self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
+        self.gate = QueueGate(self.ledger, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake, resumer)
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
@@ -281,7 +281,7 @@ class Engine:
                     for run_id in list(lane.asking_gpus[gpus]):
                         self.gate.leave(run_id)
                         self.runner.finish(run_id, _failed(problem))
-            for placement in place(lane.ordered(), busy, {name: capacity}):
+            for placement in place(lane.ordered(), busy, {name: capacity}, lane.hold_gpus):
                 self.gate.leave(placement.run_id)
                 run = run_queries.get_run(conn, placement.run_id)
                 if run.state is not RunState.QUEUED:

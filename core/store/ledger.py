@@ -38,6 +38,10 @@ class Ledger(SearchWrites):
         self.conn = conn
         self.path = path
         self.trouble = Trouble()
+        # Runs whose queue entry may have changed (they left the queue, came back, or their
+        # constraints changed) since the queue gate last looked; it empties this
+        # (core.engine.queue_gate). A new run is not listed: it has a higher id than any.
+        self.queue_moves: set[int] = set()
 
     @classmethod
     def open(cls, path) -> "Ledger":
@@ -193,6 +197,8 @@ class Ledger(SearchWrites):
         current = RunState(row[0])
         if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
             raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
+        if RunState.QUEUED in (current, state):
+            self.queue_moves.add(run_id)
         sets = {"state": state.value, "reason": _text(reason)}
         if state is RunState.RUNNING:
             sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
@@ -361,6 +367,7 @@ class Ledger(SearchWrites):
                         f"INSERT INTO runs ({', '.join(names)}) VALUES "
                         f"({', '.join('?' * len(names))})", [row[c] for c in names])
                     self._event(row["id"], "state", RunState(row["state"]), note, at=at)
+                    self.queue_moves.add(row["id"])
                 ids = [(row["id"],) for row in rows]
                 for column in ("parent", "retry_of", "retried_as"):      # not removed runs'
                     self.conn.executemany(
