@@ -391,6 +391,27 @@ class Ledger(SearchWrites):
             self.conn.execute("UPDATE runs SET cancel_requested_at = ? WHERE id = ?", (at, run_id))
             self._event(run_id, "cancel", None, "cancel requested", at=at)
 
+    def cancel_queued(self, ids: list[int], reason: str) -> list[int]:
+        """Cancel those of these runs (at most 500) that are still queued, in one
+        transaction: each gets what `request_cancel` then `transition` to cancelled write,
+        events included. Returns the ids cancelled."""
+        at = now_iso()
+        with self._tx():
+            queued = [row[0] for row in self.conn.execute(
+                f"SELECT id FROM runs WHERE state = 'queued' AND id IN "
+                f"({','.join('?' * len(ids))})", ids)]
+            self.conn.executemany(
+                "UPDATE runs SET cancel_requested_at = ?, state = 'cancelled', reason = ?, "
+                "finished_at = ?, exit_code = NULL WHERE id = ?",
+                [(at, _text(reason), at, run_id) for run_id in queued])
+            self.conn.executemany(
+                "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
+                [event for run_id in queued for event in (
+                    (run_id, at, "cancel", None, "cancel requested", None),
+                    (run_id, at, "state", RunState.CANCELLED.value, _text(reason), None))])
+            self.queue_moves.update(queued)
+        return queued
+
     def event(self, run_id: int, kind: str, message: str, data: dict | None = None) -> None:
         with self._tx():
             self._event(run_id, kind, None, message, data=data)
