@@ -47,6 +47,7 @@ RESTART_RULES = {
 
 RESUME_WAIT = (5.0, 60.0)   # seconds between tries to fetch a checkpoint from a target away
 # Retrying a write the store refused (busy, full): first after this many seconds, doubling.
+RECORD_STARTING_AFTER = 1.0  # seconds a start may take before its record is written anyway
 CANCEL_BATCH = 500          # queued runs cancelled per transaction (core.store.ledger)
 QUEUED_CANCEL_REASON = "cancelled (cancelled while queued)"     # what `finish` says too
 RECORD_RETRY_FIRST = 0.5
@@ -75,10 +76,18 @@ class Runner:
         """Record the run as running (before acting), then start it in the background."""
         run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
                                      message=f"started on {runtime.config.name}")
-        self.keep_record(run.id)
+        try:
+            self.paths.run_dir(run.id).mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:                 # the executor says so when it prepares it
+            log.warning("run %s: cannot make its folder: %s", run.id, exc)
         self._spawn_task(run.id, self._start(run, runtime))
 
     async def _start(self, run: Run, runtime: TargetRuntime) -> None:
+        # The run's record (keep_record) is written once its handle is known, one write
+        # fewer per run; a start still going after RECORD_STARTING_AFTER seconds (code sent
+        # to a remote box) gets its record meanwhile.
+        early = asyncio.get_running_loop().call_later(RECORD_STARTING_AFTER, self.keep_record,
+                                                      run.id)
         try:
             env = self.run_env(run, runtime)
             if resume := await self._resume_path(run, runtime):
@@ -96,6 +105,8 @@ class Runner:
             self.note_in_log(run.id, exc.message)
             await self.record_end(run.id, Exit(exit_code=None, reason=exc.message))
             return
+        finally:
+            early.cancel()
         await self.until_recorded(run.id, lambda: self.ledger.set_handle(run.id, handle))
         self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
