@@ -46,15 +46,25 @@ def hierarchy() -> Path | None:
 
 
 def _remove_folder(folder: Path, deep: bool = True) -> None:
-    for child in sorted(folder.glob("*/"), reverse=True) if deep else ():
-        if child.is_dir():
-            _remove_folder(child)
+    """Remove a cgroup folder (`deep`: with the cgroups below it); a busy one stays."""
+    failed = _rmdir(folder)              # most runs make no cgroup below theirs: done
+    if failed is not None and deep and failed.errno != errno.ENOENT:
+        for child in sorted(folder.glob("*/"), reverse=True):
+            if child.is_dir():
+                _remove_folder(child)
+        failed = _rmdir(folder)
+    if failed is not None:
+        log.debug("cgroup %s stays for now: %s", folder, failed.strerror)
+
+
+def _rmdir(folder: Path) -> OSError | None:
     try:
         folder.rmdir()
     except OSError as exc:
         if exc.errno not in (errno.ENOENT, errno.EBUSY, errno.ENOTEMPTY):
             raise
-        log.debug("cgroup %s stays for now: %s", folder, exc.strerror)
+        return exc
+    return None
 
 
 class RunGroups:

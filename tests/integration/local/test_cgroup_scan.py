@@ -58,3 +58,11 @@ def test_a_cgroup_that_never_held_the_run_falls_back_to_the_mark(run_group):
     wait_for(lambda: marked.pid in cgroup.marked(run_dir), what="the marked process")
     assert not cgroup.held_run(procs_file)
     assert marked.pid in cgroup.run_processes(None, run_dir, procs_file)
+
+
+def test_a_run_cgroup_is_removed_with_the_cgroups_made_below_it(run_group):
+    _run_dir, procs_file, _started = run_group
+    below = procs_file.parent / "made-by-the-run" / "deeper"
+    below.mkdir(parents=True)
+    cgroup.remove(procs_file)
+    assert not procs_file.parent.exists()
