@@ -69,6 +69,7 @@ class Runner:
         self.finished: dict[int, asyncio.Future] = {}
         # Runs whose end (or start) is known but not yet recorded: why (the store refuses).
         self.unrecorded: dict[int, str] = {}
+        self._last_env: tuple[str, dict[str, str]] | None = None     # see _base_env
 
     # ------------------------------------------------------------ starting
 
@@ -187,7 +188,11 @@ class Runner:
         blob = run_queries.base_env_blob(self.ledger.conn, run_id)
         if not blob:
             return dict(os.environ)
-        return json.loads(self.blobs.read(blob))
+        # Blobs never change and the runs of a launch share theirs: the last one read is
+        # kept (a sweep's runs read it once, not once each).
+        if self._last_env is None or self._last_env[0] != blob:
+            self._last_env = (blob, json.loads(self.blobs.read(blob)))
+        return dict(self._last_env[1])
 
     # ------------------------------------------------------------ supervising
 
