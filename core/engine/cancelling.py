@@ -16,6 +16,8 @@ from core.store import queue_queries
 log = logging.getLogger("runyard.engine")
 
 CANCEL_SLACK = 30.0         # seconds past the longest grace period before the reply gives up
+CANCEL_BATCH = 500          # queued runs cancelled per transaction (core.store.ledger)
+QUEUED_CANCEL_REASON = "cancelled (cancelled while queued)"     # what Runner.finish says
 
 
 async def cancel(runner: Runner, ids: list[int]) -> dict:
@@ -29,7 +31,7 @@ async def cancel(runner: Runner, ids: list[int]) -> dict:
     results = [{"id": run_id, "state": now, "changed": False}
                for run_id, now in state.items() if RunState(now).terminal]
     queued = [run_id for run_id, now in state.items() if now == RunState.QUEUED.value]
-    started = set(await runner.cancel_queued(queued))
+    started = set(await cancel_queued(runner, queued))
     results += [{"id": run_id, "state": RunState.CANCELLED.value, "changed": True}
                 for run_id in queued if run_id not in started]
     active = [run_id for run_id, now in state.items()
@@ -49,3 +51,21 @@ async def cancel(runner: Runner, ids: list[int]) -> dict:
         run = run_queries.get_run(conn, run_id)
         results.append({"id": run.id, "state": run.state.value, "changed": True})
     return {"runs": sorted(results, key=lambda r: r["id"])}
+
+
+async def cancel_queued(runner: Runner, ids: list[int]) -> list[int]:
+    """Cancel queued runs CANCEL_BATCH at a time, one transaction each, serving other
+    clients in between; as `Runner.cancel` does one by one (a queued run never started, so
+    it has no record in a folder to keep). Returns the ids of those that left the queue
+    meanwhile (they started): the caller cancels them as running runs."""
+    left: list[int] = []
+    for start in range(0, len(ids), CANCEL_BATCH):
+        chunk = ids[start:start + CANCEL_BATCH]
+        done = runner.ledger.cancel_queued(chunk, QUEUED_CANCEL_REASON)
+        left += sorted(set(chunk) - set(done))
+        ended = run_queries.runs_by_id(runner.ledger.conn, done)
+        for run_id in done:
+            runner.tell_ended(ended[run_id], for_good=True)
+        runner.on_change()
+        await asyncio.sleep(0)
+    return left

@@ -51,7 +51,7 @@ class QueueGate:
         self._timer: asyncio.TimerHandle | None = None
         self._entries: dict[int, _Entry] = {}
         self._above = 0                     # the highest queued id learned
-        self._recheck: set[int] = set()     # runs to read again (forget)
+        self._recheck: set[int] = set()     # runs to read again (leave, forget)
         self._on_run: dict[int, set[int]] = {}      # dependency -> runs waiting for it
         self._on_group: dict[int, set[int]] = {}    # group -> runs waiting for all of it
         self._later: set[int] = set()               # free but for their retry delay

@@ -48,8 +48,6 @@ RESTART_RULES = {
 RESUME_WAIT = (5.0, 60.0)   # seconds between tries to fetch a checkpoint from a target away
 # Retrying a write the store refused (busy, full): first after this many seconds, doubling.
 RECORD_STARTING_AFTER = 1.0  # seconds a start may take before its record is written anyway
-CANCEL_BATCH = 500          # queued runs cancelled per transaction (core.store.ledger)
-QUEUED_CANCEL_REASON = "cancelled (cancelled while queued)"     # what `finish` says too
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 30.0
 
@@ -260,11 +258,11 @@ class Runner:
         if outcome.leftovers:
             self._note_leftovers(run_id, outcome.leftovers)
         self.keep_record(run_id)
-        self._ended(run, for_good=retry is None)
+        self.tell_ended(run, for_good=retry is None)
         self.on_change()
         return run
 
-    def _ended(self, run: Run, for_good: bool) -> None:
+    def tell_ended(self, run: Run, for_good: bool) -> None:
         """What follows a recorded end: waiters told, and (no retry coming) the hooks."""
         self.metrics.forget(run.id)
         future = self.finished.pop(run.id, None)
@@ -272,23 +270,6 @@ class Runner:
             future.set_result(run)
         if for_good and self.on_ended is not None:
             self.on_ended(run)
-
-    async def cancel_queued(self, ids: list[int]) -> list[int]:
-        """Cancel queued runs CANCEL_BATCH at a time, one transaction each, serving other
-        clients in between; as `cancel` does one by one (a queued run never started, so
-        it has no record in a folder to keep). Returns the ids of those that left the queue
-        meanwhile (they started): the caller cancels them as running runs."""
-        left: list[int] = []
-        for start in range(0, len(ids), CANCEL_BATCH):
-            chunk = ids[start:start + CANCEL_BATCH]
-            done = self.ledger.cancel_queued(chunk, QUEUED_CANCEL_REASON)
-            left += sorted(set(chunk) - set(done))
-            ended = run_queries.runs_by_id(self.ledger.conn, done)
-            for run_id in done:
-                self._ended(ended[run_id], for_good=True)
-            self.on_change()
-            await asyncio.sleep(0)
-        return left
 
     def _note_leftovers(self, run_id: int, which: str) -> None:
         """Processes the run left running were ended after it: said in its log and history."""
