@@ -4,14 +4,14 @@ The gate keeps the queue in memory, indexed, so that a scheduling pass costs wha
 and not the length of the queue (10,000 queued runs, or a chain of sweeps waiting on each
 other, take the same time per pass as ten):
 
-- it learns new queued runs by id (a new run always gets a higher id), and checks the
-  queue it knows against the store's (count and sum of the queued ids, read from the state
-  index) each pass; a difference (a cancel, a run queued again) makes it read the queue
-  anew;
+- it learns new queued runs by id (a new run always gets a higher id), and every other
+  change exactly from the ledger (the one writer), which lists each run that left the
+  queue, came back to it, or had its constraints changed (`Ledger.queue_moves`): a pass
+  reads those runs again, and nothing else;
 - a run waiting for runs or groups is filed under each of them; a pass asks the store only
   about those, then releases or ends the runs filed there (core.engine.dependencies);
-- runs free to start sit in one lane per target, in queue order (priority, then id), and
-  the scheduler reads a lane only as far as it places runs.
+- runs free to start sit in one lane per target (core.engine.lanes), in queue order
+  (priority, then id), and the scheduler reads a lane only as far as it places runs.
 
 A run waiting out a retry delay (`not_before`) gets a timer that wakes the scheduler then;
 a run waiting for a search (`after_search`) stays out until the search ends and `forget`
@@ -24,9 +24,9 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from core.engine import dependencies
+from core.engine.lanes import Lane
 from core.store import queue_queries
 from core.executors.base import Exit
 from core.models import epoch_from_iso, now_iso
@@ -42,56 +42,16 @@ class _Entry:
     search: int | None = None                         # a search it waits for (see forget)
 
 
-class Lane:
-    """One target's runs that may start, in queue order; dropped runs are skipped."""
-
-    def __init__(self) -> None:
-        self.items: dict[int, Waiting] = {}
-        self.asking_gpus: dict[int, dict[int, Waiting]] = {}    # GPU count -> its runs
-        self._order: list[tuple[int, int]] = []       # (-priority, id)
-        self._sorted = True
-
-    def add(self, item: Waiting) -> None:
-        self.items[item.run_id] = item
-        if item.gpus:
-            self.asking_gpus.setdefault(item.gpus, {})[item.run_id] = item
-        self._order.append((-item.priority, item.run_id))
-        self._sorted = False
-
-    def discard(self, run_id: int) -> None:
-        item = self.items.pop(run_id, None)
-        if item is not None and item.gpus:
-            same = self.asking_gpus.get(item.gpus, {})
-            same.pop(run_id, None)
-            if not same:
-                self.asking_gpus.pop(item.gpus, None)
-
-    def ordered(self) -> Iterator[Waiting]:
-        """The runs in queue order; read only as far as the caller needs."""
-        order = self._order
-        if not self._sorted or len(order) > 2 * len(self.items) + 64:
-            order = self._order = sorted((-w.priority, w.run_id) for w in self.items.values())
-            self._sorted = True
-        dead = 0
-        while dead < len(order) and order[dead][1] not in self.items:
-            dead += 1
-        if dead:
-            del order[:dead]
-        for _key, run_id in order:
-            item = self.items.get(run_id)
-            if item is not None:
-                yield item
-
-
 class QueueGate:
-    def __init__(self, conn, runner, wake):
-        self.conn = conn
+    def __init__(self, ledger, runner, wake):
+        self.ledger = ledger
+        self.conn = ledger.conn
         self.runner = runner
         self.wake = wake
         self._timer: asyncio.TimerHandle | None = None
         self._entries: dict[int, _Entry] = {}
         self._above = 0                     # the highest queued id learned
-        self._id_sum = 0
+        self._recheck: set[int] = set()     # runs to read again (leave, forget)
         self._on_run: dict[int, set[int]] = {}      # dependency -> runs waiting for it
         self._on_group: dict[int, set[int]] = {}    # group -> runs waiting for all of it
         self._later: set[int] = set()               # free but for their retry delay
@@ -111,16 +71,19 @@ class QueueGate:
     def forget(self, ids: list[int]) -> None:
         """These runs' constraints changed while queued (a search they waited for ended):
         the next pass reads them again."""
-        for run_id in ids:
-            self.leave(run_id)
+        self._recheck.update(ids)
         self.wake()
 
     def leave(self, run_id: int) -> None:
-        """The run is no longer queued (started, or ended by the scheduler)."""
+        """The run is leaving the queue (it starts, or the scheduler ends it). The next pass
+        reads it again: if recording that failed (a busy store), it is still queued."""
+        self._drop(run_id)
+        self._recheck.add(run_id)
+
+    def _drop(self, run_id: int) -> None:
         entry = self._entries.pop(run_id, None)
         if entry is None:
             return
-        self._id_sum -= run_id
         for dep in entry.runs:
             self._unfile(self._on_run, dep, run_id)
         for group in entry.groups:
@@ -135,20 +98,23 @@ class QueueGate:
     def _sync(self) -> None:
         for row in queue_queries.queue_entries(self.conn, above=self._above):
             self._learn(row)
-        if queue_queries.queue_fingerprint(self.conn) == (len(self._entries), self._id_sum):
+        moved = self.ledger.queue_moves
+        if not moved and not self._recheck:
             return
-        queued = queue_queries.queued_ids(self.conn)       # something left or came back
-        for gone in [i for i in self._entries if i not in queued]:
-            self.leave(gone)
-        for row in queue_queries.queue_entries(self.conn, ids=sorted(queued - set(self._entries))):
+        ids = sorted(moved | self._recheck)
+        rows = queue_queries.queue_entries(self.conn, ids=ids)      # those queued now
+        for run_id in ids:
+            self._drop(run_id)             # what was learned of it may be out of date
+        for row in rows:
             self._learn(row)
+        moved.difference_update(ids)
+        self._recheck.difference_update(ids)
 
     def _learn(self, row) -> None:
         run_id, target, gpus, priority, depends, groups, not_before, avoid, search = row
         if run_id in self._entries:
             return
         self._above = max(self._above, run_id)
-        self._id_sum += run_id
         entry = _Entry(Waiting(run_id, target, gpus, priority,
                                tuple(json.loads(avoid)) if avoid != "[]" else ()), not_before,
                        set(json.loads(depends)) if depends != "[]" else set(),

@@ -47,6 +47,7 @@ RESTART_RULES = {
 
 RESUME_WAIT = (5.0, 60.0)   # seconds between tries to fetch a checkpoint from a target away
 # Retrying a write the store refused (busy, full): first after this many seconds, doubling.
+RECORD_STARTING_AFTER = 1.0  # seconds a start may take before its record is written anyway
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 30.0
 
@@ -66,6 +67,7 @@ class Runner:
         self.finished: dict[int, asyncio.Future] = {}
         # Runs whose end (or start) is known but not yet recorded: why (the store refuses).
         self.unrecorded: dict[int, str] = {}
+        self._last_env: tuple[str, dict[str, str]] | None = None     # see _base_env
 
     # ------------------------------------------------------------ starting
 
@@ -73,10 +75,18 @@ class Runner:
         """Record the run as running (before acting), then start it in the background."""
         run = self.ledger.transition(run.id, RunState.RUNNING, gpu_ids=list(gpu_ids),
                                      message=f"started on {runtime.config.name}")
-        self.keep_record(run.id)
+        try:
+            self.paths.run_dir(run.id).mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:                 # the executor says so when it prepares it
+            log.warning("run %s: cannot make its folder: %s", run.id, exc)
         self._spawn_task(run.id, self._start(run, runtime))
 
     async def _start(self, run: Run, runtime: TargetRuntime) -> None:
+        # The run's record (keep_record) is written once its handle is known, one write
+        # fewer per run; a start still going after RECORD_STARTING_AFTER seconds (code sent
+        # to a remote box) gets its record meanwhile.
+        early = asyncio.get_running_loop().call_later(RECORD_STARTING_AFTER, self.keep_record,
+                                                      run.id)
         try:
             env = self.run_env(run, runtime)
             if resume := await self._resume_path(run, runtime):
@@ -94,6 +104,8 @@ class Runner:
             self.note_in_log(run.id, exc.message)
             await self.record_end(run.id, Exit(exit_code=None, reason=exc.message))
             return
+        finally:
+            early.cancel()
         await self.until_recorded(run.id, lambda: self.ledger.set_handle(run.id, handle))
         self.keep_record(run.id)
         await self._supervise(run.id, runtime, handle)
@@ -174,7 +186,11 @@ class Runner:
         blob = run_queries.base_env_blob(self.ledger.conn, run_id)
         if not blob:
             return dict(os.environ)
-        return json.loads(self.blobs.read(blob))
+        # Blobs never change and the runs of a launch share theirs: the last one read is
+        # kept (a sweep's runs read it once, not once each).
+        if self._last_env is None or self._last_env[0] != blob:
+            self._last_env = (blob, json.loads(self.blobs.read(blob)))
+        return dict(self._last_env[1])
 
     # ------------------------------------------------------------ supervising
 
@@ -242,14 +258,18 @@ class Runner:
         if outcome.leftovers:
             self._note_leftovers(run_id, outcome.leftovers)
         self.keep_record(run_id)
-        self.metrics.forget(run_id)
-        future = self.finished.pop(run_id, None)
+        self.tell_ended(run, for_good=retry is None)
+        self.on_change()
+        return run
+
+    def tell_ended(self, run: Run, for_good: bool) -> None:
+        """What follows a recorded end: waiters told, and (no retry coming) the hooks."""
+        self.metrics.forget(run.id)
+        future = self.finished.pop(run.id, None)
         if future is not None and not future.done():
             future.set_result(run)
-        self.on_change()
-        if retry is None and self.on_ended is not None:
+        if for_good and self.on_ended is not None:
             self.on_ended(run)
-        return run
 
     def _note_leftovers(self, run_id: int, which: str) -> None:
         """Processes the run left running were ended after it: said in its log and history."""

@@ -17,7 +17,7 @@ Rules (also in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,12 @@ def fits(capacity: Capacity, gpus: int) -> str | None:
     return None
 
 
-def place(waiting: Iterable[Waiting], busy: list[Busy],
-          capacities: dict[str, Capacity]) -> list[Placement]:
+def place(waiting: Iterable[Waiting], busy: list[Busy], capacities: dict[str, Capacity],
+          hold_gpus: Callable[[str], None] | None = None) -> list[Placement]:
     """The runs to start now, in queue order, with their GPU ids. `waiting` already in
-    queue order is read only until every target is full."""
+    queue order is read only until every target is full; `hold_gpus(target)` is told when
+    a run asking for GPUs there must wait, so that the runs behind it asking for GPUs need
+    not be read (core.engine.lanes)."""
     running: dict[str, int] = {}
     load: dict[str, dict[int, int]] = {}
     for held in busy:
@@ -98,6 +100,8 @@ def place(waiting: Iterable[Waiting], busy: list[Busy],
                       key=lambda gpu: (gpu in item.avoid, per_gpu.get(gpu, 0), gpu))
         if len(free) < item.gpus:
             waiting_for_gpus.add(item.target)
+            if hold_gpus is not None:
+                hold_gpus(item.target)
             continue
         chosen = tuple(sorted(free[:item.gpus]))
         for gpu in chosen:

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import core
 from core import protocol, requests
-from core.engine import connection
+from core.engine import cancelling, connection
 from core.store import queries as run_queries
 from core.store import queue_queries
 from core.store.blobs import BlobStore
@@ -56,8 +56,6 @@ from core.engine.target_service import TargetService
 
 log = logging.getLogger("runyard.engine")
 
-# How long `cancel` waits past the grace period for a run to be confirmed ended.
-CANCEL_SLACK = 30.0
 # How soon the scheduler looks again at a target that could not be prepared.
 PREPARE_RETRY_WAKE = 16.0
 # How soon the scheduler looks again when the store refused to record a start.
@@ -134,7 +132,7 @@ class Engine:
         self.files = RunFiles(self.ledger, self.registry, self.paths, self.blobs)
         resumer = Resumer(self.ledger, self.registry, self.files, self.paths)
         self.runner.resumer = resumer
-        self.gate = QueueGate(self.ledger.conn, self.runner, self.wake)
+        self.gate = QueueGate(self.ledger, self.runner, self.wake)
         self.intake = Intake(self.ledger, self.registry, self.paths, self.blobs, self.hashes,
                              self.wake, resumer)
         self.notifier = Notifier(self.ledger, self.blobs, self.paths)
@@ -281,7 +279,7 @@ class Engine:
                     for run_id in list(lane.asking_gpus[gpus]):
                         self.gate.leave(run_id)
                         self.runner.finish(run_id, _failed(problem))
-            for placement in place(lane.ordered(), busy, {name: capacity}):
+            for placement in place(lane.ordered(), busy, {name: capacity}, lane.hold_gpus):
                 self.gate.leave(placement.run_id)
                 run = run_queries.get_run(conn, placement.run_id)
                 if run.state is not RunState.QUEUED:
@@ -369,31 +367,7 @@ class Engine:
         return await self.intake.op_launch(request)
 
     async def op_cancel(self, request: requests.CancelRequest, writer) -> dict:
-        """Cancel runs; a run that was retried is cancelled at its last attempt."""
-        conn = self.ledger.conn
-        ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
-        latest = queue_queries.latest_attempts(conn, set(ids))
-        runs = [run_queries.get_run(conn, latest.get(run_id, (run_id,))[0]) for run_id in ids]
-        results = []
-        breathe = connection.Breather()
-        for run in runs:
-            await breathe()                   # heartbeats and other clients, on long lists
-            if run.state.terminal:
-                results.append({"id": run.id, "state": run.state.value, "changed": False})
-                continue
-            await self.runner.cancel(run)
-        active = [run for run in runs if not run.state.terminal]
-        grace = max((float(run_queries.options(conn, run.id).get("cancel_grace", 10.0))
-                     for run in active), default=0.0)
-        waits = [self.runner.until_finished(run.id) for run in active]
-        try:
-            await asyncio.wait_for(asyncio.gather(*waits), timeout=grace + CANCEL_SLACK)
-        except asyncio.TimeoutError:
-            log.warning("cancel of %s not confirmed after %.0f s", [r.id for r in active], grace)
-        for run in active:
-            run = run_queries.get_run(conn, run.id)
-            results.append({"id": run.id, "state": run.state.value, "changed": True})
-        return {"runs": sorted(results, key=lambda r: r["id"])}
+        return await cancelling.cancel(self.runner, list(request.ids))
 
     async def op_remove(self, request: requests.RemoveRequest, writer) -> dict:
         return await self.removal.op_remove(request)
@@ -414,15 +388,14 @@ class Engine:
     async def op_wait(self, request: requests.WaitRequest, writer) -> dict:
         conn = self.ledger.conn
         ids = [run_queries.get_run(conn, run_id).id for run_id in request.ids]
-        pending = {asyncio.ensure_future(self.runner.until_finished(run_id)) for run_id in ids}
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        # as_completed watches each run once; asyncio.wait in a loop re-registered every
+        # pending run at each end (quadratic: seconds of engine time for 2,000 ids).
+        for finished in asyncio.as_completed([self.runner.until_finished(run_id)
+                                              for run_id in ids]):
+            run = await finished
             if request.stream:
-                for task in done:
-                    run = task.result()
-                    await connection.write_message(
-                        writer, {"event": "finished",
-                                 "run": run_queries.run_json(conn, run.id)})
+                await connection.write_message(
+                    writer, {"event": "finished", "run": run_queries.run_json(conn, run.id)})
         return {"runs": [run_queries.run_json(conn, run_id) for run_id in ids]}
 
 

@@ -10,6 +10,7 @@ hierarchy is found in /proc/self/mountinfo (also under /sys/fs/cgroup/unified on
 machines); it is used only when the engine can create a folder there (root, or a
 delegated subtree), else the fallback applies: a daemon keeps the environment it was
 started with unless it clears it, so `RUNYARD_RUN_DIR=<its run folder>` still names it.
+The fallback also covers a cgroup the wrapper could not join (it held no process).
 """
 
 from __future__ import annotations
@@ -45,15 +46,25 @@ def hierarchy() -> Path | None:
 
 
 def _remove_folder(folder: Path, deep: bool = True) -> None:
-    for child in sorted(folder.glob("*/"), reverse=True) if deep else ():
-        if child.is_dir():
-            _remove_folder(child)
+    """Remove a cgroup folder (`deep`: with the cgroups below it); a busy one stays."""
+    failed = _rmdir(folder)              # most runs make no cgroup below theirs: done
+    if failed is not None and deep and failed.errno != errno.ENOENT:
+        for child in sorted(folder.glob("*/"), reverse=True):
+            if child.is_dir():
+                _remove_folder(child)
+        failed = _rmdir(folder)
+    if failed is not None:
+        log.debug("cgroup %s stays for now: %s", folder, failed.strerror)
+
+
+def _rmdir(folder: Path) -> OSError | None:
     try:
         folder.rmdir()
     except OSError as exc:
         if exc.errno not in (errno.ENOENT, errno.EBUSY, errno.ENOTEMPTY):
             raise
-        log.debug("cgroup %s stays for now: %s", folder, exc.strerror)
+        return exc
+    return None
 
 
 class RunGroups:
@@ -106,6 +117,22 @@ def members(procs_file: Path | None) -> set[int]:
     return found - {os.getpid()}
 
 
+def held_run(procs_file: Path) -> bool:
+    """Whether the run's cgroup held a process: its CPU time (cpu.stat, there with or without
+    the cpu controller) is above zero once the wrapper joined it. Then everything the run
+    started is in it, and the scan of every process's environment (`marked`, about a
+    millisecond per run end) is not needed."""
+    try:
+        with open(procs_file.parent / "cpu.stat") as handle:
+            for line in handle:
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) > 0
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def marked(run_dir: Path) -> set[int]:
     """Processes of this user whose environment holds RUNYARD_RUN_DIR=<run_dir>."""
     needle = b"RUNYARD_RUN_DIR=" + os.fsencode(run_dir) + b"\0"
@@ -123,8 +150,11 @@ def marked(run_dir: Path) -> set[int]:
 
 
 def run_processes(root: int | None, run_dir: Path, procs_file: Path | None) -> set[int]:
-    """Every live process of the run: its cgroup, its tree from `root`, and the marked ones."""
-    found = members(procs_file) | marked(run_dir)
+    """Every live process of the run: its cgroup, its tree from `root`, and (when no cgroup
+    held the run) the marked ones."""
+    found = members(procs_file)
+    if procs_file is None or not held_run(procs_file):
+        found |= marked(run_dir)
     if root is not None:
         found |= procs.tree(root)
     return {pid for pid in found if procs.is_same(pid, None)} - {os.getpid()}

@@ -38,6 +38,10 @@ class Ledger(SearchWrites):
         self.conn = conn
         self.path = path
         self.trouble = Trouble()
+        # Runs whose queue entry may have changed (they left the queue, came back, or their
+        # constraints changed) since the queue gate last looked; it empties this
+        # (core.engine.queue_gate). A new run is not listed: it has a higher id than any.
+        self.queue_moves: set[int] = set()
 
     @classmethod
     def open(cls, path) -> "Ledger":
@@ -193,6 +197,8 @@ class Ledger(SearchWrites):
         current = RunState(row[0])
         if state not in ALLOWED_TRANSITIONS.get(current, frozenset()):
             raise StoreError(f"run {run_id}: cannot go from {current} to {state}")
+        if RunState.QUEUED in (current, state):
+            self.queue_moves.add(run_id)
         sets = {"state": state.value, "reason": _text(reason)}
         if state is RunState.RUNNING:
             sets.update(started_at=at, gpu_ids=_dumps(gpu_ids or []), exit_code=None,
@@ -361,6 +367,7 @@ class Ledger(SearchWrites):
                         f"INSERT INTO runs ({', '.join(names)}) VALUES "
                         f"({', '.join('?' * len(names))})", [row[c] for c in names])
                     self._event(row["id"], "state", RunState(row["state"]), note, at=at)
+                    self.queue_moves.add(row["id"])
                 ids = [(row["id"],) for row in rows]
                 for column in ("parent", "retry_of", "retried_as"):      # not removed runs'
                     self.conn.executemany(
@@ -383,6 +390,27 @@ class Ledger(SearchWrites):
         with self._tx():
             self.conn.execute("UPDATE runs SET cancel_requested_at = ? WHERE id = ?", (at, run_id))
             self._event(run_id, "cancel", None, "cancel requested", at=at)
+
+    def cancel_queued(self, ids: list[int], reason: str) -> list[int]:
+        """Cancel those of these runs (at most 500) that are still queued, in one
+        transaction: each gets what `request_cancel` then `transition` to cancelled write,
+        events included. Returns the ids cancelled."""
+        at = now_iso()
+        with self._tx():
+            queued = [row[0] for row in self.conn.execute(
+                f"SELECT id FROM runs WHERE state = 'queued' AND id IN "
+                f"({','.join('?' * len(ids))})", ids)]
+            self.conn.executemany(
+                "UPDATE runs SET cancel_requested_at = ?, state = 'cancelled', reason = ?, "
+                "finished_at = ?, exit_code = NULL WHERE id = ?",
+                [(at, _text(reason), at, run_id) for run_id in queued])
+            self.conn.executemany(
+                "INSERT INTO events (run_id, at, kind, state, message, data) VALUES (?,?,?,?,?,?)",
+                [event for run_id in queued for event in (
+                    (run_id, at, "cancel", None, "cancel requested", None),
+                    (run_id, at, "state", RunState.CANCELLED.value, _text(reason), None))])
+            self.queue_moves.update(queued)
+        return queued
 
     def event(self, run_id: int, kind: str, message: str, data: dict | None = None) -> None:
         with self._tx():

@@ -168,6 +168,19 @@ def list_runs(conn: sqlite3.Connection, states=(), all_runs: bool = False,
     return [row_to_run(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
 
 
+def runs_by_id(conn: sqlite3.Connection, ids: list[int]) -> dict:
+    """These runs as `core.models.Run`, by id, in one query per 500 ids; ids of no run
+    are left out."""
+    found = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in conn.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                chunk):
+            run = row_to_run(row)
+            found[run.id] = run
+    return found
+
+
 def get_run(conn: sqlite3.Connection, run_id: int):
     """The run as a `core.models.Run`."""
     row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

@@ -17,18 +17,6 @@ _QUEUE_ENTRY = ("SELECT id, target, gpus, priority, depends_on, after_groups, no
                 "avoid_gpus, after_search FROM runs WHERE state = 'queued'")
 
 
-def queue_fingerprint(conn: sqlite3.Connection) -> tuple[int, int]:
-    """(count, sum of ids) of the queued runs: read from the state index alone, so a pass
-    can tell cheaply whether the queue it knows is still the queue."""
-    count, total = conn.execute(
-        "SELECT count(*), coalesce(sum(id), 0) FROM runs WHERE state = 'queued'").fetchone()
-    return count, total
-
-
-def queued_ids(conn: sqlite3.Connection) -> set[int]:
-    return {row[0] for row in conn.execute("SELECT id FROM runs WHERE state = 'queued'")}
-
-
 def queue_entries(conn: sqlite3.Connection, ids: list[int] | None = None,
                   above: int | None = None) -> list[tuple]:
     """(id, target, gpus, priority, depends_on JSON, after_groups JSON, not_before,

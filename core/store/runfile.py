@@ -1,7 +1,7 @@
 """A run's own record in its folder (`runs/<id>/run.json`), so the database can be rebuilt.
 
-The engine writes it when a run starts, when its handle is known and when it ends: the
-run's row as the database holds it (spec, options, state, exit code, times, handle). If
+The engine writes it when a run's handle is known (or, for a start that takes over a
+second, while it starts) and when it ends: the run's row as the database holds it (spec, options, state, exit code, times, handle). If
 the database is lost, `tui engine repair` (core.engine.repair) rebuilds the run from this
 file, its exit_status, its log and its metrics file. Written atomically (a temporary file
 and a rename); a record that cannot be written (a full disk) is only a warning: the
@@ -19,10 +19,14 @@ NAME = "run.json"
 
 def write(run_dir: Path, row: dict) -> None:
     """Replace the run's record with `row` (OSError when it cannot be written)."""
-    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = run_dir / (NAME + ".tmp")
     data = json.dumps({"v": 1, "run": row}, separators=(",", ":"), allow_nan=False)
-    with open(tmp, "w") as handle:
+    try:
+        handle = open(tmp, "w")
+    except FileNotFoundError:               # the folder is made once, not checked per write
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = open(tmp, "w")
+    with handle:
         handle.write(data)
     os.replace(tmp, run_dir / NAME)
 

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 
 class SearchWrites:
-    """Search and trial writes; Ledger provides `conn`, `_tx` and `_event`."""
+    """Search and trial writes; Ledger provides `conn`, `_tx`, `_event` and `queue_moves`."""
 
     if TYPE_CHECKING:
         conn: sqlite3.Connection
+        queue_moves: set[int]
         _tx: Callable[[], Any]
         _event: Callable[..., None]
 
@@ -130,3 +131,4 @@ class SearchWrites:
                 "spec_key = ?, after_search = NULL WHERE id = ? AND state = 'queued'",
                 (dumps(command), dumps(params), dumps(env), dumps(depends), spec_key, run_id))
             self._event(run_id, "search", None, message)
+            self.queue_moves.add(run_id)

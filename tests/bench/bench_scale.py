@@ -111,6 +111,43 @@ def bench_queue_10k(quick: bool) -> list[Result]:
         ]
 
 
+def bench_cancel_10k(quick: bool) -> list[Result]:
+    queued = 2000 if quick else 10_000
+    with Workspace("cancel") as ws:
+        project = make_project(ws.root / "p", env=ws.env)
+        blocker = _queue(ws, project, slots=1)
+        ws.tui("launch", "--sweep", f"i=range(0,{queued})", "--", "true", "{i}", cwd=project)
+        first = int(blocker) + 1              # a sweep's runs get consecutive ids
+        ids = [str(i) for i in range(first, first + queued)]
+        took = timed([str(BIN / "tui"), "cancel", *ids], cwd=project, env=ws.env)
+        left = _count(ws, project, "queued")
+        ws.tui("cancel", blocker, cwd=project)
+        return [Result(f"tui cancel of {queued} queued runs", took * 1000, "ms", "",
+                       note=f"{left} left queued")]
+
+
+def bench_wait_many(quick: bool) -> list[Result]:
+    runs, slots = (500 if quick else 2000), 4
+    with Workspace("wait") as ws:
+        project = make_project(ws.root / "p", env=ws.env)
+        blocker = _queue(ws, project, slots=1)
+        ws.tui("launch", "--sweep", f"i=range(0,{runs})", "--", "true", "{i}", cwd=project)
+        first = int(blocker) + 1              # a sweep's runs get consecutive ids
+        waiter = subprocess.Popen([str(BIN / "tui"), "wait", "--quiet",
+                                   *(str(i) for i in range(first, first + runs))],
+                                  cwd=project, env=ws.env, stdout=subprocess.DEVNULL)
+        (project / "runyard.toml").write_text(f"[targets.local]\nmax_parallel = {slots}\n")
+        pid = _engine_pid(ws)
+        cpu, start = _cpu_seconds(pid), time.perf_counter()
+        ws.tui("cancel", blocker, cwd=project)
+        ws.tui("launch", "--", "true", cwd=project)         # the engine reads the new config
+        waiter.wait(timeout=600)
+        took = time.perf_counter() - start
+        busy = _cpu_seconds(pid) - cpu
+        return [Result(f"{runs} runs of `true` drained while `tui wait` watches them all",
+                       took * 1000, "ms", "", note=f"engine CPU {busy:.1f} s")]
+
+
 def bench_chain(quick: bool) -> list[Result]:
     steps, runs, slots = (10, 200, 4) if quick else (10, 1000, 4)
     with Workspace("chain") as ws:
@@ -271,4 +308,4 @@ def _disk_bytes(folder: Path) -> int:
     return int(out.split()[0]) * 1024
 
 
-BENCHMARKS = [bench_queue_10k, bench_chain, bench_request_20k, bench_big_project]
+BENCHMARKS = [bench_queue_10k, bench_cancel_10k, bench_wait_many, bench_chain, bench_request_20k, bench_big_project]

@@ -73,3 +73,29 @@ def test_the_wrapper_records_its_status_while_the_group_keeps_getting_sigterm(tm
         # The status is the first line (blank lines after it fill the block taken at start).
         status = (run_dir / "exit_status").read_text()
         assert status.rstrip("\n") == "143\treceived SIGTERM", attempt
+
+
+def test_cancel_many_queued_runs_at_once_each_recorded_once(cli, project):
+    (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 1\n")
+    blocker = cli.launch("sleep", "300")
+    cli("launch", "--sweep", "i=range(0,1200)", "--", "true", "{i}")
+    queued = [run["id"] for run in cli.json("status", "--json")["runs"]
+              if run["state"] == "queued"]
+    assert len(queued) == 1200
+    # Every queued run (one named twice), the running one, and an ended one.
+    ended = queued[0]
+    cli("cancel", str(ended))
+    ids = [str(i) for i in [*queued, queued[5], blocker]]
+    out = cli.json("cancel", "--json", *ids, timeout=60)
+    assert [r["id"] for r in out["runs"]] == sorted({blocker, *queued}), "each once"
+    assert out["runs"][1] == {"id": ended, "state": "cancelled", "changed": False}
+    assert {r["state"] for r in out["runs"]} == {"cancelled"}
+    runs = {run["id"]: run for run in cli.json("status", "--json", "--all")["runs"]}
+    for run_id in queued[1:]:
+        run = runs[run_id]
+        assert (run["state"], run["reason"], run["started_at"]) == \
+            ("cancelled", "cancelled (cancelled while queued)", None)
+    history = [(e["kind"], e["message"]) for e in cli.json("show", "--json", str(queued[5]))
+               ["events"]]
+    assert history.count(("cancel", "cancel requested")) == 1
+    assert history[-1] == ("state", "cancelled (cancelled while queued)")

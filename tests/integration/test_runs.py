@@ -136,3 +136,14 @@ def test_the_database_is_readable_by_plain_sqlite(cli, env):
     kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
     assert kinds == ["state", "state", "state"]
     assert json.loads(conn.execute("SELECT command FROM runs").fetchone()[0]) == ["true"]
+
+
+def test_each_run_gets_its_own_launching_shells_environment(cli):
+    script = 'echo "$SHELL_SAYS $RUNYARD_RUN_ID"'
+    first = cli("launch", "--sweep", "i=range(0,2)", "--", "sh", "-c", script, "{i}",
+                env={"SHELL_SAYS": "one"}).stdout.split()
+    second = cli.launch("sh", "-c", script, env={"SHELL_SAYS": "two"})
+    ids = [int(i) for i in first] + [second]
+    assert cli("wait", *map(str, ids)).returncode == 0
+    said = [cli("logs", str(run_id)).stdout for run_id in ids]
+    assert said == [f"one {ids[0]}\n", f"one {ids[1]}\n", f"two {second}\n"]
