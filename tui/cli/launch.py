@@ -32,7 +32,7 @@ def _after(values: list[str]) -> list:
     return out
 
 
-# The workflow options and their values when the parser did not build them (tui.cli.main).
+# The workflow options and their values when the parser did not build them (tui.cli.parser).
 _WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
                       "outputs": [], "force": False, "dry_run": False, "file": None, "watch": [],
