@@ -20,14 +20,16 @@ import select
 import socket
 import sys
 import time
-from pathlib import Path
 
 from core import protocol
 from core.errors import EngineError, RunyardError, StoreError
-from core.paths import StorePaths, open_private
+from core.storehome import store_socket
 
-TYPE_CHECKING = False       # only a type here; `tui status` imports this module without it
+TYPE_CHECKING = False       # only types here; `tui status` imports this module without them
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from core.paths import StorePaths
     from core.requests import Request
 
 START_TIMEOUT = 30.0
@@ -66,8 +68,22 @@ def engine_alive(paths: StorePaths) -> bool:
 
 
 class EngineClient:
-    def __init__(self, paths: StorePaths):
-        self.paths = paths
+    """Requests to the engine of one store: its StorePaths, or its folder as a string.
+
+    Given the folder (core.storehome.home_folder), a request to a running engine never
+    imports pathlib (~5 ms of a `tui launch`, tests/bench/bench_imports.py): the store's
+    StorePaths is made only to start the engine, or for an error's hint.
+    """
+
+    def __init__(self, store: StorePaths | str):
+        self._store = store
+
+    @property
+    def paths(self) -> StorePaths:
+        if isinstance(self._store, str):
+            from core.paths import StorePaths   # lazy: see the class's docstring
+            self._store = StorePaths(self._store)
+        return self._store
 
     # ------------------------------------------------------------ requests
 
@@ -180,7 +196,7 @@ class EngineClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(ENGINE_TIMEOUT)          # a stopped engine with a full backlog
         try:
-            sock.connect(str(self.paths.socket))
+            sock.connect(self._socket_path())
         except socket.timeout:
             sock.close()
             raise self._silent() from None
@@ -189,11 +205,16 @@ class EngineClient:
             raise
         return sock
 
+    def _socket_path(self) -> str:
+        short = store_socket(self._store) if isinstance(self._store, str) else None
+        return short or str(self.paths.socket)
+
     # ------------------------------------------------------------ starting the engine
 
     def start(self) -> None:
         """Start the engine detached from this terminal, unless one is up; wait until it
         answers. An engine that cannot start says why at once (its error is raised here)."""
+        from core.paths import open_private     # lazy: see the class's docstring
         self.paths.ensure()
         try:
             lock = open_private(self.paths.spawn_lock)
@@ -249,7 +270,9 @@ class EngineClient:
     def _spawn(self) -> int:
         """Start the engine; the read end of the pipe it reports on."""
         import subprocess    # lazy: ~1.6 ms that `tui status` skips unless an engine starts
-        source_root = str(Path(__file__).resolve().parent.parent)
+
+        from core.paths import open_private     # lazy: see the class's docstring
+        source_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
         env["RUNYARD_HOME"] = str(self.paths.home)

@@ -9,6 +9,7 @@ import sys
 
 import core
 from core.errors import ExitCode, RunyardError
+from core.storehome import home_folder
 from tui.cli.plain_launch import parse_plain_launch
 
 TYPE_CHECKING = False           # typing costs ~7 ms to import: only checkers read these names
@@ -74,19 +75,21 @@ def _report(error: RunyardError) -> int:
 
 def dispatch(args, parser: Parser | None, open_app: OpenApp | None = None) -> int:
     # lazy: each command imports only its own module (`tui status --json` would pay ~11 ms
-    # for the others' requests) and core.paths waits until after parsing, so `tui --help`
-    # skips ~3 ms (tests/bench/bench_imports.py)
-    from core.paths import StorePaths
-    paths = StorePaths.from_env({"RUNYARD_HOME": args.home} if args.home else None)
+    # for the others' requests); `tui launch` gets the store as a string and `tui --help`
+    # stops before this, so both skip core.paths and pathlib (~5 ms, tests/bench/
+    # bench_imports.py)
+    home = home_folder({"RUNYARD_HOME": args.home} if args.home else None)
+    if args.command in ("launch", "clone"):
+        from tui.cli import launch as cli_launch  # lazy
+        return cli_launch.run(args, home)
+    from core.paths import StorePaths   # lazy: as above (pathlib)
+    paths = StorePaths(home)
     if args.command is None:
         if open_app is None:
-            if parser is not None:          # (a plain launch always has its command)
+            if parser is not None:          # (None only for a plain launch, gone above)
                 parser.print_usage(sys.stderr)
             return ExitCode.USAGE
         return open_app(paths, args)
-    if args.command in ("launch", "clone"):
-        from tui.cli import launch as cli_launch  # lazy
-        return cli_launch.run(args, paths)
     if args.command in ("targets", "engine"):
         from tui.cli import engine as cli_engine  # lazy
         return cli_engine.run(args, paths)
