@@ -3,6 +3,10 @@
 No asyncio here: a CLI call is one short request, and importing asyncio costs more than
 the request itself.
 
+Sockets are `_socket`'s, the C module the `socket` package wraps: that wrapper builds its
+enums and imports `selectors` on import, ~2 ms of every CLI call (tests/bench/
+bench_imports.py), for nothing a one-line request uses; `LineReader` reads the replies.
+
 No request waits forever: the engine sends a heartbeat line (`{"event": "alive"}`) every
 second while it works on a request, so a client that hears nothing for ENGINE_TIMEOUT
 seconds (`RUNYARD_ENGINE_TIMEOUT`, default 10) knows the engine is stopped (SIGSTOP) or
@@ -17,9 +21,10 @@ import fcntl
 import json
 import os
 import select
-import socket
 import sys
 import time
+
+from _socket import AF_UNIX, SOCK_STREAM, socket
 
 from core import protocol
 from core.errors import EngineError, RunyardError, StoreError
@@ -115,8 +120,9 @@ class EngineClient:
         """Yield every line the engine sends for this request (events, then the reply);
         heartbeats are not passed on.
 
-        With `timeout`, a reply slower than that raises `socket.timeout`. An engine that
-        sends nothing, not even a heartbeat, for ENGINE_TIMEOUT seconds raises EngineError.
+        With `timeout`, a reply slower than that raises TimeoutError (`socket.timeout`). An
+        engine that sends nothing, not even a heartbeat, for ENGINE_TIMEOUT seconds raises
+        EngineError.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         sock = self._connect(start)
@@ -124,11 +130,11 @@ class EngineClient:
             sock.settimeout(ENGINE_TIMEOUT)
             try:
                 sock.sendall(protocol.encode(request.message()))
-            except socket.timeout:
+            except TimeoutError:
                 raise self._silent() from None
             except (BrokenPipeError, ConnectionResetError):
                 raise self._gone() from None
-            reader = sock.makefile("rb")
+            reader = LineReader(sock)
             while True:
                 try:
                     line = self._read_line(sock, reader, deadline)
@@ -151,13 +157,13 @@ class EngineClient:
         finally:
             sock.close()
 
-    def _read_line(self, sock: socket.socket, reader, deadline: float | None) -> bytes:
-        """One line; socket.timeout past `deadline`, EngineError after ENGINE_TIMEOUT of silence."""
+    def _read_line(self, sock: socket, reader: LineReader, deadline: float | None) -> bytes:
+        """One line; TimeoutError past `deadline`, EngineError after ENGINE_TIMEOUT of silence."""
         silence = ENGINE_TIMEOUT
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             if left < silence:
                 sock.settimeout(left)
                 try:
@@ -166,7 +172,7 @@ class EngineClient:
                     sock.settimeout(silence)
         try:
             return reader.readline(protocol.MAX_LINE)
-        except socket.timeout:
+        except TimeoutError:
             raise self._silent() from None
 
     def _gone(self) -> EngineGone:
@@ -182,7 +188,7 @@ class EngineClient:
         return EngineSilent(f"{who} has not answered for {ENGINE_TIMEOUT:.0f} s: it is stopped "
                            "(SIGSTOP, Ctrl-Z) or hung", hint=check)
 
-    def _connect(self, start: bool) -> socket.socket:
+    def _connect(self, start: bool) -> socket:
         try:
             return self._open_socket()
         except _RETRYABLE:
@@ -192,12 +198,12 @@ class EngineClient:
         self.start()
         return self._open_socket()
 
-    def _open_socket(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _open_socket(self) -> socket:
+        sock = socket(AF_UNIX, SOCK_STREAM)
         sock.settimeout(ENGINE_TIMEOUT)          # a stopped engine with a full backlog
         try:
             sock.connect(self._socket_path())
-        except socket.timeout:
+        except TimeoutError:
             sock.close()
             raise self._silent() from None
         except OSError:
@@ -294,6 +300,36 @@ class EngineClient:
         finally:
             os.close(told)
         return ready
+
+
+class LineReader:
+    """The lines a socket receives, as io.BufferedReader.readline reads them: each ends with
+    a newline, or is cut at `limit` bytes, or is what came before the peer closed (b"":
+    closed, nothing left)."""
+
+    def __init__(self, sock: socket):
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def readline(self, limit: int) -> bytes:
+        searched = 0
+        while True:
+            end = self._buffer.find(b"\n", searched, limit)
+            if end >= 0:
+                size = end + 1
+                break
+            if len(self._buffer) >= limit:
+                size = limit
+                break
+            searched = len(self._buffer)
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                size = len(self._buffer)
+                break
+            self._buffer += chunk
+        line = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return line
 
 
 def engine_pid(paths: StorePaths) -> int | None:

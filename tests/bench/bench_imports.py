@@ -37,6 +37,7 @@ CASES = [
     ("tui status --json", ["status", "--json"], ["shlex"]),
     ("tui launch", ["launch", "--force", "--", "true"], ["argparse", "tui.cli.parser"]),
     ("tui launch", ["launch", "--force", "--", "true"], ["pathlib", "core.paths"]),
+    ("tui launch", ["launch", "--force", "--", "true"], ["socket"]),
     ("tui launch", ["launch", "--force", "--", "true"], ["difflib"]),
     ("tui launch", ["launch", "--force", "--", "true"], ["tui.plan_text"]),
     ("tui launch", ["launch", "--force", "--", "true"], ["sqlite3", "core.store.queries"]),
