@@ -76,7 +76,7 @@ class EngineClient:
     """Requests to the engine of one store: its StorePaths, or its folder as a string.
 
     Given the folder (core.storehome.home_folder), a request to a running engine never
-    imports pathlib (~5 ms of a `tui launch`, tests/bench/bench_imports.py): the store's
+    imports pathlib (~4 ms of a `tui launch`, tests/bench/bench_imports.py): the store's
     StorePaths is made only to start the engine, or for an error's hint.
     """
 

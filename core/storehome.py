@@ -1,7 +1,7 @@
 """The store's folder and its engine socket as plain strings: enough to reach a running engine.
 
 core.paths builds on these; a `tui launch` to a running engine needs nothing more, and so
-skips pathlib (~5 ms of its start-up, tests/bench/bench_imports.py).
+skips pathlib (~4 ms of its start-up, tests/bench/bench_imports.py).
 """
 
 from __future__ import annotations

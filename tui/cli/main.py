@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
     parser: Parser | None = None
     args: argparse.Namespace | SimpleNamespace | None = parse_plain_launch(argv)
     if args is None:
-        # lazy: argparse and building the parser cost a plain `tui launch` ~8 ms, which
-        # tui.cli.plain_launch parses alone (tests/bench/bench_imports.py)
+        # lazy: a plain `tui launch` skips argparse (~2 ms to import, tests/bench/
+        # bench_imports.py) and building the parser (its help formatters import shutil):
+        # ~7 ms of CPU in all; tui.cli.plain_launch reads it
         from tui.cli.parser import COMMANDS, build_parser, split_command
         chosen = next((a for a in argv if not a.startswith("-")), None)
         parser = build_parser(chosen if chosen in COMMANDS else None, argv)
@@ -76,7 +77,7 @@ def _report(error: RunyardError) -> int:
 def dispatch(args, parser: Parser | None, open_app: OpenApp | None = None) -> int:
     # lazy: each command imports only its own module (`tui status --json` would pay ~11 ms
     # for the others' requests); `tui launch` gets the store as a string and `tui --help`
-    # stops before this, so both skip core.paths and pathlib (~5 ms, tests/bench/
+    # stops before this, so both skip core.paths and pathlib (~4 ms, tests/bench/
     # bench_imports.py)
     home = home_folder({"RUNYARD_HOME": args.home} if args.home else None)
     if args.command in ("launch", "clone"):

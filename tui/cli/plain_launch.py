@@ -1,7 +1,7 @@
 """A plain `tui launch [--name N ...] -- COMMAND` read without argparse: the launch hot path.
 
-Importing argparse and building its parser cost a launch about 8 ms (tests/bench/
-bench_imports.py), more than the engine takes to record the run. This reads only the
+Importing argparse (~2 ms, tests/bench/bench_imports.py) and building its parser cost a
+launch about 7 ms of CPU in all, more than the engine takes to record the run. This reads only the
 simplest, commonest form, exactly as tui.cli.parser would; any other command line (help,
 a workflow option, an abbreviated or unknown flag, a missing or odd value, no `--`) is
 declined and goes to argparse, so every error and every other form stays argparse's own.
