@@ -3,6 +3,10 @@
 No asyncio here: a CLI call is one short request, and importing asyncio costs more than
 the request itself.
 
+Sockets are `_socket`'s, the C module the `socket` package wraps: that wrapper builds its
+enums and imports `selectors` on import, ~2 ms of every CLI call (tests/bench/
+bench_imports.py), for nothing a one-line request uses; `LineReader` reads the replies.
+
 No request waits forever: the engine sends a heartbeat line (`{"event": "alive"}`) every
 second while it works on a request, so a client that hears nothing for ENGINE_TIMEOUT
 seconds (`RUNYARD_ENGINE_TIMEOUT`, default 10) knows the engine is stopped (SIGSTOP) or
@@ -17,17 +21,20 @@ import fcntl
 import json
 import os
 import select
-import socket
 import sys
 import time
-from pathlib import Path
+
+from _socket import AF_UNIX, SOCK_STREAM, socket
 
 from core import protocol
 from core.errors import EngineError, RunyardError, StoreError
-from core.paths import StorePaths, open_private
+from core.storehome import store_socket
 
-TYPE_CHECKING = False       # only a type here; `tui status` imports this module without it
+TYPE_CHECKING = False       # only types here; `tui status` imports this module without them
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from core.paths import StorePaths
     from core.requests import Request
 
 START_TIMEOUT = 30.0
@@ -66,8 +73,22 @@ def engine_alive(paths: StorePaths) -> bool:
 
 
 class EngineClient:
-    def __init__(self, paths: StorePaths):
-        self.paths = paths
+    """Requests to the engine of one store: its StorePaths, or its folder as a string.
+
+    Given the folder (core.storehome.home_folder), a request to a running engine never
+    imports pathlib (~4 ms of a `tui launch`, tests/bench/bench_imports.py): the store's
+    StorePaths is made only to start the engine, or for an error's hint.
+    """
+
+    def __init__(self, store: StorePaths | str):
+        self._store = store
+
+    @property
+    def paths(self) -> StorePaths:
+        if isinstance(self._store, str):
+            from core.paths import StorePaths   # lazy: see the class's docstring
+            self._store = StorePaths(self._store)
+        return self._store
 
     # ------------------------------------------------------------ requests
 
@@ -99,8 +120,9 @@ class EngineClient:
         """Yield every line the engine sends for this request (events, then the reply);
         heartbeats are not passed on.
 
-        With `timeout`, a reply slower than that raises `socket.timeout`. An engine that
-        sends nothing, not even a heartbeat, for ENGINE_TIMEOUT seconds raises EngineError.
+        With `timeout`, a reply slower than that raises TimeoutError (`socket.timeout`). An
+        engine that sends nothing, not even a heartbeat, for ENGINE_TIMEOUT seconds raises
+        EngineError.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         sock = self._connect(start)
@@ -108,11 +130,11 @@ class EngineClient:
             sock.settimeout(ENGINE_TIMEOUT)
             try:
                 sock.sendall(protocol.encode(request.message()))
-            except socket.timeout:
+            except TimeoutError:
                 raise self._silent() from None
             except (BrokenPipeError, ConnectionResetError):
                 raise self._gone() from None
-            reader = sock.makefile("rb")
+            reader = LineReader(sock)
             while True:
                 try:
                     line = self._read_line(sock, reader, deadline)
@@ -135,13 +157,13 @@ class EngineClient:
         finally:
             sock.close()
 
-    def _read_line(self, sock: socket.socket, reader, deadline: float | None) -> bytes:
-        """One line; socket.timeout past `deadline`, EngineError after ENGINE_TIMEOUT of silence."""
+    def _read_line(self, sock: socket, reader: LineReader, deadline: float | None) -> bytes:
+        """One line; TimeoutError past `deadline`, EngineError after ENGINE_TIMEOUT of silence."""
         silence = ENGINE_TIMEOUT
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             if left < silence:
                 sock.settimeout(left)
                 try:
@@ -150,7 +172,7 @@ class EngineClient:
                     sock.settimeout(silence)
         try:
             return reader.readline(protocol.MAX_LINE)
-        except socket.timeout:
+        except TimeoutError:
             raise self._silent() from None
 
     def _gone(self) -> EngineGone:
@@ -166,7 +188,7 @@ class EngineClient:
         return EngineSilent(f"{who} has not answered for {ENGINE_TIMEOUT:.0f} s: it is stopped "
                            "(SIGSTOP, Ctrl-Z) or hung", hint=check)
 
-    def _connect(self, start: bool) -> socket.socket:
+    def _connect(self, start: bool) -> socket:
         try:
             return self._open_socket()
         except _RETRYABLE:
@@ -176,12 +198,12 @@ class EngineClient:
         self.start()
         return self._open_socket()
 
-    def _open_socket(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _open_socket(self) -> socket:
+        sock = socket(AF_UNIX, SOCK_STREAM)
         sock.settimeout(ENGINE_TIMEOUT)          # a stopped engine with a full backlog
         try:
-            sock.connect(str(self.paths.socket))
-        except socket.timeout:
+            sock.connect(self._socket_path())
+        except TimeoutError:
             sock.close()
             raise self._silent() from None
         except OSError:
@@ -189,11 +211,16 @@ class EngineClient:
             raise
         return sock
 
+    def _socket_path(self) -> str:
+        short = store_socket(self._store) if isinstance(self._store, str) else None
+        return short or str(self.paths.socket)
+
     # ------------------------------------------------------------ starting the engine
 
     def start(self) -> None:
         """Start the engine detached from this terminal, unless one is up; wait until it
         answers. An engine that cannot start says why at once (its error is raised here)."""
+        from core.paths import open_private     # lazy: see the class's docstring
         self.paths.ensure()
         try:
             lock = open_private(self.paths.spawn_lock)
@@ -249,7 +276,9 @@ class EngineClient:
     def _spawn(self) -> int:
         """Start the engine; the read end of the pipe it reports on."""
         import subprocess    # lazy: ~1.6 ms that `tui status` skips unless an engine starts
-        source_root = str(Path(__file__).resolve().parent.parent)
+
+        from core.paths import open_private     # lazy: see the class's docstring
+        source_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
         env["RUNYARD_HOME"] = str(self.paths.home)
@@ -271,6 +300,36 @@ class EngineClient:
         finally:
             os.close(told)
         return ready
+
+
+class LineReader:
+    """The lines a socket receives, as io.BufferedReader.readline reads them: each ends with
+    a newline, or is cut at `limit` bytes, or is what came before the peer closed (b"":
+    closed, nothing left)."""
+
+    def __init__(self, sock: socket):
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def readline(self, limit: int) -> bytes:
+        searched = 0
+        while True:
+            end = self._buffer.find(b"\n", searched, limit)
+            if end >= 0:
+                size = end + 1
+                break
+            if len(self._buffer) >= limit:
+                size = limit
+                break
+            searched = len(self._buffer)
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                size = len(self._buffer)
+                break
+            self._buffer += chunk
+        line = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return line
 
 
 def engine_pid(paths: StorePaths) -> int | None:

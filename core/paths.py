@@ -26,6 +26,7 @@ import stat
 from pathlib import Path
 
 from core.errors import EngineError, StoreError
+from core.storehome import home_folder, store_socket
 
 TYPE_CHECKING = False           # only checkers read these names (the CLI's start stays short)
 if TYPE_CHECKING:
@@ -35,17 +36,9 @@ if TYPE_CHECKING:
 # status); it sits beside this module so that executors and core.remote both find it.
 WRAPPER = Path(__file__).with_name("runwrap.sh")
 
-# AF_UNIX paths are limited to 108 bytes including the terminating NUL.
-_MAX_SOCKET_PATH = 100
-
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("RUNYARD_HOME"):
-        return Path(env["RUNYARD_HOME"]).expanduser().absolute()
-    data = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"),
-                                                   ".local", "share")
-    return Path(data).expanduser().absolute() / "runyard"
+    return Path(home_folder(env))
 
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -60,7 +53,7 @@ class StorePaths:
 
     __slots__ = ("home",)
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path | str):
         self.home = Path(home)
 
     def __eq__(self, other) -> bool:
@@ -125,9 +118,9 @@ class StorePaths:
         return self._socket(create=True)
 
     def _socket(self, create: bool) -> Path:
-        path = self.home / "engine.sock"
-        if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
-            return path
+        short = store_socket(str(self.home))
+        if short is not None:
+            return Path(short)
         import hashlib       # lazy: ~2.5 ms every CLI call would pay; few paths are this long
         name = f"runyard-{hashlib.sha256(os.fsencode(self.home)).hexdigest()[:20]}.sock"
         problems = []

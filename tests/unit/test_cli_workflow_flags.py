@@ -2,11 +2,12 @@
 
 import pytest
 
-from tui.cli.main import _split_command, build_parser, main
+from tui.cli.main import main
+from tui.cli.parser import build_parser, split_command
 
 
 def _parse(argv):
-    return build_parser(argv[0], argv).parse_args(_split_command(argv))
+    return build_parser(argv[0], argv).parse_args(split_command(argv))
 
 
 def test_a_plain_launch_builds_no_workflow_option_and_keeps_its_command():

@@ -3,7 +3,7 @@
 import argparse
 
 from tests.helpers import REPO
-from tui.cli.main import build_parser
+from tui.cli.parser import build_parser
 
 
 def _commands(parser, prefix=""):

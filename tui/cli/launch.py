@@ -10,15 +10,19 @@ import sys
 
 from core.client import EngineClient
 from core.errors import ExitCode, UsageError
-from core.paths import StorePaths
 from core.protocol import expand_ranges
 from core.requests import (CloneRequest, LaunchRequest, PlanRequest, RunPolicy, SearchOptions,
                            here)
 from tui.cli.output import emit, say
 
+TYPE_CHECKING = False           # only a type: a launch skips core.paths (core.client says why)
+if TYPE_CHECKING:
+    from core.paths import StorePaths
 
-def run(args, paths: StorePaths) -> int:
-    return launch(args, paths) if args.command == "launch" else clone(args, paths)
+
+def run(args, home: str) -> int:
+    """`home`: the store's folder (core.storehome.home_folder)."""
+    return launch(args, home) if args.command == "launch" else clone(args, home)
 
 
 def _after(values: list[str]) -> list:
@@ -32,7 +36,7 @@ def _after(values: list[str]) -> list:
     return out
 
 
-# The workflow options and their values when the parser did not build them (tui.cli.main).
+# The workflow options and their values when the parser did not build them (tui.cli.parser).
 _WORKFLOW_DEFAULTS: dict[str, object] = {"sweep": [], "samples": None, "seed": None, "after": [], "retries": None,
                       "retry_on": None, "retry_delay": None, "stop_if": [], "checkpoints": None,
                       "outputs": [], "force": False, "dry_run": False, "file": None, "watch": [],
@@ -98,8 +102,8 @@ def _report_new(reply: dict, as_json: bool) -> int:
     return ExitCode.OK
 
 
-def _send(paths: StorePaths, request: LaunchRequest | CloneRequest, args) -> int:
-    client = EngineClient(paths)
+def _send(store: StorePaths | str, request: LaunchRequest | CloneRequest, args) -> int:
+    client = EngineClient(store)
     if args.dry_run:
         from tui.cli.plan import show_plan         # lazy: ~2 ms a plain launch skips
         asked = {"launch": request} if isinstance(request, LaunchRequest) else {"clone": request}
@@ -109,7 +113,7 @@ def _send(paths: StorePaths, request: LaunchRequest | CloneRequest, args) -> int
     return _report_new(reply, args.json)
 
 
-def launch(args, paths: StorePaths) -> int:
+def launch(args, home: str) -> int:
     fields = _request_fields(args)
     argv = list(args.argv)
     if argv and argv[0] == "--":
@@ -126,13 +130,15 @@ def launch(args, paths: StorePaths) -> int:
     request = LaunchRequest(argv=argv, tags=args.tags, **fields,
                             file=os.path.abspath(args.file) if args.file else None,
                             watch=args.watch, debounce=args.debounce, search=search)
-    return _send(paths, request, args)
+    return _send(home, request, args)
 
 
-def clone(args, paths: StorePaths) -> int:
+def clone(args, home: str) -> int:
     # lazy: sqlite3 and the store's reads (~5.5 ms) that `tui launch` skips
+    from core.paths import StorePaths
     from core.store import queries as run_queries
     from tui.cli.runs import need_reader  # lazy, as above
+    paths = StorePaths(home)
     conn = need_reader(paths)
     parent = run_queries.resolve_id(conn, args.id)
     fields = _request_fields(args)                 # also fills in the workflow defaults
