@@ -263,18 +263,21 @@ class Searches:
             self._tell_ended(group_id, search, study)
             new: list[int] = []
             row = self._row(group_id)
-            if row["state"] == "running":
-                streak = search_queries.fail_streak(self.ledger.conn, group_id)
-                if len(streak) >= fail_limit(search):
-                    self.ledger.set_search(group_id, state="failed",
-                                           reason=f"{len(streak)} trials in a row failed "
-                                                  f"(the last: {streak[0]})")
-                else:
-                    new = await self._fill(group_id, row, search, study)
+            if row["state"] == "running" and not self._failed_out(group_id, search):
+                new = await self._fill(group_id, row, search, study)
             self._maybe_end(group_id, search)
             if new:
                 self.intake.wake()
             return new
+
+    def _failed_out(self, group_id: int, search: search_spec.Search) -> bool:
+        """End the search `failed` when its last `fail_limit` trials failed; whether it did."""
+        streak = search_queries.fail_streak(self.ledger.conn, group_id)
+        if len(streak) < fail_limit(search):
+            return False
+        self.ledger.set_search(group_id, state="failed", reason=f"{len(streak)} trials in a "
+                                                              f"row failed (the last: {streak[0]})")
+        return True
 
     async def _study(self, group_id: int, search: search_spec.Search) -> Study:
         """The search's study: in memory, or rebuilt from the store."""
@@ -338,6 +341,8 @@ class Searches:
                 new.append(run_id)
             else:                                      # it ran already: told at once
                 self._tell_ended(group_id, search, study)
+                if self._failed_out(group_id, search):
+                    return new
 
     def _maybe_end(self, group_id: int, search: search_spec.Search) -> None:
         """A running search whose budget is done ends `finished`; an ended search with no

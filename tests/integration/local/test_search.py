@@ -247,3 +247,14 @@ def test_a_trial_that_repeats_a_succeeded_run_is_not_run_again(cli):
     forced = launch_search(cli, command, *options, "--force", space=space)
     wait_ended(cli, forced["id"])
     assert len(group_runs(cli, forced["id"])) == 2, "--force runs them again"
+
+
+def test_failing_trials_answered_from_the_cache_still_end_the_search(cli):
+    # Two values only: after two real runs, every trial is the cache's answer, told at once;
+    # the search went on asking (20 trials) because only new runs were counted as failing.
+    group = launch_search(cli, ("sh", "-c", "echo no metric here {x}"), "--search", "tpe",
+                          "--objective", "val_loss", "--trials", "20", space=("x=int(1,2)",))
+    ended = wait_ended(cli, group["id"], "failed")["search"]
+    found = trials(cli.env, group["id"])
+    assert len(found) == 5 and {t["state"] for t in found} == {"fail"}, found
+    assert ended["reason"].startswith("5 trials in a row failed")
