@@ -100,6 +100,22 @@ def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project
     assert _tree_digest(store / "trees") == shared["trees"], "the tree stays for run 1"
 
 
+def test_auto_gives_an_overlay_where_it_can_and_a_copy_elsewhere(cli, project, env):
+    """Run here and in a chroot (where the kernel refuses a user namespace), this checks
+    both: the big snapshot's run succeeds either way, with the code folder it could have."""
+    store = Path(env["RUNYARD_HOME"])
+    _big_project(project)
+    run_id = cli.launch("sh", "-c", "cat pkg/m11/f1100.py")
+    cli.wait_state(run_id, "succeeded")
+    assert cli("logs", str(run_id)).stdout == "value = 1100\n"
+    code = store / "runs" / str(run_id) / "code"
+    if overlay.problem(store / "probe") is None:
+        assert (code.parent / overlay.MARK).exists() and list(code.iterdir()) == []
+    else:
+        assert not (code.parent / overlay.MARK).exists()
+        assert (code / "pkg" / "m11" / "f1100.py").read_text() == "value = 1100\n"
+
+
 def test_a_copy_target_copies_and_a_bad_mode_is_refused(cli, project, env):
     _big_project(project)
     (project / "runyard.toml").write_text('[targets.local]\ncode = "copy"\n')
@@ -139,7 +155,8 @@ def test_where_no_overlay_can_be_mounted_auto_copies_and_overlay_says_why(projec
 
 def test_a_sweep_starting_at_once_shares_one_whole_tree(cli, project, env):
     store = Path(env["RUNYARD_HOME"])
-    require(overlay.problem(store / "probe") is None, "an overlay mount in a user namespace")
+    why = overlay.problem(store / "probe")
+    require(why is None, f"an overlay mount in a user namespace: {why}")
     _big_project(project)
     (project / "runyard.toml").write_text("[targets.local]\nmax_parallel = 4\n")
     ids = cli("launch", "--sweep", "i=1,2,3,4", "--", "sh", "-c",
