@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import signal
 import subprocess
@@ -39,6 +40,8 @@ from core.paths import WRAPPER
 from core.store import trees
 from core.store.snapshot import manifest, private_copy
 
+
+log = logging.getLogger("runyard.engine")
 
 # Seconds the processes a run left running get between SIGTERM and SIGKILL after it ended.
 LEFTOVER_GRACE = 5.0
@@ -129,6 +132,9 @@ class LocalExecutor(Executor):
         if not self._overlay_tried:
             self._overlay_problem = overlay.problem(self.context.paths.trees)
             self._overlay_tried = True
+            if self._overlay_problem is not None:
+                log.warning("target %s: big snapshots' runs get private copies, not overlays: "
+                            "%s", self.target.name, self._overlay_problem)
         if self._overlay_problem is not None:
             if self.code_mode == "overlay":
                 raise ExecutorError(f"cannot give run {run.id} an overlay code folder: "

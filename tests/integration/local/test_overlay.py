@@ -144,6 +144,8 @@ def test_where_no_overlay_can_be_mounted_auto_copies_and_overlay_says_why(projec
         code = tmp_path / "odd:store" / "runs" / str(copied) / "code"
         assert (code / "pkg" / "m11" / "f1100.py").read_text() == "value = 1100\n"
         assert not (code.parent / overlay.MARK).exists()
+        said = (tmp_path / "odd:store" / "engine.log").read_text()
+        assert "big snapshots' runs get private copies, not overlays: the store's path" in said
         (project / "runyard.toml").write_text('[targets.local]\ncode = "overlay"\n')
         refused = cli.launch("true")
         run = cli.wait_state(refused, "failed")
