@@ -12,7 +12,8 @@ made again marked opaque (the `user.overlay.opaque` attribute). An overlay never
 its lower layer, so a run writing, chmod-ing or deleting in its folder changes neither the
 store nor another run, even as root.
 
-The mount is made as the first namespace's root; the command then runs in a second user
+The mount is made as the first namespace's root, after the store's folder of trees is
+bound read-only there; the command then runs in a second user
 namespace inside it under the user's own uid and gid, so it sees itself as who it is
 (`id`, file owners) and holds no capabilities. The mount goes when its last process ends.
 
@@ -43,8 +44,11 @@ MARK = "code.overlay"           # in the run folder: names the tree under its co
 WORK = ".overlay-work"          # the overlay's work folder, beside code/
 # Characters the mount options cannot carry unescaped (lowerdir takes a ':' list).
 _UNSAFE = (",", ":", "\\", "\n")
-_MOUNT = ('"$1" -t overlay overlay -o "userxattr,lowerdir=$2,upperdir=$3,workdir=$4" "$3" '
-          '&& shift 4 && exec "$@"')
+# In the run's mount namespace: the folder of shared trees made read-only (a run writing
+# there by its path, even as root, cannot change a tree), then the overlay.
+_MOUNT = ('"$1" --bind "$2" "$2" && "$1" -o remount,bind,ro "$2" && '
+          '"$1" -t overlay overlay -o "userxattr,lowerdir=$3,upperdir=$4,workdir=$5" "$4" '
+          '&& shift 5 && exec "$@"')
 
 
 def big(entries: list[list]) -> bool:
@@ -54,11 +58,12 @@ def big(entries: list[list]) -> bool:
 
 def command(lower: Path, code: Path, work: Path, argv: list[str]) -> list[str]:
     """`argv` run with `lower` mounted under `code` (its upper layer), `work` as the
-    overlay's work folder. Call `problem()` first: this assumes the tools are there."""
+    overlay's work folder, and the folder holding `lower` (the store's trees) read-only.
+    Call `problem()` first: this assumes the tools are there."""
     unshare, mount = shutil.which("unshare"), shutil.which("mount")
     assert unshare and mount, "overlay.command() before overlay.problem()"
     return [unshare, "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", _MOUNT,
-            "overlay", mount, str(lower), str(code), str(work),
+            "overlay", mount, str(lower.parent), str(lower), str(code), str(work),
             unshare, "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--",
             *argv]
 
@@ -74,9 +79,9 @@ def problem(scratch: Path) -> str | None:
     scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".overlay-probe-", dir=scratch))
     try:
-        lower, code, work = folder / "lower", folder / "code", folder / WORK
+        lower, code, work = folder / "trees" / "lower", folder / "code", folder / WORK
         for path in (lower, code, work):
-            path.mkdir()
+            path.mkdir(parents=True)
         (lower / "file").write_text("lower\n")
         script = 'cd "$2" && echo upper > file && test "$(id -u)" = "$1"'
         try:

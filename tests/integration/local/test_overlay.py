@@ -69,6 +69,13 @@ def test_a_run_pays_for_its_changes_only_and_changes_nothing_shared(cli, project
     assert {"blobs": _tree_digest(store / "blobs"), "trees": _tree_digest(store / "trees")} \
         == shared, "the run's writes reached the store"
 
+    # Writing the shared tree by its own path, even as root, is refused in the run.
+    vandal = cli.launch("sh", "-c", f"for f in {store}/trees/*/conf.txt; do chmod 666 $f || "
+                        "echo bad > $f || continue; exit 1; done")
+    assert cli.wait_state(vandal, "succeeded", "failed")["state"] == "succeeded", \
+        cli("logs", str(vandal)).stdout
+    assert "Read-only file system" in cli("logs", str(vandal)).stdout
+
     after = cli.launch("sh", "-c", "cat conf.txt ro.txt data/drop.txt pkg/m0/f1.py "
                        "pkg/m11/f1100.py; test ! -e out")
     cli.wait_state(after, "succeeded")
