@@ -31,8 +31,8 @@ from core.metrics.parser import OutputParser
 from core.metrics.rules import MetricRules
 from core.spec import stoprules
 from core.store import queries as run_queries
+from core.store import metric_queries
 from core.store.ledger import Ledger
-from core.store.queries import json_number
 
 log = logging.getLogger("runyard.engine")
 
@@ -144,7 +144,7 @@ def _read_complete(path, offset: int, skipping: bool, final: bool) -> tuple[str,
 def latest_values(current: dict, rows) -> dict:
     """The run's latest value per metric (JSON-safe), after adding `rows`."""
     last = {key: value for key, _step, value in rows}
-    return {**current, **{key: json_number(math.nan if value is None else value)
+    return {**current, **{key: metric_queries.json_number(math.nan if value is None else value)
                           for key, value in last.items()}}
 
 
@@ -323,7 +323,7 @@ class RunMetrics:
         self.ledger.add_metrics(run_id, chunks[-1], ingestor.latest, batch.state)
 
     def _new_ingestor(self, run_id: int) -> Ingestor:
-        saved = run_queries.ingest_record(self.ledger.conn, run_id)
+        saved = metric_queries.ingest_record(self.ledger.conn, run_id)
         run_dir = self.paths.run_dir(run_id)
         ingestor = self.ingestors[run_id] = Ingestor(
             run_dir / "output.log", run_dir / "metrics.jsonl",
@@ -332,7 +332,7 @@ class RunMetrics:
         if saved.stop_if:
             checker = stoprules.Checker(stoprules.parse_all(saved.stop_if))
             # After an engine restart, the points seen before count (plateau needs them).
-            seen = run_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
+            seen = metric_queries.metric_series(self.ledger.conn, run_id, sorted(checker.keys))
             earlier = sorted((step, key, value) for key, points in seen.items()
                              for step, value in points)
             checker.feed([(key, step, None if value != value else value)

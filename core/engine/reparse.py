@@ -19,6 +19,7 @@ from core.errors import UsageError
 from core.metrics.rules import MetricRules
 from core.paths import StorePaths
 from core.store import queries as run_queries
+from core.store import metric_queries
 from core.store.ledger import Ledger
 
 
@@ -38,7 +39,7 @@ async def reparse(ledger: Ledger, paths: StorePaths, ids: list, env: dict) -> li
         ingestor = Ingestor(run_dir / "output.log", run_dir / "metrics.jsonl", rules,
                             IngestState())
         rows, warnings = await asyncio.to_thread(_read_all, ingestor)
-        before = run_queries.metric_point_count(conn, run.id)
+        before = metric_queries.metric_point_count(conn, run.id)
         options = {**run_queries.options(conn, run.id), **rules.to_options()}
         names = sorted({name for name, _step, _value in rows})
         ledger.replace_metrics(run.id, rows, latest_values({}, rows), ingestor.state.to_dict(),
@@ -46,7 +47,7 @@ async def reparse(ledger: Ledger, paths: StorePaths, ids: list, env: dict) -> li
                                         f"points read, {before} stored before")
         for warning in warnings:
             ledger.event(run.id, "metrics", warning)
-        results.append({"id": run.id, "points": run_queries.metric_point_count(conn, run.id),
+        results.append({"id": run.id, "points": metric_queries.metric_point_count(conn, run.id),
                         "points_before": before, "metrics": names, "rules": source,
                         "warnings": warnings})
     return results

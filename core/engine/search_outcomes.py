@@ -11,6 +11,7 @@ from core.executors.base import Exit
 from core.models import RunState
 from core.spec import search as search_spec
 from core.store import queries as run_queries
+from core.store import metric_queries
 from core.store import queue_queries
 from core.store import search_queries
 
@@ -63,7 +64,7 @@ class Outcomes:
         return "fail", None, run.id, why
 
     def _points(self, run_id: int, metric: str) -> list[tuple[int, float]]:
-        series = run_queries.metric_series(self.ledger.conn, run_id, [metric])
+        series = metric_queries.metric_series(self.ledger.conn, run_id, [metric])
         return [(step, value) for step, value in series.get(metric, [])]
 
     def intermediate_values(self, search: search_spec.Search,
@@ -81,7 +82,7 @@ class Outcomes:
                 latest = queue_queries.latest_attempts(self.ledger.conn, {trial["run"]})
                 if trial["run"] in latest:
                     runs[trial["number"]] = latest[trial["run"]][0]
-        series = run_queries.metric_series_of_runs(self.ledger.conn, set(runs.values()),
+        series = metric_queries.metric_series_of_runs(self.ledger.conn, set(runs.values()),
                                                    search.objective.metric)
         limit = {t["number"]: t["pruned_step"] for t in trials
                  if t["state"] == "pruned" and t["pruned_step"] is not None}

@@ -146,12 +146,12 @@ def bench_compare(folder: Path, repeats: int, runs: int = 50, points: int = 10_0
     show("in-process: `C` to table and chart drawn (160x48)", [1000 * o for o, _ in figures])
     show("in-process: `j`, the next metric's 50 curves drawn", [1000 * m for _, m in figures])
     from core.store import db
-    from core.store import queries
+    from core.store import metric_queries
     reads = []
     for _ in range(repeats):
         conn = db.connect(paths.db)
         start = time.perf_counter()
-        found = queries.metric_series_of_runs(conn, list(range(1, runs + 1)), "val_acc")
+        found = metric_queries.metric_series_of_runs(conn, list(range(1, runs + 1)), "val_acc")
         reads.append(1000 * (time.perf_counter() - start))
         conn.close()
     assert sum(len(v) for v in found.values()) == runs * points

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import db
+from core.store import db, metric_queries
 from core.store import queries as runs
 from core.errors import StoreError
 from core.engine.launching import PlannedRun
@@ -30,7 +30,7 @@ def test_a_store_written_by_schema_1_still_opens(tmp_path):
     assert listed[2].spec.parent == 1 and listed[2].spec.params["lr"] == 0.1
     shown = [json.loads(text) for text in runs.runs_json(ledger.conn, all_runs=True)]
     assert shown[1]["exit_code"] == 2 and "loss" in shown[0]["metrics"]
-    assert runs.metric_series(ledger.conn, 1)["loss"]
+    assert metric_queries.metric_series(ledger.conn, 1)["loss"]
 
 
 def test_migrating_a_new_store_and_again_is_a_no_op(tmp_path):

@@ -18,6 +18,7 @@ from core import config as configuration
 from core.errors import ExitCode, UnknownRun, UsageError
 from core.paths import StorePaths
 from core.store import queries as run_queries
+from core.store import metric_queries
 from tui import formatting
 from tui.cli.output import SCHEMA, say
 from tui.cli.runs import need_reader, search_line
@@ -142,7 +143,7 @@ class ResultsTable:
             if sort_column.name not in {c.name for c in columns}:
                 columns.append(sort_column)
         wanted = results.needs_extremes(columns)
-        extremes = run_queries.metric_extremes(conn, [r.id for r in rows], wanted) \
+        extremes = metric_queries.metric_extremes(conn, [r.id for r in rows], wanted) \
             if wanted else {}
         cells = results.Cells(extremes, better)
         rows = _ordered(rows, sort, sort_column, cells, reverse)
@@ -313,7 +314,7 @@ def _column_json(column: results.ResultColumn, cells: results.Cells) -> dict:
 
 
 def _json_value(value):
-    return run_queries.json_number(value) if isinstance(value, float) else value
+    return metric_queries.json_number(value) if isinstance(value, float) else value
 
 
 def _csv_value(value) -> str:

@@ -9,6 +9,7 @@ from core.errors import ExitCode, UsageError
 from core.paths import StorePaths
 from core.requests import ReparseRequest
 from core.store import queries as run_queries
+from core.store import metric_queries
 from tui import formatting
 from tui.cli.output import emit, say
 from tui.cli.runs import TERMINAL, need_reader, resolve_ids
@@ -22,20 +23,20 @@ def metrics(args, paths: StorePaths) -> int:
                                                             "with --reparse only")
     conn = need_reader(paths)
     run_id = run_queries.resolve_id(conn, args.ids[0])
-    series = run_queries.metric_series(conn, run_id, args.key or None)
+    series = metric_queries.metric_series(conn, run_id, args.key or None)
     missing = [key for key in args.key or () if key not in series]
     state = run_queries.state_and_next_attempt(conn, run_id)
     if missing and state is not None and state[0] in TERMINAL:
         # An ended run's metrics are all there: a key it lacks is a typo, not "not yet"
         # (a run still going may print it later: a script polling it gets no points).
-        known = sorted(run_queries.latest_metrics(conn, run_id))
+        known = sorted(metric_queries.latest_metrics(conn, run_id))
         raise UsageError(f"run {run_id} has no metric "
                          + ", ".join(repr(key) for key in missing),
                          hint=f"its metrics: {', '.join(known)}" if known
                          else "it has no metrics yet")
     if args.json:
         emit({"run": run_id, "metrics": {
-            key: [[step, run_queries.json_number(value)] for step, value in points]
+            key: [[step, metric_queries.json_number(value)] for step, value in points]
             for key, points in series.items()}})
         return ExitCode.OK
     if not series:

@@ -23,7 +23,7 @@ SUMMARIES = ("last", "best", "min", "max")
 COUNTERS = frozenset({"step", "epoch", "iter", "iteration", "global_step", "_step"})
 COLUMNS_HINT = "columns look like: lr,bs,val_acc,loss:min (SUMMARY: last, best, min, max)"
 
-# {run id: {metric: (min, max)}}, NaN left out (core.store.queries.metric_extremes).
+# {run id: {metric: (min, max)}}, NaN left out (core.store.metric_queries.metric_extremes).
 Extremes = dict[int, dict[str, tuple[float | None, float | None]]]
 
 

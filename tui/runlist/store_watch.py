@@ -15,6 +15,7 @@ import sqlite3
 from core.store import db
 from core.store import runlist_queries as reads
 from core.store import queries as run_queries
+from core.store import metric_queries
 from core.paths import StorePaths
 from tui.runlist.rows import RunRow
 
@@ -127,14 +128,14 @@ class StoreWatch:
         """Each run's min and max of these metrics (results shown as best, min or max)."""
         if (conn := self.open()) is None:
             return {}
-        return run_queries.metric_extremes(conn, run_ids, keys)
+        return metric_queries.metric_extremes(conn, run_ids, keys)
 
     def curves(self, run_ids, key: str, positive: bool = False) -> dict[int, list]:
         """One metric's drawable points (no NaN or infinities; with `positive`, none <= 0)
         for several runs (the charts)."""
         if (conn := self.open()) is None:
             return {}
-        return run_queries.metric_series_of_runs(conn, run_ids, key, drawable=True,
+        return metric_queries.metric_series_of_runs(conn, run_ids, key, drawable=True,
                                                  positive=positive)
 
     def close(self) -> None:
