@@ -47,8 +47,11 @@ def tree(snapshot_id: str, blobs: BlobStore, root: Path) -> Path:
 
 def _build_whole(snapshot_id: str, blobs: BlobStore, root: Path, dest: Path) -> None:
     root.mkdir(mode=0o700, exist_ok=True)
+    # One engine per store, one build per snapshot in it (tree() holds its lock): any other
+    # building folder of this snapshot was left by an engine that was killed mid-build.
+    for left in root.glob(f".building-{snapshot_id[:16]}-*"):
+        shutil.rmtree(left, ignore_errors=True)
     building = root / f".building-{snapshot_id[:16]}-{os.getpid()}-{threading.get_ident()}"
-    shutil.rmtree(building, ignore_errors=True)       # left by a start that was killed
     try:
         _build(snapshot_id, blobs, root / "pool", building)
         try:

@@ -57,3 +57,16 @@ def test_past_the_file_systems_links_per_file_a_tree_gets_a_copy(tmp_path):
     copied = os.stat(second / "__init__.py")
     assert copied.st_ino != pooled.st_ino and copied.st_size == 0
     assert copied.st_mode & 0o777 == 0o644
+
+
+def test_a_build_a_killed_engine_left_is_cleared(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "a.py").write_text("a\n")
+    blobs = BlobStore(tmp_path / "blobs")
+    snapshot = _snapshot(project, blobs)
+    left = tmp_path / "trees" / f".building-{snapshot[:16]}-99999999-1"
+    (left / "half").mkdir(parents=True)
+    tree = trees.tree(snapshot, blobs, tmp_path / "trees")
+    assert (tree / "a.py").read_text() == "a\n"
+    assert sorted(p.name for p in (tmp_path / "trees").iterdir()) == [snapshot, "pool"]
