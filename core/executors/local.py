@@ -223,9 +223,17 @@ class LocalExecutor(Executor):
                                        layers.locate if layers else None)
 
     def file_address(self, run: Run, handle: dict, path: str) -> str:
+        """An overlay run's file or folder where its upper layer holds all of it; else ""
+        (no address: resume_path says copy it): a folder spread over both layers has no one
+        path, and one in the shared tree must not be handed to a run that might write it."""
         layers = overlay.layers(self.context.paths.run_dir(run.id))
-        found = layers.locate(path) if layers else None
-        return str(found or self.code_folder(run) / path)
+        if layers is None:
+            return str(self.code_folder(run) / path)
+        found = layers.locate(path) or layers.folder(path)
+        return "" if found is None or found.is_relative_to(layers.lower) else str(found)
+
+    async def resume_path(self, run: Run, location: str, address: str) -> str | None:
+        return await super().resume_path(run, location, address) if address else None
 
     async def gpus(self):
         return await asyncio.to_thread(gpu_detection.detect)

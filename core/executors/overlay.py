@@ -190,6 +190,32 @@ class Layers:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def folder(self, path: str) -> Path | None:
+        """Where a folder the run sees is, when all of it is in one layer; None when it is
+        not there, or its files are spread over both (a folder of the snapshot the run
+        added to: no one path shows it whole)."""
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            above = self.upper.joinpath(*parts[:depth])
+            try:
+                info = os.lstat(above)
+            except FileNotFoundError:
+                below = self.lower / path       # nothing of the upper layer this deep
+                return below if _is_folder(below) else None
+            if not stat.S_ISDIR(info.st_mode):
+                return None                     # a whiteout or a file hides it
+            if _opaque(str(above)):
+                top = self.upper / path         # from here down, the upper layer only
+                return top if _is_folder(top) else None
+        return None if _is_folder(self.lower / path) else self.upper / path
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
 
 def _walk(root: Path):
     top = os.fspath(root)

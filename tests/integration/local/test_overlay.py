@@ -175,3 +175,31 @@ def test_a_sweep_starting_at_once_shares_one_whole_tree(cli, project, env):
         assert (store / "runs" / run_id / "code" / "mine.txt").read_text().startswith("value = ")
     assert {p.name for p in (store / "trees").iterdir()} == {"pool", cli.run(ids[0])["snapshot"]}, \
         "one tree, no folder left from a build"
+
+
+def test_a_resume_from_a_checkpoint_folder_of_the_snapshot_finds_it_whole(cli, project, env):
+    """A checkpoint folder the snapshot shipped (untouched: only in the shared tree; added to:
+    spread over both layers) was handed to the new run as a path in the parent's upper layer,
+    where it is not, or not whole; and one in the shared tree must not be handed to a run that
+    might write it."""
+    store = Path(env["RUNYARD_HOME"])
+    why = overlay.problem(store / "probe")
+    require(why is None, f"an overlay mount in a user namespace: {why}")
+    _big_project(project)
+    (project / "ckpt" / "step-1").mkdir(parents=True)
+    (project / "ckpt" / "step-1" / "w.txt").write_text("weights\n")
+    script = ('if [ -n "$RUNYARD_RESUME_FROM" ]; then cat "$RUNYARD_RESUME_FROM"/*.txt; '
+              'echo vandal > "$RUNYARD_RESUME_FROM/w.txt"; elif [ -n "$EXTRA" ]; then '
+              'echo "$EXTRA" > ckpt/step-1/extra.txt; fi')
+    untouched = int(cli("launch", "--checkpoints", "ckpt", "--", "sh", "-c", script).stdout
+                    .split()[0])
+    cli.wait_state(untouched, "succeeded")
+    trees = _tree_digest(store / "trees")
+    added = int(cli("launch", "--checkpoints", "ckpt", "--env", "EXTRA=more", "--", "sh", "-c",
+                    script).stdout.split()[0])
+    cli.wait_state(added, "succeeded")
+    for parent, seen in ((untouched, "weights\n"), (added, "more\nweights\n")):
+        child = int(cli("clone", str(parent), "--resume").stdout.split()[0])
+        cli.wait_state(child, "succeeded", "failed")
+        assert cli("logs", str(child)).stdout == seen, cli("show", str(child)).stdout
+    assert _tree_digest(store / "trees") == trees, "a resumed run wrote the shared tree"
