@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from core.executors import overlay
-from tests.helpers import Cli, isolated_env, require, stop_store
+from tests.helpers import REPO, Cli, isolated_env, require, stop_store
 
 FILES = overlay.AUTO_FILES + 200
 
@@ -203,3 +205,41 @@ def test_a_resume_from_a_checkpoint_folder_of_the_snapshot_finds_it_whole(cli, p
         cli.wait_state(child, "succeeded", "failed")
         assert cli("logs", str(child)).stdout == seen, cli("show", str(child)).stdout
     assert _tree_digest(store / "trees") == trees, "a resumed run wrote the shared tree"
+
+
+_UNPRIVILEGED = """
+import os, sys
+from pathlib import Path
+from core.engine.removal import _remove_folders
+from core.executors import overlay
+
+root = Path(sys.argv[1])
+# The probe leaves the overlay's work folder with a folder of mode 000 to remove.
+print("probe:", overlay.problem(root / "trees"))
+upper, lower = root / "run" / "code", root / "trees" / "lower"
+(lower / "pkg").mkdir(parents=True)
+(lower / "pkg" / "a.py").write_text("a")
+(upper / "pkg").mkdir(parents=True)
+(upper / "pkg" / "a.py").write_text("changed")
+os.chmod(upper / "pkg", 0)                 # the run locked its own folder away
+layers = overlay.Layers(upper, lower)
+print("listed:", [f.path for f in layers.listing().files], layers.locate("pkg/a.py"))
+print("removed:", _remove_folders([root / "run"])[1], (root / "run").exists())
+"""
+
+
+def test_an_unprivileged_user_s_overlay_run_can_be_probed_listed_and_removed(tmp_path):
+    """Root without CAP_DAC_OVERRIDE meets mode 000 as any user does. The probe's clean-up
+    raised TypeError (rmtree's onerror retried os.open without flags), so no big snapshot's
+    run of an ordinary user ever started; a folder the run made mode 000 made `tui files`
+    and `tui pull` fail (its opaque attribute unreadable) and `tui rm` raise."""
+    require(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+    proc = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--",
+                           sys.executable, "-c", _UNPRIVILEGED, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("probe: ") and "TypeError" not in lines[0]
+    assert lines[1] == "listed: [] None", "an unreadable folder hides what is below it"
+    assert lines[2] == "removed: [] False"
