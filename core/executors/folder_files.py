@@ -63,8 +63,10 @@ def stamp_of(info: os.stat_result) -> str:
 
 
 def hash_file(path: Path) -> str:
+    """sha256 of a regular file; OSError for anything else (a FIFO the run swapped in since
+    it was looked at would block a plain open() forever)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
