@@ -206,19 +206,25 @@ class LocalExecutor(Executor):
     # ------------------------------------------------------------ a run's files
     # An overlay code folder holds the run's changes only: these read the merged view.
 
+    def _layers(self, run: Run) -> overlay.Layers | None:
+        if not run.snapshot:
+            return None                 # no snapshot, no tree: never an overlay
+        return overlay.layers(self.context.paths.run_dir(run.id),
+                              self.context.paths.trees / run.snapshot)
+
     async def list_files(self, run: Run, handle: dict) -> Listing:
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         if layers is None:
             return await super().list_files(run, handle)
         return await asyncio.to_thread(layers.listing)
 
     async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         return await asyncio.to_thread(folder_files.hash_paths, self.code_folder(run), paths,
                                        layers.locate if layers else None)
 
     def fetch_files(self, run: Run, handle: dict, wanted: list[tuple[str, int]]):
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         return folder_files.read_files(self.code_folder(run), wanted,
                                        layers.locate if layers else None)
 
@@ -226,7 +232,7 @@ class LocalExecutor(Executor):
         """An overlay run's file or folder where its upper layer holds all of it; else ""
         (no address: resume_path says copy it): a folder spread over both layers has no one
         path, and one in the shared tree must not be handed to a run that might write it."""
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         if layers is None:
             return str(self.code_folder(run) / path)
         found = layers.locate(path) or layers.folder(path)

@@ -117,13 +117,13 @@ def finish(run_dir: Path) -> None:
     remove(run_dir / WORK)
 
 
-def layers(run_dir: Path) -> Layers | None:
-    """The run's layers when its code folder is an overlay, else None."""
-    try:
-        lower = (run_dir / MARK).read_text().strip()
-    except FileNotFoundError:
+def layers(run_dir: Path, lower: Path) -> Layers | None:
+    """The run's layers when its code folder is an overlay on `lower` (its snapshot's tree),
+    else None. The mark only says whether: the run can write it, so the lower layer is never
+    read from it (pointed at /, `tui files` would walk the machine)."""
+    if not (run_dir / MARK).is_file():
         return None
-    return Layers(run_dir / "code", Path(lower))
+    return Layers(run_dir / "code", lower)
 
 
 def remove(path: Path) -> None:

@@ -243,3 +243,17 @@ def test_an_unprivileged_user_s_overlay_run_can_be_probed_listed_and_removed(tmp
     assert lines[0].startswith("probe: ") and "TypeError" not in lines[0]
     assert lines[1] == "listed: [] None", "an unreadable folder hides what is below it"
     assert lines[2] == "removed: [] False"
+
+
+def test_a_run_rewriting_its_overlay_mark_cannot_point_its_files_elsewhere(cli, project, env):
+    """The mark beside the code folder named the lower layer that `tui files` and `tui pull`
+    read, and the run can write it: pointed at /, a listing walked the whole machine and
+    pulls read whatever this user can."""
+    store = Path(env["RUNYARD_HOME"])
+    why = overlay.problem(store / "probe")
+    require(why is None, f"an overlay mount in a user namespace: {why}")
+    _big_project(project)
+    run_id = cli.launch("sh", "-c", f"echo /etc > ../{overlay.MARK}")
+    cli.wait_state(run_id, "succeeded")
+    paths = {f["path"] for f in cli.json("files", str(run_id), "--all", "--json")["files"]}
+    assert "conf.txt" in paths and "passwd" not in paths
