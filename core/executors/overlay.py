@@ -229,6 +229,8 @@ def _is_folder(path: Path) -> bool:
 
 def _walk(root: Path):
     top = os.fspath(root)
+    if os.path.islink(top):
+        return                      # the run replaced its code folder by a symlink
     for folder, dirs, names in os.walk(top):
         rel = os.path.relpath(folder, top)
         dirs.sort()

@@ -257,3 +257,19 @@ def test_a_run_rewriting_its_overlay_mark_cannot_point_its_files_elsewhere(cli, 
     cli.wait_state(run_id, "succeeded")
     paths = {f["path"] for f in cli.json("files", str(run_id), "--all", "--json")["files"]}
     assert "conf.txt" in paths and "passwd" not in paths
+
+
+def test_a_run_replacing_its_run_folder_cannot_point_its_files_elsewhere(cli, project, env):
+    """A run can rename its own run folder and make a new one whose code folder is a symlink:
+    `tui files` then listed (and `tui pull` read) what it points at, for copies and overlays."""
+    _big_project(project)
+    for mode in ("copy", "auto"):
+        (project / "runyard.toml").write_text(f'[targets.local]\ncode = "{mode}"\n')
+        run_id = cli.launch("sh", "-c", 'C=$PWD; R=${C%/code}; cd ../.. && mv $R $R-moved && '
+                            'mkdir $R && ln -s /etc $C && touch $R/code.overlay')
+        cli.wait_state(run_id, "succeeded", "failed")
+        paths = {f["path"] for f in cli.json("files", str(run_id), "--all", "--json")["files"]}
+        assert "passwd" not in paths, mode
+        pulled = cli("pull", str(run_id), "passwd", "--to", str(project.parent / mode),
+                     check=False)
+        assert not (project.parent / mode / "passwd").exists(), pulled.stdout
