@@ -67,10 +67,16 @@ def _remove_folders(folders: list[Path]) -> tuple[int, list[str]]:
     """Delete run folders (also what a run made read-only); the bytes freed and, for a
     folder that could not go, why."""
 
-    def writable_then_retry(function, path, _exc) -> None:
+    def writable_then_retry(_function, path, _exc) -> None:
+        # Not `_function(path)` again: for a folder of mode 000 it is os.open (which wants
+        # flags) or os.scandir (whose listing rmtree would not see); its subtree goes here.
         parent = os.path.dirname(path)
         os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        function(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, os.stat(path).st_mode | stat.S_IRWXU)
+            shutil.rmtree(path, onerror=writable_then_retry)
+        else:
+            os.unlink(path)
 
     freed, problems = 0, []
     for folder in folders:

@@ -23,11 +23,14 @@ CHUNK = 1024 * 1024
 
 
 def list_folder(code: Path) -> Listing:
-    """Every regular file under `code` (an absent folder has none)."""
+    """Every regular file under `code` (an absent folder has none, nor one the run replaced
+    by a symlink: from its run folder, which it can write, it could point that anywhere)."""
     files: list[FileStat] = []
     unlisted = 0
     now = time.time()
     root = os.fspath(code)
+    if os.path.islink(root):
+        return Listing(files, now, unlisted)
     for folder, dirs, names in os.walk(root):
         rel = os.path.relpath(folder, root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
@@ -63,8 +66,10 @@ def stamp_of(info: os.stat_result) -> str:
 
 
 def hash_file(path: Path) -> str:
+    """sha256 of a regular file; OSError for anything else (a FIFO the run swapped in since
+    it was looked at would block a plain open() forever)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -76,7 +81,9 @@ Locate = Callable[[str], "Path | None"]
 
 def hash_paths(code: Path, paths: list[str], locate: Locate | None = None) -> dict[str, str]:
     """sha256 of each file that is still there (and still a regular file)."""
-    out = {}
+    out: dict[str, str] = {}
+    if os.path.islink(code):
+        return out                  # the run replaced its code folder by a symlink
     for path in paths:
         full = locate(path) if locate else code / path
         if full is None:
@@ -93,6 +100,8 @@ def hash_paths(code: Path, paths: list[str], locate: Locate | None = None) -> di
 async def read_files(code: Path, wanted: list[tuple[str, int]],
                      locate: Locate | None = None) -> AsyncIterator[tuple[int, bytes]]:
     """The bytes of each wanted file from its offset, as (index, chunk), in order."""
+    if os.path.islink(code):
+        return                      # the run replaced its code folder by a symlink
     for index, (path, offset) in enumerate(wanted):
         full = locate(path) if locate else code / path
         if full is None:

@@ -206,26 +206,40 @@ class LocalExecutor(Executor):
     # ------------------------------------------------------------ a run's files
     # An overlay code folder holds the run's changes only: these read the merged view.
 
+    def _layers(self, run: Run) -> overlay.Layers | None:
+        if not run.snapshot:
+            return None                 # no snapshot, no tree: never an overlay
+        return overlay.layers(self.context.paths.run_dir(run.id),
+                              self.context.paths.trees / run.snapshot)
+
     async def list_files(self, run: Run, handle: dict) -> Listing:
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         if layers is None:
             return await super().list_files(run, handle)
         return await asyncio.to_thread(layers.listing)
 
     async def hash_files(self, run: Run, handle: dict, paths: list[str]) -> dict[str, str]:
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         return await asyncio.to_thread(folder_files.hash_paths, self.code_folder(run), paths,
                                        layers.locate if layers else None)
 
     def fetch_files(self, run: Run, handle: dict, wanted: list[tuple[str, int]]):
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
+        layers = self._layers(run)
         return folder_files.read_files(self.code_folder(run), wanted,
                                        layers.locate if layers else None)
 
     def file_address(self, run: Run, handle: dict, path: str) -> str:
-        layers = overlay.layers(self.context.paths.run_dir(run.id))
-        found = layers.locate(path) if layers else None
-        return str(found or self.code_folder(run) / path)
+        """An overlay run's file or folder where its upper layer holds all of it; else ""
+        (no address: resume_path says copy it): a folder spread over both layers has no one
+        path, and one in the shared tree must not be handed to a run that might write it."""
+        layers = self._layers(run)
+        if layers is None:
+            return str(self.code_folder(run) / path)
+        found = layers.locate(path) or layers.folder(path)
+        return "" if found is None or found.is_relative_to(layers.lower) else str(found)
+
+    async def resume_path(self, run: Run, location: str, address: str) -> str | None:
+        return await super().resume_path(run, location, address) if address else None
 
     async def gpus(self):
         return await asyncio.to_thread(gpu_detection.detect)

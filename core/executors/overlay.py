@@ -117,22 +117,26 @@ def finish(run_dir: Path) -> None:
     remove(run_dir / WORK)
 
 
-def layers(run_dir: Path) -> Layers | None:
-    """The run's layers when its code folder is an overlay, else None."""
-    try:
-        lower = (run_dir / MARK).read_text().strip()
-    except FileNotFoundError:
+def layers(run_dir: Path, lower: Path) -> Layers | None:
+    """The run's layers when its code folder is an overlay on `lower` (its snapshot's tree),
+    else None. The mark only says whether: the run can write it, so the lower layer is never
+    read from it (pointed at /, `tui files` would walk the machine)."""
+    if not (run_dir / MARK).is_file():
         return None
-    return Layers(run_dir / "code", Path(lower))
+    return Layers(run_dir / "code", lower)
 
 
 def remove(path: Path) -> None:
     """Remove a folder the overlay used: its work folder holds a folder of mode 000."""
-    def writable_then_retry(function, name, _exc) -> None:
+    def writable_then_retry(_function, name, _exc) -> None:
+        # Not `_function(name)` again: for a folder it can be os.open (which wants flags)
+        # or os.scandir (whose listing rmtree would not see); its subtree goes here instead.
         os.chmod(os.path.dirname(name), 0o700)
         if os.path.isdir(name) and not os.path.islink(name):
             os.chmod(name, 0o700)
-        function(name)
+            shutil.rmtree(name, onerror=writable_then_retry)
+        else:
+            os.unlink(name)
 
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, onerror=writable_then_retry)      # onexc: 3.12+
@@ -175,6 +179,8 @@ class Layers:
             return top if stat.S_ISREG(os.lstat(top).st_mode) else None
         except FileNotFoundError:
             pass
+        except PermissionError:
+            return None                 # in a folder the run made unreadable (see _opaque)
         parts = path.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             above = self.upper.joinpath(*parts[:depth])
@@ -182,6 +188,8 @@ class Layers:
                 info = os.lstat(above)
             except FileNotFoundError:
                 break                   # nothing of the upper layer this deep
+            except PermissionError:
+                return None             # in a folder the run made unreadable
             if not stat.S_ISDIR(info.st_mode) or _opaque(str(above)):
                 return None             # a whiteout, a file or an opaque folder hides it
         below = self.lower / path
@@ -190,9 +198,39 @@ class Layers:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def folder(self, path: str) -> Path | None:
+        """Where a folder the run sees is, when all of it is in one layer; None when it is
+        not there, or its files are spread over both (a folder of the snapshot the run
+        added to: no one path shows it whole)."""
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            above = self.upper.joinpath(*parts[:depth])
+            try:
+                info = os.lstat(above)
+            except FileNotFoundError:
+                below = self.lower / path       # nothing of the upper layer this deep
+                return below if _is_folder(below) else None
+            except PermissionError:
+                return None                     # in a folder the run made unreadable
+            if not stat.S_ISDIR(info.st_mode):
+                return None                     # a whiteout or a file hides it
+            if _opaque(str(above)):
+                top = self.upper / path         # from here down, the upper layer only
+                return top if _is_folder(top) else None
+        return None if _is_folder(self.lower / path) else self.upper / path
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
 
 def _walk(root: Path):
     top = os.fspath(root)
+    if os.path.islink(top):
+        return                      # the run replaced its code folder by a symlink
     for folder, dirs, names in os.walk(top):
         rel = os.path.relpath(folder, top)
         dirs.sort()
@@ -214,9 +252,14 @@ def _add(files: dict[str, FileStat], path: str, full: str) -> int:
 
 
 def _opaque(path: str) -> bool:
+    """Whether an upper folder hides the lower one. A folder the run made unreadable to its
+    user (mode 000: a user.* attribute then cannot be read, nor its entries) counts as one:
+    what the run sees in it cannot be known from outside, so nothing of the lower is shown."""
     try:
         return os.getxattr(path, "user.overlay.opaque", follow_symlinks=False) == b"y"
     except OSError as exc:
         if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.ENOENT):
             return False
+        if exc.errno == errno.EACCES:
+            return True
         raise

@@ -95,3 +95,21 @@ def test_launch_help_is_argparse_s(tmp_path):
                           text=True, cwd=tmp_path, env={"RUNYARD_HOME": str(tmp_path / "s")})
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: tui launch") and "--stop-if" in proc.stdout
+
+
+@pytest.mark.parametrize("home", [["--home", "status"], ["--ho", "logs"], ["--home=rm"]])
+def test_a_store_folder_named_like_a_command_is_not_read_as_the_command(home, tmp_path):
+    # The fast path takes `--home status launch --name x -- true`; argparse, told the command
+    # was `status`, built only status's arguments and refused the same launch with a workflow
+    # option (exit 2, "unrecognized arguments", a hint naming `tui status`).
+    (tmp_path / "t.py").write_text("print(1)\n")
+    proc = subprocess.run([sys.executable, "-m", "tui", *home, "launch", "--name", "x",
+                           "--dry-run", "--", "true"], capture_output=True, text=True,
+                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert "dry run" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "tui", *home, "status", "--bogus"],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[-1] == "hint: `tui status --help` lists what it takes"

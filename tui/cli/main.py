@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None, open_app: OpenApp | None = None) -> int:
         # lazy: a plain `tui launch` skips argparse (~2 ms to import, tests/bench/
         # bench_imports.py) and building the parser (its help formatters import shutil):
         # ~7 ms of CPU in all; tui.cli.plain_launch reads it
-        from tui.cli.parser import COMMANDS, build_parser, split_command
-        chosen = next((a for a in argv if not a.startswith("-")), None)
+        from tui.cli.parser import COMMANDS, build_parser, command_word, split_command
+        chosen = command_word(argv)
         parser = build_parser(chosen if chosen in COMMANDS else None, argv)
-        parser.command = next((a for a in argv if a in COMMANDS), None)  # also after --home P
+        parser.command = chosen if chosen in COMMANDS else None
         args = parser.parse_args(split_command(argv))
     if args.version:
         print(core.__version__)

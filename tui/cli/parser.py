@@ -345,6 +345,27 @@ def build_parser(only: str | None = None, argv: list[str] | None = None) -> Pars
     return parser
 
 
+# The tool's own options that take a value: the word after one is its value, never a command.
+_TOOL_VALUES = ("--home", "--theme")
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The subcommand `argv` names: its first word that is neither an option nor the value of
+    one of the tool's own (`tui --home logs status`: status, though logs is a command too)."""
+    value_next = False
+    for word in argv:
+        if value_next:
+            value_next = False
+        elif word == "--":
+            return None
+        elif word.startswith("-"):
+            # argparse also reads an unambiguous abbreviation (`--ho P`)
+            value_next = len(word) > 3 and any(o.startswith(word) for o in _TOOL_VALUES)
+        else:
+            return word
+    return None
+
+
 def split_command(argv: list[str]) -> list[str]:
     """`launch --name x -- cmd --flag` keeps everything after `--` away from our parser."""
     if argv and argv[0] == "launch" and "--" in argv:

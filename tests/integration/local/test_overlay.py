@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from core.executors import overlay
-from tests.helpers import Cli, isolated_env, require, stop_store
+from tests.helpers import REPO, Cli, isolated_env, require, stop_store
 
 FILES = overlay.AUTO_FILES + 200
 
@@ -175,3 +177,99 @@ def test_a_sweep_starting_at_once_shares_one_whole_tree(cli, project, env):
         assert (store / "runs" / run_id / "code" / "mine.txt").read_text().startswith("value = ")
     assert {p.name for p in (store / "trees").iterdir()} == {"pool", cli.run(ids[0])["snapshot"]}, \
         "one tree, no folder left from a build"
+
+
+def test_a_resume_from_a_checkpoint_folder_of_the_snapshot_finds_it_whole(cli, project, env):
+    """A checkpoint folder the snapshot shipped (untouched: only in the shared tree; added to:
+    spread over both layers) was handed to the new run as a path in the parent's upper layer,
+    where it is not, or not whole; and one in the shared tree must not be handed to a run that
+    might write it."""
+    store = Path(env["RUNYARD_HOME"])
+    why = overlay.problem(store / "probe")
+    require(why is None, f"an overlay mount in a user namespace: {why}")
+    _big_project(project)
+    (project / "ckpt" / "step-1").mkdir(parents=True)
+    (project / "ckpt" / "step-1" / "w.txt").write_text("weights\n")
+    script = ('if [ -n "$RUNYARD_RESUME_FROM" ]; then cat "$RUNYARD_RESUME_FROM"/*.txt; '
+              'echo vandal > "$RUNYARD_RESUME_FROM/w.txt"; elif [ -n "$EXTRA" ]; then '
+              'echo "$EXTRA" > ckpt/step-1/extra.txt; fi')
+    untouched = int(cli("launch", "--checkpoints", "ckpt", "--", "sh", "-c", script).stdout
+                    .split()[0])
+    cli.wait_state(untouched, "succeeded")
+    trees = _tree_digest(store / "trees")
+    added = int(cli("launch", "--checkpoints", "ckpt", "--env", "EXTRA=more", "--", "sh", "-c",
+                    script).stdout.split()[0])
+    cli.wait_state(added, "succeeded")
+    for parent, seen in ((untouched, "weights\n"), (added, "more\nweights\n")):
+        child = int(cli("clone", str(parent), "--resume").stdout.split()[0])
+        cli.wait_state(child, "succeeded", "failed")
+        assert cli("logs", str(child)).stdout == seen, cli("show", str(child)).stdout
+    assert _tree_digest(store / "trees") == trees, "a resumed run wrote the shared tree"
+
+
+_UNPRIVILEGED = """
+import os, sys
+from pathlib import Path
+from core.engine.removal import _remove_folders
+from core.executors import overlay
+
+root = Path(sys.argv[1])
+# The probe leaves the overlay's work folder with a folder of mode 000 to remove.
+print("probe:", overlay.problem(root / "trees"))
+upper, lower = root / "run" / "code", root / "trees" / "lower"
+(lower / "pkg").mkdir(parents=True)
+(lower / "pkg" / "a.py").write_text("a")
+(upper / "pkg").mkdir(parents=True)
+(upper / "pkg" / "a.py").write_text("changed")
+os.chmod(upper / "pkg", 0)                 # the run locked its own folder away
+layers = overlay.Layers(upper, lower)
+print("listed:", [f.path for f in layers.listing().files], layers.locate("pkg/a.py"))
+print("removed:", _remove_folders([root / "run"])[1], (root / "run").exists())
+"""
+
+
+def test_an_unprivileged_user_s_overlay_run_can_be_probed_listed_and_removed(tmp_path):
+    """Root without CAP_DAC_OVERRIDE meets mode 000 as any user does. The probe's clean-up
+    raised TypeError (rmtree's onerror retried os.open without flags), so no big snapshot's
+    run of an ordinary user ever started; a folder the run made mode 000 made `tui files`
+    and `tui pull` fail (its opaque attribute unreadable) and `tui rm` raise."""
+    require(os.geteuid() == 0 and shutil.which("setpriv"), "needs root and setpriv")
+    proc = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--",
+                           sys.executable, "-c", _UNPRIVILEGED, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("probe: ") and "TypeError" not in lines[0]
+    assert lines[1] == "listed: [] None", "an unreadable folder hides what is below it"
+    assert lines[2] == "removed: [] False"
+
+
+def test_a_run_rewriting_its_overlay_mark_cannot_point_its_files_elsewhere(cli, project, env):
+    """The mark beside the code folder named the lower layer that `tui files` and `tui pull`
+    read, and the run can write it: pointed at /, a listing walked the whole machine and
+    pulls read whatever this user can."""
+    store = Path(env["RUNYARD_HOME"])
+    why = overlay.problem(store / "probe")
+    require(why is None, f"an overlay mount in a user namespace: {why}")
+    _big_project(project)
+    run_id = cli.launch("sh", "-c", f"echo /etc > ../{overlay.MARK}")
+    cli.wait_state(run_id, "succeeded")
+    paths = {f["path"] for f in cli.json("files", str(run_id), "--all", "--json")["files"]}
+    assert "conf.txt" in paths and "passwd" not in paths
+
+
+def test_a_run_replacing_its_run_folder_cannot_point_its_files_elsewhere(cli, project, env):
+    """A run can rename its own run folder and make a new one whose code folder is a symlink:
+    `tui files` then listed (and `tui pull` read) what it points at, for copies and overlays."""
+    _big_project(project)
+    for mode in ("copy", "auto"):
+        (project / "runyard.toml").write_text(f'[targets.local]\ncode = "{mode}"\n')
+        run_id = cli.launch("sh", "-c", 'C=$PWD; R=${C%/code}; cd ../.. && mv $R $R-moved && '
+                            'mkdir $R && ln -s /etc $C && touch $R/code.overlay')
+        cli.wait_state(run_id, "succeeded", "failed")
+        paths = {f["path"] for f in cli.json("files", str(run_id), "--all", "--json")["files"]}
+        assert "passwd" not in paths, mode
+        pulled = cli("pull", str(run_id), "passwd", "--to", str(project.parent / mode),
+                     check=False)
+        assert not (project.parent / mode / "passwd").exists(), pulled.stdout
