@@ -13,9 +13,9 @@ its lower layer, so a run writing, chmod-ing or deleting in its folder changes n
 store nor another run, even as root.
 
 The mount is made as the first namespace's root, after the store's folder of trees is
-bound read-only there; the command then runs in a second user
-namespace inside it under the user's own uid and gid, so it sees itself as who it is
-(`id`, file owners) and holds no capabilities. The mount goes when its last process ends.
+bound read-only there; the command then runs in a second user namespace inside it under
+the user's own uid and gid, so it sees itself as who it is (`id`, file owners) and holds
+no capabilities. The mount goes when its last process ends.
 
 `Layers` is the merged view from outside (a listing, where a file's bytes are), for
 `tui files`, pulls and resumes.
@@ -40,7 +40,9 @@ MODES = ("auto", "copy", "overlay")
 # few hundred files costs milliseconds and leaves a whole folder to browse by hand).
 AUTO_FILES = 1000
 AUTO_BYTES = 64 * 1024 * 1024
-MARK = "code.overlay"           # in the run folder: names the tree under its code folder
+# In the run folder: its code folder is an overlay. The tree it names is for people; the
+# engine takes the tree from the run's snapshot id (the run can write this file).
+MARK = "code.overlay"
 WORK = ".overlay-work"          # the overlay's work folder, beside code/
 # Characters the mount options cannot carry unescaped (lowerdir takes a ':' list).
 _UNSAFE = (",", ":", "\\", "\n")
