@@ -178,22 +178,16 @@ class Layers:
         """Where the bytes of a listed file are (None: not a regular file the run sees)."""
         top = self.upper / path
         try:
-            return top if stat.S_ISREG(os.lstat(top).st_mode) else None
+            info: os.stat_result | None = os.lstat(top)
         except FileNotFoundError:
-            pass
+            info = None
         except PermissionError:
-            return None                 # in a folder the run made unreadable (see _opaque)
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            above = self.upper.joinpath(*parts[:depth])
-            try:
-                info = os.lstat(above)
-            except FileNotFoundError:
-                break                   # nothing of the upper layer this deep
-            except PermissionError:
-                return None             # in a folder the run made unreadable
-            if not stat.S_ISDIR(info.st_mode) or _opaque(str(above)):
-                return None             # a whiteout, a file or an opaque folder hides it
+            return None                         # in a folder the run made unreadable
+        if info is not None:
+            return top if stat.S_ISREG(info.st_mode) else None
+        # Not in the upper layer: the lower layer's, unless a folder above hides it.
+        if self._cover(path.split("/")[:-1]) in ("hidden", "opaque"):
+            return None
         below = self.lower / path
         try:
             return below if stat.S_ISREG(os.lstat(below).st_mode) else None
@@ -204,22 +198,33 @@ class Layers:
         """Where a folder the run sees is, when all of it is in one layer; None when it is
         not there, or its files are spread over both (a folder of the snapshot the run
         added to: no one path shows it whole)."""
-        parts = path.split("/")
+        cover = self._cover(path.split("/"))
+        if cover == "absent":
+            return self.lower / path if _is_folder(self.lower / path) else None
+        if cover == "opaque":                   # from there down, the upper layer only
+            return self.upper / path if _is_folder(self.upper / path) else None
+        if cover == "hidden" or _is_folder(self.lower / path):
+            return None
+        return self.upper / path
+
+    def _cover(self, parts: list[str]) -> str:
+        """How the upper layer covers the folders `parts` name, top down: "absent" (it lacks
+        one: the lower layer shows from there), "hidden" (a whiteout, a file or a folder the
+        run made unreadable stands in the way), "opaque" (an opaque folder: only the upper
+        layer from there) or "merged" (plain folders all the way down: both layers)."""
         for depth in range(1, len(parts) + 1):
             above = self.upper.joinpath(*parts[:depth])
             try:
                 info = os.lstat(above)
             except FileNotFoundError:
-                below = self.lower / path       # nothing of the upper layer this deep
-                return below if _is_folder(below) else None
+                return "absent"
             except PermissionError:
-                return None                     # in a folder the run made unreadable
+                return "hidden"
             if not stat.S_ISDIR(info.st_mode):
-                return None                     # a whiteout or a file hides it
+                return "hidden"
             if _opaque(str(above)):
-                top = self.upper / path         # from here down, the upper layer only
-                return top if _is_folder(top) else None
-        return None if _is_folder(self.lower / path) else self.upper / path
+                return "opaque"
+        return "merged"
 
 
 def _is_folder(path: Path) -> bool:
