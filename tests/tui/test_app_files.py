@@ -31,10 +31,16 @@ async def _open(pilot, app, run_id: int) -> FilesScreen:
     return app.screen
 
 
-async def test_files_of_a_run_are_listed_viewed_safely_and_pulled(app_env, cli, project):
+def _writer_run(cli, project) -> int:
+    """A run of WRITER, ended: the files every test here looks at."""
     (project / "write.py").write_text(WRITER)
     run_id = cli.launch("python3", "write.py")
     cli.wait_state(run_id, "succeeded")
+    return run_id
+
+
+async def test_files_of_a_run_are_listed_viewed_safely_and_pulled(app_env, cli, project):
+    run_id = _writer_run(cli, project)
     app = make_app(app_env)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await _open(pilot, app, run_id)
@@ -119,9 +125,7 @@ async def test_the_diff_of_two_runs_includes_their_outputs(app_env, cli, project
 async def test_j_and_k_move_in_the_files_list(app_env, cli, project):
     """j/k move in the run list, the log, the viewer and help; in the files list they did
     nothing, so Enter kept opening the first file."""
-    (project / "write.py").write_text(WRITER)
-    run_id = cli.launch("python3", "write.py")
-    cli.wait_state(run_id, "succeeded")
+    run_id = _writer_run(cli, project)
     app = make_app(app_env)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await _open(pilot, app, run_id)
